@@ -1,0 +1,144 @@
+//! [`Engine`]: the library's front door. A loaded policy set plus an entity
+//! store, answering requests given as values or as JSON text.
+
+use crate::authorize::{authorize, Options, Response};
+use crate::diag::Diagnostic;
+use crate::entities::json::{self, DataError, Origin, Request};
+use crate::entities::Entities;
+use crate::policy_set::{IdScheme, Loader, PolicySet};
+use crate::schema::Schema;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Problems that stopped a load, rendered for people.
+#[derive(Clone, Debug)]
+pub struct Error {
+    /// The problems.
+    pub diagnostics: Vec<Diagnostic>,
+    rendered: String,
+}
+
+impl Error {
+    /// An error from diagnostics, rendered against `set`'s sources.
+    pub fn new(diagnostics: Vec<Diagnostic>, set: &PolicySet) -> Error {
+        let rendered = set.sources.render(&diagnostics, false);
+        Error { diagnostics, rendered }
+    }
+
+    fn data(e: &DataError) -> Error {
+        let d = Diagnostic::from(e);
+        let rendered = format!("error: {}\n  at {}:{}:{}\n", e.message, e.file, e.line, e.column);
+        Error {
+            diagnostics: vec![d],
+            rendered,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A policy set and an entity store.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    /// The policies, rules and declarations.
+    pub set: PolicySet,
+    /// The entities (declared actions included).
+    pub entities: Entities,
+    /// How requests are judged.
+    pub options: Options,
+}
+
+/// Builds the entity store for `schema` from entity files' texts: the data,
+/// then the declared actions and their groups merged in.
+pub fn build_entities<'a>(
+    schema: &Schema,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Entities, DataError> {
+    let mut store = Entities::new();
+    for (name, text) in files {
+        json::load_entities(text, name, schema, &mut store)?;
+    }
+    merge_actions(schema, &mut store);
+    Ok(store)
+}
+
+/// Adds the declared actions, with their groups as parents, to `store`.
+pub fn merge_actions(schema: &Schema, store: &mut Entities) {
+    for (uid, action) in &schema.actions {
+        store.add_parents(uid, &action.parents);
+        store.ensure_exists(uid);
+        for p in &action.parents {
+            store.ensure_exists(p);
+        }
+    }
+}
+
+impl Engine {
+    /// Loads policy files or directories and extra declaration files.
+    pub fn load(policies: &[PathBuf], schemas: &[PathBuf]) -> Result<Engine, Error> {
+        Engine::load_with(policies, schemas, IdScheme::Annotated, Options::default())
+    }
+
+    /// [`Engine::load`] with an id scheme and options.
+    pub fn load_with(
+        policies: &[PathBuf],
+        schemas: &[PathBuf],
+        ids: IdScheme,
+        options: Options,
+    ) -> Result<Engine, Error> {
+        let mut loader = Loader::new(options.limits);
+        for p in policies.iter().chain(schemas) {
+            loader.add_path(p);
+        }
+        let (set, diagnostics) = loader.finish(ids);
+        if diagnostics.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+            return Err(Error::new(diagnostics, &set));
+        }
+        let mut entities = Entities::new();
+        merge_actions(&set.schema, &mut entities);
+        Ok(Engine { set, entities, options })
+    }
+
+    /// Replaces the entity store with the entities of `text` (Cedar's JSON).
+    pub fn set_entities_json(&mut self, text: &str) -> Result<(), Error> {
+        self.entities = build_entities(&self.set.schema, [("<entities>", text)]).map_err(|e| Error::data(&e))?;
+        Ok(())
+    }
+
+    /// Replaces the entity store with the entities of a file.
+    pub fn load_entities_file(&mut self, path: &Path) -> Result<(), Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::data(&DataError {
+                file: path.display().to_string(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read file: {e}"),
+                help: None,
+            }))?;
+        let name = path.display().to_string();
+        self.entities = build_entities(&self.set.schema, [(name.as_str(), text.as_str())]).map_err(|e| Error::data(&e))?;
+        Ok(())
+    }
+
+    /// Decides a request given as JSON text.
+    pub fn authorize_json(&self, request: &str) -> Result<Response, Error> {
+        let origin = Origin {
+            file: "<request>",
+            text: request,
+            offset: 0,
+        };
+        let req = json::request_from_text(&origin, request, &self.set.schema).map_err(|e| Error::data(&e))?;
+        Ok(self.authorize(&req))
+    }
+
+    /// Decides a request.
+    pub fn authorize(&self, request: &Request) -> Response {
+        authorize(&self.set, &self.entities, request, &self.options)
+    }
+}

@@ -1,0 +1,348 @@
+//! Cedar's JSON formats for entities, requests and values, read with serde.
+//!
+//! Errors name the file, line and column. With declarations, attribute
+//! values may leave out the `__entity` and `__extn` escapes where the
+//! declared type says what they are, as Cedar allows with a schema.
+
+use super::{Entities, EntityData};
+use crate::eval::ext;
+use crate::eval::value::Value;
+use crate::schema::{AttrType, Schema, Type};
+use crate::syntax::ast::EntityUid;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value as Json};
+use smol_str::SmolStr;
+use std::collections::BTreeMap;
+
+/// A problem in a data file: where, and what.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct DataError {
+    /// The file's name as given.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong, in Cedar's style (lowercase, no final period).
+    pub message: String,
+    /// How to fix it, where that helps.
+    pub help: Option<String>,
+}
+
+/// Where a piece of JSON text sits, for error messages.
+#[derive(Clone, Copy)]
+pub struct Origin<'a> {
+    /// The file's name.
+    pub file: &'a str,
+    /// The whole text of the file.
+    pub text: &'a str,
+    /// The byte offset of the piece being read.
+    pub offset: usize,
+}
+
+impl Origin<'_> {
+    fn error(&self, at: usize, message: impl Into<String>, help: Option<String>) -> DataError {
+        let (line, column) = line_column(self.text, at);
+        DataError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+            help,
+        }
+    }
+
+    /// An error about the piece, pointing at `needle` inside it where found.
+    fn error_near(&self, piece: &str, needle: &str, message: impl Into<String>) -> DataError {
+        let at = piece
+            .find(&format!("\"{needle}\""))
+            .map(|i| self.offset + i)
+            .unwrap_or(self.offset);
+        self.error(at, message, None)
+    }
+
+    fn serde(&self, e: &serde_json::Error) -> DataError {
+        // serde_json counts lines and columns within the piece it was given.
+        let (base_line, base_col) = line_column(self.text, self.offset);
+        let line = base_line + e.line().saturating_sub(1);
+        let column = if e.line() <= 1 { base_col + e.column().saturating_sub(1) } else { e.column() };
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        DataError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: format!("invalid JSON: {message}"),
+            help: None,
+        }
+    }
+}
+
+/// 1-based line and column of byte `at` in `text`.
+pub fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let before = &text.as_bytes()[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = text[line_start..at].chars().count() + 1;
+    (line, column)
+}
+
+/// Reads an entity file (a JSON array of entities) into `store`.
+pub fn load_entities(text: &str, file: &str, schema: &Schema, store: &mut Entities) -> Result<(), DataError> {
+    let whole = Origin { file, text, offset: 0 };
+    let raw: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            whole.error(0, "an entity file is a JSON array of entities", None)
+        } else {
+            whole.serde(&e)
+        }
+    })?;
+    for piece in raw {
+        let offset = piece.get().as_ptr() as usize - text.as_ptr() as usize;
+        let origin = Origin { file, text, offset };
+        let json: Json = serde_json::from_str(piece.get()).map_err(|e| origin.serde(&e))?;
+        load_entity(&json, piece.get(), &origin, schema, store)?;
+    }
+    Ok(())
+}
+
+fn load_entity(json: &Json, piece: &str, origin: &Origin, schema: &Schema, store: &mut Entities) -> Result<(), DataError> {
+    let Json::Object(obj) = json else {
+        return Err(origin.error(origin.offset, "an entity is a JSON object with `uid`, `attrs` and `parents`", None));
+    };
+    for key in obj.keys() {
+        if !matches!(key.as_str(), "uid" | "attrs" | "parents" | "tags") {
+            return Err(origin.error_near(
+                piece,
+                key,
+                format!("unknown field `{key}` in entity; expected `uid`, `attrs`, `parents` or `tags`"),
+            ));
+        }
+    }
+    let uid_json = obj
+        .get("uid")
+        .ok_or_else(|| origin.error(origin.offset, "entity has no `uid`", None))?;
+    let uid = entity_ref(uid_json).map_err(|m| origin.error_near(piece, "uid", m))?;
+    let entity_type = schema.entity_types.get(&uid.ty);
+    let mut data = EntityData::default();
+    match obj.get("attrs") {
+        None | Some(Json::Null) => {}
+        Some(Json::Object(attrs)) => {
+            for (k, v) in attrs {
+                let expected = entity_type.and_then(|t| t.attrs.get(k.as_str())).map(|a| &a.ty);
+                let value = value_from_json(v, expected, schema)
+                    .map_err(|m| origin.error_near(piece, k, format!("in attribute `{k}` of {uid}: {m}")))?;
+                data.attrs.insert(k.as_str().into(), value);
+            }
+        }
+        Some(_) => return Err(origin.error_near(piece, "attrs", format!("`attrs` of {uid} must be an object"))),
+    }
+    match obj.get("tags") {
+        None | Some(Json::Null) => {}
+        Some(Json::Object(tags)) => {
+            let expected = entity_type.and_then(|t| t.tags.as_ref());
+            for (k, v) in tags {
+                let value = value_from_json(v, expected, schema)
+                    .map_err(|m| origin.error_near(piece, k, format!("in tag `{k}` of {uid}: {m}")))?;
+                data.tags.insert(k.as_str().into(), value);
+            }
+        }
+        Some(_) => return Err(origin.error_near(piece, "tags", format!("`tags` of {uid} must be an object"))),
+    }
+    let parents = match obj.get("parents") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(entity_ref)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| origin.error_near(piece, "parents", format!("in `parents` of {uid}: {m}")))?,
+        Some(_) => return Err(origin.error_near(piece, "parents", format!("`parents` of {uid} must be an array"))),
+    };
+    if !store.insert(uid.clone(), data, &parents) {
+        return Err(origin.error(
+            origin.offset,
+            format!("duplicate entity {uid}"),
+            Some("each uid may appear once in the entity data".into()),
+        ));
+    }
+    Ok(())
+}
+
+/// An entity reference: `{"type": T, "id": i}`, `{"__entity": {…}}` or `"T::\"i\""`.
+pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
+    match json {
+        Json::Object(obj) => {
+            if let Some(inner) = obj.get("__entity") {
+                if obj.len() != 1 {
+                    return Err("`__entity` must be the only key of its object".into());
+                }
+                return entity_ref(inner);
+            }
+            let ty = obj.get("type").and_then(Json::as_str);
+            let id = obj.get("id").and_then(Json::as_str);
+            match (ty, id) {
+                (Some(ty), Some(id)) if obj.len() == 2 => Ok(EntityUid::new(ty, id)),
+                _ => Err(format!(
+                    "expected an entity reference `{{\"type\": \"T\", \"id\": \"i\"}}`, found `{}`",
+                    short(json)
+                )),
+            }
+        }
+        Json::String(s) => parse_uid(s),
+        other => Err(format!("expected an entity reference, found `{}`", short(other))),
+    }
+}
+
+/// Parses `T::"id"` as written in policies.
+pub fn parse_uid(text: &str) -> Result<EntityUid, String> {
+    let expr = crate::syntax::parse_expr(text, 0, &[], &crate::Limits::default())
+        .map_err(|_| format!("`{text}` is not an entity reference like `Type::\"id\"`"))?;
+    match expr.kind {
+        crate::syntax::ast::ExprKind::Entity(uid) => Ok(uid),
+        _ => Err(format!("`{text}` is not an entity reference like `Type::\"id\"`")),
+    }
+}
+
+fn short(json: &Json) -> String {
+    let s = json.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Converts a JSON value into a [`Value`]; `expected` is the declared type,
+/// where one is known.
+pub fn value_from_json(json: &Json, expected: Option<&Type>, schema: &Schema) -> Result<Value, String> {
+    match json {
+        Json::Null => Err("`null` is not a value".into()),
+        Json::Bool(b) => Ok(Value::Bool(*b)),
+        Json::Number(n) => n
+            .as_i64()
+            .map(Value::Long)
+            .ok_or_else(|| format!("`{n}` is not a 64-bit integer")),
+        Json::String(s) => match expected {
+            Some(Type::Extension(name)) => construct_ext(name, s),
+            Some(Type::Entity(_)) if s.contains("::") => parse_uid(s).map(Value::Entity),
+            _ => Ok(Value::String(s.as_str().into())),
+        },
+        Json::Array(items) => {
+            let element = match expected {
+                Some(Type::Set(t)) => Some(&**t),
+                _ => None,
+            };
+            items
+                .iter()
+                .map(|v| value_from_json(v, element, schema))
+                .collect::<Result<std::collections::BTreeSet<_>, _>>()
+                .map(|s| Value::Set(std::sync::Arc::new(s)))
+        }
+        Json::Object(obj) => object_value(obj, expected, schema),
+    }
+}
+
+fn object_value(obj: &Map<String, Json>, expected: Option<&Type>, schema: &Schema) -> Result<Value, String> {
+    if obj.contains_key("__entity") {
+        return entity_ref(&Json::Object(obj.clone())).map(Value::Entity);
+    }
+    if let Some(inner) = obj.get("__extn") {
+        if obj.len() != 1 {
+            return Err("`__extn` must be the only key of its object".into());
+        }
+        return ext::from_extn_json(inner)
+            .map(|v| Value::Ext(std::sync::Arc::new(v)))
+            .map_err(|e| e.message);
+    }
+    match expected {
+        Some(Type::Entity(_)) => entity_ref(&Json::Object(obj.clone())).map(Value::Entity),
+        Some(Type::Extension(_)) if obj.contains_key("fn") => ext::from_extn_json(&Json::Object(obj.clone()))
+            .map(|v| Value::Ext(std::sync::Arc::new(v)))
+            .map_err(|e| e.message),
+        _ => {
+            let attrs: Option<&BTreeMap<SmolStr, AttrType>> = match expected {
+                Some(Type::Record(attrs)) => Some(attrs),
+                _ => None,
+            };
+            let mut out = BTreeMap::new();
+            for (k, v) in obj {
+                let t = attrs.and_then(|a| a.get(k.as_str())).map(|a| &a.ty);
+                let value = value_from_json(v, t, schema).map_err(|m| format!("in `{k}`: {m}"))?;
+                out.insert(SmolStr::from(k.as_str()), value);
+            }
+            Ok(Value::Record(std::sync::Arc::new(out)))
+        }
+    }
+}
+
+fn construct_ext(name: &str, arg: &str) -> Result<Value, String> {
+    let function = if name == "ipaddr" { "ip" } else { name };
+    match ext::call_function(function, &[ext::ExtArg::String(arg)]) {
+        Ok(ext::ExtOutput::Ext(v)) => Ok(Value::Ext(std::sync::Arc::new(v))),
+        Ok(_) => Err(format!("`{arg}` is not a {name}")),
+        Err(e) => Err(e.message),
+    }
+}
+
+/// A request: who asks to do what to which, in which context.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The principal.
+    pub principal: EntityUid,
+    /// The action.
+    pub action: EntityUid,
+    /// The resource.
+    pub resource: EntityUid,
+    /// The context record.
+    pub context: Value,
+}
+
+/// Reads one request object: `{"principal", "action", "resource", "context"}`.
+pub fn request_from_json(json: &Json, schema: &Schema) -> Result<Request, String> {
+    let Json::Object(obj) = json else {
+        return Err("a request is a JSON object with `principal`, `action`, `resource` and `context`".into());
+    };
+    for key in obj.keys() {
+        if !matches!(key.as_str(), "principal" | "action" | "resource" | "context") {
+            return Err(format!(
+                "unknown field `{key}` in request; expected `principal`, `action`, `resource` or `context`"
+            ));
+        }
+    }
+    let field = |name: &str| -> Result<EntityUid, String> {
+        let v = obj.get(name).ok_or_else(|| format!("request has no `{name}`"))?;
+        entity_ref(v).map_err(|m| format!("in `{name}`: {m}"))
+    };
+    let principal = field("principal")?;
+    let action = field("action")?;
+    let resource = field("resource")?;
+    let context_type = schema.actions.get(&action).and_then(|a| a.context.as_ref());
+    let context = match obj.get("context") {
+        None | Some(Json::Null) => Value::empty_record(),
+        Some(c @ Json::Object(_)) => value_from_json(c, context_type, schema).map_err(|m| format!("in `context`: {m}"))?,
+        Some(other) => return Err(format!("`context` must be an object, found `{}`", short(other))),
+    };
+    Ok(Request {
+        principal,
+        action,
+        resource,
+        context,
+    })
+}
+
+/// Reads a context given as JSON text (for `--context`).
+pub fn context_from_json(json: &Json, action: &EntityUid, schema: &Schema) -> Result<Value, String> {
+    let context_type = schema.actions.get(action).and_then(|a| a.context.as_ref());
+    match json {
+        Json::Object(_) => value_from_json(json, context_type, schema),
+        other => Err(format!("a context is a JSON object, found `{}`", short(other))),
+    }
+}
+
+/// Reads one request from text, with errors located in `origin`.
+pub fn request_from_text(origin: &Origin, text: &str, schema: &Schema) -> Result<Request, DataError> {
+    let json: Json = serde_json::from_str(text).map_err(|e| origin.serde(&e))?;
+    request_from_json(&json, schema).map_err(|m| origin.error(origin.offset, m, None))
+}

@@ -1,0 +1,26 @@
+//! mspl, the Model Studio Policy Language: a Cedar/OPA-style authorization
+//! language and its tools.
+//!
+//! The pipeline: text -> tokens / parse tree ([`syntax`]) -> AST -> linked
+//! [`PolicySet`] ([`policy_set`], with declarations in [`schema`]) ->
+//! evaluation ([`eval`]) against an [`Entities`] store -> decision
+//! ([`authorize`]). [`diag`] renders every problem; [`cli`] is the binary.
+
+pub mod authorize;
+pub mod cli;
+pub mod diag;
+pub mod engine;
+pub mod entities;
+pub mod eval;
+pub mod limits;
+pub mod policy_set;
+pub mod schema;
+pub mod suggest;
+pub mod syntax;
+
+pub use authorize::{Decision, DenyKind, ErrorMode, Options, PolicyError, Response};
+pub use engine::{Engine, Error};
+pub use entities::json::Request;
+pub use entities::Entities;
+pub use limits::Limits;
+pub use policy_set::{IdScheme, Loader, PolicySet};

@@ -1,0 +1,460 @@
+//! The typed syntax tree of mspl: policies, rules, declarations, expressions.
+//!
+//! Built by [`super::parser`] from pest's pairs; no pest type appears here.
+//! Every node carries a [`Span`], which equality ignores.
+
+use super::span::Span;
+use smol_str::SmolStr;
+use std::fmt;
+
+/// A name: an identifier or a `::`-separated path such as `Ns::Type`.
+pub type Name = SmolStr;
+
+/// A reference to an entity: its type and its id.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntityUid {
+    /// The entity type, namespaces included (`Ns::Type`).
+    pub ty: Name,
+    /// The entity id.
+    pub id: SmolStr,
+}
+
+impl EntityUid {
+    /// The uid `ty::"id"`.
+    pub fn new(ty: impl Into<Name>, id: impl Into<SmolStr>) -> EntityUid {
+        EntityUid {
+            ty: ty.into(),
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for EntityUid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}::\"{}\"", self.ty, self.id.escape_debug())
+    }
+}
+
+impl fmt::Debug for EntityUid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// One parsed file.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct File {
+    /// The top-level items, in source order.
+    pub items: Vec<Item>,
+}
+
+/// A top-level item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// A `permit` or `forbid`.
+    Policy(Policy),
+    /// One clause of a rule.
+    Rule(RuleClause),
+    /// A declaration in Cedar's schema syntax.
+    Decl(Decl),
+    /// `namespace N { declarations }`.
+    Namespace(Namespace),
+}
+
+/// An annotation `@key("value")` or `@key`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Annotation {
+    /// The key.
+    pub key: SmolStr,
+    /// The value, unescaped; `None` for a bare `@key`.
+    pub value: Option<SmolStr>,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// Finds the value of annotation `key` in `annotations`.
+pub fn annotation<'a>(annotations: &'a [Annotation], key: &str) -> Option<&'a Annotation> {
+    annotations.iter().find(|a| a.key == key)
+}
+
+/// `permit` or `forbid`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Grants access when it applies.
+    Permit,
+    /// Denies access when it applies, whatever the permits say.
+    Forbid,
+}
+
+/// A policy: effect, scope and conditions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// Annotations in source order.
+    pub annotations: Vec<Annotation>,
+    /// Permit or forbid.
+    pub effect: Effect,
+    /// The constraint on `principal`.
+    pub principal: ScopeConstraint,
+    /// The constraint on `action`.
+    pub action: ActionConstraint,
+    /// The constraint on `resource`.
+    pub resource: ScopeConstraint,
+    /// The `when` and `unless` clauses, in source order.
+    pub conditions: Vec<Condition>,
+    /// The whole policy.
+    pub span: Span,
+    /// The effect keyword, where diagnostics about the whole policy point.
+    pub head: Span,
+}
+
+/// A constraint on `principal` or `resource` in a policy scope.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScopeConstraint {
+    /// No constraint.
+    Any,
+    /// `== E`.
+    Eq(EntityUid, Span),
+    /// `in E`.
+    In(EntityUid, Span),
+    /// `is T`.
+    Is(Name, Span),
+    /// `is T in E`.
+    IsIn(Name, EntityUid, Span),
+}
+
+/// A constraint on `action` in a policy scope.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionConstraint {
+    /// No constraint.
+    Any,
+    /// `== A`.
+    Eq(EntityUid, Span),
+    /// `in A` (one entry) or `in [A, B]`.
+    In(Vec<EntityUid>, Span),
+}
+
+/// `when { … }` or `unless { … }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    /// Which of the two.
+    pub kind: ConditionKind,
+    /// The condition's expression.
+    pub body: Expr,
+    /// The whole clause.
+    pub span: Span,
+}
+
+/// The two kinds of condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConditionKind {
+    /// Applies when the body is true.
+    When,
+    /// Applies when the body is false.
+    Unless,
+}
+
+/// One clause of a rule: `rule name(a, b) { body }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleClause {
+    /// Annotations in source order.
+    pub annotations: Vec<Annotation>,
+    /// The rule's name.
+    pub name: Name,
+    /// Parameter names; inside the body they are locals 0..n.
+    pub params: Vec<SmolStr>,
+    /// The predicate.
+    pub body: Expr,
+    /// The whole clause.
+    pub span: Span,
+    /// The name, where diagnostics about the clause point.
+    pub head: Span,
+}
+
+/// `namespace N { declarations }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Namespace {
+    /// Annotations in source order.
+    pub annotations: Vec<Annotation>,
+    /// The namespace's path.
+    pub name: Name,
+    /// Its declarations.
+    pub decls: Vec<Decl>,
+    /// The whole block.
+    pub span: Span,
+}
+
+/// A declaration in Cedar's schema syntax.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decl {
+    /// `entity A, B in [P] { attrs } tags T;`
+    Entity(EntityDecl),
+    /// `action "a", "b" in [g] appliesTo { … };`
+    Action(ActionDecl),
+    /// `type T = …;`
+    Type(TypeDecl),
+}
+
+/// An entity type declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityDecl {
+    /// Annotations in source order.
+    pub annotations: Vec<Annotation>,
+    /// The declared type names (unqualified).
+    pub names: Vec<SmolStr>,
+    /// Allowed parent types, as written.
+    pub parents: Vec<Name>,
+    /// Attributes, in source order.
+    pub attrs: Vec<AttrDecl>,
+    /// The tag type, if any.
+    pub tags: Option<TypeExpr>,
+    /// For `enum [...]` entity types, the allowed ids.
+    pub enum_ids: Option<Vec<SmolStr>>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// An attribute declaration `name?: Type`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttrDecl {
+    /// Annotations in source order.
+    pub annotations: Vec<Annotation>,
+    /// The attribute's name.
+    pub name: SmolStr,
+    /// Whether it may be absent (`?`).
+    pub optional: bool,
+    /// Its type.
+    pub ty: TypeExpr,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A type in a declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeExpr {
+    /// A named type: primitive, extension, entity or common type.
+    Named(Name, Span),
+    /// `Set<T>`.
+    Set(Box<TypeExpr>, Span),
+    /// `{ a: T, b?: U }`.
+    Record(Vec<AttrDecl>, Span),
+}
+
+/// An action declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionDecl {
+    /// Annotations in source order.
+    pub annotations: Vec<Annotation>,
+    /// The declared action ids.
+    pub names: Vec<SmolStr>,
+    /// Parent action groups: `(type, id)` where the type is `None` for a bare
+    /// name (an action of the same namespace).
+    pub parents: Vec<(Option<Name>, SmolStr)>,
+    /// Allowed principal types; `None` without `appliesTo`.
+    pub principals: Option<Vec<Name>>,
+    /// Allowed resource types; `None` without `appliesTo`.
+    pub resources: Option<Vec<Name>>,
+    /// The context type, if declared.
+    pub context: Option<TypeExpr>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A common type declaration `type T = …;`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeDecl {
+    /// Annotations in source order.
+    pub annotations: Vec<Annotation>,
+    /// The type's name (unqualified).
+    pub name: SmolStr,
+    /// What it stands for.
+    pub ty: TypeExpr,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// An expression with its location.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What kind of expression.
+    pub kind: ExprKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The request variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Var {
+    /// `principal`
+    Principal,
+    /// `action`
+    Action,
+    /// `resource`
+    Resource,
+    /// `context`
+    Context,
+}
+
+impl Var {
+    /// The variable's name in source.
+    pub fn name(self) -> &'static str {
+        match self {
+            Var::Principal => "principal",
+            Var::Action => "action",
+            Var::Resource => "resource",
+            Var::Context => "context",
+        }
+    }
+}
+
+/// A literal value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Long(i64),
+    /// A string, unescaped.
+    String(SmolStr),
+}
+
+/// Binary operators other than `&&` and `||`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `in`
+    In,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+}
+
+impl BinOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::In => "in",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+        }
+    }
+}
+
+/// `any` or `all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantifier {
+    /// True when the body holds for some element.
+    Any,
+    /// True when the body holds for every element.
+    All,
+}
+
+/// One element of a `like` pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatternElem {
+    /// A literal character.
+    Char(char),
+    /// `*`: any run of characters.
+    Wildcard,
+}
+
+/// What a call `f(args)` refers to, settled when the policy set is linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallTarget {
+    /// Not linked yet.
+    Unresolved,
+    /// An extension function (`ip`, `decimal`, …).
+    Extension,
+    /// A rule, by its index in the policy set's rule table.
+    Rule(u32),
+}
+
+/// The kinds of expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// A literal.
+    Lit(Literal),
+    /// An entity reference `T::"id"`.
+    Entity(EntityUid),
+    /// A request variable.
+    Var(Var),
+    /// A rule parameter or quantifier variable: its slot and name.
+    Local(u32, SmolStr),
+    /// `if c then a else b`.
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `a && b`.
+    And(Box<Expr>, Box<Expr>),
+    /// `a || b`.
+    Or(Box<Expr>, Box<Expr>),
+    /// `!a`.
+    Not(Box<Expr>),
+    /// `-a`.
+    Neg(Box<Expr>),
+    /// A binary operator.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `e has a.b.c`.
+    Has(Box<Expr>, Vec<SmolStr>),
+    /// `e like "pat*tern"`.
+    Like(Box<Expr>, Vec<PatternElem>),
+    /// `e is T` or `e is T in f`.
+    Is(Box<Expr>, Name, Option<Box<Expr>>),
+    /// `e.a` or `e["a"]`.
+    GetAttr(Box<Expr>, SmolStr),
+    /// `e.m(args)`.
+    Method(Box<Expr>, SmolStr, Vec<Expr>),
+    /// `f(args)`: an extension function or a rule.
+    Call {
+        /// The function's or rule's name.
+        name: Name,
+        /// The arguments.
+        args: Vec<Expr>,
+        /// What the name refers to (set by linking).
+        target: CallTarget,
+    },
+    /// `[a, b]`.
+    Set(Vec<Expr>),
+    /// `{a: 1, "b c": 2}`.
+    Record(Vec<(SmolStr, Expr)>),
+    /// `any x in S: body` / `all x in S: body`; the variable gets `slot`.
+    Quantified {
+        /// Which quantifier.
+        quantifier: Quantifier,
+        /// The bound variable's name.
+        var: SmolStr,
+        /// The bound variable's slot.
+        slot: u32,
+        /// The set ranged over.
+        set: Box<Expr>,
+        /// The predicate.
+        body: Box<Expr>,
+    },
+}
+
+impl Expr {
+    /// An expression of `kind` at `span`.
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr { kind, span }
+    }
+}

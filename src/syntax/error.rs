@@ -1,0 +1,185 @@
+//! Errors of the syntax stage. Each variant's doc names an input that
+//! triggers it; `crate::diag` turns them into codespan diagnostics.
+
+use super::span::Span;
+
+/// A problem found while reading a file.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    /// `permit(principal, action, resource) when { 1 + };` — pest found no way on.
+    #[error("unexpected {found}")]
+    Syntax {
+        /// Where parsing stopped.
+        span: Span,
+        /// What stood there, in words (`` `}` ``, "end of input").
+        found: String,
+        /// What the grammar would have accepted, in words.
+        expected: Vec<String>,
+    },
+    /// `when { ((((…)))) }` nested deeper than the limit.
+    #[error("nesting deeper than {limit} levels")]
+    TooDeep {
+        /// The opening bracket (or `if`) that went past the limit.
+        span: Span,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A file larger than the policy-file limit.
+    #[error("file is larger than the limit of {limit} bytes")]
+    FileTooLarge {
+        /// The start of the file.
+        span: Span,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// `"\q"` — an escape Cedar does not know.
+    #[error("invalid escape `{escape}` in string")]
+    InvalidEscape {
+        /// The escape sequence.
+        span: Span,
+        /// Its text.
+        escape: String,
+    },
+    /// `99999999999999999999` — out of the 64-bit range.
+    #[error("integer literal `{text}` is out of range")]
+    IntegerOverflow {
+        /// The literal.
+        span: Span,
+        /// Its text.
+        text: String,
+    },
+    /// `!!!!!x` — Cedar allows at most four unary operators in a row.
+    #[error("too many unary operators in a row")]
+    TooManyUnary {
+        /// The operators.
+        span: Span,
+    },
+    /// `when { princpal.x }` — a name that is no variable in scope.
+    #[error("unknown variable `{name}`")]
+    UnknownVariable {
+        /// The name.
+        span: Span,
+        /// The name as written.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// `{a: 1, a: 2}` — a record literal with one key twice.
+    #[error("duplicate key `{key}` in record literal")]
+    DuplicateKey {
+        /// The second occurrence.
+        span: Span,
+        /// The key.
+        key: String,
+    },
+    /// `@id("a") @id("b") permit(…);` — one annotation twice.
+    #[error("duplicate annotation `@{key}`")]
+    DuplicateAnnotation {
+        /// The second occurrence.
+        span: Span,
+        /// The key.
+        key: String,
+    },
+    /// `permit(principal == ?principal, …)` — templates are not supported.
+    #[error("template slot `{slot}` is not supported")]
+    TemplateSlot {
+        /// The slot.
+        span: Span,
+        /// Its text.
+        slot: String,
+    },
+    /// `rule f(principal) { … }` or `any context in S: …` — a local that
+    /// would hide a request variable.
+    #[error("`{name}` is a request variable and cannot be rebound")]
+    ReboundVariable {
+        /// The binding.
+        span: Span,
+        /// The name.
+        name: String,
+    },
+    /// `rule f(x, x) { … }` — one parameter name twice.
+    #[error("duplicate parameter `{name}`")]
+    DuplicateParameter {
+        /// The second occurrence.
+        span: Span,
+        /// The name.
+        name: String,
+    },
+}
+
+impl ParseError {
+    /// Where the problem is.
+    pub fn span(&self) -> Span {
+        match self {
+            ParseError::Syntax { span, .. }
+            | ParseError::TooDeep { span, .. }
+            | ParseError::FileTooLarge { span, .. }
+            | ParseError::InvalidEscape { span, .. }
+            | ParseError::IntegerOverflow { span, .. }
+            | ParseError::TooManyUnary { span }
+            | ParseError::UnknownVariable { span, .. }
+            | ParseError::DuplicateKey { span, .. }
+            | ParseError::DuplicateAnnotation { span, .. }
+            | ParseError::TemplateSlot { span, .. }
+            | ParseError::ReboundVariable { span, .. }
+            | ParseError::DuplicateParameter { span, .. } => *span,
+        }
+    }
+
+    /// The label under the offending text.
+    pub fn label(&self) -> String {
+        match self {
+            ParseError::Syntax { expected, .. } if !expected.is_empty() => {
+                format!("expected {}", join_alternatives(expected))
+            }
+            ParseError::Syntax { .. } => "unexpected here".into(),
+            ParseError::TooDeep { .. } => "this goes past the nesting limit".into(),
+            ParseError::FileTooLarge { .. } => "file starts here".into(),
+            ParseError::InvalidEscape { .. } => "invalid escape".into(),
+            ParseError::IntegerOverflow { .. } => "does not fit in a 64-bit integer".into(),
+            ParseError::TooManyUnary { .. } => "more than four".into(),
+            ParseError::UnknownVariable { .. } => "not defined here".into(),
+            ParseError::DuplicateKey { .. } => "key given again".into(),
+            ParseError::DuplicateAnnotation { .. } => "annotation given again".into(),
+            ParseError::TemplateSlot { .. } => "slot".into(),
+            ParseError::ReboundVariable { .. } => "rebinds a request variable".into(),
+            ParseError::DuplicateParameter { .. } => "parameter given again".into(),
+        }
+    }
+
+    /// A help line, where one helps.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            ParseError::TooDeep { .. } => {
+                Some("split the expression, or name a part of it with a rule".into())
+            }
+            ParseError::InvalidEscape { .. } => Some(
+                "valid escapes are \\n \\r \\t \\\\ \\0 \\' \\\" \\x7F \\u{1F600}, and \\* in patterns"
+                    .into(),
+            ),
+            ParseError::TooManyUnary { .. } => Some("use parentheses".into()),
+            ParseError::UnknownVariable {
+                suggestion: Some(s),
+                ..
+            } => Some(format!("did you mean `{s}`?")),
+            ParseError::UnknownVariable { .. } => Some(
+                "the variables are `principal`, `action`, `resource`, `context`, rule parameters and quantified names"
+                    .into(),
+            ),
+            ParseError::TemplateSlot { .. } => {
+                Some("write the entity in place of the slot".into())
+            }
+            ParseError::ReboundVariable { .. } => Some("choose another name".into()),
+            _ => None,
+        }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+pub fn join_alternatives(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}

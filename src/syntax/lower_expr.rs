@@ -1,0 +1,388 @@
+//! Lowering of expression pairs into [`Expr`] nodes.
+
+use super::*;
+
+impl Lower {
+    /// Lowers an `expr` (or any expression-level) pair.
+    pub(super) fn expr(&mut self, pair: Pair<Rule>) -> Expr {
+        crate::limits::with_stack(|| self.expr_inner(pair))
+    }
+
+    fn expr_inner(&mut self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::expr | Rule::paren => match pair.into_inner().next() {
+                Some(inner) => self.expr(inner),
+                None => error_expr(span),
+            },
+            Rule::or_expr => self.fold_logic(pair, true),
+            Rule::and_expr => self.fold_logic(pair, false),
+            Rule::relation => self.relation(pair),
+            Rule::add_expr | Rule::mul_expr => self.fold_arith(pair),
+            Rule::unary => self.unary(pair),
+            Rule::member => self.member(pair),
+            Rule::if_expr => {
+                let mut parts = pair.into_inner().filter(|p| !is_keyword(p));
+                let c = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
+                let t = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
+                let e = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
+                Expr::new(ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span)
+            }
+            Rule::quantifier => self.quantifier(pair, span),
+            Rule::kw_true => Expr::new(ExprKind::Lit(Literal::Bool(true)), span),
+            Rule::kw_false => Expr::new(ExprKind::Lit(Literal::Bool(false)), span),
+            Rule::integer => match pair.as_str().parse::<i64>() {
+                Ok(n) => Expr::new(ExprKind::Lit(Literal::Long(n)), span),
+                Err(_) => {
+                    self.errors.push(ParseError::IntegerOverflow {
+                        span,
+                        text: pair.as_str().into(),
+                    });
+                    error_expr(span)
+                }
+            },
+            Rule::string => {
+                let s = self.string(&pair);
+                Expr::new(ExprKind::Lit(Literal::String(s)), span)
+            }
+            Rule::entity_ref => Expr::new(ExprKind::Entity(self.entity_ref(pair)), span),
+            Rule::call => {
+                let mut inner = pair.into_inner();
+                let name = inner.next().map(|p| path_name(&p)).unwrap_or_default();
+                let args = inner.next().map(|p| self.expr_list(p)).unwrap_or_default();
+                Expr::new(
+                    ExprKind::Call {
+                        name,
+                        args,
+                        target: CallTarget::Unresolved,
+                    },
+                    span,
+                )
+            }
+            Rule::var => self.var(pair.as_str(), span),
+            Rule::set_lit => {
+                let items = pair.into_inner().next().map(|p| self.expr_list(p)).unwrap_or_default();
+                Expr::new(ExprKind::Set(items), span)
+            }
+            Rule::record_lit => {
+                let mut entries: Vec<(SmolStr, Expr)> = Vec::new();
+                for entry in pair.into_inner() {
+                    let mut inner = entry.into_inner();
+                    let (Some(k), Some(v)) = (inner.next(), inner.next()) else {
+                        continue;
+                    };
+                    let kspan = self.span(&k);
+                    let key = self.attr_name(&k);
+                    let value = self.expr(v);
+                    if entries.iter().any(|(existing, _)| *existing == key) {
+                        self.errors.push(ParseError::DuplicateKey {
+                            span: kspan,
+                            key: key.to_string(),
+                        });
+                        continue;
+                    }
+                    entries.push((key, value));
+                }
+                Expr::new(ExprKind::Record(entries), span)
+            }
+            _ => error_expr(span),
+        }
+    }
+
+    fn expr_list(&mut self, pair: Pair<Rule>) -> Vec<Expr> {
+        pair.into_inner().map(|p| self.expr(p)).collect()
+    }
+
+    /// An identifier or string naming an attribute.
+    pub(super) fn attr_name(&mut self, pair: &Pair<Rule>) -> SmolStr {
+        if pair.as_rule() == Rule::string {
+            self.string(pair)
+        } else {
+            pair.as_str().into()
+        }
+    }
+
+    fn var(&mut self, name: &str, span: Span) -> Expr {
+        if let Some(slot) = self.scope.iter().rposition(|n| n == name) {
+            return Expr::new(ExprKind::Local(slot as u32, name.into()), span);
+        }
+        let var = match name {
+            "principal" => Var::Principal,
+            "action" => Var::Action,
+            "resource" => Var::Resource,
+            "context" => Var::Context,
+            _ => {
+                let mut known: Vec<&str> = super::super::tokens::VARIABLES.to_vec();
+                known.extend(self.scope.iter().map(|s| s.as_str()));
+                self.errors.push(ParseError::UnknownVariable {
+                    span,
+                    name: name.into(),
+                    suggestion: crate::suggest::closest(name, known.iter().copied()),
+                });
+                return error_expr(span);
+            }
+        };
+        Expr::new(ExprKind::Var(var), span)
+    }
+
+    fn quantifier(&mut self, pair: Pair<Rule>, span: Span) -> Expr {
+        let mut quantifier = Quantifier::Any;
+        let mut var = SmolStr::default();
+        let mut set = None;
+        let mut body = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::kw_all => quantifier = Quantifier::All,
+                Rule::kw_any | Rule::kw_in => {}
+                Rule::ident => {
+                    var = p.as_str().into();
+                    if super::super::tokens::VARIABLES.contains(&var.as_str()) {
+                        self.errors.push(ParseError::ReboundVariable {
+                            span: self.span(&p),
+                            name: var.to_string(),
+                        });
+                    }
+                }
+                _ if set.is_none() => set = Some(self.expr(p)),
+                _ => {
+                    self.scope.push(var.clone());
+                    body = Some(self.expr(p));
+                    self.scope.pop();
+                }
+            }
+        }
+        let slot = self.scope.len() as u32;
+        let set = set.unwrap_or_else(|| error_expr(span));
+        let body = body.unwrap_or_else(|| error_expr(span));
+        Expr::new(
+            ExprKind::Quantified {
+                quantifier,
+                var,
+                slot,
+                set: Box::new(set),
+                body: Box::new(body),
+            },
+            span,
+        )
+    }
+
+    fn fold_logic(&mut self, pair: Pair<Rule>, is_or: bool) -> Expr {
+        let mut acc: Option<Expr> = None;
+        for p in pair.into_inner() {
+            if matches!(p.as_rule(), Rule::or_op | Rule::and_op) {
+                continue;
+            }
+            let rhs = self.expr(p);
+            acc = Some(match acc {
+                None => rhs,
+                Some(lhs) => {
+                    let span = lhs.span.to(rhs.span);
+                    let kind = if is_or {
+                        ExprKind::Or(Box::new(lhs), Box::new(rhs))
+                    } else {
+                        ExprKind::And(Box::new(lhs), Box::new(rhs))
+                    };
+                    Expr::new(kind, span)
+                }
+            });
+        }
+        acc.unwrap_or_else(|| error_expr(Span::default()))
+    }
+
+    fn fold_arith(&mut self, pair: Pair<Rule>) -> Expr {
+        let mut acc: Option<Expr> = None;
+        let mut op = BinOp::Add;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::add_op | Rule::mul_op => {
+                    op = match p.as_str() {
+                        "+" => BinOp::Add,
+                        "-" => BinOp::Sub,
+                        _ => BinOp::Mul,
+                    };
+                }
+                _ => {
+                    let rhs = self.expr(p);
+                    acc = Some(match acc {
+                        None => rhs,
+                        Some(lhs) => {
+                            let span = lhs.span.to(rhs.span);
+                            Expr::new(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span)
+                        }
+                    });
+                }
+            }
+        }
+        acc.unwrap_or_else(|| error_expr(Span::default()))
+    }
+
+    fn relation(&mut self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let Some(first) = inner.next() else {
+            return error_expr(span);
+        };
+        let lhs = self.expr(first);
+        let Some(tail) = inner.next() else {
+            return lhs;
+        };
+        let lhs = Box::new(lhs);
+        match tail.as_rule() {
+            Rule::has_tail => {
+                let path = tail
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::attr_path)
+                    .map(|p| p.into_inner().map(|a| self.attr_name(&a)).collect())
+                    .unwrap_or_default();
+                Expr::new(ExprKind::Has(lhs, path), span)
+            }
+            Rule::like_tail => {
+                let pattern = tail
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::string)
+                    .map(|p| self.pattern(&p))
+                    .unwrap_or_default();
+                Expr::new(ExprKind::Like(lhs, pattern), span)
+            }
+            Rule::is_tail => {
+                let mut parts = tail.into_inner().filter(|p| !is_keyword(p));
+                let ty = parts.next().map(|p| path_name(&p)).unwrap_or_default();
+                let within = parts.next().map(|p| Box::new(self.expr(p)));
+                Expr::new(ExprKind::Is(lhs, ty, within), span)
+            }
+            Rule::cmp_tail => {
+                let mut parts = tail.into_inner();
+                let op = match parts.next().map(|p| p.as_str().to_string()).as_deref() {
+                    Some("==") => BinOp::Eq,
+                    Some("!=") => BinOp::Ne,
+                    Some("<") => BinOp::Lt,
+                    Some("<=") => BinOp::Le,
+                    Some(">") => BinOp::Gt,
+                    Some(">=") => BinOp::Ge,
+                    _ => BinOp::In,
+                };
+                let rhs = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
+                Expr::new(ExprKind::Binary(op, lhs, Box::new(rhs)), span)
+            }
+            _ => *lhs,
+        }
+    }
+
+    fn pattern(&mut self, pair: &Pair<Rule>) -> Vec<PatternElem> {
+        let raw = pair.as_str();
+        let body = &raw[1..raw.len() - 1];
+        match unescape_pattern(body) {
+            Ok(p) => p,
+            Err(e) => {
+                let start = self.offset + pair.as_span().start() + 1 + e.start;
+                self.errors.push(ParseError::InvalidEscape {
+                    span: Span::new(self.file, start, start + e.len),
+                    escape: body[e.start..e.start + e.len].to_string(),
+                });
+                Vec::new()
+            }
+        }
+    }
+
+    fn unary(&mut self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
+        let mut ops: Vec<Pair<Rule>> = Vec::new();
+        let mut operand = None;
+        for p in pair.into_inner() {
+            if p.as_rule() == Rule::unary_op {
+                ops.push(p);
+            } else {
+                operand = Some(p);
+            }
+        }
+        if ops.len() > 4 {
+            let first = self.span(&ops[0]);
+            let last = self.span(&ops[ops.len() - 1]);
+            self.errors.push(ParseError::TooManyUnary { span: first.to(last) });
+            return error_expr(span);
+        }
+        let Some(operand) = operand else {
+            return error_expr(span);
+        };
+        // `-` directly before an integer literal is a negative literal, as in
+        // Cedar, so that `-9223372036854775808` is the smallest Long.
+        let mut expr = match (ops.last(), integer_operand(&operand)) {
+            (Some(op), Some(text)) if op.as_str() == "-" => {
+                let op_span = self.span(op);
+                ops.pop();
+                let lit_span = op_span.to(self.span(&operand));
+                match format!("-{text}").parse::<i64>() {
+                    Ok(n) => Expr::new(ExprKind::Lit(Literal::Long(n)), lit_span),
+                    Err(_) => {
+                        self.errors.push(ParseError::IntegerOverflow {
+                            span: lit_span,
+                            text: format!("-{text}"),
+                        });
+                        error_expr(lit_span)
+                    }
+                }
+            }
+            _ => self.expr(operand),
+        };
+        for op in ops.iter().rev() {
+            let espan = self.span(op).to(expr.span);
+            expr = if op.as_str() == "!" {
+                Expr::new(ExprKind::Not(Box::new(expr)), espan)
+            } else {
+                Expr::new(ExprKind::Neg(Box::new(expr)), espan)
+            };
+        }
+        expr
+    }
+
+    fn member(&mut self, pair: Pair<Rule>) -> Expr {
+        let mut inner = pair.into_inner();
+        let Some(first) = inner.next() else {
+            return error_expr(Span::default());
+        };
+        let mut expr = self.expr(first);
+        for access in inner {
+            let aspan = self.span(&access);
+            let span = expr.span.to(aspan);
+            match access.as_rule() {
+                Rule::field => {
+                    let name: SmolStr = access
+                        .into_inner()
+                        .next()
+                        .map(|p| p.as_str().into())
+                        .unwrap_or_default();
+                    expr = Expr::new(ExprKind::GetAttr(Box::new(expr), name), span);
+                }
+                Rule::index => {
+                    let name = access
+                        .into_inner()
+                        .next()
+                        .map(|p| self.string(&p))
+                        .unwrap_or_default();
+                    expr = Expr::new(ExprKind::GetAttr(Box::new(expr), name), span);
+                }
+                Rule::method_call => {
+                    let mut parts = access.into_inner();
+                    let name: SmolStr = parts.next().map(|p| p.as_str().into()).unwrap_or_default();
+                    let args = parts.next().map(|p| self.expr_list(p)).unwrap_or_default();
+                    expr = Expr::new(ExprKind::Method(Box::new(expr), name, args), span);
+                }
+                _ => {}
+            }
+        }
+        expr
+    }
+}
+
+/// The digits of `member` when it is a bare integer literal.
+fn integer_operand<'a>(member: &Pair<'a, Rule>) -> Option<&'a str> {
+    let mut inner = member.clone().into_inner();
+    let first = inner.next()?;
+    (first.as_rule() == Rule::integer && inner.next().is_none()).then(|| first.as_str())
+}
+
+/// A placeholder for an expression that could not be lowered; an error has
+/// been recorded, so the item it stands in is never evaluated.
+fn error_expr(span: Span) -> Expr {
+    Expr::new(ExprKind::Lit(Literal::Bool(false)), span)
+}

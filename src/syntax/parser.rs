@@ -1,0 +1,623 @@
+//! Text to AST: runs the pest grammar and lowers its pairs into [`super::ast`].
+//!
+//! Nothing of pest leaves this module. Parsing never panics: it returns the
+//! items it could read and every problem it found.
+
+use super::ast::*;
+use super::error::ParseError;
+use super::span::{FileId, Span};
+use super::split::split;
+use super::unescape::{unescape, unescape_pattern};
+use crate::limits::Limits;
+use pest::iterators::Pair;
+use pest::Parser as _;
+use smol_str::SmolStr;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/mspl.pest"]
+struct Grammar;
+
+/// The result of parsing one file: what could be read, and every problem.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// The items that parsed, in source order.
+    pub file: File,
+    /// Every problem found, in source order.
+    pub errors: Vec<ParseError>,
+}
+
+/// Parses a whole file. A statement that fails to parse is reported and
+/// skipped; the statements around it are still read.
+pub fn parse_file(source: &str, file: FileId, limits: &Limits) -> Parsed {
+    if source.len() > limits.max_policy_file_bytes {
+        return Parsed {
+            file: File::default(),
+            errors: vec![ParseError::FileTooLarge {
+                span: Span::new(file, 0, 0),
+                limit: limits.max_policy_file_bytes,
+            }],
+        };
+    }
+    enable_error_detail();
+    let chunks = split(source, limits.max_nesting);
+    crate::limits::with_parse_stack(|| {
+        let mut out = Parsed::default();
+        if chunks.iter().all(|c| c.too_deep_at.is_none()) {
+            // The fast path: the whole file in one pest run.
+            match Grammar::parse(Rule::file, source) {
+                Ok(mut pairs) => {
+                    let mut lower = Lower::new(file, 0);
+                    if let Some(file_pair) = pairs.next() {
+                        for pair in file_pair.into_inner() {
+                            lower.item(pair, &mut out.file.items);
+                        }
+                    }
+                    out.errors = lower.errors;
+                    return out;
+                }
+                Err(whole) => {
+                    let before = out.errors.len();
+                    parse_chunks(source, file, &chunks, limits, &mut out);
+                    if out.errors.len() == before {
+                        // The split disagreed with the grammar; pest's own
+                        // error for the whole file is the truth.
+                        out.errors.push(syntax_error(&whole, source, file, 0, source.len()));
+                    }
+                    return out;
+                }
+            }
+        }
+        parse_chunks(source, file, &chunks, limits, &mut out);
+        out
+    })
+}
+
+fn parse_chunks(
+    source: &str,
+    file: FileId,
+    chunks: &[super::split::Chunk],
+    limits: &Limits,
+    out: &mut Parsed,
+) {
+    for chunk in chunks {
+        let text = &source[chunk.range.clone()];
+        if let Some(at) = &chunk.too_deep_at {
+            out.errors.push(ParseError::TooDeep {
+                span: Span::new(file, at.start, at.end),
+                limit: limits.max_nesting,
+            });
+            continue;
+        }
+        if text.trim().is_empty() || only_comments(text) {
+            continue;
+        }
+        match Grammar::parse(Rule::item_only, text) {
+            Ok(mut pairs) => {
+                let mut lower = Lower::new(file, chunk.range.start);
+                if let Some(item_pair) = pairs.next() {
+                    for pair in item_pair.into_inner() {
+                        lower.item(pair, &mut out.file.items);
+                    }
+                }
+                out.errors.extend(lower.errors);
+            }
+            Err(e) => out
+                .errors
+                .push(syntax_error(&e, source, file, chunk.range.start, text.len())),
+        }
+    }
+}
+
+fn only_comments(text: &str) -> bool {
+    super::tokens::lex(text)
+        .iter()
+        .all(|t| t.token == Some(super::tokens::Token::Comment))
+}
+
+/// pest records what it tried only when asked; its errors then name the
+/// punctuation it expected. Set once, never unset, so that every parse in
+/// every thread reports the same way.
+fn enable_error_detail() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| pest::set_error_detail(true));
+}
+
+/// Parses one expression (the REPL, tests). Rule parameters are not in scope;
+/// `locals` names variables the caller binds (slots 0..n).
+pub fn parse_expr(
+    source: &str,
+    file: FileId,
+    locals: &[SmolStr],
+    limits: &Limits,
+) -> Result<Expr, Vec<ParseError>> {
+    enable_error_detail();
+    let chunks = split(source, limits.max_nesting);
+    if let Some(at) = chunks.iter().find_map(|c| c.too_deep_at.clone()) {
+        return Err(vec![ParseError::TooDeep {
+            span: Span::new(file, at.start, at.end),
+            limit: limits.max_nesting,
+        }]);
+    }
+    crate::limits::with_parse_stack(|| match Grammar::parse(Rule::expr_only, source) {
+        Ok(mut pairs) => {
+            let mut lower = Lower::new(file, 0);
+            lower.scope = locals.to_vec();
+            let expr = pairs
+                .next()
+                .and_then(|p| p.into_inner().next())
+                .map(|p| lower.expr(p));
+            match expr {
+                Some(e) if lower.errors.is_empty() => Ok(e),
+                _ => Err(lower.errors),
+            }
+        }
+        Err(e) => Err(vec![syntax_error(&e, source, file, 0, source.len())]),
+    })
+}
+
+/// The byte ranges of every atomic terminal pest sees in `source` (names,
+/// keywords, literals), for the test that logos and the grammar agree.
+pub fn terminal_ranges(source: &str) -> Option<Vec<std::ops::Range<usize>>> {
+    let pairs = Grammar::parse(Rule::file, source).ok()?;
+    let mut out = Vec::new();
+    fn walk(pair: Pair<Rule>, out: &mut Vec<std::ops::Range<usize>>) {
+        let atomic = matches!(
+            pair.as_rule(),
+            Rule::ident | Rule::any_ident | Rule::integer | Rule::string | Rule::slot
+        ) || is_keyword_rule(pair.as_rule());
+        if atomic {
+            out.push(pair.as_span().start()..pair.as_span().end());
+            return;
+        }
+        for inner in pair.into_inner() {
+            walk(inner, out);
+        }
+    }
+    for p in pairs {
+        walk(p, &mut out);
+    }
+    out.sort_by_key(|r| r.start);
+    Some(out)
+}
+
+fn syntax_error(e: &pest::error::Error<Rule>, full: &str, file: FileId, offset: usize, len: usize) -> ParseError {
+    let text = &full[offset..offset + len];
+    let (mut start, mut end) = match e.location {
+        pest::error::InputLocation::Pos(p) => (p, p),
+        pest::error::InputLocation::Span((s, e)) => (s, e),
+    };
+    // pest stopped at the end of this statement: point just after its last
+    // token, and say what comes next in the file.
+    let at_chunk_end = text.get(start..).is_some_and(only_comments);
+    if at_chunk_end {
+        start = text.trim_end().len();
+        end = start;
+    }
+    let (found, width) = describe_at(&full[offset..], start);
+    let mut expected: Vec<String> = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter_map(|r| describe_rule(*r)).collect()
+        }
+        pest::error::ErrorVariant::CustomError { message } => vec![message.clone()],
+    };
+    // Literal punctuation is no rule of its own; pest's parse attempts know it.
+    if let Some(attempts) = e.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            // `ParsingToken` is not exported; its Display is the token text.
+            if let Some(word) = describe_token(&token.to_string()) {
+                expected.push(word);
+            }
+        }
+    }
+    if expected.iter().any(|w| w == "an expression") {
+        expected.retain(|w| !matches!(w.as_str(), "`(`" | "`[`" | "`{`" | "an operator"));
+    }
+    expected.sort();
+    expected.dedup();
+    let end = if end == start && !at_chunk_end { start + width } else { end };
+    ParseError::Syntax {
+        span: Span::new(file, offset + start, offset + end),
+        found,
+        expected,
+    }
+}
+
+
+/// What stands at `pos`, in words, and its width in bytes.
+fn describe_at(text: &str, pos: usize) -> (String, usize) {
+    let rest = text.get(pos..).unwrap_or("");
+    let next = super::tokens::lex(rest)
+        .into_iter()
+        .find(|t| t.token != Some(super::tokens::Token::Comment));
+    match next {
+        None => ("end of input".into(), 0),
+        Some(t) if t.token == Some(super::tokens::Token::UnterminatedString) => ("unterminated string".into(), 1),
+        Some(t) => {
+            let word = &rest[t.range.clone()];
+            let shown: String = word.chars().take(40).collect();
+            (format!("`{shown}`"), word.len())
+        }
+    }
+}
+
+/// A literal token pest tried, in words: separators as themselves, operator
+/// symbols and anything else (keywords, string pieces) left to
+/// the rule descriptions.
+fn describe_token(token: &str) -> Option<String> {
+    match token {
+        "," | ";" | "(" | ")" | "[" | "]" | "{" | "}" | ":" | "::" | "=" | "@" | "?" => {
+            Some(format!("`{token}`"))
+        }
+        // Operators are described by their rules ("an operator").
+        _ => None,
+    }
+}
+
+fn describe_rule(rule: Rule) -> Option<String> {
+    if matches!(rule, Rule::kw_has | Rule::kw_like) {
+        return Some("an operator".into());
+    }
+    let name = format!("{rule:?}");
+    if let Some(kw) = name.strip_prefix("kw_") {
+        let kw = match kw {
+            "applies_to" => "appliesTo",
+            "set" => "Set",
+            other => other,
+        };
+        return Some(format!("`{kw}`"));
+    }
+    let words = match rule {
+        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::relation | Rule::add_expr
+        | Rule::mul_expr | Rule::unary | Rule::member => "an expression",
+        Rule::ident | Rule::any_ident | Rule::path | Rule::var | Rule::attr_path => "a name",
+        Rule::string => "a string",
+        Rule::integer => "an integer",
+        Rule::entity_ref => "an entity reference like `Type::\"id\"`",
+        Rule::effect => "a policy",
+        Rule::annotation | Rule::annotations => "an annotation",
+        Rule::condition => "a `when` or `unless` clause",
+        Rule::or_op | Rule::and_op | Rule::cmp_op | Rule::add_op | Rule::mul_op | Rule::unary_op
+        | Rule::has_tail | Rule::like_tail | Rule::is_tail | Rule::cmp_tail | Rule::method_call
+        | Rule::field | Rule::index => "an operator",
+        Rule::scope_eq | Rule::action_eq => "`==`",
+        Rule::scope_in | Rule::action_in_list | Rule::action_in_one => "`in`",
+        Rule::scope_is => "`is`",
+        Rule::type_expr | Rule::set_type | Rule::record_type => "a type",
+        Rule::attr_decl => "an attribute declaration",
+        Rule::applies_entry => "`principal`, `resource` or `context`",
+        Rule::action_ref | Rule::action_names => "an action name",
+        Rule::record_entry => "a record entry",
+        Rule::EOI => "end of input",
+        Rule::policy | Rule::rule_def | Rule::namespace_decl | Rule::entity_decl
+        | Rule::action_decl | Rule::type_decl => "a policy, rule or declaration",
+        Rule::optional_mark => "`?`",
+        Rule::entity_parents | Rule::action_parents => "`in`",
+        Rule::entity_tags => "`tags`",
+        Rule::entity_enum | Rule::entity_body => "an entity declaration",
+        Rule::applies_to => "`appliesTo`",
+        Rule::slot => "a slot",
+        _ => return None,
+    };
+    Some(words.to_string())
+}
+
+/// Lowers pairs of one pest run into AST nodes.
+struct Lower {
+    file: FileId,
+    offset: usize,
+    /// Names of the locals in scope; a name's slot is its index.
+    scope: Vec<SmolStr>,
+    errors: Vec<ParseError>,
+}
+
+impl Lower {
+    fn new(file: FileId, offset: usize) -> Lower {
+        Lower {
+            file,
+            offset,
+            scope: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+    }
+
+    fn item(&mut self, pair: Pair<Rule>, out: &mut Vec<Item>) {
+        match pair.as_rule() {
+            Rule::policy => out.push(Item::Policy(self.policy(pair))),
+            Rule::rule_def => {
+                if let Some(r) = self.rule_def(pair) {
+                    out.push(Item::Rule(r));
+                }
+            }
+            Rule::namespace_decl => out.push(Item::Namespace(self.namespace(pair))),
+            Rule::entity_decl | Rule::action_decl | Rule::type_decl => out.push(Item::Decl(self.decl(pair))),
+            _ => {}
+        }
+    }
+
+    fn annotations(&mut self, pair: Pair<Rule>) -> Vec<Annotation> {
+        let mut out: Vec<Annotation> = Vec::new();
+        for a in pair.into_inner() {
+            let span = self.span(&a);
+            let mut inner = a.into_inner();
+            let key: SmolStr = inner.next().map(|k| k.as_str().into()).unwrap_or_default();
+            let value = inner.next().map(|v| self.string(&v));
+            if out.iter().any(|x| x.key == key) {
+                self.errors.push(ParseError::DuplicateAnnotation {
+                    span,
+                    key: key.to_string(),
+                });
+                continue;
+            }
+            out.push(Annotation { key, value, span });
+        }
+        out
+    }
+
+    fn policy(&mut self, pair: Pair<Rule>) -> Policy {
+        let span = self.span(&pair);
+        let mut policy = Policy {
+            annotations: Vec::new(),
+            effect: Effect::Permit,
+            principal: ScopeConstraint::Any,
+            action: ActionConstraint::Any,
+            resource: ScopeConstraint::Any,
+            conditions: Vec::new(),
+            span,
+            head: span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::annotations => policy.annotations = self.annotations(p),
+                Rule::effect => {
+                    policy.head = self.span(&p);
+                    policy.effect = if p.as_str() == "permit" {
+                        Effect::Permit
+                    } else {
+                        Effect::Forbid
+                    };
+                }
+                Rule::scope => {
+                    for s in p.into_inner() {
+                        match s.as_rule() {
+                            Rule::principal_scope => policy.principal = self.scope_constraint(s),
+                            Rule::resource_scope => policy.resource = self.scope_constraint(s),
+                            Rule::action_scope => policy.action = self.action_constraint(s),
+                            _ => {}
+                        }
+                    }
+                }
+                Rule::condition => {
+                    let cspan = self.span(&p);
+                    let mut inner = p.into_inner();
+                    let kind = match inner.next().map(|k| k.as_rule()) {
+                        Some(Rule::kw_unless) => ConditionKind::Unless,
+                        _ => ConditionKind::When,
+                    };
+                    if let Some(e) = inner.next() {
+                        let body = self.expr(e);
+                        policy.conditions.push(Condition {
+                            kind,
+                            body,
+                            span: cspan,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        policy
+    }
+
+    fn scope_constraint(&mut self, pair: Pair<Rule>) -> ScopeConstraint {
+        let Some(c) = pair.into_inner().find(|p| !is_keyword(p)) else {
+            return ScopeConstraint::Any;
+        };
+        let span = self.span(&c);
+        let rule = c.as_rule();
+        let parts: Vec<Pair<Rule>> = c.into_inner().filter(|p| !is_keyword(p)).collect();
+        let Some(first) = parts.first() else {
+            return ScopeConstraint::Any;
+        };
+        match rule {
+            Rule::scope_eq => match self.scope_target(first) {
+                Some(uid) => ScopeConstraint::Eq(uid, span),
+                None => ScopeConstraint::Any,
+            },
+            Rule::scope_in => match self.scope_target(first) {
+                Some(uid) => ScopeConstraint::In(uid, span),
+                None => ScopeConstraint::Any,
+            },
+            Rule::scope_is => {
+                let ty = path_name(first);
+                match parts.get(1) {
+                    None => ScopeConstraint::Is(ty, span),
+                    Some(t) => match self.scope_target(t) {
+                        Some(uid) => ScopeConstraint::IsIn(ty, uid, span),
+                        None => ScopeConstraint::Is(ty, span),
+                    },
+                }
+            }
+            _ => ScopeConstraint::Any,
+        }
+    }
+
+    fn scope_target(&mut self, pair: &Pair<Rule>) -> Option<EntityUid> {
+        if pair.as_rule() == Rule::slot {
+            self.errors.push(ParseError::TemplateSlot {
+                span: self.span(pair),
+                slot: pair.as_str().into(),
+            });
+            return None;
+        }
+        Some(self.entity_ref(pair.clone()))
+    }
+
+    fn action_constraint(&mut self, pair: Pair<Rule>) -> ActionConstraint {
+        let Some(c) = pair.into_inner().find(|p| !is_keyword(p)) else {
+            return ActionConstraint::Any;
+        };
+        let span = self.span(&c);
+        let rule = c.as_rule();
+        let uids: Vec<EntityUid> = c
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::entity_ref)
+            .map(|p| self.entity_ref(p))
+            .collect();
+        match rule {
+            Rule::action_eq => match uids.into_iter().next() {
+                Some(u) => ActionConstraint::Eq(u, span),
+                None => ActionConstraint::Any,
+            },
+            _ => ActionConstraint::In(uids, span),
+        }
+    }
+
+    fn entity_ref(&mut self, pair: Pair<Rule>) -> EntityUid {
+        let mut inner = pair.into_inner();
+        let ty = inner.next().map(|p| path_name(&p)).unwrap_or_default();
+        let id = inner.next().map(|p| self.string(&p)).unwrap_or_default();
+        EntityUid { ty, id }
+    }
+
+    fn string(&mut self, pair: &Pair<Rule>) -> SmolStr {
+        let raw = pair.as_str();
+        let body = &raw[1..raw.len() - 1];
+        match unescape(body) {
+            Ok(s) => s.into(),
+            Err(e) => {
+                let start = self.offset + pair.as_span().start() + 1 + e.start;
+                self.errors.push(ParseError::InvalidEscape {
+                    span: Span::new(self.file, start, start + e.len),
+                    escape: body[e.start..e.start + e.len].to_string(),
+                });
+                SmolStr::default()
+            }
+        }
+    }
+
+    fn rule_def(&mut self, pair: Pair<Rule>) -> Option<RuleClause> {
+        let span = self.span(&pair);
+        let mut annotations = Vec::new();
+        let mut name = SmolStr::default();
+        let mut head = span;
+        let mut params = Vec::new();
+        let mut body = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::annotations => annotations = self.annotations(p),
+                Rule::ident => {
+                    head = self.span(&p);
+                    name = p.as_str().into();
+                }
+                Rule::params => {
+                    for param in p.into_inner() {
+                        let pname: SmolStr = param.as_str().into();
+                        let pspan = self.span(&param);
+                        if super::tokens::VARIABLES.contains(&pname.as_str()) {
+                            self.errors.push(ParseError::ReboundVariable {
+                                span: pspan,
+                                name: pname.to_string(),
+                            });
+                        } else if params.contains(&pname) {
+                            self.errors.push(ParseError::DuplicateParameter {
+                                span: pspan,
+                                name: pname.to_string(),
+                            });
+                        }
+                        params.push(pname);
+                    }
+                }
+                Rule::expr => {
+                    self.scope = params.clone();
+                    body = Some(self.expr(p));
+                    self.scope.clear();
+                }
+                _ => {}
+            }
+        }
+        Some(RuleClause {
+            annotations,
+            name,
+            params,
+            body: body?,
+            span,
+            head,
+        })
+    }
+
+    fn namespace(&mut self, pair: Pair<Rule>) -> Namespace {
+        let span = self.span(&pair);
+        let mut ns = Namespace {
+            annotations: Vec::new(),
+            name: SmolStr::default(),
+            decls: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::annotations => ns.annotations = self.annotations(p),
+                Rule::path => ns.name = path_name(&p),
+                Rule::entity_decl | Rule::action_decl | Rule::type_decl => ns.decls.push(self.decl(p)),
+                _ => {}
+            }
+        }
+        ns
+    }
+}
+
+/// Whether a pair is a keyword (which lowering skips).
+fn is_keyword(pair: &Pair<Rule>) -> bool {
+    is_keyword_rule(pair.as_rule())
+}
+
+fn is_keyword_rule(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::kw_permit
+            | Rule::kw_forbid
+            | Rule::kw_when
+            | Rule::kw_unless
+            | Rule::kw_principal
+            | Rule::kw_action
+            | Rule::kw_resource
+            | Rule::kw_context
+            | Rule::kw_true
+            | Rule::kw_false
+            | Rule::kw_if
+            | Rule::kw_then
+            | Rule::kw_else
+            | Rule::kw_in
+            | Rule::kw_is
+            | Rule::kw_like
+            | Rule::kw_has
+            | Rule::kw_any
+            | Rule::kw_all
+            | Rule::kw_rule
+            | Rule::kw_namespace
+            | Rule::kw_entity
+            | Rule::kw_enum
+            | Rule::kw_tags
+            | Rule::kw_type
+            | Rule::kw_applies_to
+            | Rule::kw_set
+    )
+}
+
+/// The text of a path with whitespace around `::` removed.
+fn path_name(pair: &Pair<Rule>) -> Name {
+    if pair.as_rule() != Rule::path {
+        return pair.as_str().into();
+    }
+    let parts: Vec<&str> = pair.clone().into_inner().map(|p| p.as_str()).collect();
+    parts.join("::").into()
+}
+
+#[path = "lower_expr.rs"]
+mod lower_expr;
+#[path = "lower_decl.rs"]
+mod lower_decl;
