@@ -234,7 +234,11 @@ impl From<&crate::schema::SchemaError> for Diagnostic {
             crate::schema::SchemaError::UnknownType { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
             _ => None,
         };
-        Diagnostic::error(e.to_string(), e.span(), "declared here").with_help(help)
+        let label = match e {
+            crate::schema::SchemaError::UnknownType { .. } => "no type of this name",
+            _ => "declared again here",
+        };
+        Diagnostic::error(e.to_string(), e.span(), label).with_help(help)
     }
 }
 

@@ -43,7 +43,7 @@ impl Default for Limits {
 /// stack the caller's thread has.
 pub(crate) const STACK_SIZE: usize = 256 << 20;
 /// When less than this is left, the recursive stages move to a new stack.
-pub(crate) const STACK_RED_ZONE: usize = 256 << 10;
+pub(crate) const STACK_RED_ZONE: usize = 1 << 20;
 
 /// Runs `f` with at least [`STACK_RED_ZONE`] of stack, growing it if needed.
 #[inline]

@@ -320,7 +320,12 @@ impl Linker<'_> {
                 self.link(b, out);
                 self.link(c, out);
             }
-            ExprKind::And(a, b) | ExprKind::Or(a, b) | ExprKind::Binary(_, a, b) => {
+            ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Set(items) => {
+                for i in items {
+                    self.link(i, out);
+                }
+            }
+            ExprKind::Binary(_, a, b) => {
                 self.link(a, out);
                 self.link(b, out);
             }
@@ -331,11 +336,6 @@ impl Linker<'_> {
                 self.link(a, out);
                 if let Some(b) = b {
                     self.link(b, out);
-                }
-            }
-            ExprKind::Set(items) => {
-                for i in items {
-                    self.link(i, out);
                 }
             }
             ExprKind::Record(entries) => {

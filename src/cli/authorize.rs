@@ -1,6 +1,6 @@
 //! `mspl authorize`: decide one request or a batch (contract, "Commands").
 
-use super::common::{load_policies, print_diagnostics, Format};
+use super::common::{load_policies, Format, Outcome};
 use crate::authorize::{authorize, Decision, DenyKind, ErrorMode, Options, Response};
 use crate::diag::{Diagnostic, Sources};
 use crate::engine::build_entities;
@@ -49,10 +49,11 @@ pub struct AuthorizeArgs {
 }
 
 /// Runs `mspl authorize`.
-pub fn run(args: &AuthorizeArgs) -> i32 {
+pub fn run(args: &AuthorizeArgs) -> Outcome {
+    let mut out = Outcome::default();
     let ids = if args.cedar { IdScheme::Cedar } else { IdScheme::Annotated };
-    let Some(set) = load_policies(&args.policies, &args.schema, ids, args.format) else {
-        return 1;
+    let Some(set) = load_policies(&args.policies, &args.schema, ids, args.format, &mut out) else {
+        return out.exit(1);
     };
     let options = Options {
         errors: if args.cedar { ErrorMode::Cedar } else { ErrorMode::FailClosed },
@@ -61,42 +62,41 @@ pub fn run(args: &AuthorizeArgs) -> i32 {
     let entities = match load_entities(args, &set) {
         Ok(e) => e,
         Err(d) => {
-            print_diagnostics(&Sources::new(), &[d], args.format);
-            return 1;
+            out.diagnostics(&Sources::new(), &[d], args.format);
+            return out.exit(1);
         }
     };
     let requests = match read_requests(args, &set) {
         Ok(r) => r,
         Err(ds) => {
-            print_diagnostics(&Sources::new(), &ds, args.format);
-            return 1;
+            out.diagnostics(&Sources::new(), &ds, args.format);
+            return out.exit(1);
         }
     };
     let batch = args.requests.is_some();
-    let mut out = String::new();
     let mut last = None;
     for (i, request) in requests.iter().enumerate() {
         let response = authorize(&set, &entities, request, &options);
         match args.format {
             Format::Json => {
-                out.push_str(&serde_json::to_string(&response).unwrap_or_default());
-                out.push('\n');
+                out.stdout.push_str(&serde_json::to_string(&response).unwrap_or_default());
+                out.stdout.push('\n');
             }
             Format::Text => {
                 if i > 0 {
-                    out.push('\n');
+                    out.stdout.push('\n');
                 }
-                out.push_str(&render_text(&set, &response));
+                out.stdout.push_str(&render_text(&set, &response));
             }
         }
         last = Some(response.decision);
     }
-    print!("{out}");
-    match (batch, last) {
+    let code = match (batch, last) {
         (true, _) => 0,
         (false, Some(Decision::Allow)) => 0,
         (false, _) => 2,
-    }
+    };
+    out.exit(code)
 }
 
 fn load_entities(args: &AuthorizeArgs, set: &PolicySet) -> Result<Entities, Diagnostic> {

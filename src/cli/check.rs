@@ -1,6 +1,6 @@
 //! `mspl check PATH…`: parse policy files and report every syntax error.
 
-use super::common::{print_diagnostics, Format};
+use super::common::{Format, Outcome};
 use crate::diag::Severity;
 use crate::policy_set::{IdScheme, Loader};
 use crate::Limits;
@@ -18,7 +18,8 @@ pub struct CheckArgs {
 }
 
 /// Runs `mspl check`: 0 when everything parses and links, 1 otherwise.
-pub fn run(args: &CheckArgs) -> i32 {
+pub fn run(args: &CheckArgs) -> Outcome {
+    let mut out = Outcome::default();
     let mut loader = Loader::new(Limits::default());
     for p in &args.paths {
         loader.add_path(p);
@@ -26,24 +27,24 @@ pub fn run(args: &CheckArgs) -> i32 {
     let (set, diagnostics) = loader.finish(IdScheme::Annotated);
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
     match args.format {
-        Format::Json => print_diagnostics(&set.sources, &diagnostics, Format::Json),
+        Format::Json => out.diagnostics(&set.sources, &diagnostics, Format::Json),
         Format::Text => {
             if !diagnostics.is_empty() {
-                print_diagnostics(&set.sources, &diagnostics, Format::Text);
+                out.diagnostics(&set.sources, &diagnostics, Format::Text);
             }
             let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
             if failed {
-                eprintln!("{errors} error(s)");
+                out.stderr.push_str(&format!("{errors} error(s)\n"));
             } else {
-                println!(
-                    "ok: {} policies, {} rules, {} entity types, {} actions",
+                out.stdout.push_str(&format!(
+                    "ok: {} policies, {} rules, {} entity types, {} actions\n",
                     set.policies.len(),
                     set.rules.len(),
                     set.schema.entity_types.len(),
                     set.schema.actions.len()
-                );
+                ));
             }
         }
     }
-    i32::from(failed)
+    out.exit(i32::from(failed))
 }

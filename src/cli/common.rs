@@ -16,9 +16,58 @@ pub enum Format {
     Json,
 }
 
-/// Loads `paths` (and `schemas`) into a policy set; prints the diagnostics.
-/// Returns `None` when there were errors.
-pub fn load_policies(paths: &[PathBuf], schemas: &[PathBuf], ids: IdScheme, format: Format) -> Option<PolicySet> {
+/// What a command wrote and its exit code, so that commands can run
+/// in-process (tests, the conformance runner) exactly as from the shell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The exit code.
+    pub code: i32,
+    /// What goes to standard output.
+    pub stdout: String,
+    /// What goes to standard error.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Writes the outputs to the process's streams and returns the code.
+    pub fn emit(self) -> i32 {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(self.stdout.as_bytes());
+        let _ = std::io::stderr().write_all(self.stderr.as_bytes());
+        self.code
+    }
+
+    /// Adds diagnostics: codespan text on stderr, or a JSON array on stdout.
+    pub fn diagnostics(&mut self, sources: &Sources, diagnostics: &[Diagnostic], format: Format) {
+        match format {
+            Format::Text => self
+                .stderr
+                .push_str(&sources.render(diagnostics, std::io::stderr().is_terminal())),
+            Format::Json => {
+                let objects: Vec<_> = diagnostics.iter().map(|d| sources.to_json(d)).collect();
+                self.stdout
+                    .push_str(&serde_json::to_string(&objects).unwrap_or_else(|_| "[]".into()));
+                self.stdout.push('\n');
+            }
+        }
+    }
+
+    /// Ends with `code`.
+    pub fn exit(mut self, code: i32) -> Outcome {
+        self.code = code;
+        self
+    }
+}
+
+/// Loads `paths` (and `schemas`) into a policy set, reporting diagnostics
+/// into `out`. Returns `None` when there were errors.
+pub fn load_policies(
+    paths: &[PathBuf],
+    schemas: &[PathBuf],
+    ids: IdScheme,
+    format: Format,
+    out: &mut Outcome,
+) -> Option<PolicySet> {
     let mut loader = Loader::new(Limits::default());
     for p in paths.iter().chain(schemas) {
         loader.add_path(p);
@@ -26,18 +75,7 @@ pub fn load_policies(paths: &[PathBuf], schemas: &[PathBuf], ids: IdScheme, form
     let (set, diagnostics) = loader.finish(ids);
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
     if !diagnostics.is_empty() && (failed || format == Format::Text) {
-        print_diagnostics(&set.sources, &diagnostics, format);
+        out.diagnostics(&set.sources, &diagnostics, format);
     }
     (!failed).then_some(set)
-}
-
-/// Prints diagnostics: codespan text on stderr, or a JSON array on stdout.
-pub fn print_diagnostics(sources: &Sources, diagnostics: &[Diagnostic], format: Format) {
-    match format {
-        Format::Text => eprint!("{}", sources.render(diagnostics, std::io::stderr().is_terminal())),
-        Format::Json => {
-            let objects: Vec<_> = diagnostics.iter().map(|d| sources.to_json(d)).collect();
-            println!("{}", serde_json::to_string(&objects).unwrap_or_else(|_| "[]".into()));
-        }
-    }
 }

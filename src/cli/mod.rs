@@ -2,7 +2,9 @@
 
 pub mod authorize;
 pub mod check;
-mod common;
+pub mod common;
+
+pub use common::Outcome;
 
 use clap::{Parser, Subcommand};
 
@@ -24,18 +26,39 @@ pub enum Command {
     Authorize(authorize::AuthorizeArgs),
 }
 
-/// Runs the command line; returns the process exit code.
-pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+/// Runs the command line in-process: what it would print, and its exit code.
+/// `args` starts with the program name, as `std::env::args_os` does.
+pub fn execute<I, T>(args: I) -> Outcome
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            return code;
+            let text = e.render().to_string();
+            return if e.use_stderr() {
+                Outcome {
+                    code: 1,
+                    stdout: String::new(),
+                    stderr: text,
+                }
+            } else {
+                Outcome {
+                    code: 0,
+                    stdout: text,
+                    stderr: String::new(),
+                }
+            };
         }
     };
     match cli.command {
         Command::Check(a) => check::run(&a),
         Command::Authorize(a) => authorize::run(&a),
     }
+}
+
+/// Runs the command line, writing to the process's streams; returns the exit code.
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    execute(args).emit()
 }

@@ -40,6 +40,8 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
     request: &'a Request,
     limits: &'a Limits,
     steps: u64,
+    /// Current recursion depth of `eval`.
+    depth: u32,
     /// Locals of all active frames; a frame's slots start at `frame_base`.
     locals: Vec<Value>,
     frame_base: usize,
@@ -71,6 +73,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             request,
             limits,
             steps: 0,
+            depth: 0,
             locals: Vec::new(),
             frame_base: 0,
             calls: Vec::new(),
@@ -106,7 +109,16 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 span: expr.span,
             });
         }
-        self.eval_inner(expr)
+        // Expression nesting is bounded by the parser's limit, but rule
+        // bodies stack on one another: check the stack every few levels.
+        self.depth += 1;
+        let result = if self.depth % 16 == 0 {
+            crate::limits::with_stack(|| self.eval_inner(expr))
+        } else {
+            self.eval_inner(expr)
+        };
+        self.depth -= 1;
+        result
     }
 
     /// Evaluates `expr`, which must be a boolean; `what` names it in errors.
@@ -142,8 +154,22 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                     self.eval(b)?
                 }
             }
-            ExprKind::And(a, b) => Value::Bool(self.eval_bool(a, "`&&`")? && self.eval_bool(b, "`&&`")?),
-            ExprKind::Or(a, b) => Value::Bool(self.eval_bool(a, "`||`")? || self.eval_bool(b, "`||`")?),
+            ExprKind::And(items) => {
+                for x in items {
+                    if !self.eval_bool(x, "`&&`")? {
+                        return Ok(Value::Bool(false));
+                    }
+                }
+                Value::Bool(true)
+            }
+            ExprKind::Or(items) => {
+                for x in items {
+                    if self.eval_bool(x, "`||`")? {
+                        return Ok(Value::Bool(true));
+                    }
+                }
+                Value::Bool(false)
+            }
             ExprKind::Not(a) => Value::Bool(!self.eval_bool(a, "`!`")?),
             ExprKind::Neg(a) => {
                 let n = self.long(a, "`-`")?;

@@ -404,10 +404,12 @@ pub enum ExprKind {
     Local(u32, SmolStr),
     /// `if c then a else b`.
     If(Box<Expr>, Box<Expr>, Box<Expr>),
-    /// `a && b`.
-    And(Box<Expr>, Box<Expr>),
-    /// `a || b`.
-    Or(Box<Expr>, Box<Expr>),
+    /// `a && b && …`: a chain of conjuncts, evaluated left to right. Chains
+    /// are flat so that a long chain is no deep tree; a parenthesised chain
+    /// inside a chain stays a nested node.
+    And(Vec<Expr>),
+    /// `a || b || …`: a chain of disjuncts, evaluated left to right.
+    Or(Vec<Expr>),
     /// `!a`.
     Not(Box<Expr>),
     /// `-a`.

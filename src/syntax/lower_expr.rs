@@ -167,26 +167,17 @@ impl Lower {
     }
 
     fn fold_logic(&mut self, pair: Pair<Rule>, is_or: bool) -> Expr {
-        let mut acc: Option<Expr> = None;
-        for p in pair.into_inner() {
-            if matches!(p.as_rule(), Rule::or_op | Rule::and_op) {
-                continue;
-            }
-            let rhs = self.expr(p);
-            acc = Some(match acc {
-                None => rhs,
-                Some(lhs) => {
-                    let span = lhs.span.to(rhs.span);
-                    let kind = if is_or {
-                        ExprKind::Or(Box::new(lhs), Box::new(rhs))
-                    } else {
-                        ExprKind::And(Box::new(lhs), Box::new(rhs))
-                    };
-                    Expr::new(kind, span)
-                }
-            });
+        let span = self.span(&pair);
+        let mut operands: Vec<Expr> = pair
+            .into_inner()
+            .filter(|p| !matches!(p.as_rule(), Rule::or_op | Rule::and_op))
+            .map(|p| self.expr(p))
+            .collect();
+        if operands.len() == 1 {
+            return operands.pop().unwrap_or_else(|| error_expr(span));
         }
-        acc.unwrap_or_else(|| error_expr(Span::default()))
+        let kind = if is_or { ExprKind::Or(operands) } else { ExprKind::And(operands) };
+        Expr::new(kind, span)
     }
 
     fn fold_arith(&mut self, pair: Pair<Rule>) -> Expr {

@@ -5,6 +5,7 @@
 //! the same terminals for tools that must not wait for a full parse.
 
 pub mod ast;
+pub mod dump;
 pub mod error;
 pub mod parser;
 pub mod span;

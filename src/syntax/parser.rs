@@ -209,6 +209,14 @@ fn syntax_error(e: &pest::error::Error<Rule>, full: &str, file: FileId, offset: 
             }
         }
     }
+    // At the very start of a statement, name what may start one.
+    let first_token = super::tokens::lex(text)
+        .into_iter()
+        .find(|t| t.token != Some(super::tokens::Token::Comment))
+        .map(|t| t.range.start);
+    if first_token == Some(start) {
+        expected = vec!["`permit`, `forbid`, `rule`, an annotation or a declaration".into()];
+    }
     if expected.iter().any(|w| w == "an expression") {
         expected.retain(|w| !matches!(w.as_str(), "`(`" | "`[`" | "`{`" | "an operator"));
     }
@@ -245,7 +253,7 @@ fn describe_at(text: &str, pos: usize) -> (String, usize) {
 /// the rule descriptions.
 fn describe_token(token: &str) -> Option<String> {
     match token {
-        "," | ";" | "(" | ")" | "[" | "]" | "{" | "}" | ":" | "::" | "=" | "@" | "?" => {
+        "," | ";" | "(" | ")" | "[" | "]" | "{" | "}" | ":" | "::" | "=" => {
             Some(format!("`{token}`"))
         }
         // Operators are described by their rules ("an operator").
