@@ -193,8 +193,8 @@ mod tests {
 
     #[test]
     fn measures_depth() {
-        let c = split("permit(principal, action, resource) when { ((1)) };", 3);
-        assert_eq!(c[0].depth, 4);
+        let c = split("permit(principal, action, resource) when { ((1)) };", 2);
+        assert_eq!(c[0].depth, 3);
         assert!(c[0].too_deep_at.is_some());
         // The brace, then two `if`s that close with it.
         let c = split("permit(principal, action, resource) when { if a then if b then 1 else 2 else 3 };", 100);
