@@ -1,0 +1,771 @@
+//! Cedar conformance: Cedar's own integration tests, run unchanged through
+//! `mspl authorize --cedar` (in-process, via [`mspl::cli::execute`]).
+//!
+//! The data lives outside the repository, in
+//! `../shared/cedar-integration-tests/` (see its `FORMAT.md`): the
+//! hand-written tests `tests/**/N.json` and the fuzzer corpus
+//! `corpus-tests.tar.gz`, unpacked here to a temporary folder. Each request's
+//! decision, determining policies and erroring policies (both as sets) are
+//! compared with Cedar's. Requests that are known not to match yet are
+//! listed in `tests/cedar_conformance_known_failures.txt`, one per line as
+//! `<test file>#<request index>  <reason>`: a mismatch not on the list fails,
+//! and so does a listed request that now matches (remove it from the list).
+//!
+//! Environment:
+//! - `MSPL_CONFORMANCE_FILTER=<substring>`: run only the tests whose file
+//!   name (`tests/multi/1.json`, `corpus-tests/<hash>.json`) contains it.
+//! - `MSPL_CONFORMANCE_CORPUS=<dir>`: use a corpus already unpacked in
+//!   `<dir>/corpus-tests/` instead of unpacking the archive.
+//! - `MSPL_CONFORMANCE_BLESS=1`: rewrite the known-failures list from this
+//!   run (reasons of requests already listed are kept).
+//! - `CI=true`: the shared data must be present (otherwise the test skips).
+//!
+//! The corpus's `shouldValidate` and `validateRequest` belong to the
+//! validator and are only counted here.
+
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// The known-failures list, relative to the crate root.
+const KNOWN_FAILURES: &str = "tests/cedar_conformance_known_failures.txt";
+/// How many mismatches are printed in full.
+const SHOWN_IN_FULL: usize = 10;
+
+#[test]
+fn hand_written() {
+    let Some(data) = shared_data() else { return };
+    let started = Instant::now();
+    let mut files = Vec::new();
+    collect_json(&data.join("tests"), &mut files);
+    files.sort();
+    let cases: Vec<Case> = files
+        .iter()
+        .filter_map(|f| {
+            let name = relative(f, &data);
+            selected(&name).then(|| Case::read(f, &name, &data))
+        })
+        .collect();
+    let results = run_cases(&cases);
+    let mut report = String::new();
+    let _ = writeln!(report, "Cedar conformance, hand-written tests:");
+    let mut folders: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (case, res) in cases.iter().zip(&results) {
+        let folder = case.name.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let entry = folders.entry(folder).or_default();
+        entry.1 += res.len();
+        entry.0 += res.iter().filter(|r| r.mismatch.is_none()).count();
+    }
+    for (folder, (passed, total)) in &folders {
+        let _ = writeln!(report, "  {folder:<32} {passed:>3}/{total} passed");
+    }
+    let all: Vec<&RequestResult> = results.iter().flatten().collect();
+    let passed = all.iter().filter(|r| r.mismatch.is_none()).count();
+    let _ = writeln!(report, "  {:<32} {passed:>3}/{} passed", "total", all.len());
+    summarize_common(&cases, &all, &mut report);
+    let _ = writeln!(report, "  time: {:.1?}", started.elapsed());
+    finish("tests/", &report, &cases, &all);
+}
+
+#[test]
+fn corpus() {
+    let Some(data) = shared_data() else { return };
+    let started = Instant::now();
+    let unpacked;
+    let root = match std::env::var_os("MSPL_CONFORMANCE_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            unpacked = tempfile::tempdir().expect("a temporary folder for the corpus");
+            unpack(&data.join("corpus-tests.tar.gz"), unpacked.path());
+            unpacked.path().to_path_buf()
+        }
+    };
+    let unpack_time = started.elapsed();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("corpus-tests"))
+        .expect("the unpacked corpus has a `corpus-tests` folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".json") && !name.ends_with(".entities.json")
+        })
+        .collect();
+    files.sort();
+    let cases: Vec<Case> = files
+        .iter()
+        .filter_map(|f| {
+            let name = relative(f, &root);
+            selected(&name).then(|| Case::read(f, &name, &root))
+        })
+        .collect();
+    let run_started = Instant::now();
+    let results = run_cases(&cases);
+    let all: Vec<&RequestResult> = results.iter().flatten().collect();
+    let mut report = String::new();
+    let _ = writeln!(report, "Cedar conformance, corpus ({} tests):", cases.len());
+    let matched = all.iter().filter(|r| r.mismatch.is_none()).count();
+    let percent = if all.is_empty() { 100.0 } else { 100.0 * matched as f64 / all.len() as f64 };
+    let _ = writeln!(report, "  requests:   {}", all.len());
+    let _ = writeln!(report, "  matched:    {matched} ({percent:.2}%)");
+    let _ = writeln!(report, "  mismatched: {}", all.len() - matched);
+    let mut kinds: BTreeMap<(String, bool), usize> = BTreeMap::new();
+    for r in &all {
+        if let Some(m) = &r.mismatch {
+            *kinds.entry((m.kind.label(), r.extension)).or_default() += 1;
+        }
+    }
+    for ((kind, extension), n) in &kinds {
+        let tag = if *extension { " (test uses extension types)" } else { "" };
+        let _ = writeln!(report, "    {kind:<28} {n:>6}{tag}");
+    }
+    summarize_common(&cases, &all, &mut report);
+    let _ = writeln!(
+        report,
+        "  time: {:.1?} (unpacking {:.1?}, running {:.1?})",
+        started.elapsed(),
+        unpack_time,
+        run_started.elapsed()
+    );
+    finish("corpus-tests/", &report, &cases, &all);
+}
+
+/// `../shared/cedar-integration-tests`, or `None` (after saying so) when
+/// it is absent outside CI.
+fn shared_data() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cedar-integration-tests");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("`{}` is missing; CI must have the shared data", dir.display());
+    }
+    eprintln!("skipping Cedar conformance: `{}` is absent", dir.display());
+    None
+}
+
+/// Whether `MSPL_CONFORMANCE_FILTER` (if set) selects the test `name`.
+fn selected(name: &str) -> bool {
+    std::env::var("MSPL_CONFORMANCE_FILTER").map_or(true, |f| name.contains(&f))
+}
+
+fn filtered() -> bool {
+    std::env::var_os("MSPL_CONFORMANCE_FILTER").is_some()
+}
+
+/// `path` relative to `root`, with `/` separators.
+fn relative(path: &Path, root: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            collect_json(&p, out);
+        } else if p.extension().is_some_and(|e| e == "json") {
+            out.push(p);
+        }
+    }
+}
+
+fn unpack(archive: &Path, into: &Path) {
+    let file = std::fs::File::open(archive).unwrap_or_else(|e| panic!("cannot open `{}`: {e}", archive.display()));
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+    tar.unpack(into)
+        .unwrap_or_else(|e| panic!("cannot unpack `{}`: {e}", archive.display()));
+}
+
+/// One test file: its inputs and its requests with Cedar's answers.
+struct Case {
+    /// The test file, relative to its root (`tests/multi/1.json`).
+    name: String,
+    /// The inputs, and their paths as the test gives them (relative to
+    /// the data folder).
+    policies: PathBuf,
+    schema: Option<PathBuf>,
+    entities: PathBuf,
+    relative: BTreeMap<&'static str, String>,
+    should_validate: Option<bool>,
+    requests: Vec<Expected>,
+    /// Whether the test involves extension types (constructors in the
+    /// policies, `__extn` in the data, extension types in the schema).
+    extension: bool,
+    /// What the reproducing command does first (unpack the corpus files),
+    /// and where it then finds the data folder.
+    shell_prefix: String,
+    shell_root: String,
+}
+
+/// One request and Cedar's answer.
+struct Expected {
+    /// The request line given to mspl; `None` when the test leaves out the
+    /// principal or the resource (old tests), which mspl cannot express.
+    line: Option<String>,
+    decision: String,
+    reason: BTreeSet<String>,
+    errors: BTreeSet<String>,
+    validate_request: Option<bool>,
+}
+
+impl Case {
+    fn read(file: &Path, name: &str, root: &Path) -> Case {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("cannot read `{name}`: {e}"));
+        let json: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("`{name}` is not JSON: {e}"));
+        let path = |key: &str| json.get(key).and_then(Json::as_str).map(|p| root.join(p));
+        let policies = path("policies").unwrap_or_else(|| panic!("`{name}` has no `policies`"));
+        let entities = path("entities").unwrap_or_else(|| panic!("`{name}` has no `entities`"));
+        let schema = path("schema");
+        let relative = ["policies", "schema", "entities"]
+            .into_iter()
+            .filter_map(|k| Some((k, json.get(k)?.as_str()?.to_string())))
+            .collect();
+        let requests: Vec<Expected> = json
+            .get("requests")
+            .and_then(Json::as_array)
+            .map(|rs| rs.iter().map(Expected::read).collect())
+            .unwrap_or_default();
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let extension = involves_extensions(
+            &read(&policies),
+            &schema.as_deref().map(read).unwrap_or_default(),
+            &read(&entities),
+            &requests,
+        );
+        let (shell_prefix, shell_root) = if name.starts_with("corpus-tests/") {
+            let hash = name.trim_start_matches("corpus-tests/").trim_end_matches(".json");
+            let members: Vec<String> = ["cedar", "cedarschema", "entities.json"]
+                .iter()
+                .map(|e| format!("corpus-tests/{hash}.{e}"))
+                .collect();
+            (
+                format!(
+                    "mkdir -p /tmp/cedar-corpus && tar xzf ../shared/cedar-integration-tests/corpus-tests.tar.gz -C /tmp/cedar-corpus {} && ",
+                    members.join(" ")
+                ),
+                "/tmp/cedar-corpus".to_string(),
+            )
+        } else {
+            (String::new(), "../shared/cedar-integration-tests".to_string())
+        };
+        Case {
+            name: name.to_string(),
+            policies,
+            schema,
+            entities,
+            relative,
+            should_validate: json.get("shouldValidate").and_then(Json::as_bool),
+            requests,
+            extension,
+            shell_prefix,
+            shell_root,
+        }
+    }
+
+    /// The arguments of `mspl authorize` for a request file.
+    fn args(&self, requests: &Path) -> Vec<String> {
+        let mut args: Vec<String> = ["mspl", "authorize", "--cedar", "--policies"].map(String::from).to_vec();
+        args.push(self.policies.display().to_string());
+        if let Some(s) = &self.schema {
+            args.push("--schema".into());
+            args.push(s.display().to_string());
+        }
+        args.push("--entities".into());
+        args.push(self.entities.display().to_string());
+        args.push("--requests".into());
+        args.push(requests.display().to_string());
+        args.extend(["--format", "json"].map(String::from));
+        args
+    }
+
+    /// A shell command, run from the repository root, that reproduces one request.
+    fn command(&self, line: &str) -> String {
+        let path = |key: &str| format!("{}/{}", self.shell_root, self.relative.get(key).map_or("", |p| p.as_str()));
+        let mut cmd = format!(
+            "{}printf '%s\\n' {} > /tmp/mspl-request.jsonl && cargo run -q -- authorize --cedar --policies {}",
+            self.shell_prefix,
+            shell_quote(line),
+            path("policies")
+        );
+        if self.schema.is_some() {
+            let _ = write!(cmd, " --schema {}", path("schema"));
+        }
+        let _ = write!(cmd, " --entities {} --requests /tmp/mspl-request.jsonl --format json", path("entities"));
+        cmd
+    }
+}
+
+impl Expected {
+    fn read(json: &Json) -> Expected {
+        let ids = |key: &str| -> BTreeSet<String> {
+            json.get(key)
+                .and_then(Json::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .unwrap_or_default()
+        };
+        let present = |key: &str| json.get(key).is_some_and(|v| !v.is_null());
+        let line = (present("principal") && present("action") && present("resource")).then(|| {
+            let mut request = serde_json::Map::new();
+            for key in ["principal", "action", "resource"] {
+                request.insert(key.into(), json[key].clone());
+            }
+            let context = json.get("context").cloned().unwrap_or_else(|| Json::Object(Default::default()));
+            request.insert("context".into(), context);
+            Json::Object(request).to_string()
+        });
+        Expected {
+            line,
+            decision: json.get("decision").and_then(Json::as_str).unwrap_or("").to_string(),
+            reason: ids("reason"),
+            errors: ids("errors"),
+            validate_request: json.get("validateRequest").and_then(Json::as_bool),
+        }
+    }
+}
+
+/// Whether a test involves extension types: a constructor call in the
+/// policies, an `__extn` value in the data or the requests, or an extension
+/// type in the schema.
+fn involves_extensions(policies: &str, schema: &str, entities: &str, requests: &[Expected]) -> bool {
+    let calls = ["decimal", "ip", "datetime", "duration"]
+        .iter()
+        .any(|f| has_word(policies, f, |rest| rest.trim_start().starts_with('(')));
+    let types = ["decimal", "ipaddr", "datetime", "duration"]
+        .iter()
+        .any(|t| has_word(schema, t, |_| true));
+    let escaped = entities.contains("__extn")
+        || requests
+            .iter()
+            .any(|r| r.line.as_deref().is_some_and(|l| l.contains("__extn")));
+    calls || types || escaped
+}
+
+/// Whether `word` occurs in `text` as a whole identifier followed by text
+/// for which `then` holds.
+fn has_word(text: &str, word: &str, then: impl Fn(&str) -> bool) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let rest = &text[i + word.len()..];
+        !before.is_some_and(ident) && !rest.chars().next().is_some_and(ident) && then(rest)
+    })
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// What mspl answered for one request.
+#[derive(Clone, Debug, PartialEq)]
+struct Actual {
+    decision: String,
+    determining: BTreeSet<String>,
+    errors: BTreeSet<String>,
+    /// The error messages, for the report.
+    messages: Vec<String>,
+}
+
+impl Actual {
+    fn parse(line: &str) -> Option<Actual> {
+        let json: Json = serde_json::from_str(line).ok()?;
+        let ids = |v: Option<&Json>, field: Option<&str>| -> BTreeSet<String> {
+            v.and_then(Json::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| match field {
+                            Some(f) => x.get(f).and_then(Json::as_str).map(String::from),
+                            None => x.as_str().map(String::from),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let messages = json
+            .get("errors")
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e.get("policy").and_then(Json::as_str).unwrap_or("?"),
+                            e.get("message").and_then(Json::as_str).unwrap_or("?")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Actual {
+            decision: json.get("decision")?.as_str()?.to_string(),
+            determining: ids(json.get("determining"), None),
+            errors: ids(json.get("errors"), Some("policy")),
+            messages,
+        })
+    }
+}
+
+/// How a request failed to match.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    /// Another decision.
+    Decision,
+    /// The same decision, other determining policies.
+    Reason,
+    /// The same decision and reasons, other erroring policies.
+    Errors,
+    /// mspl rejected an input: `policies`, `schema`, `entities`, `request`
+    /// or `other`.
+    Load(&'static str),
+    /// The test leaves out the principal or the resource.
+    Unexpressible,
+}
+
+impl Kind {
+    fn label(&self) -> String {
+        match self {
+            Kind::Decision => "decision".into(),
+            Kind::Reason => "reason".into(),
+            Kind::Errors => "errors".into(),
+            Kind::Load(stage) => format!("load failure ({stage})"),
+            Kind::Unexpressible => "no principal or resource".into(),
+        }
+    }
+}
+
+/// A request that did not match, with what is needed to look into it.
+struct Mismatch {
+    kind: Kind,
+    actual: Option<Actual>,
+    output: String,
+}
+
+/// The result of one request.
+struct RequestResult {
+    /// `<test file>#<request index>`.
+    key: String,
+    /// The case (index into the cases run) and the request's index in it.
+    case: usize,
+    index: usize,
+    extension: bool,
+    mismatch: Option<Mismatch>,
+}
+
+/// Runs every case, on as many threads as the machine offers.
+fn run_cases(cases: &[Case]) -> Vec<Vec<RequestResult>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cases.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Vec<RequestResult>>> = (0..cases.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, Vec<RequestResult>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(16 << 20)
+                    .spawn_scoped(scope, || {
+                        let dir = tempfile::tempdir().expect("a temporary folder for requests");
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(case) = cases.get(i) else { break };
+                            out.push((i, run_case(i, case, dir.path())));
+                        }
+                        out
+                    })
+                    .expect("a worker thread")
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a worker thread finished")).collect()
+    });
+    for (i, r) in done.into_iter().flatten() {
+        slots[i] = Some(r);
+    }
+    slots.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// Runs the requests of one case as a batch; when the batch is refused
+/// because of a request, runs each request alone to find which.
+fn run_case(case_index: usize, case: &Case, dir: &Path) -> Vec<RequestResult> {
+    let lines: Vec<&str> = case.requests.iter().filter_map(|r| r.line.as_deref()).collect();
+    let batch = run_mspl(case, dir, &lines);
+    let answers: Vec<Result<Actual, (Kind, String)>> = match batch {
+        Ok(actuals) => actuals.into_iter().map(Ok).collect(),
+        Err((Kind::Load("request"), _)) => lines
+            .iter()
+            .map(|l| run_mspl(case, dir, &[l]).map(|mut a| a.remove(0)))
+            .collect(),
+        Err(e) => lines.iter().map(|_| Err(e.clone())).collect(),
+    };
+    let mut answers = answers.into_iter();
+    case.requests
+        .iter()
+        .enumerate()
+        .map(|(index, expected)| {
+            let key = format!("{}#{index}", case.name);
+            let mismatch = match &expected.line {
+                None => Some(Mismatch {
+                    kind: Kind::Unexpressible,
+                    actual: None,
+                    output: String::new(),
+                }),
+                Some(_) => match answers.next() {
+                    Some(Ok(actual)) => compare(expected, &actual),
+                    Some(Err((kind, output))) => Some(Mismatch {
+                        kind,
+                        actual: None,
+                        output,
+                    }),
+                    None => Some(Mismatch {
+                        kind: Kind::Load("other"),
+                        actual: None,
+                        output: "no answer".into(),
+                    }),
+                },
+            };
+            RequestResult {
+                key,
+                case: case_index,
+                index,
+                extension: case.extension,
+                mismatch,
+            }
+        })
+        .collect()
+}
+
+/// Runs mspl on `lines`; the answers, or why there are none.
+fn run_mspl(case: &Case, dir: &Path, lines: &[&str]) -> Result<Vec<Actual>, (Kind, String)> {
+    let requests = dir.join("requests.jsonl");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&requests, text).expect("the request file is written");
+    let outcome = mspl::cli::execute(case.args(&requests));
+    let output = format!("exit code {}\nstdout:\n{}stderr:\n{}", outcome.code, outcome.stdout, outcome.stderr);
+    if outcome.code != 0 {
+        return Err((Kind::Load(failed_stage(&outcome.stdout)), output));
+    }
+    let actuals: Option<Vec<Actual>> = outcome.stdout.lines().map(Actual::parse).collect();
+    match actuals {
+        Some(a) if a.len() == lines.len() => Ok(a),
+        _ => Err((Kind::Load("other"), output)),
+    }
+}
+
+/// Which input a refusal names: the file of the first JSON diagnostic.
+fn failed_stage(stdout: &str) -> &'static str {
+    let file = serde_json::from_str::<Json>(stdout.lines().next().unwrap_or(""))
+        .ok()
+        .and_then(|j| j.get(0)?.get("file")?.as_str().map(String::from))
+        .unwrap_or_default();
+    if file.ends_with(".cedar") {
+        "policies"
+    } else if file.ends_with(".cedarschema") {
+        "schema"
+    } else if file.ends_with(".entities.json") || file.ends_with("entities.json") {
+        "entities"
+    } else if file.ends_with(".jsonl") {
+        "request"
+    } else {
+        "other"
+    }
+}
+
+fn compare(expected: &Expected, actual: &Actual) -> Option<Mismatch> {
+    let kind = if expected.decision != actual.decision {
+        Kind::Decision
+    } else if expected.reason != actual.determining {
+        Kind::Reason
+    } else if expected.errors != actual.errors {
+        Kind::Errors
+    } else {
+        return None;
+    };
+    Some(Mismatch {
+        kind,
+        actual: Some(actual.clone()),
+        output: String::new(),
+    })
+}
+
+/// The full report of one mismatch.
+fn describe(cases: &[Case], result: &RequestResult) -> String {
+    let case = &cases[result.case];
+    let expected = &case.requests[result.index];
+    let Some(m) = &result.mismatch else { return String::new() };
+    let mut s = String::new();
+    let tag = if result.extension { ", test uses extension types" } else { "" };
+    let _ = writeln!(s, "--- {} ({}{tag})", result.key, m.kind.label());
+    let _ = writeln!(s, "request:  {}", expected.line.as_deref().unwrap_or("(no principal or resource)"));
+    let _ = writeln!(
+        s,
+        "expected: {} reason {:?} errors {:?}",
+        expected.decision, expected.reason, expected.errors
+    );
+    match &m.actual {
+        Some(a) => {
+            let _ = writeln!(s, "actual:   {} reason {:?} errors {:?}", a.decision, a.determining, a.errors);
+            for msg in &a.messages {
+                let _ = writeln!(s, "          {msg}");
+            }
+        }
+        None => {
+            let _ = writeln!(s, "actual:   (no answer)");
+        }
+    }
+    if !m.output.is_empty() {
+        let _ = writeln!(s, "output:\n{}", indent(&m.output));
+    }
+    if let Some(line) = &expected.line {
+        let _ = writeln!(s, "reproduce (from the repository root):\n  {}", case.command(line));
+    }
+    s
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// Counts shared by both suites: validation fields and unexpressible requests.
+fn summarize_common(cases: &[Case], all: &[&RequestResult], report: &mut String) {
+    let unexpressible = all
+        .iter()
+        .filter(|r| r.mismatch.as_ref().is_some_and(|m| m.kind == Kind::Unexpressible))
+        .count();
+    let _ = writeln!(report, "  requests without principal or resource: {unexpressible}");
+    let validate: Vec<bool> = cases.iter().filter_map(|c| c.should_validate).collect();
+    let requests: Vec<bool> = cases
+        .iter()
+        .flat_map(|c| c.requests.iter().filter_map(|r| r.validate_request))
+        .collect();
+    let _ = writeln!(
+        report,
+        "  not yet covered (validator): shouldValidate true {} / false {}; validateRequest true {} / false {}",
+        validate.iter().filter(|&&b| b).count(),
+        validate.iter().filter(|&&b| !b).count(),
+        requests.iter().filter(|&&b| b).count(),
+        requests.iter().filter(|&&b| !b).count(),
+    );
+}
+
+/// Compares the run with the known-failures list (entries under `prefix`),
+/// prints the report and fails on any difference.
+fn finish(prefix: &str, report: &str, cases: &[Case], all: &[&RequestResult]) {
+    let known = read_known_failures();
+    let ran: BTreeSet<&str> = all.iter().map(|r| r.key.as_str()).collect();
+    let failing: BTreeMap<&str, &RequestResult> = all
+        .iter()
+        .filter(|r| r.mismatch.is_some())
+        .map(|r| (r.key.as_str(), *r))
+        .collect();
+    let new: Vec<&str> = failing.keys().filter(|k| !known.contains_key(**k)).copied().collect();
+    let fixed: Vec<&str> = known
+        .keys()
+        .filter(|k| k.starts_with(prefix) && ran.contains(k.as_str()) && !failing.contains_key(k.as_str()))
+        .map(String::as_str)
+        .collect();
+    let stale: Vec<&str> = if filtered() {
+        Vec::new()
+    } else {
+        known
+            .keys()
+            .filter(|k| k.starts_with(prefix) && !ran.contains(k.as_str()))
+            .map(String::as_str)
+            .collect()
+    };
+    let mut out = report.to_string();
+    let _ = writeln!(
+        out,
+        "  known failures: {} listed, {} still failing",
+        known.keys().filter(|k| k.starts_with(prefix)).count(),
+        failing.keys().filter(|k| known.contains_key(**k)).count()
+    );
+    // New mismatches first, then known ones, up to SHOWN_IN_FULL.
+    let mut shown: Vec<&str> = new.clone();
+    shown.extend(failing.keys().filter(|k| known.contains_key(**k)));
+    shown.truncate(SHOWN_IN_FULL);
+    if !shown.is_empty() {
+        let _ = writeln!(out, "\nFirst {} mismatches:", shown.len());
+        for key in &shown {
+            let _ = writeln!(out, "{}", describe(cases, failing[key]));
+        }
+    }
+    if std::env::var("MSPL_CONFORMANCE_BLESS").is_ok_and(|v| v == "1") {
+        bless(prefix, &known, &failing, &ran);
+        let _ = writeln!(out, "\nblessed: {KNOWN_FAILURES} rewritten");
+        println!("{out}");
+        return;
+    }
+    let mut problems = String::new();
+    if !new.is_empty() {
+        let _ = writeln!(problems, "{} new mismatches (not in {KNOWN_FAILURES}):", new.len());
+        for k in &new {
+            let _ = writeln!(problems, "  {k}  {}", failing[k].mismatch.as_ref().map(|m| m.kind.label()).unwrap_or_default());
+        }
+    }
+    if !fixed.is_empty() {
+        let _ = writeln!(problems, "{} requests now match: remove them from {KNOWN_FAILURES}:", fixed.len());
+        for k in &fixed {
+            let _ = writeln!(problems, "  {k}");
+        }
+    }
+    if !stale.is_empty() {
+        let _ = writeln!(problems, "{} entries of {KNOWN_FAILURES} name no request: remove them:", stale.len());
+        for k in &stale {
+            let _ = writeln!(problems, "  {k}");
+        }
+    }
+    println!("{out}");
+    assert!(problems.is_empty(), "{problems}");
+}
+
+/// The known-failures list: key to reason.
+fn read_known_failures() -> BTreeMap<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(KNOWN_FAILURES);
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with(';'))
+        .map(|l| match l.split_once(char::is_whitespace) {
+            Some((k, r)) => (k.to_string(), r.trim().to_string()),
+            None => (l.to_string(), String::new()),
+        })
+        .collect()
+}
+
+/// Rewrites the list: entries of the other suite and of tests not run are
+/// kept; for this suite's tests that ran, the current mismatches.
+fn bless(
+    prefix: &str,
+    known: &BTreeMap<String, String>,
+    failing: &BTreeMap<&str, &RequestResult>,
+    ran: &BTreeSet<&str>,
+) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(KNOWN_FAILURES);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let header: String = text
+        .lines()
+        .take_while(|l| l.starts_with("//") || l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut entries: BTreeMap<String, String> = known
+        .iter()
+        .filter(|(k, _)| !(k.starts_with(prefix) && ran.contains(k.as_str())))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, r) in failing {
+        let reason = known.get(*k).cloned().unwrap_or_else(|| {
+            let m = r.mismatch.as_ref().map(|m| m.kind.label()).unwrap_or_default();
+            if r.extension { format!("{m}; extension types") } else { m }
+        });
+        entries.insert(k.to_string(), reason);
+    }
+    let mut out = header;
+    for (k, r) in entries {
+        let _ = writeln!(out, "{k}  {r}");
+    }
+    std::fs::write(&path, out).expect("the known-failures list is written");
+}
