@@ -41,12 +41,18 @@ impl Sources {
 
     /// The name of file `id`.
     pub fn name(&self, id: FileId) -> &str {
-        self.files.get(id).map(|f| f.name().as_str()).unwrap_or("<unknown>")
+        self.files
+            .get(id)
+            .map(|f| f.name().as_str())
+            .unwrap_or("<unknown>")
     }
 
     /// The text of file `id`.
     pub fn text(&self, id: FileId) -> &str {
-        self.files.get(id).map(|f| f.source().as_str()).unwrap_or("")
+        self.files
+            .get(id)
+            .map(|f| f.source().as_str())
+            .unwrap_or("")
     }
 
     /// The source text under `span`.
@@ -81,7 +87,12 @@ impl Sources {
         let (file, line, column, span) = match d.span {
             Some(s) => {
                 let (line, column) = self.line_column(s);
-                (Some(self.name(s.file).to_string()), Some(line), Some(column), Some([s.start, s.end]))
+                (
+                    Some(self.name(s.file).to_string()),
+                    Some(line),
+                    Some(column),
+                    Some([s.start, s.end]),
+                )
             }
             None => (d.file.clone(), d.line, d.column, None),
         };
@@ -186,7 +197,8 @@ impl Diagnostic {
         }
         .with_message(&self.message);
         if let Some(span) = self.span {
-            let mut labels = vec![Label::primary(span.file, span.range()).with_message(&self.label)];
+            let mut labels =
+                vec![Label::primary(span.file, span.range()).with_message(&self.label)];
             for (s, l) in &self.secondary {
                 labels.push(Label::secondary(s.file, s.range()).with_message(l));
             }
@@ -231,7 +243,10 @@ impl From<&crate::syntax::ParseError> for Diagnostic {
 impl From<&crate::schema::SchemaError> for Diagnostic {
     fn from(e: &crate::schema::SchemaError) -> Diagnostic {
         let help = match e {
-            crate::schema::SchemaError::UnknownType { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            crate::schema::SchemaError::UnknownType {
+                suggestion: Some(s),
+                ..
+            } => Some(format!("did you mean `{s}`?")),
             _ => None,
         };
         let label = match e {

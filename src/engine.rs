@@ -22,12 +22,18 @@ impl Error {
     /// An error from diagnostics, rendered against `set`'s sources.
     pub fn new(diagnostics: Vec<Diagnostic>, set: &PolicySet) -> Error {
         let rendered = set.sources.render(&diagnostics, false);
-        Error { diagnostics, rendered }
+        Error {
+            diagnostics,
+            rendered,
+        }
     }
 
     fn data(e: &DataError) -> Error {
         let d = Diagnostic::from(e);
-        let rendered = format!("error: {}\n  at {}:{}:{}\n", e.message, e.file, e.line, e.column);
+        let rendered = format!(
+            "error: {}\n  at {}:{}:{}\n",
+            e.message, e.file, e.line, e.column
+        );
         Error {
             diagnostics: vec![d],
             rendered,
@@ -97,32 +103,42 @@ impl Engine {
             loader.add_path(p);
         }
         let (set, diagnostics) = loader.finish(ids);
-        if diagnostics.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        if diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error)
+        {
             return Err(Error::new(diagnostics, &set));
         }
         let mut entities = Entities::new();
         merge_actions(&set.schema, &mut entities);
-        Ok(Engine { set, entities, options })
+        Ok(Engine {
+            set,
+            entities,
+            options,
+        })
     }
 
     /// Replaces the entity store with the entities of `text` (Cedar's JSON).
     pub fn set_entities_json(&mut self, text: &str) -> Result<(), Error> {
-        self.entities = build_entities(&self.set.schema, [("<entities>", text)]).map_err(|e| Error::data(&e))?;
+        self.entities = build_entities(&self.set.schema, [("<entities>", text)])
+            .map_err(|e| Error::data(&e))?;
         Ok(())
     }
 
     /// Replaces the entity store with the entities of a file.
     pub fn load_entities_file(&mut self, path: &Path) -> Result<(), Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::data(&DataError {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::data(&DataError {
                 file: path.display().to_string(),
                 line: 1,
                 column: 1,
                 message: format!("cannot read file: {e}"),
                 help: None,
-            }))?;
+            })
+        })?;
         let name = path.display().to_string();
-        self.entities = build_entities(&self.set.schema, [(name.as_str(), text.as_str())]).map_err(|e| Error::data(&e))?;
+        self.entities = build_entities(&self.set.schema, [(name.as_str(), text.as_str())])
+            .map_err(|e| Error::data(&e))?;
         Ok(())
     }
 
@@ -133,7 +149,8 @@ impl Engine {
             text: request,
             offset: 0,
         };
-        let req = json::request_from_text(&origin, request, &self.set.schema).map_err(|e| Error::data(&e))?;
+        let req = json::request_from_text(&origin, request, &self.set.schema)
+            .map_err(|e| Error::data(&e))?;
         Ok(self.authorize(&req))
     }
 

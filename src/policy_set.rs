@@ -99,7 +99,10 @@ impl Loader {
     pub fn add_path(&mut self, path: &Path) {
         let mut files = Vec::new();
         if let Err(e) = collect_files(path, &mut files) {
-            self.diagnostics.push(Diagnostic::plain(format!("cannot read `{}`: {e}", path.display())));
+            self.diagnostics.push(Diagnostic::plain(format!(
+                "cannot read `{}`: {e}",
+                path.display()
+            )));
             return;
         }
         files.sort();
@@ -108,9 +111,10 @@ impl Loader {
                 Ok(text) => {
                     self.add_source(file.display().to_string(), text);
                 }
-                Err(e) => self
-                    .diagnostics
-                    .push(Diagnostic::plain(format!("cannot read `{}`: {e}", file.display()))),
+                Err(e) => self.diagnostics.push(Diagnostic::plain(format!(
+                    "cannot read `{}`: {e}",
+                    file.display()
+                ))),
             }
         }
     }
@@ -119,7 +123,8 @@ impl Loader {
     pub fn add_source(&mut self, name: String, text: String) -> FileId {
         let parsed = parse_file(&text, self.sources.next_id(), &self.limits);
         let id = self.sources.add(name, text);
-        self.diagnostics.extend(parsed.errors.iter().map(Diagnostic::from));
+        self.diagnostics
+            .extend(parsed.errors.iter().map(Diagnostic::from));
         self.items.extend(parsed.file.items);
         id
     }
@@ -154,9 +159,13 @@ impl Loader {
                     policy_count += 1;
                     if let Some(first) = first_by_id.get(&id) {
                         diagnostics.push(
-                            Diagnostic::error(format!("two policies have the id `{id}`"), policy.head, "second policy")
-                                .with_secondary(*first, "first policy")
-                                .with_help(Some("give each policy its own `@id`".into())),
+                            Diagnostic::error(
+                                format!("two policies have the id `{id}`"),
+                                policy.head,
+                                "second policy",
+                            )
+                            .with_secondary(*first, "first policy")
+                            .with_help(Some("give each policy its own `@id`".into())),
                         );
                     } else {
                         first_by_id.insert(id.clone(), policy.head);
@@ -167,7 +176,10 @@ impl Loader {
                     if ext::is_function(&clause.name) {
                         diagnostics.push(
                             Diagnostic::error(
-                                format!("rule `{}` has the name of an extension function", clause.name),
+                                format!(
+                                    "rule `{}` has the name of an extension function",
+                                    clause.name
+                                ),
                                 clause.head,
                                 "reserved name",
                             )
@@ -253,7 +265,14 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Methods of the built-in types (extension methods come from `ext`).
-pub const BUILTIN_METHODS: &[&str] = &["contains", "containsAll", "containsAny", "isEmpty", "hasTag", "getTag"];
+pub const BUILTIN_METHODS: &[&str] = &[
+    "contains",
+    "containsAll",
+    "containsAny",
+    "isEmpty",
+    "hasTag",
+    "getTag",
+];
 
 struct Linker<'a> {
     rule_index: &'a HashMap<Name, u32>,
@@ -275,7 +294,10 @@ impl Linker<'_> {
                     let arity = self.arities[i as usize];
                     if arity != args.len() {
                         out.push(Diagnostic::error(
-                            format!("rule `{name}` takes {arity} arguments, this call gives {}", args.len()),
+                            format!(
+                                "rule `{name}` takes {arity} arguments, this call gives {}",
+                                args.len()
+                            ),
                             span,
                             "wrong number of arguments",
                         ));
@@ -293,8 +315,12 @@ impl Linker<'_> {
                         None => "define it with `rule name(params) { … }`".into(),
                     };
                     out.push(
-                        Diagnostic::error(format!("unknown rule or function `{name}`"), span, "not defined")
-                            .with_help(Some(help)),
+                        Diagnostic::error(
+                            format!("unknown rule or function `{name}`"),
+                            span,
+                            "not defined",
+                        )
+                        .with_help(Some(help)),
                     );
                 }
                 for a in args {
@@ -306,7 +332,12 @@ impl Linker<'_> {
                     let help = crate::suggest::closest(name, BUILTIN_METHODS.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"));
                     out.push(
-                        Diagnostic::error(format!("unknown method `{name}`"), span, "no such method").with_help(help),
+                        Diagnostic::error(
+                            format!("unknown method `{name}`"),
+                            span,
+                            "no such method",
+                        )
+                        .with_help(help),
                     );
                 }
                 self.link(recv, out);
@@ -329,9 +360,11 @@ impl Linker<'_> {
                 self.link(a, out);
                 self.link(b, out);
             }
-            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::Has(a, _) | ExprKind::Like(a, _) | ExprKind::GetAttr(a, _) => {
-                self.link(a, out)
-            }
+            ExprKind::Not(a)
+            | ExprKind::Neg(a)
+            | ExprKind::Has(a, _)
+            | ExprKind::Like(a, _)
+            | ExprKind::GetAttr(a, _) => self.link(a, out),
             ExprKind::Is(a, _, b) => {
                 self.link(a, out);
                 if let Some(b) = b {

@@ -46,7 +46,10 @@ pub fn distance(a: &str, b: &str) -> usize {
 mod tests {
     #[test]
     fn suggests_close_names() {
-        assert_eq!(super::closest("princpal", ["principal", "resource"]), Some("principal".into()));
+        assert_eq!(
+            super::closest("princpal", ["principal", "resource"]),
+            Some("principal".into())
+        );
         assert_eq!(super::closest("xyz", ["principal"]), None);
         assert_eq!(super::distance("Gropu", "Group"), 1);
         assert_eq!(super::distance("kitten", "sitting"), 3);

@@ -5,7 +5,7 @@
 
 use mspl::authorize::{authorize, ErrorMode, Options};
 use mspl::engine::build_entities;
-use mspl::entities::json::{request_from_json};
+use mspl::entities::json::request_from_json;
 use mspl::policy_set::{IdScheme, Loader};
 use mspl::Limits;
 use std::fmt::Write;
@@ -16,30 +16,54 @@ fn run_case(dir: &Path) -> String {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("case folder")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "mspl" || e == "cedar" || e == "cedarschema"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "mspl" || e == "cedar" || e == "cedarschema")
+        })
         .collect();
     files.sort();
     for f in &files {
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
         loader.add_source(name, std::fs::read_to_string(f).expect("policy file"));
     }
     let (set, diagnostics) = loader.finish(IdScheme::Annotated);
-    assert!(diagnostics.is_empty(), "{}: {}", dir.display(), set.sources.render(&diagnostics, false));
+    assert!(
+        diagnostics.is_empty(),
+        "{}: {}",
+        dir.display(),
+        set.sources.render(&diagnostics, false)
+    );
     let entities_text = std::fs::read_to_string(dir.join("entities.json")).expect("entities.json");
-    let entities = build_entities(&set.schema, [("entities.json", entities_text.as_str())]).expect("entities load");
+    let entities = build_entities(&set.schema, [("entities.json", entities_text.as_str())])
+        .expect("entities load");
     let requests = std::fs::read_to_string(dir.join("requests.jsonl")).expect("requests.jsonl");
     let mut out = String::new();
-    for (i, line) in requests.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in requests
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let json: serde_json::Value = serde_json::from_str(line).expect("request JSON");
         let request = request_from_json(&json, &set.schema).expect("request");
         let _ = writeln!(out, "request {}: {line}", i + 1);
-        for (label, errors) in [("mspl ", ErrorMode::FailClosed), ("cedar", ErrorMode::Cedar)] {
+        for (label, errors) in [
+            ("mspl ", ErrorMode::FailClosed),
+            ("cedar", ErrorMode::Cedar),
+        ] {
             let options = Options {
                 errors,
                 limits: Limits::default(),
             };
             let response = authorize(&set, &entities, &request, &options);
-            let _ = writeln!(out, "  {label}: {}", serde_json::to_string(&response).expect("serialises"));
+            let _ = writeln!(
+                out,
+                "  {label}: {}",
+                serde_json::to_string(&response).expect("serialises")
+            );
         }
     }
     out
@@ -55,7 +79,11 @@ fn responses() {
     dirs.sort();
     assert!(dirs.len() >= 8);
     for dir in dirs {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
         insta::with_settings!({snapshot_path => "cases/authorize", prepend_module_to_snapshot => false, snapshot_suffix => name.clone()}, {
             insta::assert_snapshot!(run_case(&dir));
         });

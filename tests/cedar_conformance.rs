@@ -54,7 +54,11 @@ fn hand_written() {
     let _ = writeln!(report, "Cedar conformance, hand-written tests:");
     let mut folders: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (case, res) in cases.iter().zip(&results) {
-        let folder = case.name.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let folder = case
+            .name
+            .rsplit_once('/')
+            .map_or("", |(d, _)| d)
+            .to_string();
         let entry = folders.entry(folder).or_default();
         entry.1 += res.len();
         entry.0 += res.iter().filter(|r| r.mismatch.is_none()).count();
@@ -106,7 +110,11 @@ fn corpus() {
     let mut report = String::new();
     let _ = writeln!(report, "Cedar conformance, corpus ({} tests):", cases.len());
     let matched = all.iter().filter(|r| r.mismatch.is_none()).count();
-    let percent = if all.is_empty() { 100.0 } else { 100.0 * matched as f64 / all.len() as f64 };
+    let percent = if all.is_empty() {
+        100.0
+    } else {
+        100.0 * matched as f64 / all.len() as f64
+    };
     let _ = writeln!(report, "  requests:   {}", all.len());
     let _ = writeln!(report, "  matched:    {matched} ({percent:.2}%)");
     let _ = writeln!(report, "  mismatched: {}", all.len() - matched);
@@ -117,7 +125,11 @@ fn corpus() {
         }
     }
     for ((kind, extension), n) in &kinds {
-        let tag = if *extension { " (test uses extension types)" } else { "" };
+        let tag = if *extension {
+            " (test uses extension types)"
+        } else {
+            ""
+        };
         let _ = writeln!(report, "    {kind:<28} {n:>6}{tag}");
     }
     summarize_common(&cases, &all, &mut report);
@@ -139,7 +151,10 @@ fn shared_data() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("`{}` is missing; CI must have the shared data", dir.display());
+        panic!(
+            "`{}` is missing; CI must have the shared data",
+            dir.display()
+        );
     }
     eprintln!("skipping Cedar conformance: `{}` is absent", dir.display());
     None
@@ -164,7 +179,9 @@ fn relative(path: &Path, root: &Path) -> String {
 }
 
 fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let p = entry.path();
         if p.is_dir() {
@@ -176,7 +193,8 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn unpack(archive: &Path, into: &Path) {
-    let file = std::fs::File::open(archive).unwrap_or_else(|e| panic!("cannot open `{}`: {e}", archive.display()));
+    let file = std::fs::File::open(archive)
+        .unwrap_or_else(|e| panic!("cannot open `{}`: {e}", archive.display()));
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     tar.unpack(into)
         .unwrap_or_else(|e| panic!("cannot unpack `{}`: {e}", archive.display()));
@@ -216,8 +234,10 @@ struct Expected {
 
 impl Case {
     fn read(file: &Path, name: &str, root: &Path) -> Case {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("cannot read `{name}`: {e}"));
-        let json: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("`{name}` is not JSON: {e}"));
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("cannot read `{name}`: {e}"));
+        let json: Json =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("`{name}` is not JSON: {e}"));
         let path = |key: &str| json.get(key).and_then(Json::as_str).map(|p| root.join(p));
         let policies = path("policies").unwrap_or_else(|| panic!("`{name}` has no `policies`"));
         let entities = path("entities").unwrap_or_else(|| panic!("`{name}` has no `entities`"));
@@ -239,7 +259,9 @@ impl Case {
             &requests,
         );
         let (shell_prefix, shell_root) = if name.starts_with("corpus-tests/") {
-            let hash = name.trim_start_matches("corpus-tests/").trim_end_matches(".json");
+            let hash = name
+                .trim_start_matches("corpus-tests/")
+                .trim_end_matches(".json");
             let members: Vec<String> = ["cedar", "cedarschema", "entities.json"]
                 .iter()
                 .map(|e| format!("corpus-tests/{hash}.{e}"))
@@ -252,7 +274,10 @@ impl Case {
                 "/tmp/cedar-corpus".to_string(),
             )
         } else {
-            (String::new(), "../shared/cedar-integration-tests".to_string())
+            (
+                String::new(),
+                "../shared/cedar-integration-tests".to_string(),
+            )
         };
         Case {
             name: name.to_string(),
@@ -270,7 +295,9 @@ impl Case {
 
     /// The arguments of `mspl authorize` for a request file.
     fn args(&self, requests: &Path) -> Vec<String> {
-        let mut args: Vec<String> = ["mspl", "authorize", "--cedar", "--policies"].map(String::from).to_vec();
+        let mut args: Vec<String> = ["mspl", "authorize", "--cedar", "--policies"]
+            .map(String::from)
+            .to_vec();
         args.push(self.policies.display().to_string());
         if let Some(s) = &self.schema {
             args.push("--schema".into());
@@ -286,7 +313,13 @@ impl Case {
 
     /// A shell command, run from the repository root, that reproduces one request.
     fn command(&self, line: &str) -> String {
-        let path = |key: &str| format!("{}/{}", self.shell_root, self.relative.get(key).map_or("", |p| p.as_str()));
+        let path = |key: &str| {
+            format!(
+                "{}/{}",
+                self.shell_root,
+                self.relative.get(key).map_or("", |p| p.as_str())
+            )
+        };
         let mut cmd = format!(
             "{}printf '%s\\n' {} > /tmp/mspl-request.jsonl && cargo run -q -- authorize --cedar --policies {}",
             self.shell_prefix,
@@ -296,7 +329,11 @@ impl Case {
         if self.schema.is_some() {
             let _ = write!(cmd, " --schema {}", path("schema"));
         }
-        let _ = write!(cmd, " --entities {} --requests /tmp/mspl-request.jsonl --format json", path("entities"));
+        let _ = write!(
+            cmd,
+            " --entities {} --requests /tmp/mspl-request.jsonl --format json",
+            path("entities")
+        );
         cmd
     }
 }
@@ -306,7 +343,11 @@ impl Expected {
         let ids = |key: &str| -> BTreeSet<String> {
             json.get(key)
                 .and_then(Json::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let present = |key: &str| json.get(key).is_some_and(|v| !v.is_null());
@@ -315,13 +356,20 @@ impl Expected {
             for key in ["principal", "action", "resource"] {
                 request.insert(key.into(), json[key].clone());
             }
-            let context = json.get("context").cloned().unwrap_or_else(|| Json::Object(Default::default()));
+            let context = json
+                .get("context")
+                .cloned()
+                .unwrap_or_else(|| Json::Object(Default::default()));
             request.insert("context".into(), context);
             Json::Object(request).to_string()
         });
         Expected {
             line,
-            decision: json.get("decision").and_then(Json::as_str).unwrap_or("").to_string(),
+            decision: json
+                .get("decision")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
             reason: ids("reason"),
             errors: ids("errors"),
             validate_request: json.get("validateRequest").and_then(Json::as_bool),
@@ -332,7 +380,12 @@ impl Expected {
 /// Whether a test involves extension types: a constructor call in the
 /// policies, an `__extn` value in the data or the requests, or an extension
 /// type in the schema.
-fn involves_extensions(policies: &str, schema: &str, entities: &str, requests: &[Expected]) -> bool {
+fn involves_extensions(
+    policies: &str,
+    schema: &str,
+    entities: &str,
+    requests: &[Expected],
+) -> bool {
     let calls = ["decimal", "ip", "datetime", "duration"]
         .iter()
         .any(|f| has_word(policies, f, |rest| rest.trim_start().starts_with('(')));
@@ -458,7 +511,9 @@ struct RequestResult {
 
 /// Runs every case, on as many threads as the machine offers.
 fn run_cases(cases: &[Case]) -> Vec<Vec<RequestResult>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cases.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(cases.len().max(1));
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Vec<RequestResult>>> = (0..cases.len()).map(|_| None).collect();
     let done: Vec<Vec<(usize, Vec<RequestResult>)>> = std::thread::scope(|scope| {
@@ -479,7 +534,10 @@ fn run_cases(cases: &[Case]) -> Vec<Vec<RequestResult>> {
                     .expect("a worker thread")
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a worker thread finished")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a worker thread finished"))
+            .collect()
     });
     for (i, r) in done.into_iter().flatten() {
         slots[i] = Some(r);
@@ -490,7 +548,11 @@ fn run_cases(cases: &[Case]) -> Vec<Vec<RequestResult>> {
 /// Runs the requests of one case as a batch; when the batch is refused
 /// because of a request, runs each request alone to find which.
 fn run_case(case_index: usize, case: &Case, dir: &Path) -> Vec<RequestResult> {
-    let lines: Vec<&str> = case.requests.iter().filter_map(|r| r.line.as_deref()).collect();
+    let lines: Vec<&str> = case
+        .requests
+        .iter()
+        .filter_map(|r| r.line.as_deref())
+        .collect();
     let batch = run_mspl(case, dir, &lines);
     let answers: Vec<Result<Actual, (Kind, String)>> = match batch {
         Ok(actuals) => actuals.into_iter().map(Ok).collect(),
@@ -544,7 +606,10 @@ fn run_mspl(case: &Case, dir: &Path, lines: &[&str]) -> Result<Vec<Actual>, (Kin
     text.push('\n');
     std::fs::write(&requests, text).expect("the request file is written");
     let outcome = mspl::cli::execute(case.args(&requests));
-    let output = format!("exit code {}\nstdout:\n{}stderr:\n{}", outcome.code, outcome.stdout, outcome.stderr);
+    let output = format!(
+        "exit code {}\nstdout:\n{}stderr:\n{}",
+        outcome.code, outcome.stdout, outcome.stderr
+    );
     if outcome.code != 0 {
         return Err((Kind::Load(failed_stage(&outcome.stdout)), output));
     }
@@ -595,11 +660,24 @@ fn compare(expected: &Expected, actual: &Actual) -> Option<Mismatch> {
 fn describe(cases: &[Case], result: &RequestResult) -> String {
     let case = &cases[result.case];
     let expected = &case.requests[result.index];
-    let Some(m) = &result.mismatch else { return String::new() };
+    let Some(m) = &result.mismatch else {
+        return String::new();
+    };
     let mut s = String::new();
-    let tag = if result.extension { ", test uses extension types" } else { "" };
+    let tag = if result.extension {
+        ", test uses extension types"
+    } else {
+        ""
+    };
     let _ = writeln!(s, "--- {} ({}{tag})", result.key, m.kind.label());
-    let _ = writeln!(s, "request:  {}", expected.line.as_deref().unwrap_or("(no principal or resource)"));
+    let _ = writeln!(
+        s,
+        "request:  {}",
+        expected
+            .line
+            .as_deref()
+            .unwrap_or("(no principal or resource)")
+    );
     let _ = writeln!(
         s,
         "expected: {} reason {:?} errors {:?}",
@@ -607,7 +685,11 @@ fn describe(cases: &[Case], result: &RequestResult) -> String {
     );
     match &m.actual {
         Some(a) => {
-            let _ = writeln!(s, "actual:   {} reason {:?} errors {:?}", a.decision, a.determining, a.errors);
+            let _ = writeln!(
+                s,
+                "actual:   {} reason {:?} errors {:?}",
+                a.decision, a.determining, a.errors
+            );
             for msg in &a.messages {
                 let _ = writeln!(s, "          {msg}");
             }
@@ -620,7 +702,11 @@ fn describe(cases: &[Case], result: &RequestResult) -> String {
         let _ = writeln!(s, "output:\n{}", indent(&m.output));
     }
     if let Some(line) = &expected.line {
-        let _ = writeln!(s, "reproduce (from the repository root):\n  {}", case.command(line));
+        let _ = writeln!(
+            s,
+            "reproduce (from the repository root):\n  {}",
+            case.command(line)
+        );
     }
     s
 }
@@ -633,9 +719,16 @@ fn indent(text: &str) -> String {
 fn summarize_common(cases: &[Case], all: &[&RequestResult], report: &mut String) {
     let unexpressible = all
         .iter()
-        .filter(|r| r.mismatch.as_ref().is_some_and(|m| m.kind == Kind::Unexpressible))
+        .filter(|r| {
+            r.mismatch
+                .as_ref()
+                .is_some_and(|m| m.kind == Kind::Unexpressible)
+        })
         .count();
-    let _ = writeln!(report, "  requests without principal or resource: {unexpressible}");
+    let _ = writeln!(
+        report,
+        "  requests without principal or resource: {unexpressible}"
+    );
     let validate: Vec<bool> = cases.iter().filter_map(|c| c.should_validate).collect();
     let requests: Vec<bool> = cases
         .iter()
@@ -661,10 +754,16 @@ fn finish(prefix: &str, report: &str, cases: &[Case], all: &[&RequestResult]) {
         .filter(|r| r.mismatch.is_some())
         .map(|r| (r.key.as_str(), *r))
         .collect();
-    let new: Vec<&str> = failing.keys().filter(|k| !known.contains_key(**k)).copied().collect();
+    let new: Vec<&str> = failing
+        .keys()
+        .filter(|k| !known.contains_key(**k))
+        .copied()
+        .collect();
     let fixed: Vec<&str> = known
         .keys()
-        .filter(|k| k.starts_with(prefix) && ran.contains(k.as_str()) && !failing.contains_key(k.as_str()))
+        .filter(|k| {
+            k.starts_with(prefix) && ran.contains(k.as_str()) && !failing.contains_key(k.as_str())
+        })
         .map(String::as_str)
         .collect();
     let stale: Vec<&str> = if filtered() {
@@ -701,19 +800,39 @@ fn finish(prefix: &str, report: &str, cases: &[Case], all: &[&RequestResult]) {
     }
     let mut problems = String::new();
     if !new.is_empty() {
-        let _ = writeln!(problems, "{} new mismatches (not in {KNOWN_FAILURES}):", new.len());
+        let _ = writeln!(
+            problems,
+            "{} new mismatches (not in {KNOWN_FAILURES}):",
+            new.len()
+        );
         for k in &new {
-            let _ = writeln!(problems, "  {k}  {}", failing[k].mismatch.as_ref().map(|m| m.kind.label()).unwrap_or_default());
+            let _ = writeln!(
+                problems,
+                "  {k}  {}",
+                failing[k]
+                    .mismatch
+                    .as_ref()
+                    .map(|m| m.kind.label())
+                    .unwrap_or_default()
+            );
         }
     }
     if !fixed.is_empty() {
-        let _ = writeln!(problems, "{} requests now match: remove them from {KNOWN_FAILURES}:", fixed.len());
+        let _ = writeln!(
+            problems,
+            "{} requests now match: remove them from {KNOWN_FAILURES}:",
+            fixed.len()
+        );
         for k in &fixed {
             let _ = writeln!(problems, "  {k}");
         }
     }
     if !stale.is_empty() {
-        let _ = writeln!(problems, "{} entries of {KNOWN_FAILURES} name no request: remove them:", stale.len());
+        let _ = writeln!(
+            problems,
+            "{} entries of {KNOWN_FAILURES} name no request: remove them:",
+            stale.len()
+        );
         for k in &stale {
             let _ = writeln!(problems, "  {k}");
         }
@@ -758,8 +877,16 @@ fn bless(
         .collect();
     for (k, r) in failing {
         let reason = known.get(*k).cloned().unwrap_or_else(|| {
-            let m = r.mismatch.as_ref().map(|m| m.kind.label()).unwrap_or_default();
-            if r.extension { format!("{m}; extension types") } else { m }
+            let m = r
+                .mismatch
+                .as_ref()
+                .map(|m| m.kind.label())
+                .unwrap_or_default();
+            if r.extension {
+                format!("{m}; extension types")
+            } else {
+                m
+            }
         });
         entries.insert(k.to_string(), reason);
     }

@@ -36,7 +36,12 @@ fn logos_tokens_agree_with_the_grammar() {
             .filter(|t| {
                 matches!(
                     t.token,
-                    Some(tokens::Token::Ident | tokens::Token::Integer | tokens::Token::String | tokens::Token::Slot)
+                    Some(
+                        tokens::Token::Ident
+                            | tokens::Token::Integer
+                            | tokens::Token::String
+                            | tokens::Token::Slot
+                    )
                 )
             })
             .map(|t| t.range)

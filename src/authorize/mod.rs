@@ -10,7 +10,9 @@ use crate::entities::Entities;
 use crate::eval::{EvalError, Evaluator};
 use crate::limits::Limits;
 use crate::policy_set::PolicySet;
-use crate::syntax::ast::{ActionConstraint, ConditionKind, Effect, EntityUid, Policy, ScopeConstraint};
+use crate::syntax::ast::{
+    ActionConstraint, ConditionKind, Effect, EntityUid, Policy, ScopeConstraint,
+};
 use crate::syntax::Span;
 use serde::Serialize;
 use smol_str::SmolStr;
@@ -127,7 +129,10 @@ fn action_constraint(c: &ActionConstraint, uid: &EntityUid, entities: &Entities)
 }
 
 /// Evaluates one policy against the request.
-pub fn evaluate_policy<T: crate::eval::Tracer>(policy: &Policy, eval: &mut Evaluator<'_, T>) -> PolicyOutcome {
+pub fn evaluate_policy<T: crate::eval::Tracer>(
+    policy: &Policy,
+    eval: &mut Evaluator<'_, T>,
+) -> PolicyOutcome {
     if !scope_matches(policy, eval.request(), eval.entities()) {
         return PolicyOutcome::ScopeMismatch;
     }
@@ -146,7 +151,12 @@ pub fn evaluate_policy<T: crate::eval::Tracer>(policy: &Policy, eval: &mut Evalu
 }
 
 /// Decides `request`.
-pub fn authorize(set: &PolicySet, entities: &Entities, request: &Request, options: &Options) -> Response {
+pub fn authorize(
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+    options: &Options,
+) -> Response {
     let mut permits = Vec::new();
     let mut forbids = Vec::new();
     let mut errors = Vec::new();

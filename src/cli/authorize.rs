@@ -51,12 +51,20 @@ pub struct AuthorizeArgs {
 /// Runs `mspl authorize`.
 pub fn run(args: &AuthorizeArgs) -> Outcome {
     let mut out = Outcome::default();
-    let ids = if args.cedar { IdScheme::Cedar } else { IdScheme::Annotated };
+    let ids = if args.cedar {
+        IdScheme::Cedar
+    } else {
+        IdScheme::Annotated
+    };
     let Some(set) = load_policies(&args.policies, &args.schema, ids, args.format, &mut out) else {
         return out.exit(1);
     };
     let options = Options {
-        errors: if args.cedar { ErrorMode::Cedar } else { ErrorMode::FailClosed },
+        errors: if args.cedar {
+            ErrorMode::Cedar
+        } else {
+            ErrorMode::FailClosed
+        },
         ..Options::default()
     };
     let entities = match load_entities(args, &set) {
@@ -79,7 +87,8 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
         let response = authorize(&set, &entities, request, &options);
         match args.format {
             Format::Json => {
-                out.stdout.push_str(&serde_json::to_string(&response).unwrap_or_default());
+                out.stdout
+                    .push_str(&serde_json::to_string(&response).unwrap_or_default());
                 out.stdout.push('\n');
             }
             Format::Text => {
@@ -103,7 +112,12 @@ fn load_entities(args: &AuthorizeArgs, set: &PolicySet) -> Result<Entities, Diag
     let (name, text) = match &args.entities {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(t) => (path.display().to_string(), t),
-            Err(e) => return Err(Diagnostic::plain(format!("cannot read `{}`: {e}", path.display()))),
+            Err(e) => {
+                return Err(Diagnostic::plain(format!(
+                    "cannot read `{}`: {e}",
+                    path.display()
+                )))
+            }
         },
         None => ("<none>".to_string(), "[]".to_string()),
     };
@@ -112,8 +126,12 @@ fn load_entities(args: &AuthorizeArgs, set: &PolicySet) -> Result<Entities, Diag
 
 fn read_requests(args: &AuthorizeArgs, set: &PolicySet) -> Result<Vec<Request>, Vec<Diagnostic>> {
     let read = |path: &PathBuf| {
-        std::fs::read_to_string(path)
-            .map_err(|e| vec![Diagnostic::plain(format!("cannot read `{}`: {e}", path.display()))])
+        std::fs::read_to_string(path).map_err(|e| {
+            vec![Diagnostic::plain(format!(
+                "cannot read `{}`: {e}",
+                path.display()
+            ))]
+        })
     };
     if let Some(path) = &args.request {
         let text = read(path)?;
@@ -148,7 +166,11 @@ fn read_requests(args: &AuthorizeArgs, set: &PolicySet) -> Result<Vec<Request>, 
             }
             offset += line.len();
         }
-        return if errors.is_empty() { Ok(requests) } else { Err(errors) };
+        return if errors.is_empty() {
+            Ok(requests)
+        } else {
+            Err(errors)
+        };
     }
     let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
         return Err(vec![Diagnostic::plain(
@@ -169,8 +191,11 @@ fn read_requests(args: &AuthorizeArgs, set: &PolicySet) -> Result<Vec<Request>, 
             } else {
                 read(&PathBuf::from(c))?
             };
-            let parsed: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| vec![Diagnostic::plain(format!("in --context: invalid JSON: {e}"))])?;
+            let parsed: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                vec![Diagnostic::plain(format!(
+                    "in --context: invalid JSON: {e}"
+                ))]
+            })?;
             json::context_from_json(&parsed, &action, &set.schema)
                 .map_err(|m| vec![Diagnostic::plain(format!("in --context: {m}"))])?
         }
@@ -228,7 +253,14 @@ pub fn render_text(set: &PolicySet, response: &Response) -> String {
                 .with_help(e.error.kind.help())
             })
             .collect();
-        out.push_str(&set.sources.render(&diagnostics, std::io::stdout().is_terminal()));
+        out.push_str(
+            &set.sources
+                .render(&diagnostics, std::io::stdout().is_terminal()),
+        );
     }
+    // One block per request; the caller separates blocks by one blank line.
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out.push('\n');
     out
 }

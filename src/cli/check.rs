@@ -32,7 +32,10 @@ pub fn run(args: &CheckArgs) -> Outcome {
             if !diagnostics.is_empty() {
                 out.diagnostics(&set.sources, &diagnostics, Format::Text);
             }
-            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             if failed {
                 out.stderr.push_str(&format!("{errors} error(s)\n"));
             } else {

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 
 /// The Model Studio Policy Language.
 #[derive(Parser, Debug)]
-#[command(name = "mspl", version, about = "The Model Studio Policy Language: check, judge and explain authorization policies")]
+#[command(
+    name = "mspl",
+    version,
+    about = "The Model Studio Policy Language: check, judge and explain authorization policies"
+)]
 pub struct Cli {
     /// The subcommand.
     #[command(subcommand)]

@@ -66,9 +66,17 @@ impl Origin<'_> {
         // serde_json counts lines and columns within the piece it was given.
         let (base_line, base_col) = line_column(self.text, self.offset);
         let line = base_line + e.line().saturating_sub(1);
-        let column = if e.line() <= 1 { base_col + e.column().saturating_sub(1) } else { e.column() };
+        let column = if e.line() <= 1 {
+            base_col + e.column().saturating_sub(1)
+        } else {
+            e.column()
+        };
         let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
         DataError {
             file: self.file.to_string(),
             line,
@@ -84,14 +92,26 @@ pub fn line_column(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text.as_bytes()[..at];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let column = text[line_start..at].chars().count() + 1;
     (line, column)
 }
 
 /// Reads an entity file (a JSON array of entities) into `store`.
-pub fn load_entities(text: &str, file: &str, schema: &Schema, store: &mut Entities) -> Result<(), DataError> {
-    let whole = Origin { file, text, offset: 0 };
+pub fn load_entities(
+    text: &str,
+    file: &str,
+    schema: &Schema,
+    store: &mut Entities,
+) -> Result<(), DataError> {
+    let whole = Origin {
+        file,
+        text,
+        offset: 0,
+    };
     let raw: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
             whole.error(0, "an entity file is a JSON array of entities", None)
@@ -108,16 +128,28 @@ pub fn load_entities(text: &str, file: &str, schema: &Schema, store: &mut Entiti
     Ok(())
 }
 
-fn load_entity(json: &Json, piece: &str, origin: &Origin, schema: &Schema, store: &mut Entities) -> Result<(), DataError> {
+fn load_entity(
+    json: &Json,
+    piece: &str,
+    origin: &Origin,
+    schema: &Schema,
+    store: &mut Entities,
+) -> Result<(), DataError> {
     let Json::Object(obj) = json else {
-        return Err(origin.error(origin.offset, "an entity is a JSON object with `uid`, `attrs` and `parents`", None));
+        return Err(origin.error(
+            origin.offset,
+            "an entity is a JSON object with `uid`, `attrs` and `parents`",
+            None,
+        ));
     };
     for key in obj.keys() {
         if !matches!(key.as_str(), "uid" | "attrs" | "parents" | "tags") {
             return Err(origin.error_near(
                 piece,
                 key,
-                format!("unknown field `{key}` in entity; expected `uid`, `attrs`, `parents` or `tags`"),
+                format!(
+                    "unknown field `{key}` in entity; expected `uid`, `attrs`, `parents` or `tags`"
+                ),
             ));
         }
     }
@@ -131,25 +163,41 @@ fn load_entity(json: &Json, piece: &str, origin: &Origin, schema: &Schema, store
         None | Some(Json::Null) => {}
         Some(Json::Object(attrs)) => {
             for (k, v) in attrs {
-                let expected = entity_type.and_then(|t| t.attrs.get(k.as_str())).map(|a| &a.ty);
-                let value = value_from_json(v, expected, schema)
-                    .map_err(|m| origin.error_near(piece, k, format!("in attribute `{k}` of {uid}: {m}")))?;
+                let expected = entity_type
+                    .and_then(|t| t.attrs.get(k.as_str()))
+                    .map(|a| &a.ty);
+                let value = value_from_json(v, expected, schema).map_err(|m| {
+                    origin.error_near(piece, k, format!("in attribute `{k}` of {uid}: {m}"))
+                })?;
                 data.attrs.insert(k.as_str().into(), value);
             }
         }
-        Some(_) => return Err(origin.error_near(piece, "attrs", format!("`attrs` of {uid} must be an object"))),
+        Some(_) => {
+            return Err(origin.error_near(
+                piece,
+                "attrs",
+                format!("`attrs` of {uid} must be an object"),
+            ))
+        }
     }
     match obj.get("tags") {
         None | Some(Json::Null) => {}
         Some(Json::Object(tags)) => {
             let expected = entity_type.and_then(|t| t.tags.as_ref());
             for (k, v) in tags {
-                let value = value_from_json(v, expected, schema)
-                    .map_err(|m| origin.error_near(piece, k, format!("in tag `{k}` of {uid}: {m}")))?;
+                let value = value_from_json(v, expected, schema).map_err(|m| {
+                    origin.error_near(piece, k, format!("in tag `{k}` of {uid}: {m}"))
+                })?;
                 data.tags.insert(k.as_str().into(), value);
             }
         }
-        Some(_) => return Err(origin.error_near(piece, "tags", format!("`tags` of {uid} must be an object"))),
+        Some(_) => {
+            return Err(origin.error_near(
+                piece,
+                "tags",
+                format!("`tags` of {uid} must be an object"),
+            ))
+        }
     }
     let parents = match obj.get("parents") {
         None | Some(Json::Null) => Vec::new(),
@@ -157,8 +205,16 @@ fn load_entity(json: &Json, piece: &str, origin: &Origin, schema: &Schema, store
             .iter()
             .map(entity_ref)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| origin.error_near(piece, "parents", format!("in `parents` of {uid}: {m}")))?,
-        Some(_) => return Err(origin.error_near(piece, "parents", format!("`parents` of {uid} must be an array"))),
+            .map_err(|m| {
+                origin.error_near(piece, "parents", format!("in `parents` of {uid}: {m}"))
+            })?,
+        Some(_) => {
+            return Err(origin.error_near(
+                piece,
+                "parents",
+                format!("`parents` of {uid} must be an array"),
+            ))
+        }
     };
     if !store.insert(uid.clone(), data, &parents) {
         return Err(origin.error(
@@ -191,7 +247,10 @@ pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
             }
         }
         Json::String(s) => parse_uid(s),
-        other => Err(format!("expected an entity reference, found `{}`", short(other))),
+        other => Err(format!(
+            "expected an entity reference, found `{}`",
+            short(other)
+        )),
     }
 }
 
@@ -201,7 +260,9 @@ pub fn parse_uid(text: &str) -> Result<EntityUid, String> {
         .map_err(|_| format!("`{text}` is not an entity reference like `Type::\"id\"`"))?;
     match expr.kind {
         crate::syntax::ast::ExprKind::Entity(uid) => Ok(uid),
-        _ => Err(format!("`{text}` is not an entity reference like `Type::\"id\"`")),
+        _ => Err(format!(
+            "`{text}` is not an entity reference like `Type::\"id\"`"
+        )),
     }
 }
 
@@ -216,7 +277,11 @@ fn short(json: &Json) -> String {
 
 /// Converts a JSON value into a [`Value`]; `expected` is the declared type,
 /// where one is known.
-pub fn value_from_json(json: &Json, expected: Option<&Type>, schema: &Schema) -> Result<Value, String> {
+pub fn value_from_json(
+    json: &Json,
+    expected: Option<&Type>,
+    schema: &Schema,
+) -> Result<Value, String> {
     match json {
         Json::Null => Err("`null` is not a value".into()),
         Json::Bool(b) => Ok(Value::Bool(*b)),
@@ -244,7 +309,11 @@ pub fn value_from_json(json: &Json, expected: Option<&Type>, schema: &Schema) ->
     }
 }
 
-fn object_value(obj: &Map<String, Json>, expected: Option<&Type>, schema: &Schema) -> Result<Value, String> {
+fn object_value(
+    obj: &Map<String, Json>,
+    expected: Option<&Type>,
+    schema: &Schema,
+) -> Result<Value, String> {
     if obj.contains_key("__entity") {
         return entity_ref(&Json::Object(obj.clone())).map(Value::Entity);
     }
@@ -258,9 +327,11 @@ fn object_value(obj: &Map<String, Json>, expected: Option<&Type>, schema: &Schem
     }
     match expected {
         Some(Type::Entity(_)) => entity_ref(&Json::Object(obj.clone())).map(Value::Entity),
-        Some(Type::Extension(_)) if obj.contains_key("fn") => ext::from_extn_json(&Json::Object(obj.clone()))
-            .map(|v| Value::Ext(std::sync::Arc::new(v)))
-            .map_err(|e| e.message),
+        Some(Type::Extension(_)) if obj.contains_key("fn") => {
+            ext::from_extn_json(&Json::Object(obj.clone()))
+                .map(|v| Value::Ext(std::sync::Arc::new(v)))
+                .map_err(|e| e.message)
+        }
         _ => {
             let attrs: Option<&BTreeMap<SmolStr, AttrType>> = match expected {
                 Some(Type::Record(attrs)) => Some(attrs),
@@ -302,17 +373,25 @@ pub struct Request {
 /// Reads one request object: `{"principal", "action", "resource", "context"}`.
 pub fn request_from_json(json: &Json, schema: &Schema) -> Result<Request, String> {
     let Json::Object(obj) = json else {
-        return Err("a request is a JSON object with `principal`, `action`, `resource` and `context`".into());
+        return Err(
+            "a request is a JSON object with `principal`, `action`, `resource` and `context`"
+                .into(),
+        );
     };
     for key in obj.keys() {
-        if !matches!(key.as_str(), "principal" | "action" | "resource" | "context") {
+        if !matches!(
+            key.as_str(),
+            "principal" | "action" | "resource" | "context"
+        ) {
             return Err(format!(
                 "unknown field `{key}` in request; expected `principal`, `action`, `resource` or `context`"
             ));
         }
     }
     let field = |name: &str| -> Result<EntityUid, String> {
-        let v = obj.get(name).ok_or_else(|| format!("request has no `{name}`"))?;
+        let v = obj
+            .get(name)
+            .ok_or_else(|| format!("request has no `{name}`"))?;
         entity_ref(v).map_err(|m| format!("in `{name}`: {m}"))
     };
     let principal = field("principal")?;
@@ -321,8 +400,15 @@ pub fn request_from_json(json: &Json, schema: &Schema) -> Result<Request, String
     let context_type = schema.actions.get(&action).and_then(|a| a.context.as_ref());
     let context = match obj.get("context") {
         None | Some(Json::Null) => Value::empty_record(),
-        Some(c @ Json::Object(_)) => value_from_json(c, context_type, schema).map_err(|m| format!("in `context`: {m}"))?,
-        Some(other) => return Err(format!("`context` must be an object, found `{}`", short(other))),
+        Some(c @ Json::Object(_)) => {
+            value_from_json(c, context_type, schema).map_err(|m| format!("in `context`: {m}"))?
+        }
+        Some(other) => {
+            return Err(format!(
+                "`context` must be an object, found `{}`",
+                short(other)
+            ))
+        }
     };
     Ok(Request {
         principal,
@@ -333,16 +419,27 @@ pub fn request_from_json(json: &Json, schema: &Schema) -> Result<Request, String
 }
 
 /// Reads a context given as JSON text (for `--context`).
-pub fn context_from_json(json: &Json, action: &EntityUid, schema: &Schema) -> Result<Value, String> {
+pub fn context_from_json(
+    json: &Json,
+    action: &EntityUid,
+    schema: &Schema,
+) -> Result<Value, String> {
     let context_type = schema.actions.get(action).and_then(|a| a.context.as_ref());
     match json {
         Json::Object(_) => value_from_json(json, context_type, schema),
-        other => Err(format!("a context is a JSON object, found `{}`", short(other))),
+        other => Err(format!(
+            "a context is a JSON object, found `{}`",
+            short(other)
+        )),
     }
 }
 
 /// Reads one request from text, with errors located in `origin`.
-pub fn request_from_text(origin: &Origin, text: &str, schema: &Schema) -> Result<Request, DataError> {
+pub fn request_from_text(
+    origin: &Origin,
+    text: &str,
+    schema: &Schema,
+) -> Result<Request, DataError> {
     let json: Json = serde_json::from_str(text).map_err(|e| origin.serde(&e))?;
     request_from_json(&json, schema).map_err(|m| origin.error(origin.offset, m, None))
 }

@@ -168,7 +168,13 @@ impl Entities {
             if !seen.insert(n) {
                 continue;
             }
-            stack.extend(self.nodes[n as usize].parents.iter().copied().filter(|p| !seen.contains(p)));
+            stack.extend(
+                self.nodes[n as usize]
+                    .parents
+                    .iter()
+                    .copied()
+                    .filter(|p| !seen.contains(p)),
+            );
         }
         false
     }

@@ -126,7 +126,12 @@ impl EvalErrorKind {
 }
 
 /// A type error for `operation` that expected `expected` and found `found`.
-pub fn type_error(operation: impl Into<String>, expected: impl Into<String>, found: &str, span: Span) -> EvalError {
+pub fn type_error(
+    operation: impl Into<String>,
+    expected: impl Into<String>,
+    found: &str,
+    span: Span,
+) -> EvalError {
     EvalError {
         kind: EvalErrorKind::Type {
             operation: operation.into(),

@@ -53,7 +53,12 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
 
 impl<'a> Evaluator<'a, NoTrace> {
     /// An evaluator without tracing.
-    pub fn new(set: &'a PolicySet, entities: &'a Entities, request: &'a Request, limits: &'a Limits) -> Self {
+    pub fn new(
+        set: &'a PolicySet,
+        entities: &'a Entities,
+        request: &'a Request,
+        limits: &'a Limits,
+    ) -> Self {
         Evaluator::with_tracer(set, entities, request, limits, NoTrace)
     }
 }
@@ -173,7 +178,10 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Not(a) => Value::Bool(!self.eval_bool(a, "`!`")?),
             ExprKind::Neg(a) => {
                 let n = self.long(a, "`-`")?;
-                Value::Long(n.checked_neg().ok_or_else(|| overflow(format!("-({n})"), span))?)
+                Value::Long(
+                    n.checked_neg()
+                        .ok_or_else(|| overflow(format!("-({n})"), span))?,
+                )
             }
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, span)?,
             ExprKind::Has(e, path) => {
@@ -185,7 +193,14 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                             None => None,
                         },
                         Value::Record(r) => r.get(name).cloned(),
-                        other => return Err(type_error("`has`", "entity or record", other.type_name(), span)),
+                        other => {
+                            return Err(type_error(
+                                "`has`",
+                                "entity or record",
+                                other.type_name(),
+                                span,
+                            ))
+                        }
                     };
                     match next {
                         Some(v) => current = v,
@@ -220,11 +235,17 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Method(recv, name, args) => self.method(recv, name, args, span)?,
             ExprKind::Call { name, args, target } => match target {
                 CallTarget::Rule(i) => {
-                    let values = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                    let values = args
+                        .iter()
+                        .map(|a| self.eval(a))
+                        .collect::<Result<Vec<_>, _>>()?;
                     self.call_rule(*i, values, span)?
                 }
                 _ => {
-                    let values = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                    let values = args
+                        .iter()
+                        .map(|a| self.eval(a))
+                        .collect::<Result<Vec<_>, _>>()?;
                     let ext_args: Vec<ExtArg> = values.iter().map(ext_arg).collect();
                     ext_output(ext::call_function(name, &ext_args), span)?
                 }
@@ -306,10 +327,17 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                     (Value::Ext(x), Value::Ext(y)) => match ext::compare(x, y) {
                         Some(o) => o,
                         None => {
-                            return Err(type_error(sym, "long, datetime or duration operands of one type", &format!("{} and {}", lhs.type_name(), rhs.type_name()), span))
+                            return Err(type_error(
+                                sym,
+                                "long, datetime or duration operands of one type",
+                                &format!("{} and {}", lhs.type_name(), rhs.type_name()),
+                                span,
+                            ))
                         }
                     },
-                    (Value::Long(_), other) => return Err(type_error(sym, "long", other.type_name(), b.span)),
+                    (Value::Long(_), other) => {
+                        return Err(type_error(sym, "long", other.type_name(), b.span))
+                    }
                     (other, _) => return Err(type_error(sym, "long", other.type_name(), a.span)),
                 };
                 Value::Bool(match op {
@@ -346,7 +374,12 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     }
 
     /// `uid in rhs` where `rhs` is an entity or a set of entities.
-    fn is_in(&mut self, uid: &crate::syntax::ast::EntityUid, rhs: &Value, span: Span) -> Result<bool, EvalError> {
+    fn is_in(
+        &mut self,
+        uid: &crate::syntax::ast::EntityUid,
+        rhs: &Value,
+        span: Span,
+    ) -> Result<bool, EvalError> {
         match rhs {
             Value::Entity(target) => Ok(self.entities.is_in(uid, target)),
             Value::Set(items) => {
@@ -355,13 +388,23 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                     match item {
                         Value::Entity(target) => found = found || self.entities.is_in(uid, target),
                         other => {
-                            return Err(type_error("`in`", "entity or set of entities", &format!("set containing {}", other.type_name()), span))
+                            return Err(type_error(
+                                "`in`",
+                                "entity or set of entities",
+                                &format!("set containing {}", other.type_name()),
+                                span,
+                            ))
                         }
                     }
                 }
                 Ok(found)
             }
-            other => Err(type_error("`in`", "entity or set of entities", other.type_name(), span)),
+            other => Err(type_error(
+                "`in`",
+                "entity or set of entities",
+                other.type_name(),
+                span,
+            )),
         }
     }
 
@@ -377,25 +420,43 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         match v {
             Value::Entity(uid) => {
                 let data = self.entities.get(uid).ok_or_else(|| EvalError {
-                    kind: EvalErrorKind::EntityNotFound { uid: uid.to_string() },
+                    kind: EvalErrorKind::EntityNotFound {
+                        uid: uid.to_string(),
+                    },
                     span,
                 })?;
-                data.attrs
-                    .get(attr)
-                    .cloned()
-                    .ok_or_else(|| missing(uid.to_string(), data.attrs.keys().map(|k| k.as_str()).collect()))
+                data.attrs.get(attr).cloned().ok_or_else(|| {
+                    missing(
+                        uid.to_string(),
+                        data.attrs.keys().map(|k| k.as_str()).collect(),
+                    )
+                })
             }
             Value::Record(r) => r
                 .get(attr)
                 .cloned()
                 .ok_or_else(|| missing("record".into(), r.keys().map(|k| k.as_str()).collect())),
-            other => Err(type_error(format!("`.{attr}`"), "entity or record", other.type_name(), span)),
+            other => Err(type_error(
+                format!("`.{attr}`"),
+                "entity or record",
+                other.type_name(),
+                span,
+            )),
         }
     }
 
-    fn method(&mut self, recv: &Expr, name: &str, args: &[Expr], span: Span) -> Result<Value, EvalError> {
+    fn method(
+        &mut self,
+        recv: &Expr,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<Value, EvalError> {
         let receiver = self.eval(recv)?;
-        let values = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+        let values = args
+            .iter()
+            .map(|a| self.eval(a))
+            .collect::<Result<Vec<_>, _>>()?;
         let arity = |n: usize| -> Result<(), EvalError> {
             if values.len() == n {
                 Ok(())
@@ -455,7 +516,9 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                     return Ok(Value::Bool(data.is_some_and(|d| d.tags.contains_key(tag))));
                 }
                 let data = data.ok_or_else(|| EvalError {
-                    kind: EvalErrorKind::EntityNotFound { uid: uid.to_string() },
+                    kind: EvalErrorKind::EntityNotFound {
+                        uid: uid.to_string(),
+                    },
                     span,
                 })?;
                 data.tags.get(tag).cloned().ok_or_else(|| EvalError {
@@ -512,7 +575,12 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 }
                 let result = match self.eval(&clause.body) {
                     Ok(Value::Bool(b)) => Ok(Value::Bool(b)),
-                    Ok(other) => Err(type_error("a rule clause", "bool", other.type_name(), clause.body.span)),
+                    Ok(other) => Err(type_error(
+                        "a rule clause",
+                        "bool",
+                        other.type_name(),
+                        clause.body.span,
+                    )),
                     Err(e) => Err(e),
                 };
                 self.tracer.rule_clause(rule, i, &result);

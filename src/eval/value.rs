@@ -67,17 +67,28 @@ impl Value {
             Value::Bool(b) => json!(b),
             Value::Long(n) => json!(n),
             Value::String(s) => json!(s.as_str()),
-            Value::Entity(uid) => json!({"__entity": {"type": uid.ty.as_str(), "id": uid.id.as_str()}}),
-            Value::Set(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::Entity(uid) => {
+                json!({"__entity": {"type": uid.ty.as_str(), "id": uid.id.as_str()}})
+            }
+            Value::Set(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
             Value::Record(map) => serde_json::Value::Object(
-                map.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect(),
+                map.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
             ),
             Value::Ext(e) => {
                 let text = e.to_string();
                 // `decimal("1.0")` -> fn `decimal`, arg `1.0`.
                 let (f, arg) = text
                     .split_once('(')
-                    .map(|(f, rest)| (f.to_string(), rest.trim_end_matches(')').trim_matches('"').to_string()))
+                    .map(|(f, rest)| {
+                        (
+                            f.to_string(),
+                            rest.trim_end_matches(')').trim_matches('"').to_string(),
+                        )
+                    })
                     .unwrap_or((e.type_name().to_string(), text.clone()));
                 json!({"__extn": {"fn": f, "arg": arg}})
             }

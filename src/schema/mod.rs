@@ -143,17 +143,24 @@ fn qualify(namespace: &str, name: &str) -> Name {
 impl Schema {
     /// Gathers the declarations of `items` (namespace blocks included).
     /// Later files may refer to types of earlier ones and the other way round.
-    pub fn build<'a>(items: impl IntoIterator<Item = &'a Item> + Clone) -> (Schema, Vec<SchemaError>) {
+    pub fn build<'a>(
+        items: impl IntoIterator<Item = &'a Item> + Clone,
+    ) -> (Schema, Vec<SchemaError>) {
         let mut schema = Schema::default();
         let mut errors = Vec::new();
         let decls = || {
-            items.clone().into_iter().flat_map(|item| -> Vec<(&'a str, &'a Decl)> {
-                match item {
-                    Item::Decl(d) => vec![("", d)],
-                    Item::Namespace(ns) => ns.decls.iter().map(|d| (ns.name.as_str(), d)).collect(),
-                    _ => Vec::new(),
-                }
-            })
+            items
+                .clone()
+                .into_iter()
+                .flat_map(|item| -> Vec<(&'a str, &'a Decl)> {
+                    match item {
+                        Item::Decl(d) => vec![("", d)],
+                        Item::Namespace(ns) => {
+                            ns.decls.iter().map(|d| (ns.name.as_str(), d)).collect()
+                        }
+                        _ => Vec::new(),
+                    }
+                })
         };
         // First pass: the names, so that types resolve whatever the order.
         let mut common_raw: Vec<(Name, &str, &TypeExpr, Span)> = Vec::new();
@@ -199,8 +206,15 @@ impl Schema {
         errors: &mut Vec<SchemaError>,
     ) {
         let attrs = resolver.record(ns, &e.attrs, common, errors, 0);
-        let parents: Vec<Name> = e.parents.iter().map(|p| resolver.entity_name(ns, p)).collect();
-        let tags = e.tags.as_ref().map(|t| resolver.resolve(ns, t, common, errors, 0));
+        let parents: Vec<Name> = e
+            .parents
+            .iter()
+            .map(|p| resolver.entity_name(ns, p))
+            .collect();
+        let tags = e
+            .tags
+            .as_ref()
+            .map(|t| resolver.resolve(ns, t, common, errors, 0));
         for name in &e.names {
             let q = qualify(ns, name);
             if self.entity_types.contains_key(&q) {
@@ -242,10 +256,16 @@ impl Schema {
             })
             .collect();
         let types = |list: &Option<Vec<Name>>| {
-            list.as_ref()
-                .map(|l| l.iter().map(|t| resolver.entity_name(ns, t)).collect::<Vec<_>>())
+            list.as_ref().map(|l| {
+                l.iter()
+                    .map(|t| resolver.entity_name(ns, t))
+                    .collect::<Vec<_>>()
+            })
         };
-        let context = a.context.as_ref().map(|t| resolver.resolve(ns, t, common, errors, 0));
+        let context = a
+            .context
+            .as_ref()
+            .map(|t| resolver.resolve(ns, t, common, errors, 0));
         for name in &a.names {
             let uid = EntityUid::new(action_type.clone(), name.clone());
             if self.actions.contains_key(&uid) {
@@ -332,8 +352,12 @@ impl Resolver<'_> {
             return Type::Record(BTreeMap::new());
         }
         match ty {
-            TypeExpr::Set(inner, _) => Type::Set(Box::new(self.resolve(ns, inner, common, errors, depth + 1))),
-            TypeExpr::Record(attrs, _) => Type::Record(self.record(ns, attrs, common, errors, depth)),
+            TypeExpr::Set(inner, _) => {
+                Type::Set(Box::new(self.resolve(ns, inner, common, errors, depth + 1)))
+            }
+            TypeExpr::Record(attrs, _) => {
+                Type::Record(self.record(ns, attrs, common, errors, depth))
+            }
             TypeExpr::Named(name, span) => {
                 let bare = name.strip_prefix("__cedar::").unwrap_or(name);
                 let candidates = [qualify(ns, name), name.clone()];

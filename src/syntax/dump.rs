@@ -88,7 +88,10 @@ impl Dumper {
                     ActionConstraint::Eq(u, _) => format!("== {u}"),
                     ActionConstraint::In(us, _) => format!(
                         "in [{}]",
-                        us.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
+                        us.iter()
+                            .map(|u| u.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 }
             ));
@@ -124,7 +127,14 @@ impl Dumper {
                 });
             }
             Decl::Action(a) => {
-                let mut head = format!("action {}", a.names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", "));
+                let mut head = format!(
+                    "action {}",
+                    a.names
+                        .iter()
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
                 if !a.parents.is_empty() {
                     let parents: Vec<String> = a
                         .parents
@@ -150,7 +160,9 @@ impl Dumper {
                 });
             }
             Decl::Type(t) => {
-                self.nested(&format!("type {} = {}", t.name, ty(&t.ty)), |d| d.annotations(&t.annotations));
+                self.nested(&format!("type {} = {}", t.name, ty(&t.ty)), |d| {
+                    d.annotations(&t.annotations)
+                });
             }
         }
     }
@@ -185,7 +197,13 @@ impl Dumper {
                 d.expr(b);
             }),
             ExprKind::Has(a, path) => {
-                let head = format!("has {}", path.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join("."));
+                let head = format!(
+                    "has {}",
+                    path.iter()
+                        .map(|p| format!("{p:?}"))
+                        .collect::<Vec<_>>()
+                        .join(".")
+                );
                 self.nested(&head, |d| d.expr(a));
             }
             ExprKind::Like(a, pattern) => {
@@ -258,7 +276,12 @@ fn scope(c: &ScopeConstraint) -> String {
 }
 
 fn attr(a: &AttrDecl) -> String {
-    format!("{:?}{}: {}", a.name, if a.optional { "?" } else { "" }, ty(&a.ty))
+    format!(
+        "{:?}{}: {}",
+        a.name,
+        if a.optional { "?" } else { "" },
+        ty(&a.ty)
+    )
 }
 
 fn ty(t: &TypeExpr) -> String {
@@ -266,7 +289,10 @@ fn ty(t: &TypeExpr) -> String {
         TypeExpr::Named(n, _) => n.to_string(),
         TypeExpr::Set(inner, _) => format!("Set<{}>", ty(inner)),
         TypeExpr::Record(attrs, _) => {
-            format!("{{{}}}", attrs.iter().map(attr).collect::<Vec<_>>().join(", "))
+            format!(
+                "{{{}}}",
+                attrs.iter().map(attr).collect::<Vec<_>>().join(", ")
+            )
         }
     }
 }

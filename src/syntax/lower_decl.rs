@@ -24,7 +24,9 @@ impl Lower {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::annotations => decl.annotations = self.annotations(p),
-                Rule::ident_list => decl.names = p.into_inner().map(|i| i.as_str().into()).collect(),
+                Rule::ident_list => {
+                    decl.names = p.into_inner().map(|i| i.as_str().into()).collect()
+                }
                 Rule::entity_enum => {
                     let ids = p
                         .into_inner()
@@ -37,13 +39,17 @@ impl Lower {
                     for b in p.into_inner() {
                         match b.as_rule() {
                             Rule::entity_parents => {
-                                if let Some(list) = b.into_inner().find(|x| x.as_rule() == Rule::type_list) {
+                                if let Some(list) =
+                                    b.into_inner().find(|x| x.as_rule() == Rule::type_list)
+                                {
                                     decl.parents = type_list(list);
                                 }
                             }
                             Rule::record_type => decl.attrs = self.attr_decls(b),
                             Rule::entity_tags => {
-                                if let Some(t) = b.into_inner().find(|x| x.as_rule() == Rule::type_expr) {
+                                if let Some(t) =
+                                    b.into_inner().find(|x| x.as_rule() == Rule::type_expr)
+                                {
                                     decl.tags = Some(self.type_expr(t));
                                 }
                             }
@@ -87,7 +93,10 @@ impl Lower {
                     }
                 }
                 Rule::applies_to => {
-                    for entry in p.into_inner().filter(|x| x.as_rule() == Rule::applies_entry) {
+                    for entry in p
+                        .into_inner()
+                        .filter(|x| x.as_rule() == Rule::applies_entry)
+                    {
                         let Some(e) = entry.into_inner().next() else {
                             continue;
                         };

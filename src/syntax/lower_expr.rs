@@ -23,9 +23,18 @@ impl Lower {
             Rule::member => self.member(pair),
             Rule::if_expr => {
                 let mut parts = pair.into_inner().filter(|p| !is_keyword(p));
-                let c = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
-                let t = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
-                let e = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
+                let c = parts
+                    .next()
+                    .map(|p| self.expr(p))
+                    .unwrap_or_else(|| error_expr(span));
+                let t = parts
+                    .next()
+                    .map(|p| self.expr(p))
+                    .unwrap_or_else(|| error_expr(span));
+                let e = parts
+                    .next()
+                    .map(|p| self.expr(p))
+                    .unwrap_or_else(|| error_expr(span));
                 Expr::new(ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span)
             }
             Rule::quantifier => self.quantifier(pair, span),
@@ -61,7 +70,11 @@ impl Lower {
             }
             Rule::var => self.var(pair.as_str(), span),
             Rule::set_lit => {
-                let items = pair.into_inner().next().map(|p| self.expr_list(p)).unwrap_or_default();
+                let items = pair
+                    .into_inner()
+                    .next()
+                    .map(|p| self.expr_list(p))
+                    .unwrap_or_default();
                 Expr::new(ExprKind::Set(items), span)
             }
             Rule::record_lit => {
@@ -176,7 +189,11 @@ impl Lower {
         if operands.len() == 1 {
             return operands.pop().unwrap_or_else(|| error_expr(span));
         }
-        let kind = if is_or { ExprKind::Or(operands) } else { ExprKind::And(operands) };
+        let kind = if is_or {
+            ExprKind::Or(operands)
+        } else {
+            ExprKind::And(operands)
+        };
         Expr::new(kind, span)
     }
 
@@ -252,7 +269,10 @@ impl Lower {
                     Some(">=") => BinOp::Ge,
                     _ => BinOp::In,
                 };
-                let rhs = parts.next().map(|p| self.expr(p)).unwrap_or_else(|| error_expr(span));
+                let rhs = parts
+                    .next()
+                    .map(|p| self.expr(p))
+                    .unwrap_or_else(|| error_expr(span));
                 Expr::new(ExprKind::Binary(op, lhs, Box::new(rhs)), span)
             }
             _ => *lhs,
@@ -289,7 +309,9 @@ impl Lower {
         if ops.len() > 4 {
             let first = self.span(&ops[0]);
             let last = self.span(&ops[ops.len() - 1]);
-            self.errors.push(ParseError::TooManyUnary { span: first.to(last) });
+            self.errors.push(ParseError::TooManyUnary {
+                span: first.to(last),
+            });
             return error_expr(span);
         }
         let Some(operand) = operand else {

@@ -61,7 +61,8 @@ pub fn parse_file(source: &str, file: FileId, limits: &Limits) -> Parsed {
                     if out.errors.len() == before {
                         // The split disagreed with the grammar; pest's own
                         // error for the whole file is the truth.
-                        out.errors.push(syntax_error(&whole, source, file, 0, source.len()));
+                        out.errors
+                            .push(syntax_error(&whole, source, file, 0, source.len()));
                     }
                     return out;
                 }
@@ -101,9 +102,13 @@ fn parse_chunks(
                 }
                 out.errors.extend(lower.errors);
             }
-            Err(e) => out
-                .errors
-                .push(syntax_error(&e, source, file, chunk.range.start, text.len())),
+            Err(e) => out.errors.push(syntax_error(
+                &e,
+                source,
+                file,
+                chunk.range.start,
+                text.len(),
+            )),
         }
     }
 }
@@ -180,7 +185,13 @@ pub fn terminal_ranges(source: &str) -> Option<Vec<std::ops::Range<usize>>> {
     Some(out)
 }
 
-fn syntax_error(e: &pest::error::Error<Rule>, full: &str, file: FileId, offset: usize, len: usize) -> ParseError {
+fn syntax_error(
+    e: &pest::error::Error<Rule>,
+    full: &str,
+    file: FileId,
+    offset: usize,
+    len: usize,
+) -> ParseError {
     let text = &full[offset..offset + len];
     let (mut start, mut end) = match e.location {
         pest::error::InputLocation::Pos(p) => (p, p),
@@ -222,14 +233,17 @@ fn syntax_error(e: &pest::error::Error<Rule>, full: &str, file: FileId, offset: 
     }
     expected.sort();
     expected.dedup();
-    let end = if end == start && !at_chunk_end { start + width } else { end };
+    let end = if end == start && !at_chunk_end {
+        start + width
+    } else {
+        end
+    };
     ParseError::Syntax {
         span: Span::new(file, offset + start, offset + end),
         found,
         expected,
     }
 }
-
 
 /// What stands at `pos`, in words, and its width in bytes.
 fn describe_at(text: &str, pos: usize) -> (String, usize) {
@@ -239,7 +253,9 @@ fn describe_at(text: &str, pos: usize) -> (String, usize) {
         .find(|t| t.token != Some(super::tokens::Token::Comment));
     match next {
         None => ("end of input".into(), 0),
-        Some(t) if t.token == Some(super::tokens::Token::UnterminatedString) => ("unterminated string".into(), 1),
+        Some(t) if t.token == Some(super::tokens::Token::UnterminatedString) => {
+            ("unterminated string".into(), 1)
+        }
         Some(t) => {
             let word = &rest[t.range.clone()];
             let shown: String = word.chars().take(40).collect();
@@ -275,8 +291,14 @@ fn describe_rule(rule: Rule) -> Option<String> {
         return Some(format!("`{kw}`"));
     }
     let words = match rule {
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::relation | Rule::add_expr
-        | Rule::mul_expr | Rule::unary | Rule::member => "an expression",
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::relation
+        | Rule::add_expr
+        | Rule::mul_expr
+        | Rule::unary
+        | Rule::member => "an expression",
         Rule::ident | Rule::any_ident | Rule::path | Rule::var | Rule::attr_path => "a name",
         Rule::string => "a string",
         Rule::integer => "an integer",
@@ -284,9 +306,19 @@ fn describe_rule(rule: Rule) -> Option<String> {
         Rule::effect => "a policy",
         Rule::annotation | Rule::annotations => "an annotation",
         Rule::condition => "a `when` or `unless` clause",
-        Rule::or_op | Rule::and_op | Rule::cmp_op | Rule::add_op | Rule::mul_op | Rule::unary_op
-        | Rule::has_tail | Rule::like_tail | Rule::is_tail | Rule::cmp_tail | Rule::method_call
-        | Rule::field | Rule::index => "an operator",
+        Rule::or_op
+        | Rule::and_op
+        | Rule::cmp_op
+        | Rule::add_op
+        | Rule::mul_op
+        | Rule::unary_op
+        | Rule::has_tail
+        | Rule::like_tail
+        | Rule::is_tail
+        | Rule::cmp_tail
+        | Rule::method_call
+        | Rule::field
+        | Rule::index => "an operator",
         Rule::scope_eq | Rule::action_eq => "`==`",
         Rule::scope_in | Rule::action_in_list | Rule::action_in_one => "`in`",
         Rule::scope_is => "`is`",
@@ -296,8 +328,12 @@ fn describe_rule(rule: Rule) -> Option<String> {
         Rule::action_ref | Rule::action_names => "an action name",
         Rule::record_entry => "a record entry",
         Rule::EOI => "end of input",
-        Rule::policy | Rule::rule_def | Rule::namespace_decl | Rule::entity_decl
-        | Rule::action_decl | Rule::type_decl => "a policy, rule or declaration",
+        Rule::policy
+        | Rule::rule_def
+        | Rule::namespace_decl
+        | Rule::entity_decl
+        | Rule::action_decl
+        | Rule::type_decl => "a policy, rule or declaration",
         Rule::optional_mark => "`?`",
         Rule::entity_parents | Rule::action_parents => "`in`",
         Rule::entity_tags => "`tags`",
@@ -342,7 +378,9 @@ impl Lower {
                 }
             }
             Rule::namespace_decl => out.push(Item::Namespace(self.namespace(pair))),
-            Rule::entity_decl | Rule::action_decl | Rule::type_decl => out.push(Item::Decl(self.decl(pair))),
+            Rule::entity_decl | Rule::action_decl | Rule::type_decl => {
+                out.push(Item::Decl(self.decl(pair)))
+            }
             _ => {}
         }
     }
@@ -570,7 +608,9 @@ impl Lower {
             match p.as_rule() {
                 Rule::annotations => ns.annotations = self.annotations(p),
                 Rule::path => ns.name = path_name(&p),
-                Rule::entity_decl | Rule::action_decl | Rule::type_decl => ns.decls.push(self.decl(p)),
+                Rule::entity_decl | Rule::action_decl | Rule::type_decl => {
+                    ns.decls.push(self.decl(p))
+                }
                 _ => {}
             }
         }
@@ -625,7 +665,7 @@ fn path_name(pair: &Pair<Rule>) -> Name {
     parts.join("::").into()
 }
 
-#[path = "lower_expr.rs"]
-mod lower_expr;
 #[path = "lower_decl.rs"]
 mod lower_decl;
+#[path = "lower_expr.rs"]
+mod lower_expr;

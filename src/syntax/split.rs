@@ -42,7 +42,10 @@ pub fn split(source: &str, limit: usize) -> Vec<Chunk> {
     let mut kind_block = false;
     let mut annotations_start: Option<usize> = None;
 
-    let mut cut = |chunks: &mut Vec<Chunk>, end: usize, depth: &mut usize, deep: &mut Option<Range<usize>>| {
+    let mut cut = |chunks: &mut Vec<Chunk>,
+                   end: usize,
+                   depth: &mut usize,
+                   deep: &mut Option<Range<usize>>| {
         chunks.push(Chunk {
             range: start..end,
             depth: *depth,
@@ -197,7 +200,10 @@ mod tests {
         assert_eq!(c[0].depth, 3);
         assert!(c[0].too_deep_at.is_some());
         // The brace, then two `if`s that close with it.
-        let c = split("permit(principal, action, resource) when { if a then if b then 1 else 2 else 3 };", 100);
+        let c = split(
+            "permit(principal, action, resource) when { if a then if b then 1 else 2 else 3 };",
+            100,
+        );
         assert_eq!(c[0].depth, 3);
     }
 }

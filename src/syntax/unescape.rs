@@ -128,14 +128,21 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(unescape(r#"a\n\t\"\\\x41\u{1F600}"#).unwrap(), "a\n\t\"\\A\u{1F600}");
+        assert_eq!(
+            unescape(r#"a\n\t\"\\\x41\u{1F600}"#).unwrap(),
+            "a\n\t\"\\A\u{1F600}"
+        );
         assert_eq!(unescape(r"\q"), Err(BadEscape { start: 0, len: 2 }));
         assert!(unescape(r"\x80").is_err());
         assert!(unescape(r"\u{D800}").is_err());
         assert!(unescape(r"\*").is_err());
         assert_eq!(
             unescape_pattern(r"a*\*").unwrap(),
-            vec![PatternElem::Char('a'), PatternElem::Wildcard, PatternElem::Char('*')]
+            vec![
+                PatternElem::Char('a'),
+                PatternElem::Wildcard,
+                PatternElem::Char('*')
+            ]
         );
     }
 }

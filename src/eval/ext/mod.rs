@@ -54,7 +54,10 @@ pub struct ExtError {
     pub help: Option<String>,
 }
 fn unsupported() -> ExtError {
-    ExtError { message: "extension types are not supported yet".into(), help: None }
+    ExtError {
+        message: "extension types are not supported yet".into(),
+        help: None,
+    }
 }
 /// Whether `name` is an extension function.
 pub fn is_function(name: &str) -> bool {
@@ -69,7 +72,11 @@ pub fn is_method(_name: &str) -> bool {
     false
 }
 /// Calls a method.
-pub fn call_method(_name: &str, _receiver: ExtArg, _args: &[ExtArg]) -> Result<ExtOutput, ExtError> {
+pub fn call_method(
+    _name: &str,
+    _receiver: ExtArg,
+    _args: &[ExtArg],
+) -> Result<ExtOutput, ExtError> {
     Err(unsupported())
 }
 /// Compares.

@@ -1,0 +1,1 @@
+authorize --policies tests/cases/authorize/default_deny --entities tests/cases/authorize/default_deny/entities.json --principal User::"alice" --action Action::"delete" --resource Doc::"d1" --format json

@@ -1,0 +1,1 @@
+check tests/cases/errors/several_errors.mspl

@@ -1,0 +1,1 @@
+check --format json tests/cases/errors/unknown_variable.cedar
