@@ -78,20 +78,7 @@ impl Value {
                     .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect(),
             ),
-            Value::Ext(e) => {
-                let text = e.to_string();
-                // `decimal("1.0")` -> fn `decimal`, arg `1.0`.
-                let (f, arg) = text
-                    .split_once('(')
-                    .map(|(f, rest)| {
-                        (
-                            f.to_string(),
-                            rest.trim_end_matches(')').trim_matches('"').to_string(),
-                        )
-                    })
-                    .unwrap_or((e.type_name().to_string(), text.clone()));
-                json!({"__extn": {"fn": f, "arg": arg}})
-            }
+            Value::Ext(e) => json!({"__extn": e.to_extn_json()}),
         }
     }
 }
