@@ -112,6 +112,8 @@ impl Sources {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Information, such as a trace.
+    Note,
     /// Worth knowing; does not fail a command.
     Warning,
     /// Fails the command.
@@ -137,6 +139,8 @@ pub struct Diagnostic {
     pub file: Option<String>,
     /// Line in `file`.
     pub line: Option<usize>,
+    /// Extra lines under the source (traces).
+    pub notes: Vec<String>,
     /// Column in `file`.
     pub column: Option<usize>,
 }
@@ -154,6 +158,7 @@ impl Diagnostic {
             file: None,
             line: None,
             column: None,
+            notes: Vec::new(),
         }
     }
 
@@ -169,7 +174,22 @@ impl Diagnostic {
             file: None,
             line: None,
             column: None,
+            notes: Vec::new(),
         }
+    }
+
+    /// A note at `span` (traces, explanations).
+    pub fn note(message: impl Into<String>, span: Span, label: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Note,
+            ..Diagnostic::error(message, span, label)
+        }
+    }
+
+    /// Adds notes shown under the source.
+    pub fn with_notes(mut self, notes: Vec<String>) -> Diagnostic {
+        self.notes.extend(notes);
+        self
     }
 
     /// Adds a help line.
@@ -194,6 +214,7 @@ impl Diagnostic {
         let mut d = match self.severity {
             Severity::Error => CsDiagnostic::error(),
             Severity::Warning => CsDiagnostic::warning(),
+            Severity::Note => CsDiagnostic::note(),
         }
         .with_message(&self.message);
         if let Some(span) = self.span {
@@ -208,6 +229,7 @@ impl Diagnostic {
         if let (Some(file), Some(line), Some(column)) = (&self.file, self.line, self.column) {
             notes.push(format!("at {file}:{line}:{column}"));
         }
+        notes.extend(self.notes.iter().cloned());
         if let Some(h) = &self.help {
             notes.push(format!("help: {h}"));
         }

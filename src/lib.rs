@@ -12,6 +12,7 @@ pub mod diag;
 pub mod engine;
 pub mod entities;
 pub mod eval;
+pub mod explain;
 pub mod limits;
 pub mod policy_set;
 pub mod schema;

@@ -3,6 +3,8 @@
 pub mod authorize;
 pub mod check;
 pub mod common;
+pub mod explain;
+pub mod input;
 
 pub use common::Outcome;
 
@@ -28,6 +30,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Decide one request or a batch of requests.
     Authorize(authorize::AuthorizeArgs),
+    /// Trace every policy for a request: scope, each condition, rule calls, errors.
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs the command line in-process: what it would print, and its exit code.
@@ -59,6 +63,7 @@ where
     match cli.command {
         Command::Check(a) => check::run(&a),
         Command::Authorize(a) => authorize::run(&a),
+        Command::Explain(a) => explain::run(&a),
     }
 }
 

@@ -1,0 +1,58 @@
+//! `mspl explain`: the trace of every policy considered for a request.
+
+use super::common::{Format, Outcome};
+use super::input::RequestArgs;
+use crate::authorize::{authorize, Decision};
+use crate::explain::{explain, render, Scope};
+use std::io::IsTerminal;
+
+/// Arguments of `mspl explain`.
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// Policies, entities, requests and output.
+    #[command(flatten)]
+    pub input: RequestArgs,
+}
+
+/// Runs `mspl explain`: 0 allow (a batch: every line judged), 1 bad input, 2 deny.
+pub fn run(args: &ExplainArgs) -> Outcome {
+    let mut out = Outcome::default();
+    let Some(loaded) = args.input.load(&mut out) else {
+        return out.exit(1);
+    };
+    let (set, entities, options) = (&loaded.set, &loaded.entities, &loaded.options);
+    let mut last = None;
+    for (i, request) in loaded.requests.iter().enumerate() {
+        let mut response = authorize(set, entities, request, options);
+        let explanation = explain(
+            set,
+            entities,
+            request,
+            &response,
+            &options.limits,
+            Scope::All,
+        );
+        match args.input.format {
+            Format::Json => {
+                response.explanation = serde_json::to_value(&explanation).ok();
+                out.stdout
+                    .push_str(&serde_json::to_string(&response).unwrap_or_default());
+                out.stdout.push('\n');
+            }
+            Format::Text => {
+                if i > 0 {
+                    out.stdout.push('\n');
+                }
+                let color = std::io::stdout().is_terminal();
+                out.stdout
+                    .push_str(&render::trace(set, &response, &explanation, color));
+            }
+        }
+        last = Some(response.decision);
+    }
+    let code = match (args.input.requests.is_some(), last) {
+        (true, _) | (false, Some(Decision::Allow)) => 0,
+        (false, _) => 2,
+    };
+    out.exit(code)
+}

@@ -1,0 +1,203 @@
+//! What `authorize` and `explain` share: the policy, entity and request
+//! arguments, and reading them into a policy set, a store and requests.
+
+use super::common::{load_policies, Format, Outcome};
+use crate::authorize::{ErrorMode, Options};
+use crate::diag::{Diagnostic, Sources};
+use crate::engine::build_entities;
+use crate::entities::json::{self, Origin, Request};
+use crate::entities::Entities;
+use crate::policy_set::{IdScheme, PolicySet};
+use std::path::PathBuf;
+
+/// The inputs of a decision: policies, entities, requests, format, mode.
+#[derive(clap::Args, Debug)]
+pub struct RequestArgs {
+    /// Policy files or directories.
+    #[arg(long, num_args = 1.., required = true)]
+    pub policies: Vec<PathBuf>,
+    /// Extra declaration files.
+    #[arg(long, num_args = 1..)]
+    pub schema: Vec<PathBuf>,
+    /// The entity file (Cedar's entity JSON); none: an empty store.
+    #[arg(long)]
+    pub entities: Option<PathBuf>,
+    /// One request as a JSON file.
+    #[arg(long, conflicts_with_all = ["requests", "principal"])]
+    pub request: Option<PathBuf>,
+    /// A batch of requests, one JSON object per line.
+    #[arg(long, conflicts_with = "principal")]
+    pub requests: Option<PathBuf>,
+    /// The principal, as `Type::"id"`.
+    #[arg(long, requires_all = ["action", "resource"])]
+    pub principal: Option<String>,
+    /// The action, as `Action::"id"`.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// The resource, as `Type::"id"`.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// The context: inline JSON when it begins with `{`, a file path otherwise.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
+    #[arg(long)]
+    pub cedar: bool,
+}
+
+/// Everything a decision needs, loaded.
+pub struct Loaded {
+    /// The policy set.
+    pub set: PolicySet,
+    /// The entity store.
+    pub entities: Entities,
+    /// The requests, in order.
+    pub requests: Vec<Request>,
+    /// How to judge them.
+    pub options: Options,
+}
+
+impl RequestArgs {
+    /// Loads policies, entities and requests, reporting problems into `out`.
+    /// `None` when anything could not be read.
+    pub fn load(&self, out: &mut Outcome) -> Option<Loaded> {
+        let ids = if self.cedar {
+            IdScheme::Cedar
+        } else {
+            IdScheme::Annotated
+        };
+        let set = load_policies(&self.policies, &self.schema, ids, self.format, out)?;
+        let options = Options {
+            errors: if self.cedar {
+                ErrorMode::Cedar
+            } else {
+                ErrorMode::FailClosed
+            },
+            ..Options::default()
+        };
+        let entities = match load_entities(self, &set) {
+            Ok(e) => e,
+            Err(d) => {
+                out.diagnostics(&Sources::new(), &d, self.format);
+                return None;
+            }
+        };
+        let requests = match read_requests(self, &set) {
+            Ok(r) => r,
+            Err(ds) => {
+                out.diagnostics(&Sources::new(), &ds, self.format);
+                return None;
+            }
+        };
+        Some(Loaded {
+            set,
+            entities,
+            requests,
+            options,
+        })
+    }
+}
+
+fn load_entities(args: &RequestArgs, set: &PolicySet) -> Result<Entities, Vec<Diagnostic>> {
+    let (name, text) = match &args.entities {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => (path.display().to_string(), t),
+            Err(e) => {
+                return Err(vec![Diagnostic::plain(format!(
+                    "cannot read `{}`: {e}",
+                    path.display()
+                ))])
+            }
+        },
+        None => ("<none>".to_string(), "[]".to_string()),
+    };
+    build_entities(&set.schema, [(name.as_str(), text.as_str())])
+        .map_err(|e| vec![Diagnostic::from(&e)])
+}
+
+fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Vec<Diagnostic>> {
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|e| {
+            vec![Diagnostic::plain(format!(
+                "cannot read `{}`: {e}",
+                path.display()
+            ))]
+        })
+    };
+    if let Some(path) = &args.request {
+        let text = read(path)?;
+        let name = path.display().to_string();
+        let origin = Origin {
+            file: &name,
+            text: &text,
+            offset: 0,
+        };
+        return json::request_from_text(&origin, &text, &set.schema)
+            .map(|r| vec![r])
+            .map_err(|e| vec![Diagnostic::from(&e)]);
+    }
+    if let Some(path) = &args.requests {
+        let text = read(path)?;
+        let name = path.display().to_string();
+        let mut requests = Vec::new();
+        let mut errors = Vec::new();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.trim_end_matches(['\n', '\r']);
+            if !body.trim().is_empty() {
+                let origin = Origin {
+                    file: &name,
+                    text: &text,
+                    offset,
+                };
+                match json::request_from_text(&origin, body, &set.schema) {
+                    Ok(r) => requests.push(r),
+                    Err(e) => errors.push(Diagnostic::from(&e)),
+                }
+            }
+            offset += line.len();
+        }
+        return if errors.is_empty() {
+            Ok(requests)
+        } else {
+            Err(errors)
+        };
+    }
+    let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
+        return Err(vec![Diagnostic::plain(
+            "no request given: use --request FILE, --requests FILE.jsonl, or --principal, --action and --resource",
+        )]);
+    };
+    let uid = |flag: &str, text: &str| {
+        json::parse_uid(text).map_err(|m| vec![Diagnostic::plain(format!("in --{flag}: {m}"))])
+    };
+    let principal = uid("principal", p)?;
+    let action = uid("action", a)?;
+    let resource = uid("resource", r)?;
+    let context = match &args.context {
+        None => crate::eval::Value::empty_record(),
+        Some(c) => {
+            let text = if c.trim_start().starts_with('{') {
+                c.clone()
+            } else {
+                read(&PathBuf::from(c))?
+            };
+            let parsed: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                vec![Diagnostic::plain(format!(
+                    "in --context: invalid JSON: {e}"
+                ))]
+            })?;
+            json::context_from_json(&parsed, &action, &set.schema)
+                .map_err(|m| vec![Diagnostic::plain(format!("in --context: {m}"))])?
+        }
+    };
+    Ok(vec![Request {
+        principal,
+        action,
+        resource,
+        context,
+    }])
+}

@@ -1,0 +1,562 @@
+//! Explanations: why a request was allowed or denied, in words a console
+//! user knows, built on the tracing evaluator ([`trace::Recorder`]).
+//!
+//! Runs only when an explanation is asked for (text output of a deny,
+//! `--explain`, `mspl explain`); the decision path stays lean. A condition is
+//! split into its top-level parts (the conjuncts of a `when`, the disjuncts of
+//! an `unless`) and every part is evaluated, not only up to the first that
+//! fails, so that a deny names every missing grant.
+
+pub mod render;
+pub mod trace;
+
+use crate::authorize::{evaluate_policy, scope_matches, PolicyOutcome, Response};
+use crate::entities::json::Request;
+use crate::entities::Entities;
+use crate::eval::{Evaluator, Value};
+use crate::limits::Limits;
+use crate::policy_set::{PolicyEntry, PolicySet};
+use crate::syntax::ast::{annotation, ConditionKind, Effect, Expr, ExprKind, Var};
+use crate::syntax::Span;
+use serde::Serialize;
+use trace::{CallRecord, Recorder};
+
+/// Which policies an explanation covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Those that decided or could have: the determining policies, or for a
+    /// deny with no permit, the permits whose scope matched.
+    Relevant,
+    /// Every policy (the `explain` command).
+    All,
+}
+
+/// The explanation of one decision.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    /// The policies covered, in load order.
+    pub policies: Vec<PolicyTrace>,
+    /// For a deny: what would change it, from the `@fix` annotations of the
+    /// relevant policies, placeholders filled, in load order.
+    pub fixes: Vec<String>,
+}
+
+/// How one policy fared.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyTrace {
+    /// The policy's id.
+    pub id: String,
+    /// Permit or forbid.
+    pub effect: Effect,
+    /// Where it stands.
+    pub file: String,
+    /// Its line.
+    pub line: usize,
+    /// Its column.
+    pub column: usize,
+    /// Whether its scope matched the request.
+    pub scope_matched: bool,
+    /// `satisfied`, `not_satisfied`, `error` or `scope_mismatch`.
+    pub outcome: &'static str,
+    /// Whether it decided the request.
+    pub determining: bool,
+    /// Its `@reason`, placeholders filled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Its `@fix`, placeholders filled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// What would make it apply: the fixes of its unmet parts when each has
+    /// one (from the rules they call), otherwise its own `@fix`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<String>,
+    /// Its conditions, when the scope matched.
+    pub conditions: Vec<ConditionTrace>,
+    /// The policy's head, for rendering.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// One `when` or `unless` condition.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConditionTrace {
+    /// `when` or `unless`.
+    pub kind: ConditionKind,
+    /// Its parts: conjuncts of a `when`, disjuncts of an `unless`.
+    pub parts: Vec<PartTrace>,
+}
+
+/// One part of a condition, evaluated on its own.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartTrace {
+    /// Its source text, on one line.
+    pub text: String,
+    /// Its line.
+    pub line: usize,
+    /// Its column.
+    pub column: usize,
+    /// Its value, when it evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<bool>,
+    /// Its error, when it raised one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether it is as the policy needs (true in a `when`, false in an `unless`).
+    pub met: bool,
+    /// Whether it depends on the principal's data: a part that does not (it
+    /// reads only the resource, or only tests the principal's type)
+    /// describes the request, not a grant that is missing.
+    pub about_principal: bool,
+    /// The rule calls made while evaluating it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleTrace>,
+    /// When the part is a call of a rule with a `@fix` annotation: that fix,
+    /// with the rule's parameters filled by the call's arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// Where it stands, for rendering.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// One rule call and why it came out as it did.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleTrace {
+    /// The call with its argument values, e.g. `holds(RamUser::"u", "X")`.
+    pub call: String,
+    /// `true`, `false` or `error`.
+    pub result: &'static str,
+    /// The clause that held, as `file:line`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
+    /// The calls inside the clause that held (or, when none held, inside
+    /// every clause) that mattered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub because: Vec<RuleTrace>,
+}
+
+/// Explains `response` to `request`.
+pub fn explain(
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+    response: &Response,
+    limits: &Limits,
+    scope: Scope,
+) -> Explanation {
+    let mut policies = Vec::new();
+    for entry in &set.policies {
+        let determining = response.determining.contains(&entry.id);
+        let matched = scope_matches(&entry.policy, request, entities);
+        let include = match scope {
+            Scope::All => true,
+            Scope::Relevant => {
+                determining
+                    || (response.determining.is_empty()
+                        && matched
+                        && entry.policy.effect == Effect::Permit)
+            }
+        };
+        if include {
+            policies.push(trace_policy(
+                set,
+                entities,
+                request,
+                limits,
+                entry,
+                matched,
+                determining,
+            ));
+        }
+    }
+    if scope == Scope::Relevant && response.determining.is_empty() {
+        // Keep the permits whose unmet parts are all about the principal;
+        // the others fail on what the request is, not on a missing grant.
+        let grantable = |p: &PolicyTrace| {
+            p.conditions
+                .iter()
+                .flat_map(|c| &c.parts)
+                .all(|part| part.met || part.about_principal)
+        };
+        if policies.iter().any(grantable) {
+            policies.retain(grantable);
+        }
+    }
+    let mut fixes: Vec<String> = Vec::new();
+    if response.decision == crate::Decision::Deny {
+        for p in &policies {
+            let counts =
+                p.determining || (response.determining.is_empty() && p.effect == Effect::Permit);
+            if counts {
+                for fix in &p.fixes {
+                    if !fixes.contains(fix) {
+                        fixes.push(fix.clone());
+                    }
+                }
+            }
+        }
+    }
+    Explanation { policies, fixes }
+}
+
+fn trace_policy(
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+    limits: &Limits,
+    entry: &PolicyEntry,
+    matched: bool,
+    determining: bool,
+) -> PolicyTrace {
+    let policy = &entry.policy;
+    let (line, column) = set.sources.line_column(policy.head);
+    let outcome = {
+        let mut eval = Evaluator::new(set, entities, request, limits);
+        match evaluate_policy(policy, &mut eval) {
+            PolicyOutcome::Satisfied => "satisfied",
+            PolicyOutcome::NotSatisfied => "not_satisfied",
+            PolicyOutcome::Error(_) => "error",
+            PolicyOutcome::ScopeMismatch => "scope_mismatch",
+        }
+    };
+    let conditions = if matched {
+        policy
+            .conditions
+            .iter()
+            .map(|c| ConditionTrace {
+                kind: c.kind,
+                parts: parts_of(&c.body, c.kind)
+                    .into_iter()
+                    .map(|part| trace_part(set, entities, request, limits, part, c.kind))
+                    .collect(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let annotation_text = |key: &str| {
+        annotation(&policy.annotations, key)
+            .and_then(|a| a.value.as_ref())
+            .map(|v| fill_placeholders(v, request, entities))
+    };
+    let fix = annotation_text("fix");
+    let unmet: Vec<&PartTrace> = conditions
+        .iter()
+        .flat_map(|c: &ConditionTrace| &c.parts)
+        .filter(|p| !p.met)
+        .collect();
+    let mut fixes: Vec<String> = Vec::new();
+    if !unmet.is_empty() && unmet.iter().all(|p| p.fix.is_some()) {
+        for f in unmet.iter().filter_map(|p| p.fix.clone()) {
+            if !fixes.contains(&f) {
+                fixes.push(f);
+            }
+        }
+    } else if let Some(f) = &fix {
+        fixes.push(f.clone());
+    }
+    PolicyTrace {
+        id: entry.id.to_string(),
+        effect: policy.effect,
+        file: set.sources.name(policy.head.file).to_string(),
+        line,
+        column,
+        scope_matched: matched,
+        outcome,
+        determining,
+        reason: annotation_text("reason"),
+        fix,
+        fixes,
+        conditions,
+        span: policy.head,
+    }
+}
+
+/// The parts of a condition: the conjuncts of a `when`, the disjuncts of an
+/// `unless`.
+fn parts_of(body: &Expr, kind: ConditionKind) -> Vec<&Expr> {
+    match (&body.kind, kind) {
+        (ExprKind::And(items), ConditionKind::When)
+        | (ExprKind::Or(items), ConditionKind::Unless) => items.iter().collect(),
+        _ => vec![body],
+    }
+}
+
+fn trace_part(
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+    limits: &Limits,
+    part: &Expr,
+    kind: ConditionKind,
+) -> PartTrace {
+    let mut eval = Evaluator::with_tracer(set, entities, request, limits, Recorder::default());
+    let result = eval.eval_bool(part, "a condition");
+    let (line, column) = set.sources.line_column(part.span);
+    let (value, error) = match &result {
+        Ok(b) => (Some(*b), None),
+        Err(e) => (None, Some(e.kind.to_string())),
+    };
+    let met = value == Some(kind == ConditionKind::When);
+    let fix = part_fix(set, entities, request, part, &eval.tracer.roots);
+    PartTrace {
+        text: one_line(set.sources.snippet(part.span)),
+        line,
+        column,
+        value,
+        error,
+        met,
+        about_principal: mentions_principal(set, part, &mut Vec::new())
+            && !type_test(set, part, &mut Vec::new()),
+        rules: eval
+            .tracer
+            .roots
+            .iter()
+            .map(|c| rule_trace(set, c))
+            .collect(),
+        fix,
+        span: part.span,
+    }
+}
+
+/// The fix of a part that is (the negation of) a call of a rule with `@fix`:
+/// `{param}` placeholders take the call's argument values, the request's
+/// placeholders work as in policy annotations.
+fn part_fix(
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+    part: &Expr,
+    calls: &[CallRecord],
+) -> Option<String> {
+    let call = match &part.kind {
+        ExprKind::Not(inner) => inner,
+        _ => part,
+    };
+    let ExprKind::Call {
+        target: crate::syntax::ast::CallTarget::Rule(i),
+        ..
+    } = &call.kind
+    else {
+        return None;
+    };
+    let rule = set.rules.get(*i as usize)?;
+    // The clause that carries `@fix` names the parameters its text uses.
+    let (clause, template) = rule.clauses.iter().find_map(|c| {
+        annotation(&c.annotations, "fix")
+            .and_then(|a| a.value.clone())
+            .map(|t| (c, t))
+    })?;
+    let record = calls.iter().find(|c| c.rule == *i)?;
+    let mut text = template.to_string();
+    for (name, value) in clause.params.iter().zip(&record.args) {
+        text = text.replace(&format!("{{{name}}}"), &show(value));
+    }
+    Some(fill_placeholders(&text, request, entities))
+}
+
+/// Collapses runs of white space (and drops comments) so a part prints on one line.
+fn one_line(text: &str) -> String {
+    let without_comments: Vec<&str> = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect();
+    without_comments
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `expr` refers to `principal`, directly or through the rules it calls.
+fn mentions_principal(set: &PolicySet, expr: &Expr, seen: &mut Vec<u32>) -> bool {
+    let mut found = false;
+    visit(expr, &mut |e| match &e.kind {
+        ExprKind::Var(Var::Principal) => found = true,
+        ExprKind::Call {
+            target: crate::syntax::ast::CallTarget::Rule(i),
+            ..
+        } if !seen.contains(i) => {
+            seen.push(*i);
+            if let Some(rule) = set.rules.get(*i as usize) {
+                if rule
+                    .clauses
+                    .iter()
+                    .any(|c| mentions_principal(set, &c.body, seen))
+                {
+                    found = true;
+                }
+            }
+        }
+        _ => {}
+    });
+    found
+}
+
+/// Whether `expr` only tests the types of variables (`principal is RamUser`,
+/// and `&&`, `||`, `!` of such tests, and rules made only of them): no
+/// administrator can grant a principal another type.
+fn type_test(set: &PolicySet, expr: &Expr, seen: &mut Vec<u32>) -> bool {
+    match &expr.kind {
+        ExprKind::Is(inner, _, None) => {
+            matches!(inner.kind, ExprKind::Var(_) | ExprKind::Local(..))
+        }
+        ExprKind::Not(a) => type_test(set, a, seen),
+        ExprKind::And(items) | ExprKind::Or(items) => items.iter().all(|i| type_test(set, i, seen)),
+        ExprKind::Call {
+            target: crate::syntax::ast::CallTarget::Rule(i),
+            args,
+            ..
+        } => {
+            if seen.contains(i) {
+                return false;
+            }
+            seen.push(*i);
+            let plain_args = args
+                .iter()
+                .all(|a| matches!(a.kind, ExprKind::Var(_) | ExprKind::Local(..)));
+            plain_args
+                && set
+                    .rules
+                    .get(*i as usize)
+                    .is_some_and(|r| r.clauses.iter().all(|c| type_test(set, &c.body, seen)))
+        }
+        _ => false,
+    }
+}
+
+/// Calls `f` on `expr` and every expression inside it.
+pub fn visit(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(expr);
+    match &expr.kind {
+        ExprKind::Lit(_) | ExprKind::Entity(_) | ExprKind::Var(_) | ExprKind::Local(..) => {}
+        ExprKind::If(a, b, c) => {
+            visit(a, f);
+            visit(b, f);
+            visit(c, f);
+        }
+        ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Set(items) => {
+            items.iter().for_each(|i| visit(i, f))
+        }
+        ExprKind::Not(a)
+        | ExprKind::Neg(a)
+        | ExprKind::Has(a, _)
+        | ExprKind::Like(a, _)
+        | ExprKind::GetAttr(a, _) => visit(a, f),
+        ExprKind::Binary(_, a, b) => {
+            visit(a, f);
+            visit(b, f);
+        }
+        ExprKind::Is(a, _, b) => {
+            visit(a, f);
+            if let Some(b) = b {
+                visit(b, f);
+            }
+        }
+        ExprKind::Method(a, _, args) => {
+            visit(a, f);
+            args.iter().for_each(|x| visit(x, f));
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|x| visit(x, f)),
+        ExprKind::Record(entries) => entries.iter().for_each(|(_, v)| visit(v, f)),
+        ExprKind::Quantified { set, body, .. } => {
+            visit(set, f);
+            visit(body, f);
+        }
+    }
+}
+
+fn rule_trace(set: &PolicySet, call: &CallRecord) -> RuleTrace {
+    let rule = &set.rules[call.rule as usize];
+    let args: Vec<String> = call.args.iter().map(|a| a.to_string()).collect();
+    let held = call.clauses.iter().find(|c| c.result == Ok(true));
+    let held_by = held.map(|c| {
+        let span = rule.clauses[c.index].head;
+        let (line, _) = set.sources.line_column(span);
+        format!("{}:{line}", set.sources.name(span.file))
+    });
+    // Why it held: the calls in the clause that held which held too. Why it
+    // did not: nothing to add beyond the call itself.
+    let because = match held {
+        Some(c) => c
+            .calls
+            .iter()
+            .filter(|sub| sub.result == Ok(true))
+            .map(|sub| rule_trace(set, sub))
+            .collect(),
+        None => Vec::new(),
+    };
+    RuleTrace {
+        call: format!("{}({})", rule.name, args.join(", ")),
+        result: match call.result {
+            Ok(true) => "true",
+            Ok(false) => "false",
+            Err(_) => "error",
+        },
+        held_by,
+        because,
+    }
+}
+
+/// Fills `{principal}`, `{action}`, `{resource}`, `{context.a.b}`,
+/// `{principal.attr}`, and the Model Studio shorthands `{workspace}` (the
+/// context's workspace, else the resource's, else the resource when it is
+/// a workspace) and `{model}` (the resource). Entities print as their id.
+pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let key = &rest[open + 1..open + close];
+        match resolve(key, request, entities) {
+            Some(v) => out.push_str(&show(&v)),
+            None => out.push_str(&rest[open..open + close + 1]),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn resolve(key: &str, request: &Request, entities: &Entities) -> Option<Value> {
+    let attr = |v: &Value, name: &str| -> Option<Value> {
+        match v {
+            Value::Entity(uid) => entities.get(uid)?.attrs.get(name).cloned(),
+            Value::Record(r) => r.get(name).cloned(),
+            _ => None,
+        }
+    };
+    match key {
+        "workspace" => {
+            let resource = Value::Entity(request.resource.clone());
+            return attr(&request.context, "workspace")
+                .or_else(|| attr(&resource, "workspace"))
+                .or_else(|| (request.resource.ty.ends_with("Workspace")).then_some(resource));
+        }
+        "model" => return Some(Value::Entity(request.resource.clone())),
+        _ => {}
+    }
+    let mut segments = key.split('.');
+    let mut current = match segments.next()? {
+        "principal" => Value::Entity(request.principal.clone()),
+        "action" => Value::Entity(request.action.clone()),
+        "resource" => Value::Entity(request.resource.clone()),
+        "context" => request.context.clone(),
+        _ => return None,
+    };
+    for s in segments {
+        current = attr(&current, s)?;
+    }
+    Some(current)
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Entity(uid) => uid.id.to_string(),
+        Value::String(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
