@@ -1,7 +1,7 @@
 //! [`Engine`]: the library's front door. A loaded policy set plus an entity
 //! store, answering requests given as values or as JSON text.
 
-use crate::authorize::{authorize, Options, Response};
+use crate::authorize::{Options, PolicyIndex, Response};
 use crate::diag::Diagnostic;
 use crate::entities::json::{self, DataError, Origin, Request};
 use crate::entities::Entities;
@@ -58,6 +58,8 @@ pub struct Engine {
     pub entities: Entities,
     /// How requests are judged.
     pub options: Options,
+    /// The index of `set`'s policies; [`Engine::reindex`] after changing `set`.
+    index: PolicyIndex,
 }
 
 /// Builds the entity store for `schema` from entity files' texts: the data,
@@ -66,9 +68,18 @@ pub fn build_entities<'a>(
     schema: &Schema,
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Entities, DataError> {
+    build_entities_with(schema, files, &crate::Limits::default())
+}
+
+/// [`build_entities`] under `limits` (data-file size, JSON nesting).
+pub fn build_entities_with<'a>(
+    schema: &Schema,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    limits: &crate::Limits,
+) -> Result<Entities, DataError> {
     let mut store = Entities::new();
     for (name, text) in files {
-        json::load_entities(text, name, schema, &mut store)?;
+        json::load_entities_with(text, name, schema, &mut store, limits)?;
     }
     merge_actions(schema, &mut store);
     Ok(store)
@@ -112,6 +123,7 @@ impl Engine {
         let mut entities = Entities::new();
         merge_actions(&set.schema, &mut entities);
         Ok(Engine {
+            index: PolicyIndex::new(&set),
             set,
             entities,
             options,
@@ -156,6 +168,12 @@ impl Engine {
 
     /// Decides a request.
     pub fn authorize(&self, request: &Request) -> Response {
-        authorize(&self.set, &self.entities, request, &self.options)
+        self.index
+            .authorize(&self.set, &self.entities, request, &self.options)
+    }
+
+    /// Rebuilds the policy index, after `set` was changed in place.
+    pub fn reindex(&mut self) {
+        self.index = PolicyIndex::new(&self.set);
     }
 }

@@ -13,11 +13,15 @@ pub mod engine;
 pub mod entities;
 pub mod eval;
 pub mod explain;
+pub mod fmt;
 pub mod limits;
 pub mod policy_set;
+pub mod repl;
 pub mod schema;
 pub mod suggest;
 pub mod syntax;
+pub mod testing;
+pub mod validate;
 
 pub use authorize::{Decision, DenyKind, ErrorMode, Options, PolicyError, Response};
 pub use engine::{Engine, Error};

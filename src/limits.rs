@@ -10,6 +10,11 @@
 pub struct Limits {
     /// Deepest nesting of brackets, `if`s and quantifiers in one item.
     pub max_nesting: usize,
+    /// Deepest expression tree: brackets, and chains such as `1 + 1 + …`
+    /// or `a.b.c.…`, which build one tree level per operator. The default
+    /// keeps every walk of a tree (`Drop` included, which no limit can move
+    /// to another stack) within a 256 KiB thread stack in a debug build.
+    pub max_expr_depth: usize,
     /// Deepest chain of rule calls during one evaluation.
     pub max_rule_depth: usize,
     /// Most evaluation steps (expressions evaluated) for one request.
@@ -20,7 +25,8 @@ pub struct Limits {
     pub max_data_file_bytes: usize,
     /// Largest set built during evaluation.
     pub max_set_size: usize,
-    /// Deepest nesting of JSON arrays and objects in data.
+    /// Deepest nesting of JSON arrays and objects in data; at most 127,
+    /// serde_json's own ceiling.
     pub max_json_depth: usize,
 }
 
@@ -28,12 +34,13 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_nesting: 200,
+            max_expr_depth: 256,
             max_rule_depth: 256,
             max_steps: 1_000_000,
             max_policy_file_bytes: 64 << 20,
             max_data_file_bytes: 1 << 30,
             max_set_size: 1_000_000,
-            max_json_depth: 128,
+            max_json_depth: 127,
         }
     }
 }

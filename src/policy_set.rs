@@ -62,6 +62,30 @@ impl PolicySet {
     pub fn policy(&self, id: &str) -> Option<&PolicyEntry> {
         self.policies.iter().find(|p| p.id == id)
     }
+
+    /// Links one expression parsed on its own (the REPL's input) against
+    /// this set's rules, as [`Loader::finish`] links policy conditions:
+    /// every call resolved to a rule or an extension function with the
+    /// right arity, every method known. Returns the problems found; the
+    /// expression may be evaluated only when there are none.
+    pub fn link_expr(&self, expr: &mut Expr) -> Vec<Diagnostic> {
+        let rule_index: HashMap<Name, u32> = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i as u32))
+            .collect();
+        let arities: Vec<usize> = self.rules.iter().map(|r| r.arity).collect();
+        let names: Vec<Name> = self.rules.iter().map(|r| r.name.clone()).collect();
+        let linker = Linker {
+            rule_index: &rule_index,
+            arities: &arities,
+            names: &names,
+        };
+        let mut diagnostics = Vec::new();
+        linker.link(expr, &mut diagnostics);
+        diagnostics
+    }
 }
 
 /// How policy ids are assigned.

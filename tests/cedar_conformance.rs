@@ -22,18 +22,26 @@
 //!   run (reasons of requests already listed are kept).
 //! - `CI=true`: the shared data must be present (otherwise the test skips).
 //!
-//! The corpus's `shouldValidate` and `validateRequest` belong to the
-//! validator and are only counted here.
+//! Each test is also run through `mspl validate` (in-process, with the
+//! test's requests): the policies must validate exactly when Cedar's
+//! `shouldValidate` says so, and each request exactly when its
+//! `validateRequest` does. These agreements are reported beside the
+//! decisions, and their misses are listed in the same file as
+//! `<test file>#shouldValidate` and `<test file>#<request index>:validateRequest`.
 
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The known-failures list, relative to the crate root.
 const KNOWN_FAILURES: &str = "tests/cedar_conformance_known_failures.txt";
+/// Time spent in `mspl validate`, in nanoseconds, summed over the threads.
+static VALIDATION_NANOS: AtomicU64 = AtomicU64::new(0);
+/// Entity-file errors `mspl validate` found in the tests' data.
+static ENTITY_FILES_INVALID: AtomicU64 = AtomicU64::new(0);
 /// How many mismatches are printed in full.
 const SHOWN_IN_FULL: usize = 10;
 
@@ -62,18 +70,24 @@ fn hand_written() {
             .map_or("", |(d, _)| d)
             .to_string();
         let entry = folders.entry(folder).or_default();
+        let res: Vec<_> = res.iter().filter(|r| !r.validation).collect();
         entry.1 += res.len();
         entry.0 += res.iter().filter(|r| r.mismatch.is_none()).count();
     }
     for (folder, (passed, total)) in &folders {
         let _ = writeln!(report, "  {folder:<32} {passed:>3}/{total} passed");
     }
-    let all: Vec<&RequestResult> = results.iter().flatten().collect();
+    let everything: Vec<&RequestResult> = results.iter().flatten().collect();
+    let all: Vec<&RequestResult> = everything
+        .iter()
+        .copied()
+        .filter(|r| !r.validation)
+        .collect();
     let passed = all.iter().filter(|r| r.mismatch.is_none()).count();
     let _ = writeln!(report, "  {:<32} {passed:>3}/{} passed", "total", all.len());
-    summarize_common(&cases, &all, &mut report);
+    summarize_common(&cases, &everything, &mut report);
     let _ = writeln!(report, "  time: {:.1?}", started.elapsed());
-    finish("tests/", &report, &cases, &all);
+    finish("tests/", &report, &cases, &everything);
 }
 
 #[test]
@@ -108,7 +122,12 @@ fn corpus() {
         .collect();
     let run_started = Instant::now();
     let results = run_cases(&cases);
-    let all: Vec<&RequestResult> = results.iter().flatten().collect();
+    let everything: Vec<&RequestResult> = results.iter().flatten().collect();
+    let all: Vec<&RequestResult> = everything
+        .iter()
+        .copied()
+        .filter(|r| !r.validation)
+        .collect();
     let mut report = String::new();
     let _ = writeln!(report, "Cedar conformance, corpus ({} tests):", cases.len());
     let matched = all.iter().filter(|r| r.mismatch.is_none()).count();
@@ -137,7 +156,7 @@ fn corpus() {
         };
         let _ = writeln!(report, "    {kind:<28} {n:>6}{tag}");
     }
-    summarize_common(&cases, &all, &mut report);
+    let agreement = summarize_common(&cases, &everything, &mut report);
     let _ = writeln!(
         report,
         "  time: {:.1?} (unpacking {:.1?}, running {:.1?})",
@@ -145,7 +164,14 @@ fn corpus() {
         unpack_time,
         run_started.elapsed()
     );
-    finish("corpus-tests/", &report, &cases, &all);
+    if !filtered() {
+        assert!(
+            agreement >= 0.99,
+            "{report}\nshouldValidate agreement {:.2}% is below 99%",
+            100.0 * agreement
+        );
+    }
+    finish("corpus-tests/", &report, &cases, &everything);
 }
 
 /// `../shared/cedar-integration-tests`, or `None` (after saying so) when
@@ -482,6 +508,10 @@ enum Kind {
     Load(&'static str),
     /// The test leaves out the principal or the resource.
     Unexpressible,
+    /// `mspl validate` disagrees with `shouldValidate` (Cedar's answer).
+    ShouldValidate(bool),
+    /// `mspl validate` disagrees with a request's `validateRequest`.
+    ValidateRequest(bool),
 }
 
 impl Kind {
@@ -492,6 +522,8 @@ impl Kind {
             Kind::Errors => "errors".into(),
             Kind::Load(stage) => format!("load failure ({stage})"),
             Kind::Unexpressible => "no principal or resource".into(),
+            Kind::ShouldValidate(b) => format!("shouldValidate {b}"),
+            Kind::ValidateRequest(b) => format!("validateRequest {b}"),
         }
     }
 }
@@ -536,6 +568,9 @@ impl Mismatch {
 
 /// The result of one request.
 struct RequestResult {
+    /// Whether this is a validation result (`shouldValidate`,
+    /// `validateRequest`) rather than a decision.
+    validation: bool,
     /// `<test file>#<request index>`.
     key: String,
     /// The case (index into the cases run) and the request's index in it.
@@ -625,6 +660,7 @@ fn run_case(case_index: usize, case: &Case, dir: &Path) -> Vec<RequestResult> {
                 },
             };
             RequestResult {
+                validation: false,
                 key,
                 case: case_index,
                 index,
@@ -632,7 +668,108 @@ fn run_case(case_index: usize, case: &Case, dir: &Path) -> Vec<RequestResult> {
                 mismatch,
             }
         })
+        .chain(run_validation(case_index, case, dir, &lines))
         .collect()
+}
+
+/// Runs `mspl validate` on the test's policies, schema and requests, and
+/// compares with `shouldValidate` and each `validateRequest`.
+fn run_validation(
+    case_index: usize,
+    case: &Case,
+    dir: &Path,
+    lines: &[&str],
+) -> Vec<RequestResult> {
+    let Some(schema) = &case.schema else {
+        return Vec::new();
+    };
+    let requests = dir.join("validate.jsonl");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&requests, text).expect("the request file is written");
+    let mut args: Vec<String> = ["mspl", "validate", "--policies"]
+        .map(String::from)
+        .to_vec();
+    args.push(case.policies.display().to_string());
+    args.extend(["--schema".to_string(), schema.display().to_string()]);
+    args.extend(["--requests".to_string(), requests.display().to_string()]);
+    args.extend([
+        "--entities".to_string(),
+        case.entities.display().to_string(),
+    ]);
+    args.extend(["--format", "json"].map(String::from));
+    let started = Instant::now();
+    let outcome = mspl::cli::execute(args);
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    VALIDATION_NANOS.fetch_add(nanos, Ordering::Relaxed);
+    let output = format!(
+        "exit code {}\nstdout:\n{}stderr:\n{}",
+        outcome.code, outcome.stdout, outcome.stderr
+    );
+    // Which inputs have errors: the requests by line, the entity file (only
+    // counted: Cedar's tests do not say), and the policies (any other file).
+    let diagnostics: Option<Vec<Json>> = (outcome.code != 1)
+        .then(|| serde_json::from_str(outcome.stdout.lines().next().unwrap_or("[]")).ok())
+        .flatten();
+    let mut policies_valid = None;
+    let mut bad_lines = BTreeSet::new();
+    if let Some(ds) = &diagnostics {
+        let errors = ds
+            .iter()
+            .filter(|d| d.get("severity").and_then(Json::as_str) == Some("error"));
+        let mut valid = true;
+        for d in errors {
+            let file = d.get("file").and_then(Json::as_str).unwrap_or("");
+            match d.get("line").and_then(Json::as_u64) {
+                Some(line) if file.ends_with("validate.jsonl") => {
+                    bad_lines.insert(line as usize);
+                }
+                _ if file.ends_with("entities.json") => {
+                    ENTITY_FILES_INVALID.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => valid = false,
+            }
+        }
+        policies_valid = Some(valid);
+    }
+    let result = |key: String, index: usize, kind: Kind, agrees: bool| RequestResult {
+        validation: true,
+        key,
+        case: case_index,
+        index,
+        extension: case.extension,
+        mismatch: (!agrees).then(|| Mismatch {
+            kind,
+            actual: None,
+            output: output.clone(),
+        }),
+    };
+    let mut out = Vec::new();
+    if let Some(expected) = case.should_validate {
+        out.push(result(
+            format!("{}#shouldValidate", case.name),
+            usize::MAX,
+            Kind::ShouldValidate(expected),
+            policies_valid == Some(expected),
+        ));
+    }
+    let mut line = 0;
+    for (index, r) in case.requests.iter().enumerate() {
+        if r.line.is_none() {
+            continue;
+        }
+        line += 1;
+        if let Some(expected) = r.validate_request {
+            let actual = diagnostics.as_ref().map(|_| !bad_lines.contains(&line));
+            out.push(result(
+                format!("{}#{index}:validateRequest", case.name),
+                index,
+                Kind::ValidateRequest(expected),
+                actual == Some(expected),
+            ));
+        }
+    }
+    out
 }
 
 /// Runs mspl on `lines`; the answers, or why there are none.
@@ -695,10 +832,13 @@ fn compare(expected: &Expected, actual: &Actual) -> Option<Mismatch> {
 /// The full report of one mismatch.
 fn describe(cases: &[Case], result: &RequestResult) -> String {
     let case = &cases[result.case];
-    let expected = &case.requests[result.index];
     let Some(m) = &result.mismatch else {
         return String::new();
     };
+    if result.validation {
+        return describe_validation(case, result, m);
+    }
+    let expected = &case.requests[result.index];
     let mut s = String::new();
     let tag = if result.extension {
         ", test uses extension types"
@@ -747,12 +887,36 @@ fn describe(cases: &[Case], result: &RequestResult) -> String {
     s
 }
 
+/// The full report of a validation mismatch.
+fn describe_validation(case: &Case, result: &RequestResult, m: &Mismatch) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "--- {} (expected {})", result.key, m.kind.label());
+    let _ = writeln!(s, "output:\n{}", indent(&m.output));
+    let path = |key: &str| {
+        format!(
+            "{}/{}",
+            case.shell_root,
+            case.relative.get(key).map_or("", |p| p.as_str())
+        )
+    };
+    let _ = writeln!(
+        s,
+        "reproduce (from the repository root):\n  {}cargo run -q -- validate --policies {} --schema {}",
+        case.shell_prefix,
+        path("policies"),
+        path("schema")
+    );
+    s
+}
+
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
-/// Counts shared by both suites: validation fields and unexpressible requests.
-fn summarize_common(cases: &[Case], all: &[&RequestResult], report: &mut String) {
+/// Counts shared by both suites: unexpressible requests and the
+/// validator's agreement with `shouldValidate` and `validateRequest`.
+/// Returns the `shouldValidate` agreement (1.0 when there is nothing to agree on).
+fn summarize_common(cases: &[Case], all: &[&RequestResult], report: &mut String) -> f64 {
     let unexpressible = all
         .iter()
         .filter(|r| {
@@ -765,19 +929,69 @@ fn summarize_common(cases: &[Case], all: &[&RequestResult], report: &mut String)
         report,
         "  requests without principal or resource: {unexpressible}"
     );
-    let validate: Vec<bool> = cases.iter().filter_map(|c| c.should_validate).collect();
-    let requests: Vec<bool> = cases
-        .iter()
-        .flat_map(|c| c.requests.iter().filter_map(|r| r.validate_request))
-        .collect();
+    let count = |pick: &dyn Fn(&Kind) -> Option<bool>, want: bool| {
+        let of: Vec<&&RequestResult> = all
+            .iter()
+            .filter(|r| {
+                r.validation && validation_kind(cases, r).and_then(|k| pick(&k)) == Some(want)
+            })
+            .collect();
+        (of.iter().filter(|r| r.mismatch.is_none()).count(), of.len())
+    };
+    let should = |k: &Kind| match k {
+        Kind::ShouldValidate(b) => Some(*b),
+        _ => None,
+    };
+    let request = |k: &Kind| match k {
+        Kind::ValidateRequest(b) => Some(*b),
+        _ => None,
+    };
+    let (st, stn) = count(&should, true);
+    let (sf, sfn) = count(&should, false);
+    let (rt, rtn) = count(&request, true);
+    let (rf, rfn) = count(&request, false);
+    let agreement = if stn + sfn == 0 {
+        1.0
+    } else {
+        (st + sf) as f64 / (stn + sfn) as f64
+    };
     let _ = writeln!(
         report,
-        "  not yet covered (validator): shouldValidate true {} / false {}; validateRequest true {} / false {}",
-        validate.iter().filter(|&&b| b).count(),
-        validate.iter().filter(|&&b| !b).count(),
-        requests.iter().filter(|&&b| b).count(),
-        requests.iter().filter(|&&b| !b).count(),
+        "  validator, shouldValidate:  {}/{} agree ({:.2}%; target: at least 99%): true {st}/{stn}, false {sf}/{sfn}",
+        st + sf,
+        stn + sfn,
+        100.0 * agreement
     );
+    let _ = writeln!(
+        report,
+        "  validator, validateRequest: {}/{} agree: true {rt}/{rtn}, false {rf}/{rfn}",
+        rt + rf,
+        rtn + rfn
+    );
+    let _ = writeln!(
+        report,
+        "  validator, entity data: {} error(s) in the tests' entity files",
+        ENTITY_FILES_INVALID.swap(0, Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        report,
+        "  validator time: {:.1?} (summed over threads)",
+        std::time::Duration::from_nanos(VALIDATION_NANOS.swap(0, Ordering::Relaxed))
+    );
+    agreement
+}
+
+/// The expectation a validation result was checked against.
+fn validation_kind(cases: &[Case], r: &RequestResult) -> Option<Kind> {
+    let case = &cases[r.case];
+    if r.index == usize::MAX {
+        case.should_validate.map(Kind::ShouldValidate)
+    } else {
+        case.requests
+            .get(r.index)
+            .and_then(|q| q.validate_request)
+            .map(Kind::ValidateRequest)
+    }
 }
 
 /// Compares the run with the known-failures list (entries under `prefix`),

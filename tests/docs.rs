@@ -1,4 +1,6 @@
 //! Runs every example of `docs/language.md`, so the reference cannot rot.
+//! Blocks marked `mspl-valid` must also validate without errors, blocks
+//! marked `mspl-invalid` must load but draw a validation error.
 
 use mspl::entities::json::Request;
 use mspl::eval::{Evaluator, Value};
@@ -62,6 +64,22 @@ fn every_example_of_the_language_reference_runs() {
                     diagnostics.is_empty(),
                     "line {line}:\n{}",
                     set.sources.render(&diagnostics, false)
+                );
+                counts.0 += 1;
+            }
+            "mspl-valid" | "mspl-invalid" => {
+                let (set, diagnostics) = load(&body);
+                assert!(
+                    diagnostics.is_empty(),
+                    "line {line}:\n{}",
+                    set.sources.render(&diagnostics, false)
+                );
+                let problems = mspl::validate::validate_policies(&set);
+                let errors: Vec<_> = problems.iter().filter(|p| !p.is_warning()).collect();
+                assert_eq!(
+                    errors.is_empty(),
+                    info == "mspl-valid",
+                    "line {line}: {errors:?}"
                 );
                 counts.0 += 1;
             }

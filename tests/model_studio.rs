@@ -53,6 +53,38 @@ fn text(name: &str) -> String {
     .stdout
 }
 
+/// Pretty JSON with object keys sorted, whatever map type serde_json was
+/// built with (another workspace member may turn on `preserve_order`).
+fn canonical(v: &Value, depth: usize) -> String {
+    let pad = "  ".repeat(depth + 1);
+    let end = "  ".repeat(depth);
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys
+                .into_iter()
+                .map(|k| {
+                    format!(
+                        "{pad}{}: {}",
+                        Value::String(k.clone()),
+                        canonical(&map[k], depth + 1)
+                    )
+                })
+                .collect();
+            format!("{{\n{}\n{end}}}", items.join(",\n"))
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| format!("{pad}{}", canonical(i, depth + 1)))
+                .collect();
+            format!("[\n{}\n{end}]", items.join(",\n"))
+        }
+        other => other.to_string(),
+    }
+}
+
 fn fixes(response: &Value) -> Vec<String> {
     response["explanation"]["fixes"]
         .as_array()
@@ -90,7 +122,7 @@ fn every_example_is_decided_and_explained() {
         let snapshot = format!(
             "{}\n--- json\n{}\n",
             text(&name).trim_end(),
-            serde_json::to_string_pretty(&json).expect("serialises")
+            canonical(&json, 0)
         );
         insta::with_settings!({snapshot_path => "cases/model_studio", prepend_module_to_snapshot => false, snapshot_suffix => name.clone()}, {
             insta::assert_snapshot!("explained", snapshot);

@@ -4,6 +4,8 @@
 //!   Model Studio worlds and requests, in Cedar's JSON formats;
 //! - [`cedar`]: an independent encoding of the spec's 15 rules in Cedar, and
 //!   [`cedar_decide`] to judge a request with it in process;
+//! - [`rego`]: an independent encoding of the same rules in Rego, judged
+//!   with Regorus;
 //! - [`corpus`]: the fixed sequence of worlds the differential test judges;
 //! - [`spec`]: the domain's tables (features, system policies, actions);
 //! - file helpers to write a world as `entities.json` and `requests.jsonl`,
@@ -14,6 +16,7 @@
 
 pub mod cedar;
 pub mod corpus;
+pub mod rego;
 pub mod requests;
 pub mod rng;
 pub mod spec;

@@ -5,9 +5,14 @@
 //! errors fail closed: an erroring permit does not apply, an erroring forbid
 //! does. In [`ErrorMode::Cedar`] every erroring policy is skipped.
 
+mod index;
+
+pub use index::PolicyIndex;
+
 use crate::entities::json::Request;
 use crate::entities::Entities;
-use crate::eval::{EvalError, Evaluator};
+use crate::eval::interp::Buffers;
+use crate::eval::{EvalError, Evaluator, NoTrace};
 use crate::limits::Limits;
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{
@@ -87,7 +92,10 @@ pub struct Response {
     pub errors: Vec<PolicyError>,
     /// The explanation, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<serde_json::Value>,
+    ///
+    /// Typed, not a JSON value, so that its fields serialise in a fixed order
+    /// whatever features serde_json is built with.
+    pub explanation: Option<Box<crate::explain::Explanation>>,
 }
 
 /// What evaluating one policy gave.
@@ -150,38 +158,96 @@ pub fn evaluate_policy<T: crate::eval::Tracer>(
     PolicyOutcome::Satisfied
 }
 
-/// Decides `request`.
+/// Decides `request`, judging every policy of `set` in load order: the
+/// reference that [`PolicyIndex::authorize`] must agree with.
 pub fn authorize(
     set: &PolicySet,
     entities: &Entities,
     request: &Request,
     options: &Options,
 ) -> Response {
-    let mut permits = Vec::new();
-    let mut forbids = Vec::new();
+    with_scratch(|scratch| decide(set, entities, request, options, None, scratch))
+}
+
+/// The buffers one decision works in, kept per thread so that the decision
+/// path allocates nothing per request beyond the response once they have
+/// grown. They hold no value between decisions.
+#[derive(Default)]
+struct Scratch {
+    eval: Buffers,
+    permits: Vec<u32>,
+    forbids: Vec<u32>,
+    candidates: Vec<u32>,
+    ancestors: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Runs `f` with this thread's scratch buffers, taken out for the duration
+/// (a decision nested in another on one thread gets fresh ones).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut scratch = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    let result = f(&mut scratch);
+    SCRATCH.with(|cell| *cell.borrow_mut() = scratch);
+    result
+}
+
+/// Judges the policies numbered `only` (every policy when `None`), in load
+/// order, each as by a fresh evaluator, and builds the response.
+fn decide(
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+    options: &Options,
+    only: Option<&[u32]>,
+    scratch: &mut Scratch,
+) -> Response {
+    let buffers = std::mem::take(&mut scratch.eval);
+    let mut eval =
+        Evaluator::with_buffers(set, entities, request, &options.limits, NoTrace, buffers);
+    scratch.permits.clear();
+    scratch.forbids.clear();
     let mut errors = Vec::new();
-    for entry in &set.policies {
-        let mut eval = Evaluator::new(set, entities, request, &options.limits);
-        let outcome = evaluate_policy(&entry.policy, &mut eval);
+    let mut judge = |i: u32| {
+        let entry = &set.policies[i as usize];
+        eval.reset();
         let effect = entry.policy.effect;
-        match outcome {
+        match evaluate_policy(&entry.policy, &mut eval) {
             PolicyOutcome::Satisfied => match effect {
-                Effect::Permit => permits.push(entry.id.clone()),
-                Effect::Forbid => forbids.push(entry.id.clone()),
+                Effect::Permit => scratch.permits.push(i),
+                Effect::Forbid => scratch.forbids.push(i),
             },
             PolicyOutcome::Error(e) => {
                 if effect == Effect::Forbid && options.errors == ErrorMode::FailClosed {
-                    forbids.push(entry.id.clone());
+                    scratch.forbids.push(i);
                 }
                 errors.push(policy_error(set, &entry.id, e));
             }
             PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {}
         }
+    };
+    match only {
+        Some(numbers) => numbers.iter().for_each(|&i| judge(i)),
+        // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
+        None => (0..set.policies.len() as u32).for_each(&mut judge),
     }
-    let (decision, kind, determining) = if !forbids.is_empty() {
-        (Decision::Deny, Some(DenyKind::Forbidden), forbids)
-    } else if !permits.is_empty() {
-        (Decision::Allow, None, permits)
+    scratch.eval = eval.into_buffers();
+    let ids = |numbers: &[u32]| -> Vec<SmolStr> {
+        numbers
+            .iter()
+            .map(|&i| set.policies[i as usize].id.clone())
+            .collect()
+    };
+    let (decision, kind, determining) = if !scratch.forbids.is_empty() {
+        (
+            Decision::Deny,
+            Some(DenyKind::Forbidden),
+            ids(&scratch.forbids),
+        )
+    } else if !scratch.permits.is_empty() {
+        (Decision::Allow, None, ids(&scratch.permits))
     } else {
         (Decision::Deny, Some(DenyKind::NotPermitted), Vec::new())
     };

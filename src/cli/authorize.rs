@@ -2,7 +2,7 @@
 
 use super::common::{Format, Outcome};
 use super::input::RequestArgs;
-use crate::authorize::{authorize, Decision};
+use crate::authorize::{Decision, PolicyIndex};
 use crate::explain::{explain, render, Scope};
 use std::io::IsTerminal;
 
@@ -15,19 +15,28 @@ pub struct AuthorizeArgs {
     /// Add the explanation to JSON output (text output always explains).
     #[arg(long)]
     pub explain: bool,
+    /// Validate policies, entities and request files first; refuse (exit 3) on errors.
+    #[arg(long)]
+    pub validate: bool,
 }
 
 /// Runs `mspl authorize`: 0 allow (a batch: every line judged), 1 bad input, 2 deny.
 pub fn run(args: &AuthorizeArgs) -> Outcome {
     let mut out = Outcome::default();
-    let Some(loaded) = args.input.load(&mut out) else {
+    let Some(mut loaded) = args.input.load(&mut out) else {
         return out.exit(1);
     };
+    if args.validate {
+        if let Some(code) = super::validate::refuse(&mut loaded.set, &args.input, &mut out) {
+            return out.exit(code);
+        }
+    }
     let (set, entities, options) = (&loaded.set, &loaded.entities, &loaded.options);
+    let index = PolicyIndex::new(set);
     let format = args.input.format;
     let mut last = None;
     for (i, request) in loaded.requests.iter().enumerate() {
-        let mut response = authorize(set, entities, request, options);
+        let mut response = index.authorize(set, entities, request, options);
         // Text explains every decision; JSON only when asked.
         let explanation = (format == Format::Text || args.explain).then(|| {
             explain(
@@ -40,9 +49,7 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
             )
         });
         if args.explain {
-            response.explanation = explanation
-                .as_ref()
-                .and_then(|e| serde_json::to_value(e).ok());
+            response.explanation = explanation.clone().map(Box::new);
         }
         match format {
             Format::Json => {

@@ -3,7 +3,6 @@
 use super::common::{Format, Outcome};
 use crate::diag::Severity;
 use crate::policy_set::{IdScheme, Loader};
-use crate::Limits;
 use std::path::PathBuf;
 
 /// Arguments of `mspl check`.
@@ -15,12 +14,15 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The limits in force.
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
 }
 
 /// Runs `mspl check`: 0 when everything parses and links, 1 otherwise.
 pub fn run(args: &CheckArgs) -> Outcome {
     let mut out = Outcome::default();
-    let mut loader = Loader::new(Limits::default());
+    let mut loader = Loader::new(args.limits.limits());
     for p in &args.paths {
         loader.add_path(p);
     }

@@ -68,7 +68,19 @@ pub fn load_policies(
     format: Format,
     out: &mut Outcome,
 ) -> Option<PolicySet> {
-    let mut loader = Loader::new(Limits::default());
+    load_policies_with(paths, schemas, ids, &Limits::default(), format, out)
+}
+
+/// [`load_policies`] under `limits`.
+pub fn load_policies_with(
+    paths: &[PathBuf],
+    schemas: &[PathBuf],
+    ids: IdScheme,
+    limits: &Limits,
+    format: Format,
+    out: &mut Outcome,
+) -> Option<PolicySet> {
+    let mut loader = Loader::new(*limits);
     for p in paths.iter().chain(schemas) {
         loader.add_path(p);
     }

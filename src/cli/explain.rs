@@ -34,7 +34,7 @@ pub fn run(args: &ExplainArgs) -> Outcome {
         );
         match args.input.format {
             Format::Json => {
-                response.explanation = serde_json::to_value(&explanation).ok();
+                response.explanation = Some(Box::new(explanation.clone()));
                 out.stdout
                     .push_str(&serde_json::to_string(&response).unwrap_or_default());
                 out.stdout.push('\n');

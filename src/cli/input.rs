@@ -1,13 +1,14 @@
 //! What `authorize` and `explain` share: the policy, entity and request
 //! arguments, and reading them into a policy set, a store and requests.
 
-use super::common::{load_policies, Format, Outcome};
+use super::common::{load_policies_with, Format, Outcome};
 use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Sources};
-use crate::engine::build_entities;
+use crate::engine::build_entities_with;
 use crate::entities::json::{self, Origin, Request};
 use crate::entities::Entities;
 use crate::policy_set::{IdScheme, PolicySet};
+use crate::Limits;
 use std::path::PathBuf;
 
 /// The inputs of a decision: policies, entities, requests, format, mode.
@@ -46,6 +47,9 @@ pub struct RequestArgs {
     /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
     #[arg(long)]
     pub cedar: bool,
+    /// The limits in force.
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
 }
 
 /// Everything a decision needs, loaded.
@@ -69,14 +73,15 @@ impl RequestArgs {
         } else {
             IdScheme::Annotated
         };
-        let set = load_policies(&self.policies, &self.schema, ids, self.format, out)?;
+        let limits = self.limits.limits();
+        let set = load_policies_with(&self.policies, &self.schema, ids, &limits, self.format, out)?;
         let options = Options {
             errors: if self.cedar {
                 ErrorMode::Cedar
             } else {
                 ErrorMode::FailClosed
             },
-            ..Options::default()
+            limits,
         };
         let entities = match load_entities(self, &set) {
             Ok(e) => e,
@@ -102,8 +107,9 @@ impl RequestArgs {
 }
 
 fn load_entities(args: &RequestArgs, set: &PolicySet) -> Result<Entities, Vec<Diagnostic>> {
+    let limits = args.limits.limits();
     let (name, text) = match &args.entities {
-        Some(path) => match std::fs::read_to_string(path) {
+        Some(path) => match read_data(path, &limits) {
             Ok(t) => (path.display().to_string(), t),
             Err(e) => {
                 return Err(vec![Diagnostic::plain(format!(
@@ -114,13 +120,26 @@ fn load_entities(args: &RequestArgs, set: &PolicySet) -> Result<Entities, Vec<Di
         },
         None => ("<none>".to_string(), "[]".to_string()),
     };
-    build_entities(&set.schema, [(name.as_str(), text.as_str())])
+    build_entities_with(&set.schema, [(name.as_str(), text.as_str())], &limits)
         .map_err(|e| vec![Diagnostic::from(&e)])
 }
 
+/// Reads a data file, refusing one larger than the limit before reading it.
+fn read_data(path: &std::path::Path, limits: &Limits) -> std::io::Result<String> {
+    let len = std::fs::metadata(path)?.len();
+    if usize::try_from(len).map_or(true, |l| l > limits.max_data_file_bytes) {
+        return Err(std::io::Error::other(format!(
+            "the file has {len} bytes, more than the limit of {} (raise it with `--max-data-file-bytes`)",
+            limits.max_data_file_bytes
+        )));
+    }
+    std::fs::read_to_string(path)
+}
+
 fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Vec<Diagnostic>> {
+    let limits = args.limits.limits();
     let read = |path: &PathBuf| {
-        std::fs::read_to_string(path).map_err(|e| {
+        read_data(path, &limits).map_err(|e| {
             vec![Diagnostic::plain(format!(
                 "cannot read `{}`: {e}",
                 path.display()
@@ -135,7 +154,7 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
             text: &text,
             offset: 0,
         };
-        return json::request_from_text(&origin, &text, &set.schema)
+        return json::request_from_text_with(&origin, &text, &set.schema, &limits)
             .map(|r| vec![r])
             .map_err(|e| vec![Diagnostic::from(&e)]);
     }
@@ -153,7 +172,7 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
                     text: &text,
                     offset,
                 };
-                match json::request_from_text(&origin, body, &set.schema) {
+                match json::request_from_text_with(&origin, body, &set.schema, &limits) {
                     Ok(r) => requests.push(r),
                     Err(e) => errors.push(Diagnostic::from(&e)),
                 }
@@ -185,9 +204,15 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
             } else {
                 read(&PathBuf::from(c))?
             };
-            let parsed: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            let origin = Origin {
+                file: "--context",
+                text: &text,
+                offset: 0,
+            };
+            let parsed = json::parse_json(&origin, &text, &limits).map_err(|e| {
                 vec![Diagnostic::plain(format!(
-                    "in --context: invalid JSON: {e}"
+                    "in --context: {} at line {} column {}",
+                    e.message, e.line, e.column
                 ))]
             })?;
             json::context_from_json(&parsed, &action, &set.schema)

@@ -4,7 +4,12 @@ pub mod authorize;
 pub mod check;
 pub mod common;
 pub mod explain;
+pub mod fmt;
 pub mod input;
+pub mod limit_args;
+pub mod repl;
+pub mod test;
+pub mod validate;
 
 pub use common::Outcome;
 
@@ -30,8 +35,16 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Decide one request or a batch of requests.
     Authorize(authorize::AuthorizeArgs),
+    /// Rewrite policy files in the canonical layout, keeping every comment.
+    Fmt(fmt::FmtArgs),
+    /// Run policy test files: a line per case, `N passed, M failed` at the end.
+    Test(test::TestArgs),
     /// Trace every policy for a request: scope, each condition, rule calls, errors.
     Explain(explain::ExplainArgs),
+    /// An interactive session: evaluate expressions, bind a request, decide and explain it.
+    Repl(repl::ReplArgs),
+    /// Type-check policies and rules, and check entity data and requests, against the declarations.
+    Validate(validate::ValidateArgs),
 }
 
 /// Runs the command line in-process: what it would print, and its exit code.
@@ -64,6 +77,10 @@ where
         Command::Check(a) => check::run(&a),
         Command::Authorize(a) => authorize::run(&a),
         Command::Explain(a) => explain::run(&a),
+        Command::Repl(a) => repl::run(&a),
+        Command::Fmt(a) => fmt::run(&a),
+        Command::Test(a) => test::run(&a),
+        Command::Validate(a) => validate::run(&a),
     }
 }
 

@@ -7,12 +7,16 @@
 use super::{Entities, EntityData};
 use crate::eval::ext;
 use crate::eval::value::Value;
+use crate::limits::Limits;
 use crate::schema::{AttrType, Schema, Type};
 use crate::syntax::ast::EntityUid;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 use smol_str::SmolStr;
 use std::collections::BTreeMap;
+
+#[path = "strict.rs"]
+pub mod strict;
 
 /// A problem in a data file: where, and what.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -63,6 +67,12 @@ impl Origin<'_> {
     }
 
     fn serde(&self, e: &serde_json::Error) -> DataError {
+        self.serde_with(e, strict::SERDE_JSON_DEPTH)
+    }
+
+    /// A serde_json error as a [`DataError`]; `max_depth` is the nesting
+    /// limit that was in force, for serde_json's own recursion error.
+    fn serde_with(&self, e: &serde_json::Error, max_depth: usize) -> DataError {
         // serde_json counts lines and columns within the piece it was given.
         let (base_line, base_col) = line_column(self.text, self.offset);
         let line = base_line + e.line().saturating_sub(1);
@@ -77,12 +87,29 @@ impl Origin<'_> {
             .next()
             .unwrap_or(&message)
             .to_string();
+        let (message, help) = if strict::is_recursion_limit(e) {
+            (
+                format!(
+                    "JSON nests deeper than {} levels",
+                    max_depth.min(strict::SERDE_JSON_DEPTH)
+                ),
+                Some("flatten the data: records and sets nest at most this deep".into()),
+            )
+        } else if e.is_data() {
+            // Our own checks (duplicate keys, nesting) and type mismatches.
+            let help = message
+                .starts_with("duplicate key")
+                .then(|| "each key may appear once in an object".to_string());
+            (message, help)
+        } else {
+            (format!("invalid JSON: {message}"), None)
+        };
         DataError {
             file: self.file.to_string(),
             line,
             column,
-            message: format!("invalid JSON: {message}"),
-            help: None,
+            message,
+            help,
         }
     }
 }
@@ -107,11 +134,23 @@ pub fn load_entities(
     schema: &Schema,
     store: &mut Entities,
 ) -> Result<(), DataError> {
+    load_entities_with(text, file, schema, store, &Limits::default())
+}
+
+/// [`load_entities`] under `limits`: the data-file size and JSON nesting.
+pub fn load_entities_with(
+    text: &str,
+    file: &str,
+    schema: &Schema,
+    store: &mut Entities,
+    limits: &Limits,
+) -> Result<(), DataError> {
     let whole = Origin {
         file,
         text,
         offset: 0,
     };
+    check_size(&whole, text, limits)?;
     let raw: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
             whole.error(0, "an entity file is a JSON array of entities", None)
@@ -122,7 +161,8 @@ pub fn load_entities(
     for piece in raw {
         let offset = piece.get().as_ptr() as usize - text.as_ptr() as usize;
         let origin = Origin { file, text, offset };
-        let json: Json = serde_json::from_str(piece.get()).map_err(|e| origin.serde(&e))?;
+        let json = strict::parse(piece.get(), limits.max_json_depth)
+            .map_err(|e| origin.serde_with(&e, limits.max_json_depth))?;
         load_entity(&json, piece.get(), &origin, schema, store)?;
     }
     Ok(())
@@ -256,6 +296,9 @@ pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
 
 /// Parses `T::"id"` as written in policies.
 pub fn parse_uid(text: &str) -> Result<EntityUid, String> {
+    if let Some(uid) = simple_uid(text) {
+        return Ok(uid);
+    }
     let expr = crate::syntax::parse_expr(text, 0, &[], &crate::Limits::default())
         .map_err(|_| format!("`{text}` is not an entity reference like `Type::\"id\"`"))?;
     match expr.kind {
@@ -264,6 +307,28 @@ pub fn parse_uid(text: &str) -> Result<EntityUid, String> {
             "`{text}` is not an entity reference like `Type::\"id\"`"
         )),
     }
+}
+
+/// The common form `Ns::Type::"id"` without spaces, comments or escapes,
+/// read without the parser (entity files hold millions of these). Anything
+/// else is `None`, and the parser decides.
+fn simple_uid(text: &str) -> Option<EntityUid> {
+    let quote = text.find('"')?;
+    let ty = text[..quote].strip_suffix("::")?;
+    let id = text[quote + 1..].strip_suffix('"')?;
+    if id.contains(['"', '\\']) {
+        return None;
+    }
+    let ident_ok = |seg: &str| {
+        let mut chars = seg.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !matches!(
+                seg,
+                "true" | "false" | "if" | "then" | "else" | "in" | "is" | "like" | "has"
+            )
+    };
+    ty.split("::").all(ident_ok).then(|| EntityUid::new(ty, id))
 }
 
 fn short(json: &Json) -> String {
@@ -278,6 +343,14 @@ fn short(json: &Json) -> String {
 /// Converts a JSON value into a [`Value`]; `expected` is the declared type,
 /// where one is known.
 pub fn value_from_json(
+    json: &Json,
+    expected: Option<&Type>,
+    schema: &Schema,
+) -> Result<Value, String> {
+    crate::limits::with_stack(|| value_from_json_inner(json, expected, schema))
+}
+
+fn value_from_json_inner(
     json: &Json,
     expected: Option<&Type>,
     schema: &Schema,
@@ -440,6 +513,40 @@ pub fn request_from_text(
     text: &str,
     schema: &Schema,
 ) -> Result<Request, DataError> {
-    let json: Json = serde_json::from_str(text).map_err(|e| origin.serde(&e))?;
+    request_from_text_with(origin, text, schema, &Limits::default())
+}
+
+/// [`request_from_text`] under `limits`: the data-file size and JSON nesting.
+pub fn request_from_text_with(
+    origin: &Origin,
+    text: &str,
+    schema: &Schema,
+    limits: &Limits,
+) -> Result<Request, DataError> {
+    check_size(origin, text, limits)?;
+    let json = parse_json(origin, text, limits)?;
     request_from_json(&json, schema).map_err(|m| origin.error(origin.offset, m, None))
+}
+
+/// Parses JSON text with duplicate keys refused and nesting bounded by
+/// `limits`; errors are located in `origin`.
+pub fn parse_json(origin: &Origin, text: &str, limits: &Limits) -> Result<Json, DataError> {
+    strict::parse(text, limits.max_json_depth)
+        .map_err(|e| origin.serde_with(&e, limits.max_json_depth))
+}
+
+/// Refuses data text larger than [`Limits::max_data_file_bytes`].
+pub fn check_size(origin: &Origin, text: &str, limits: &Limits) -> Result<(), DataError> {
+    if text.len() > limits.max_data_file_bytes {
+        return Err(origin.error(
+            origin.offset,
+            format!(
+                "data of {} bytes is larger than the limit of {} bytes",
+                text.len(),
+                limits.max_data_file_bytes
+            ),
+            Some("raise the limit with `--max-data-file-bytes`".into()),
+        ));
+    }
+    Ok(())
 }

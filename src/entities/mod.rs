@@ -10,7 +10,12 @@ pub mod json;
 use crate::eval::value::Value;
 use crate::syntax::ast::EntityUid;
 use smol_str::SmolStr;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+
+/// The hasher of the store's and the policy index's maps: fast, with a
+/// per-process random seed. Nothing that reaches output depends on it.
+pub type FastHash = foldhash::fast::RandomState;
 
 /// The data of one entity.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -34,7 +39,55 @@ struct Node {
 #[derive(Clone, Debug, Default)]
 pub struct Entities {
     nodes: Vec<Node>,
-    index: HashMap<EntityUid, u32>,
+    index: HashMap<EntityUid, u32, FastHash>,
+}
+
+/// Reusable buffers of the hierarchy walks, one set per thread, so that `in`
+/// allocates nothing once they have grown (the decision path allocates
+/// nothing per request beyond the response).
+#[derive(Default)]
+struct WalkScratch {
+    stack: Vec<u32>,
+    /// `stamps[n] == stamp` marks node `n` visited by the current walk.
+    stamps: Vec<u32>,
+    stamp: u32,
+}
+
+impl WalkScratch {
+    /// Starts a walk over a store of `nodes` nodes: nothing visited yet.
+    fn begin(&mut self, nodes: usize) {
+        self.stack.clear();
+        if self.stamps.len() < nodes {
+            self.stamps.resize(nodes, 0);
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.stamps.fill(0);
+            self.stamp = 1;
+        }
+    }
+
+    /// Marks `n` visited; `false` when it already was.
+    fn visit(&mut self, n: u32) -> bool {
+        let slot = &mut self.stamps[n as usize];
+        if *slot == self.stamp {
+            return false;
+        }
+        *slot = self.stamp;
+        true
+    }
+}
+
+thread_local! {
+    static WALK: RefCell<WalkScratch> = RefCell::default();
+}
+
+/// Runs `f` with this thread's walk buffers (fresh ones when they are in use).
+fn with_walk<R>(f: impl FnOnce(&mut WalkScratch) -> R) -> R {
+    WALK.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut w) => f(&mut w),
+        Err(_) => f(&mut WalkScratch::default()),
+    })
 }
 
 impl Entities {
@@ -68,11 +121,7 @@ impl Entities {
         let parent_ids: Vec<u32> = parents.iter().map(|p| self.node_id(p)).collect();
         let node = &mut self.nodes[id as usize];
         node.data = Some(data);
-        for p in parent_ids {
-            if !node.parents.contains(&p) {
-                node.parents.push(p);
-            }
-        }
+        push_unique(&mut node.parents, parent_ids);
         true
     }
 
@@ -82,11 +131,7 @@ impl Entities {
         let id = self.node_id(uid);
         let parent_ids: Vec<u32> = parents.iter().map(|p| self.node_id(p)).collect();
         let node = &mut self.nodes[id as usize];
-        for p in parent_ids {
-            if !node.parents.contains(&p) {
-                node.parents.push(p);
-            }
-        }
+        push_unique(&mut node.parents, parent_ids);
     }
 
     /// Gives `uid` empty data if it has none, so that it exists as an entity.
@@ -143,7 +188,8 @@ impl Entities {
     }
 
     /// Cedar's `child in ancestor`: equal, or `ancestor` reachable through
-    /// parents. Costs time in the ancestors visited, never more.
+    /// parents. Costs time in the ancestors visited, never more, and
+    /// allocates nothing once this thread's walk buffers have grown.
     pub fn is_in(&self, child: &EntityUid, ancestor: &EntityUid) -> bool {
         if child == ancestor {
             return true;
@@ -158,24 +204,61 @@ impl Entities {
         if first.is_empty() {
             return false;
         }
-        let mut seen = std::collections::HashSet::new();
-        let mut stack: Vec<u32> = first.clone();
-        seen.insert(from);
-        while let Some(n) = stack.pop() {
-            if n == target {
-                return true;
+        with_walk(|w| {
+            w.begin(self.nodes.len());
+            w.visit(from);
+            w.stack.extend_from_slice(first);
+            while let Some(n) = w.stack.pop() {
+                if n == target {
+                    return true;
+                }
+                if !w.visit(n) {
+                    continue;
+                }
+                w.stack.extend_from_slice(&self.nodes[n as usize].parents);
             }
-            if !seen.insert(n) {
-                continue;
-            }
-            stack.extend(
-                self.nodes[n as usize]
-                    .parents
-                    .iter()
-                    .copied()
-                    .filter(|p| !seen.contains(p)),
-            );
+            false
+        })
+    }
+
+    /// The node number of `uid` in this store (valid for this store only).
+    pub fn node(&self, uid: &EntityUid) -> Option<u32> {
+        self.index.get(uid).copied()
+    }
+
+    /// The uid of node `node` of this store.
+    pub fn node_uid(&self, node: u32) -> &EntityUid {
+        &self.nodes[node as usize].uid
+    }
+
+    /// Appends to `out` every proper ancestor of node `node`, each once, in
+    /// no particular order (the policy index looks each one up).
+    pub fn ancestors_into(&self, node: u32, out: &mut Vec<u32>) {
+        let first = &self.nodes[node as usize].parents;
+        if first.is_empty() {
+            return;
         }
-        false
+        with_walk(|w| {
+            w.begin(self.nodes.len());
+            w.visit(node);
+            w.stack.extend_from_slice(first);
+            while let Some(n) = w.stack.pop() {
+                if w.visit(n) {
+                    out.push(n);
+                    w.stack.extend_from_slice(&self.nodes[n as usize].parents);
+                }
+            }
+        })
+    }
+}
+
+/// Appends the parents not yet in `list`, in order, in linear time (an
+/// entity may have a million parents).
+fn push_unique(list: &mut Vec<u32>, new: Vec<u32>) {
+    let mut seen: std::collections::HashSet<u32> = list.iter().copied().collect();
+    for p in new {
+        if seen.insert(p) {
+            list.push(p);
+        }
     }
 }

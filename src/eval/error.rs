@@ -82,7 +82,8 @@ pub enum EvalErrorKind {
         /// The arguments, as text.
         args: String,
     },
-    /// A rule that recurses deeper than the limit with ever new arguments.
+    /// `rule r(x) { r(x + 1) }` called as `r(0)`: a rule that recurses
+    /// deeper than the limit with ever new arguments.
     #[error("rule `{rule}` went deeper than {limit} nested calls")]
     RuleDepth {
         /// The rule.
@@ -90,13 +91,17 @@ pub enum EvalErrorKind {
         /// The limit.
         limit: usize,
     },
-    /// An evaluation that took more steps than the limit.
-    #[error("evaluation took more than {limit} steps")]
+    /// `rule r(x) { r(x + 1) || r(x + 2) }` called as `r(0)`: an evaluation
+    /// that took more steps than the limit.
+    #[error("evaluation took more than {limit} steps{}", in_rule(.rule.as_deref()))]
     StepLimit {
         /// The limit.
         limit: u64,
+        /// The rule being evaluated when the limit was reached, if any.
+        rule: Option<String>,
     },
-    /// A set built at evaluation with more elements than the limit.
+    /// `[1, 2, 3]` with a set-size limit of 2: a set built at evaluation with
+    /// more elements than the limit.
     #[error("a set of more than {limit} elements")]
     SetTooLarge {
         /// The limit.
@@ -117,12 +122,25 @@ impl EvalErrorKind {
             EvalErrorKind::MissingTag { tag, .. } => Some(format!("guard the access with `.hasTag(\"{tag}\")`")),
             EvalErrorKind::EntityNotFound { .. } => Some("add the entity to the entity data".into()),
             EvalErrorKind::Extension { help, .. } => help.clone(),
+            EvalErrorKind::RuleDepth { .. } => Some(
+                "give the recursion a clause that decides without it, or raise `--max-rule-depth`"
+                    .into(),
+            ),
+            EvalErrorKind::StepLimit { .. } => {
+                Some("simplify the condition, or raise `--max-steps`".into())
+            }
+            EvalErrorKind::SetTooLarge { .. } => Some("raise `--max-set-size`".into()),
             EvalErrorKind::RuleCycle { .. } => {
                 Some("add a clause that decides without the recursive call, or a condition that stops it".into())
             }
             _ => None,
         }
     }
+}
+
+/// ` in rule `r``, or nothing.
+fn in_rule(rule: Option<&str>) -> String {
+    rule.map(|r| format!(" in rule `{r}`")).unwrap_or_default()
 }
 
 /// A type error for `operation` that expected `expected` and found `found`.

@@ -45,10 +45,24 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
     /// Locals of all active frames; a frame's slots start at `frame_base`.
     locals: Vec<Value>,
     frame_base: usize,
-    /// Active rule calls, for cycle detection.
-    calls: Vec<(u32, Vec<Value>)>,
+    /// A value stack: the arguments of active rule calls and method calls,
+    /// and the elements of set literals consumed in place, so that none of
+    /// them needs a vector of its own.
+    stack: Vec<Value>,
+    /// Active rule calls, for cycle detection: the rule and where its
+    /// arguments stand in `stack`.
+    calls: Vec<(u32, usize, usize)>,
     /// The tracer.
     pub tracer: T,
+}
+
+/// An evaluator's buffers, kept between evaluators so that the decision path
+/// allocates nothing once they have grown ([`Evaluator::with_buffers`]).
+#[derive(Debug, Default)]
+pub struct Buffers {
+    locals: Vec<Value>,
+    stack: Vec<Value>,
+    calls: Vec<(u32, usize, usize)>,
 }
 
 impl<'a> Evaluator<'a, NoTrace> {
@@ -81,9 +95,48 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             depth: 0,
             locals: Vec::new(),
             frame_base: 0,
+            stack: Vec::new(),
             calls: Vec::new(),
             tracer,
         }
+    }
+
+    /// An evaluator that reuses `buffers` (emptied first).
+    pub fn with_buffers(
+        set: &'a PolicySet,
+        entities: &'a Entities,
+        request: &'a Request,
+        limits: &'a Limits,
+        tracer: T,
+        buffers: Buffers,
+    ) -> Self {
+        let mut eval = Evaluator::with_tracer(set, entities, request, limits, tracer);
+        eval.locals = buffers.locals;
+        eval.stack = buffers.stack;
+        eval.calls = buffers.calls;
+        eval.reset();
+        eval
+    }
+
+    /// Gives back the buffers, for the next evaluator.
+    pub fn into_buffers(mut self) -> Buffers {
+        self.reset();
+        Buffers {
+            locals: self.locals,
+            stack: self.stack,
+            calls: self.calls,
+        }
+    }
+
+    /// Returns to the state of a new evaluator (step count included), keeping
+    /// the buffers' capacity: each policy is judged as by a fresh evaluator.
+    pub fn reset(&mut self) {
+        self.steps = 0;
+        self.depth = 0;
+        self.locals.clear();
+        self.frame_base = 0;
+        self.stack.clear();
+        self.calls.clear();
     }
 
     /// The entity store.
@@ -103,21 +156,34 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         self.frame_base = 0;
     }
 
-    /// Evaluates `expr`.
-    pub fn eval(&mut self, expr: &Expr) -> Result<Value, EvalError> {
+    /// Counts one evaluation step for the expression at `span`.
+    #[inline]
+    fn step(&mut self, span: Span) -> Result<(), EvalError> {
         self.steps += 1;
         if self.steps > self.limits.max_steps {
             return Err(EvalError {
                 kind: EvalErrorKind::StepLimit {
                     limit: self.limits.max_steps,
+                    rule: self
+                        .calls
+                        .last()
+                        .map(|(r, _, _)| self.set.rules[*r as usize].name.to_string()),
                 },
-                span: expr.span,
+                span,
             });
         }
+        Ok(())
+    }
+
+    /// Evaluates `expr`.
+    pub fn eval(&mut self, expr: &Expr) -> Result<Value, EvalError> {
+        self.step(expr.span)?;
         // Expression nesting is bounded by the parser's limit, but rule
-        // bodies stack on one another: check the stack every few levels.
+        // bodies stack on one another: check the stack every few levels,
+        // starting at the first, so that a caller's small thread stack is
+        // left at once (a debug frame of `eval_inner` is large).
         self.depth += 1;
-        let result = if self.depth % 16 == 0 {
+        let result = if self.depth % 16 == 1 {
             crate::limits::with_stack(|| self.eval_inner(expr))
         } else {
             self.eval_inner(expr)
@@ -233,23 +299,17 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 self.get_attr(&v, attr, span)?
             }
             ExprKind::Method(recv, name, args) => self.method(recv, name, args, span)?,
-            ExprKind::Call { name, args, target } => match target {
-                CallTarget::Rule(i) => {
-                    let values = args
-                        .iter()
-                        .map(|a| self.eval(a))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    self.call_rule(*i, values, span)?
-                }
-                _ => {
-                    let values = args
-                        .iter()
-                        .map(|a| self.eval(a))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let ext_args: Vec<ExtArg> = values.iter().map(ext_arg).collect();
-                    ext_output(ext::call_function(name, &ext_args), span)?
-                }
-            },
+            ExprKind::Call { name, args, target } => {
+                let start = self.push_values(args)?;
+                let result = match target {
+                    CallTarget::Rule(i) => self.call_rule(*i, start, span),
+                    _ => with_ext_args(&self.stack[start..], |ext_args| {
+                        ext_output(ext::call_function(name, ext_args), span)
+                    }),
+                };
+                self.stack.truncate(start);
+                result?
+            }
             ExprKind::Set(items) => {
                 if items.len() > self.limits.max_set_size {
                     return Err(EvalError {
@@ -279,6 +339,9 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 body,
                 ..
             } => {
+                if let ExprKind::Set(items) = &set.kind {
+                    return self.quantify_literal(*quantifier, *slot, set, items, body);
+                }
                 let items = match self.eval(set)? {
                     Value::Set(s) => s,
                     other => {
@@ -314,10 +377,135 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         }
     }
 
+    /// Evaluates `exprs` in order onto the value stack; returns where they
+    /// start. On an error the stack is as before.
+    fn push_values(&mut self, exprs: &[Expr]) -> Result<usize, EvalError> {
+        let start = self.stack.len();
+        for e in exprs {
+            match self.eval(e) {
+                Ok(v) => self.stack.push(v),
+                Err(err) => {
+                    self.stack.truncate(start);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(start)
+    }
+
+    /// Evaluates the set literal `set` (whose elements are `items`) onto the
+    /// value stack instead of into a new set: the same step, the same size
+    /// check and the same elements in the same order as `eval(set)`. With
+    /// `ordered`, sorted and without duplicates, as the set would iterate.
+    /// Returns where the elements start.
+    fn literal_set_in_place(
+        &mut self,
+        set: &Expr,
+        items: &[Expr],
+        ordered: bool,
+    ) -> Result<usize, EvalError> {
+        self.step(set.span)?;
+        if items.len() > self.limits.max_set_size {
+            return Err(EvalError {
+                kind: EvalErrorKind::SetTooLarge {
+                    limit: self.limits.max_set_size,
+                },
+                span: set.span,
+            });
+        }
+        let start = self.push_values(items)?;
+        if ordered {
+            // Equal elements are identical, so which one stays is moot.
+            self.stack[start..].sort_unstable();
+            let mut kept = start;
+            for i in start + 1..self.stack.len() {
+                if self.stack[i] != self.stack[kept] {
+                    kept += 1;
+                    self.stack.swap(kept, i);
+                }
+            }
+            if self.stack.len() > start {
+                self.stack.truncate(kept + 1);
+            }
+        }
+        Ok(start)
+    }
+
+    /// `any x in [a, b]: body` (or `all`), the elements kept on the stack.
+    fn quantify_literal(
+        &mut self,
+        quantifier: Quantifier,
+        slot: u32,
+        set: &Expr,
+        items: &[Expr],
+        body: &Expr,
+    ) -> Result<Value, EvalError> {
+        let start = self.literal_set_in_place(set, items, true)?;
+        let end = self.stack.len();
+        let at = self.frame_base + slot as usize;
+        let mut result = matches!(quantifier, Quantifier::All);
+        let mut outcome = Ok(());
+        for i in start..end {
+            let item = self.stack[i].clone();
+            self.locals.truncate(at);
+            self.locals.push(item);
+            let holds = self.eval_bool(body, "a quantifier's body");
+            self.locals.truncate(at);
+            match holds {
+                Ok(h) if h != result => {
+                    result = h;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        self.stack.truncate(start);
+        outcome.map(|()| Value::Bool(result))
+    }
+
+    /// `[a, b].contains(x)` (or `containsAll`, `containsAny`), the elements
+    /// kept on the stack.
+    fn literal_set_method(
+        &mut self,
+        recv: &Expr,
+        items: &[Expr],
+        name: &str,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<Value, EvalError> {
+        let start = self.literal_set_in_place(recv, items, false)?;
+        let end = self.stack.len();
+        let result = match self.push_values(args) {
+            Ok(_) => {
+                let (set, values) = self.stack[start..].split_at(end - start);
+                literal_set_test(set, values, name, args, span)
+            }
+            Err(e) => Err(e),
+        };
+        self.stack.truncate(start);
+        result
+    }
+
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, span: Span) -> Result<Value, EvalError> {
         let lhs = self.eval(a)?;
+        if op == BinOp::In {
+            if let ExprKind::Set(items) = &b.kind {
+                let start = self.literal_set_in_place(b, items, true)?;
+                let result = match lhs {
+                    Value::Entity(uid) => self.is_in_values(&uid, start, b.span),
+                    other => Err(type_error("`in`", "entity", other.type_name(), a.span)),
+                };
+                self.stack.truncate(start);
+                return result.map(Value::Bool);
+            }
+        }
         let rhs = self.eval(b)?;
-        let sym = format!("`{}`", op.symbol());
+        // Only the error paths need the operator's name as text.
+        let sym = || format!("`{}`", op.symbol());
         Ok(match op {
             BinOp::Eq => Value::Bool(lhs == rhs),
             BinOp::Ne => Value::Bool(lhs != rhs),
@@ -328,7 +516,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                         Some(o) => o,
                         None => {
                             return Err(type_error(
-                                sym,
+                                sym(),
                                 "long, datetime or duration operands of one type",
                                 &format!("{} and {}", lhs.type_name(), rhs.type_name()),
                                 span,
@@ -336,9 +524,9 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                         }
                     },
                     (Value::Long(_), other) => {
-                        return Err(type_error(sym, "long", other.type_name(), b.span))
+                        return Err(type_error(sym(), "long", other.type_name(), b.span))
                     }
-                    (other, _) => return Err(type_error(sym, "long", other.type_name(), a.span)),
+                    (other, _) => return Err(type_error(sym(), "long", other.type_name(), a.span)),
                 };
                 Value::Bool(match op {
                     BinOp::Lt => ord.is_lt(),
@@ -357,11 +545,11 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             BinOp::Add | BinOp::Sub | BinOp::Mul => {
                 let x = match lhs {
                     Value::Long(n) => n,
-                    other => return Err(type_error(sym, "long", other.type_name(), a.span)),
+                    other => return Err(type_error(sym(), "long", other.type_name(), a.span)),
                 };
                 let y = match rhs {
                     Value::Long(n) => n,
-                    other => return Err(type_error(sym, "long", other.type_name(), b.span)),
+                    other => return Err(type_error(sym(), "long", other.type_name(), b.span)),
                 };
                 let r = match op {
                     BinOp::Add => x.checked_add(y),
@@ -371,6 +559,32 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 Value::Long(r.ok_or_else(|| overflow(format!("{x} {} {y}", op.symbol()), span))?)
             }
         })
+    }
+
+    /// `uid in [a, b]` with the literal's elements on the stack from `start`,
+    /// sorted as the set would iterate: the same result and the same error
+    /// as [`Self::is_in`] on the set.
+    fn is_in_values(
+        &self,
+        uid: &crate::syntax::ast::EntityUid,
+        start: usize,
+        span: Span,
+    ) -> Result<bool, EvalError> {
+        let mut found = false;
+        for item in &self.stack[start..] {
+            match item {
+                Value::Entity(target) => found = found || self.entities.is_in(uid, target),
+                other => {
+                    return Err(type_error(
+                        "`in`",
+                        "entity or set of entities",
+                        &format!("set containing {}", other.type_name()),
+                        span,
+                    ))
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// `uid in rhs` where `rhs` is an entity or a set of entities.
@@ -452,11 +666,29 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         args: &[Expr],
         span: Span,
     ) -> Result<Value, EvalError> {
+        if let ExprKind::Set(items) = &recv.kind {
+            if matches!(name, "contains" | "containsAll" | "containsAny") {
+                return self.literal_set_method(recv, items, name, args, span);
+            }
+        }
         let receiver = self.eval(recv)?;
-        let values = args
-            .iter()
-            .map(|a| self.eval(a))
-            .collect::<Result<Vec<_>, _>>()?;
+        let start = self.push_values(args)?;
+        let result = self.apply_method(&receiver, recv, name, args, start, span);
+        self.stack.truncate(start);
+        result
+    }
+
+    /// `receiver.name(…)` with the argument values on the stack from `start`.
+    fn apply_method(
+        &self,
+        receiver: &Value,
+        recv: &Expr,
+        name: &str,
+        args: &[Expr],
+        start: usize,
+        span: Span,
+    ) -> Result<Value, EvalError> {
+        let values = &self.stack[start..];
         let arity = |n: usize| -> Result<(), EvalError> {
             if values.len() == n {
                 Ok(())
@@ -471,12 +703,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 })
             }
         };
-        let op = format!("`.{name}()`");
+        // Only the error paths need the method's name as text.
+        let op = || format!("`.{name}()`");
         match name {
             "contains" | "containsAll" | "containsAny" | "isEmpty" => {
-                let set = match &receiver {
-                    Value::Set(s) => s.clone(),
-                    other => return Err(type_error(op, "set", other.type_name(), recv.span)),
+                let set = match receiver {
+                    Value::Set(s) => s,
+                    other => return Err(type_error(op(), "set", other.type_name(), recv.span)),
                 };
                 match name {
                     "isEmpty" => {
@@ -491,7 +724,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                         arity(1)?;
                         let other = match &values[0] {
                             Value::Set(s) => s,
-                            v => return Err(type_error(op, "set", v.type_name(), args[0].span)),
+                            v => return Err(type_error(op(), "set", v.type_name(), args[0].span)),
                         };
                         Ok(Value::Bool(if name == "containsAll" {
                             other.iter().all(|x| set.contains(x))
@@ -503,13 +736,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             }
             "hasTag" | "getTag" => {
                 arity(1)?;
-                let uid = match &receiver {
+                let uid = match receiver {
                     Value::Entity(uid) => uid,
-                    other => return Err(type_error(op, "entity", other.type_name(), recv.span)),
+                    other => return Err(type_error(op(), "entity", other.type_name(), recv.span)),
                 };
                 let tag = match &values[0] {
                     Value::String(s) => s,
-                    v => return Err(type_error(op, "string", v.type_name(), args[0].span)),
+                    v => return Err(type_error(op(), "string", v.type_name(), args[0].span)),
                 };
                 let data = self.entities.get(uid);
                 if name == "hasTag" {
@@ -529,16 +762,17 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                     span,
                 })
             }
-            _ => {
-                let ext_args: Vec<ExtArg> = values.iter().map(ext_arg).collect();
-                ext_output(ext::call_method(name, ext_arg(&receiver), &ext_args), span)
-            }
+            _ => with_ext_args(values, |ext_args| {
+                ext_output(ext::call_method(name, ext_arg(receiver), ext_args), span)
+            }),
         }
     }
 
-    /// Calls rule `rule` with `args`: true when any clause holds; otherwise
-    /// the first clause error (a cycle or a limit included); otherwise false.
-    fn call_rule(&mut self, rule: u32, args: Vec<Value>, span: Span) -> Result<Value, EvalError> {
+    /// Calls rule `rule` with the arguments on the stack from `start`: true
+    /// when any clause holds; otherwise the first clause error (a cycle or a
+    /// limit included); otherwise false.
+    fn call_rule(&mut self, rule: u32, start: usize, span: Span) -> Result<Value, EvalError> {
+        let end = self.stack.len();
         let set = self.set;
         let def = &set.rules[rule as usize];
         if self.calls.len() >= self.limits.max_rule_depth {
@@ -550,7 +784,12 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 span,
             });
         }
-        if self.calls.iter().any(|(r, a)| *r == rule && *a == args) {
+        let args = &self.stack[start..end];
+        if self
+            .calls
+            .iter()
+            .any(|&(r, s, e)| r == rule && self.stack[s..e] == *args)
+        {
             let shown: Vec<String> = args.iter().map(|a| a.to_string()).collect();
             return Err(EvalError {
                 kind: EvalErrorKind::RuleCycle {
@@ -560,19 +799,17 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 span,
             });
         }
-        self.tracer.rule_enter(rule, &args, span);
+        self.tracer.rule_enter(rule, &self.stack[start..end], span);
         crate::limits::with_stack(|| {
             let saved_base = self.frame_base;
             let saved_len = self.locals.len();
-            self.calls.push((rule, args));
+            self.calls.push((rule, start, end));
             let mut first_error = None;
             let mut held = false;
             for (i, clause) in def.clauses.iter().enumerate() {
                 self.locals.truncate(saved_len);
                 self.frame_base = saved_len;
-                if let Some((_, args)) = self.calls.last() {
-                    self.locals.extend(args.iter().cloned());
-                }
+                self.locals.extend_from_slice(&self.stack[start..end]);
                 let result = match self.eval(&clause.body) {
                     Ok(Value::Bool(b)) => Ok(Value::Bool(b)),
                     Ok(other) => Err(type_error(
@@ -613,6 +850,58 @@ fn overflow(operation: String, span: Span) -> EvalError {
     EvalError {
         kind: EvalErrorKind::Overflow { operation },
         span,
+    }
+}
+
+/// The membership tests of `[a, b].contains(x)`, `containsAll` and
+/// `containsAny` on the literal's elements `set`, as on the set it builds.
+fn literal_set_test(
+    set: &[Value],
+    values: &[Value],
+    name: &str,
+    args: &[Expr],
+    span: Span,
+) -> Result<Value, EvalError> {
+    if values.len() != 1 {
+        return Err(EvalError {
+            kind: EvalErrorKind::Arity {
+                name: name.to_string(),
+                expected: 1,
+                found: values.len(),
+            },
+            span,
+        });
+    }
+    // A set's `contains` compares by order, as `BTreeSet` does.
+    let member = |x: &Value| set.iter().any(|y| y.cmp(x).is_eq());
+    Ok(Value::Bool(match (name, &values[0]) {
+        ("contains", x) => member(x),
+        ("containsAll", Value::Set(other)) => other.iter().all(member),
+        (_, Value::Set(other)) => other.iter().any(member),
+        (_, v) => {
+            return Err(type_error(
+                format!("`.{name}()`"),
+                "set",
+                v.type_name(),
+                args[0].span,
+            ))
+        }
+    }))
+}
+
+/// Calls `f` with `values` as extension arguments, without a vector for the
+/// usual few.
+fn with_ext_args<R>(values: &[Value], f: impl FnOnce(&[ExtArg]) -> R) -> R {
+    const FEW: usize = 4;
+    if values.len() <= FEW {
+        let mut few = [ExtArg::Other(""); FEW];
+        for (slot, v) in few.iter_mut().zip(values) {
+            *slot = ext_arg(v);
+        }
+        f(&few[..values.len()])
+    } else {
+        let many: Vec<ExtArg> = values.iter().map(ext_arg).collect();
+        f(&many)
     }
 }
 

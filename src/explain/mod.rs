@@ -32,7 +32,7 @@ pub enum Scope {
 }
 
 /// The explanation of one decision.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
     /// The policies covered, in load order.
     pub policies: Vec<PolicyTrace>,
@@ -42,7 +42,7 @@ pub struct Explanation {
 }
 
 /// How one policy fared.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PolicyTrace {
     /// The policy's id.
     pub id: String,
@@ -78,7 +78,7 @@ pub struct PolicyTrace {
 }
 
 /// One `when` or `unless` condition.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConditionTrace {
     /// `when` or `unless`.
     pub kind: ConditionKind,
@@ -87,7 +87,7 @@ pub struct ConditionTrace {
 }
 
 /// One part of a condition, evaluated on its own.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PartTrace {
     /// Its source text, on one line.
     pub text: String,
@@ -120,7 +120,7 @@ pub struct PartTrace {
 }
 
 /// One rule call and why it came out as it did.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RuleTrace {
     /// The call with its argument values, e.g. `holds(RamUser::"u", "X")`.
     pub call: String,
@@ -274,7 +274,7 @@ fn trace_policy(
 
 /// The parts of a condition: the conjuncts of a `when`, the disjuncts of an
 /// `unless`.
-fn parts_of(body: &Expr, kind: ConditionKind) -> Vec<&Expr> {
+pub(crate) fn parts_of(body: &Expr, kind: ConditionKind) -> Vec<&Expr> {
     match (&body.kind, kind) {
         (ExprKind::And(items), ConditionKind::When)
         | (ExprKind::Or(items), ConditionKind::Unless) => items.iter().collect(),

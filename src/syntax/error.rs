@@ -24,6 +24,15 @@ pub enum ParseError {
         /// The limit in force.
         limit: usize,
     },
+    /// `1 + 1 + … + 1` with more terms than the limit, or `a.b.c.…` as
+    /// long: an expression whose tree would be deeper than the limit.
+    #[error("expression nests deeper than {limit} levels")]
+    ExprTooDeep {
+        /// The expression that goes past the limit.
+        span: Span,
+        /// The limit in force.
+        limit: usize,
+    },
     /// A file larger than the policy-file limit.
     #[error("file is larger than the limit of {limit} bytes")]
     FileTooLarge {
@@ -113,6 +122,7 @@ impl ParseError {
         match self {
             ParseError::Syntax { span, .. }
             | ParseError::TooDeep { span, .. }
+            | ParseError::ExprTooDeep { span, .. }
             | ParseError::FileTooLarge { span, .. }
             | ParseError::InvalidEscape { span, .. }
             | ParseError::IntegerOverflow { span, .. }
@@ -134,6 +144,7 @@ impl ParseError {
             }
             ParseError::Syntax { .. } => "unexpected here".into(),
             ParseError::TooDeep { .. } => "this goes past the nesting limit".into(),
+            ParseError::ExprTooDeep { .. } => "this goes past the depth limit".into(),
             ParseError::FileTooLarge { .. } => "file starts here".into(),
             ParseError::InvalidEscape { .. } => "invalid escape".into(),
             ParseError::IntegerOverflow { .. } => "does not fit in a 64-bit integer".into(),
@@ -150,7 +161,7 @@ impl ParseError {
     /// A help line, where one helps.
     pub fn help(&self) -> Option<String> {
         match self {
-            ParseError::TooDeep { .. } => {
+            ParseError::TooDeep { .. } | ParseError::ExprTooDeep { .. } => {
                 Some("split the expression, or name a part of it with a rule".into())
             }
             ParseError::InvalidEscape { .. } => Some(

@@ -4,8 +4,41 @@ use super::*;
 
 impl Lower {
     /// Lowers an `expr` (or any expression-level) pair.
+    ///
+    /// `self.depth` counts the tree levels above the result; no node is built
+    /// deeper than [`Limits::max_expr_depth`], so that every later walk of
+    /// the tree (linking, evaluation, `Drop`, printing) stays shallow.
     pub(super) fn expr(&mut self, pair: Pair<Rule>) -> Expr {
+        if self.depth >= self.max_depth {
+            let span = self.span(&pair);
+            return self.refuse_depth(span);
+        }
         crate::limits::with_stack(|| self.expr_inner(pair))
+    }
+
+    /// Lowers `pair` as a node `extra` levels below the current one.
+    fn sub(&mut self, pair: Pair<Rule>, extra: usize) -> Expr {
+        self.depth += extra;
+        let e = self.expr(pair);
+        self.depth -= extra;
+        e
+    }
+
+    /// Whether a chain adding `levels` tree levels fits under the limit.
+    fn fits(&self, levels: usize) -> bool {
+        self.depth.saturating_add(levels) < self.max_depth
+    }
+
+    /// Reports (once per item) an expression too deep to build.
+    fn refuse_depth(&mut self, span: Span) -> Expr {
+        if !self.too_deep {
+            self.too_deep = true;
+            self.errors.push(ParseError::ExprTooDeep {
+                span,
+                limit: self.max_depth,
+            });
+        }
+        error_expr(span)
     }
 
     fn expr_inner(&mut self, pair: Pair<Rule>) -> Expr {
@@ -25,15 +58,15 @@ impl Lower {
                 let mut parts = pair.into_inner().filter(|p| !is_keyword(p));
                 let c = parts
                     .next()
-                    .map(|p| self.expr(p))
+                    .map(|p| self.sub(p, 1))
                     .unwrap_or_else(|| error_expr(span));
                 let t = parts
                     .next()
-                    .map(|p| self.expr(p))
+                    .map(|p| self.sub(p, 1))
                     .unwrap_or_else(|| error_expr(span));
                 let e = parts
                     .next()
-                    .map(|p| self.expr(p))
+                    .map(|p| self.sub(p, 1))
                     .unwrap_or_else(|| error_expr(span));
                 Expr::new(ExprKind::If(Box::new(c), Box::new(t), Box::new(e)), span)
             }
@@ -58,7 +91,10 @@ impl Lower {
             Rule::call => {
                 let mut inner = pair.into_inner();
                 let name = inner.next().map(|p| path_name(&p)).unwrap_or_default();
-                let args = inner.next().map(|p| self.expr_list(p)).unwrap_or_default();
+                let args = inner
+                    .next()
+                    .map(|p| self.expr_list(p, 1))
+                    .unwrap_or_default();
                 Expr::new(
                     ExprKind::Call {
                         name,
@@ -73,7 +109,7 @@ impl Lower {
                 let items = pair
                     .into_inner()
                     .next()
-                    .map(|p| self.expr_list(p))
+                    .map(|p| self.expr_list(p, 1))
                     .unwrap_or_default();
                 Expr::new(ExprKind::Set(items), span)
             }
@@ -86,7 +122,7 @@ impl Lower {
                     };
                     let kspan = self.span(&k);
                     let key = self.attr_name(&k);
-                    let value = self.expr(v);
+                    let value = self.sub(v, 1);
                     if entries.iter().any(|(existing, _)| *existing == key) {
                         self.errors.push(ParseError::DuplicateKey {
                             span: kspan,
@@ -102,8 +138,9 @@ impl Lower {
         }
     }
 
-    fn expr_list(&mut self, pair: Pair<Rule>) -> Vec<Expr> {
-        pair.into_inner().map(|p| self.expr(p)).collect()
+    /// The expressions of a list, each `extra` levels below the current one.
+    fn expr_list(&mut self, pair: Pair<Rule>, extra: usize) -> Vec<Expr> {
+        pair.into_inner().map(|p| self.sub(p, extra)).collect()
     }
 
     /// An identifier or string naming an attribute.
@@ -156,10 +193,10 @@ impl Lower {
                         });
                     }
                 }
-                _ if set.is_none() => set = Some(self.expr(p)),
+                _ if set.is_none() => set = Some(self.sub(p, 1)),
                 _ => {
                     self.scope.push(var.clone());
-                    body = Some(self.expr(p));
+                    body = Some(self.sub(p, 1));
                     self.scope.pop();
                 }
             }
@@ -181,11 +218,13 @@ impl Lower {
 
     fn fold_logic(&mut self, pair: Pair<Rule>, is_or: bool) -> Expr {
         let span = self.span(&pair);
-        let mut operands: Vec<Expr> = pair
+        let pairs: Vec<Pair<Rule>> = pair
             .into_inner()
             .filter(|p| !matches!(p.as_rule(), Rule::or_op | Rule::and_op))
-            .map(|p| self.expr(p))
             .collect();
+        // A chain is one flat node; a lone operand is no node at all.
+        let extra = usize::from(pairs.len() > 1);
+        let mut operands: Vec<Expr> = pairs.into_iter().map(|p| self.sub(p, extra)).collect();
         if operands.len() == 1 {
             return operands.pop().unwrap_or_else(|| error_expr(span));
         }
@@ -198,9 +237,22 @@ impl Lower {
     }
 
     fn fold_arith(&mut self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
+        let parts: Vec<Pair<Rule>> = pair.into_inner().collect();
+        // `a + b + c` is `(a + b) + c`: n operands build n - 1 levels, and
+        // the first two operands sit below all of them.
+        let n = parts
+            .iter()
+            .filter(|p| !matches!(p.as_rule(), Rule::add_op | Rule::mul_op))
+            .count();
+        let levels = n.saturating_sub(1);
+        if !self.fits(levels) {
+            return self.refuse_depth(span);
+        }
         let mut acc: Option<Expr> = None;
         let mut op = BinOp::Add;
-        for p in pair.into_inner() {
+        let mut index = 0usize;
+        for p in parts {
             match p.as_rule() {
                 Rule::add_op | Rule::mul_op => {
                     op = match p.as_str() {
@@ -210,7 +262,9 @@ impl Lower {
                     };
                 }
                 _ => {
-                    let rhs = self.expr(p);
+                    let below = levels - index.saturating_sub(1).min(levels);
+                    index += 1;
+                    let rhs = self.sub(p, below);
                     acc = Some(match acc {
                         None => rhs,
                         Some(lhs) => {
@@ -230,11 +284,10 @@ impl Lower {
         let Some(first) = inner.next() else {
             return error_expr(span);
         };
-        let lhs = self.expr(first);
         let Some(tail) = inner.next() else {
-            return lhs;
+            return self.expr(first);
         };
-        let lhs = Box::new(lhs);
+        let lhs = Box::new(self.sub(first, 1));
         match tail.as_rule() {
             Rule::has_tail => {
                 let path = tail
@@ -255,7 +308,7 @@ impl Lower {
             Rule::is_tail => {
                 let mut parts = tail.into_inner().filter(|p| !is_keyword(p));
                 let ty = parts.next().map(|p| path_name(&p)).unwrap_or_default();
-                let within = parts.next().map(|p| Box::new(self.expr(p)));
+                let within = parts.next().map(|p| Box::new(self.sub(p, 1)));
                 Expr::new(ExprKind::Is(lhs, ty, within), span)
             }
             Rule::cmp_tail => {
@@ -271,7 +324,7 @@ impl Lower {
                 };
                 let rhs = parts
                     .next()
-                    .map(|p| self.expr(p))
+                    .map(|p| self.sub(p, 1))
                     .unwrap_or_else(|| error_expr(span));
                 Expr::new(ExprKind::Binary(op, lhs, Box::new(rhs)), span)
             }
@@ -335,7 +388,7 @@ impl Lower {
                     }
                 }
             }
-            _ => self.expr(operand),
+            _ => self.sub(operand, ops.len()),
         };
         for op in ops.iter().rev() {
             let espan = self.span(op).to(expr.span);
@@ -349,12 +402,19 @@ impl Lower {
     }
 
     fn member(&mut self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
         let mut inner = pair.into_inner();
         let Some(first) = inner.next() else {
-            return error_expr(Span::default());
+            return error_expr(span);
         };
-        let mut expr = self.expr(first);
-        for access in inner {
+        // `a.b.c` is `(a.b).c`: one level per access, the primary below all.
+        let accesses: Vec<Pair<Rule>> = inner.collect();
+        let levels = accesses.len();
+        if !self.fits(levels) {
+            return self.refuse_depth(span);
+        }
+        let mut expr = self.sub(first, levels);
+        for (j, access) in accesses.into_iter().enumerate() {
             let aspan = self.span(&access);
             let span = expr.span.to(aspan);
             match access.as_rule() {
@@ -377,7 +437,12 @@ impl Lower {
                 Rule::method_call => {
                     let mut parts = access.into_inner();
                     let name: SmolStr = parts.next().map(|p| p.as_str().into()).unwrap_or_default();
-                    let args = parts.next().map(|p| self.expr_list(p)).unwrap_or_default();
+                    // The call node sits `levels - 1 - j` levels below the
+                    // chain's top; its arguments one further.
+                    let args = parts
+                        .next()
+                        .map(|p| self.expr_list(p, levels - j))
+                        .unwrap_or_default();
                     expr = Expr::new(ExprKind::Method(Box::new(expr), name, args), span);
                 }
                 _ => {}

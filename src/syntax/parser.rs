@@ -46,7 +46,7 @@ pub fn parse_file(source: &str, file: FileId, limits: &Limits) -> Parsed {
             // The fast path: the whole file in one pest run.
             match Grammar::parse(Rule::file, source) {
                 Ok(mut pairs) => {
-                    let mut lower = Lower::new(file, 0);
+                    let mut lower = Lower::new(file, 0, limits);
                     if let Some(file_pair) = pairs.next() {
                         for pair in file_pair.into_inner() {
                             lower.item(pair, &mut out.file.items);
@@ -94,7 +94,7 @@ fn parse_chunks(
         }
         match Grammar::parse(Rule::item_only, text) {
             Ok(mut pairs) => {
-                let mut lower = Lower::new(file, chunk.range.start);
+                let mut lower = Lower::new(file, chunk.range.start, limits);
                 if let Some(item_pair) = pairs.next() {
                     for pair in item_pair.into_inner() {
                         lower.item(pair, &mut out.file.items);
@@ -145,7 +145,7 @@ pub fn parse_expr(
     }
     crate::limits::with_parse_stack(|| match Grammar::parse(Rule::expr_only, source) {
         Ok(mut pairs) => {
-            let mut lower = Lower::new(file, 0);
+            let mut lower = Lower::new(file, 0, limits);
             lower.scope = locals.to_vec();
             let expr = pairs
                 .next()
@@ -156,7 +156,16 @@ pub fn parse_expr(
                 _ => Err(lower.errors),
             }
         }
-        Err(e) => Err(vec![syntax_error(&e, source, file, 0, source.len())]),
+        Err(e) => {
+            let mut error = syntax_error(&e, source, file, 0, source.len());
+            // What starts a statement is no help where an expression stands.
+            if let ParseError::Syntax { expected, .. } = &mut error {
+                if expected.iter().any(|w| w == STATEMENT_START) {
+                    *expected = vec!["an expression".into()];
+                }
+            }
+            Err(vec![error])
+        }
     })
 }
 
@@ -184,6 +193,9 @@ pub fn terminal_ranges(source: &str) -> Option<Vec<std::ops::Range<usize>>> {
     out.sort_by_key(|r| r.start);
     Some(out)
 }
+
+/// What may start a statement, in words.
+const STATEMENT_START: &str = "`permit`, `forbid`, `rule`, an annotation or a declaration";
 
 fn syntax_error(
     e: &pest::error::Error<Rule>,
@@ -226,7 +238,7 @@ fn syntax_error(
         .find(|t| t.token != Some(super::tokens::Token::Comment))
         .map(|t| t.range.start);
     if first_token == Some(start) {
-        expected = vec!["`permit`, `forbid`, `rule`, an annotation or a declaration".into()];
+        expected = vec![STATEMENT_START.into()];
     }
     if expected.iter().any(|w| w == "an expression") {
         expected.retain(|w| !matches!(w.as_str(), "`(`" | "`[`" | "`{`" | "an operator"));
@@ -352,24 +364,38 @@ struct Lower {
     /// Names of the locals in scope; a name's slot is its index.
     scope: Vec<SmolStr>,
     errors: Vec<ParseError>,
+    /// How many AST nodes stand above the expression being lowered.
+    depth: usize,
+    /// [`Limits::max_expr_depth`].
+    max_depth: usize,
+    /// Whether the current item has been reported too deep already.
+    too_deep: bool,
 }
 
 impl Lower {
-    fn new(file: FileId, offset: usize) -> Lower {
+    fn new(file: FileId, offset: usize, limits: &Limits) -> Lower {
         Lower {
             file,
             offset,
             scope: Vec::new(),
             errors: Vec::new(),
+            depth: 0,
+            max_depth: limits.max_expr_depth,
+            too_deep: false,
         }
     }
 
+    /// The pair's span, without the white space and comments pest skipped
+    /// after its last token (it skips them before an optional part that then
+    /// does not match).
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        let end = s.start() + content_len(pair.as_str());
+        Span::new(self.file, self.offset + s.start(), self.offset + end)
     }
 
     fn item(&mut self, pair: Pair<Rule>, out: &mut Vec<Item>) {
+        self.too_deep = false;
         match pair.as_rule() {
             Rule::policy => out.push(Item::Policy(self.policy(pair))),
             Rule::rule_def => {
@@ -615,6 +641,26 @@ impl Lower {
             }
         }
         ns
+    }
+}
+
+/// The length of `text` without trailing white space and comments.
+fn content_len(text: &str) -> usize {
+    let mut end = text.len();
+    loop {
+        let trimmed = text[..end].trim_end();
+        end = trimmed.len();
+        let line_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        let last_line = &trimmed[line_start..];
+        if !last_line.contains("//") {
+            return end;
+        }
+        match super::tokens::lex(last_line).last() {
+            Some(t) if t.token == Some(super::tokens::Token::Comment) => {
+                end = line_start + t.range.start
+            }
+            _ => return end,
+        }
     }
 }
 

@@ -1,0 +1,56 @@
+//! `mspl repl`: the interactive session of [`crate::repl`].
+
+use super::common::Outcome;
+use crate::repl::{self, Config};
+use std::path::PathBuf;
+
+/// Arguments of `mspl repl`.
+#[derive(clap::Args, Debug)]
+pub struct ReplArgs {
+    /// Policy files or directories to load at the start.
+    #[arg(long, num_args = 1..)]
+    pub policies: Vec<PathBuf>,
+    /// Extra declaration files.
+    #[arg(long, num_args = 1..)]
+    pub schema: Vec<PathBuf>,
+    /// The entity file (Cedar's entity JSON).
+    #[arg(long)]
+    pub entities: Option<PathBuf>,
+    /// The history file of line editing [default: `$XDG_STATE_HOME/mspl/history`,
+    /// else `~/.mspl_history`]; unused when stdin is not a terminal.
+    #[arg(long, conflicts_with = "no_history")]
+    pub history: Option<PathBuf>,
+    /// Keep no history file.
+    #[arg(long)]
+    pub no_history: bool,
+    /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
+    #[arg(long)]
+    pub cedar: bool,
+}
+
+/// Runs `mspl repl`. It talks to the terminal itself, so the outcome
+/// carries only the exit code: 0, the session ended normally.
+pub fn run(args: &ReplArgs) -> Outcome {
+    let history = if args.no_history {
+        None
+    } else {
+        args.history.clone().or_else(default_history)
+    };
+    let config = Config {
+        policies: args.policies.clone(),
+        schema: args.schema.clone(),
+        entities: args.entities.clone(),
+        history,
+        cedar: args.cedar,
+    };
+    Outcome::default().exit(repl::run(&config))
+}
+
+/// `$XDG_STATE_HOME/mspl/history`, else `~/.mspl_history`.
+fn default_history() -> Option<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(state) = non_empty("XDG_STATE_HOME") {
+        return Some(PathBuf::from(state).join("mspl").join("history"));
+    }
+    non_empty("HOME").map(|home| PathBuf::from(home).join(".mspl_history"))
+}

@@ -1,0 +1,167 @@
+//! `mspl validate`: policies, rules, entity data and requests against the
+//! declarations (contract, "Commands": 0 clean, warnings allowed; 1
+//! unreadable input; 3 validation errors).
+
+use super::common::{load_policies, Format, Outcome};
+use crate::diag::{Diagnostic, Severity};
+use crate::policy_set::{IdScheme, PolicySet};
+use crate::validate::{self, data, Problem};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `mspl validate`.
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// Policy files or directories (searched for *.mspl, *.cedar, *.cedarschema).
+    #[arg(long, num_args = 1.., required = true)]
+    pub policies: Vec<PathBuf>,
+    /// Extra declaration files.
+    #[arg(long, num_args = 1..)]
+    pub schema: Vec<PathBuf>,
+    /// An entity file (Cedar's entity JSON) to check against the declarations.
+    #[arg(long)]
+    pub entities: Option<PathBuf>,
+    /// One request (a JSON file) to check.
+    #[arg(long, conflicts_with = "requests")]
+    pub request: Option<PathBuf>,
+    /// Requests to check, one JSON object per line.
+    #[arg(long)]
+    pub requests: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The data files to check besides the policies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DataFiles<'a> {
+    /// An entity file.
+    pub entities: Option<&'a Path>,
+    /// One request.
+    pub request: Option<&'a Path>,
+    /// Requests, one per line.
+    pub requests: Option<&'a Path>,
+}
+
+/// Validates the policies of `set` and the data files, which are added to
+/// `set.sources` so that problems point into them. `Err` holds the
+/// diagnostics of a data file that could not be read at all.
+pub fn problems(set: &mut PolicySet, files: DataFiles) -> Result<Vec<Problem>, Vec<Diagnostic>> {
+    let mut problems = validate::validate_policies(set);
+    let inputs = [(files.entities, 0), (files.request, 1), (files.requests, 2)];
+    for (path, kind) in inputs {
+        let Some(path) = path else { continue };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![Diagnostic::plain(format!(
+                "cannot read `{}`: {e}",
+                path.display()
+            ))]
+        })?;
+        let file = set.sources.add(path.display().to_string(), text.clone());
+        let found = match kind {
+            0 => data::validate_entities(set, file, &text),
+            _ => data::validate_requests(set, file, &text, kind == 2),
+        };
+        match found {
+            Ok(mut p) => problems.append(&mut p),
+            Err(e) => return Err(vec![Diagnostic::error(e.message, e.span, "here")]),
+        }
+    }
+    Ok(validate::tidy(problems))
+}
+
+/// Runs `mspl validate`.
+pub fn run(args: &ValidateArgs) -> Outcome {
+    let mut out = Outcome::default();
+    let Some(mut set) = load_policies(
+        &args.policies,
+        &args.schema,
+        IdScheme::Annotated,
+        args.format,
+        &mut out,
+    ) else {
+        return out.exit(1);
+    };
+    let files = DataFiles {
+        entities: args.entities.as_deref(),
+        request: args.request.as_deref(),
+        requests: args.requests.as_deref(),
+    };
+    let found = match problems(&mut set, files) {
+        Ok(p) => p,
+        Err(d) => {
+            out.diagnostics(&set.sources, &d, args.format);
+            return out.exit(1);
+        }
+    };
+    let diagnostics: Vec<Diagnostic> = found.iter().map(Diagnostic::from).collect();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    match args.format {
+        Format::Json => out.diagnostics(&set.sources, &diagnostics, Format::Json),
+        Format::Text => {
+            if !diagnostics.is_empty() {
+                out.diagnostics(&set.sources, &diagnostics, Format::Text);
+            }
+            if errors > 0 {
+                out.stderr
+                    .push_str(&format!("{errors} error(s), {warnings} warning(s)\n"));
+            } else {
+                out.stdout.push_str(&format!(
+                    "ok: {} policies and {} rules validate against {} entity types and {} actions{}\n",
+                    set.policies.len(),
+                    set.rules.len(),
+                    set.schema.entity_types.len(),
+                    set.schema.actions.len(),
+                    if warnings > 0 {
+                        format!(" ({warnings} warning(s))")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+    }
+    out.exit(if errors > 0 { 3 } else { 0 })
+}
+
+/// For `authorize --validate`: validates the loaded policies and the
+/// entity and request files named by `input`; reports the problems into
+/// `out` and returns the exit code that refuses the request (3 for
+/// validation errors, 1 for unreadable data), or `None` to go on.
+pub fn refuse(
+    set: &mut PolicySet,
+    input: &super::input::RequestArgs,
+    out: &mut Outcome,
+) -> Option<i32> {
+    let files = DataFiles {
+        entities: input.entities.as_deref(),
+        request: input.request.as_deref(),
+        requests: input.requests.as_deref(),
+    };
+    let found = match problems(set, files) {
+        Ok(p) => p,
+        Err(d) => {
+            out.diagnostics(&set.sources, &d, input.format);
+            return Some(1);
+        }
+    };
+    let errors: Vec<Diagnostic> = found
+        .iter()
+        .filter(|p| !p.is_warning())
+        .map(Diagnostic::from)
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    out.diagnostics(&set.sources, &errors, input.format);
+    if input.format == Format::Text {
+        out.stderr.push_str(&format!(
+            "refused: {} validation error(s); see `mspl validate`\n",
+            errors.len()
+        ));
+    }
+    Some(3)
+}

@@ -1,0 +1,102 @@
+//! The line-editing driver of `mspl repl`: rustyline with the
+//! [`ReplHelper`], a continuation prompt while an input is open, history in
+//! a file.
+
+use super::helper::ReplHelper;
+use super::{emit, is_complete, Reply, Session, CONTINUATION, PROMPT};
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{CompletionType, Config, Editor};
+use std::path::Path;
+
+/// Runs the session on the terminal until `:quit` or Ctrl-D; `start` is
+/// what loading at the start reported. Returns the exit code (0).
+pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) -> i32 {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    println!("mspl repl: `:help` lists the commands, Ctrl-D leaves");
+    if session.set.policies.is_empty() && session.set.rules.is_empty() {
+        emit(&start, &mut stdout.lock(), &mut stderr.lock());
+    } else {
+        let mut reply = session.summary();
+        reply.stderr = start.stderr;
+        emit(&reply, &mut stdout.lock(), &mut stderr.lock());
+    }
+    let config = Config::builder()
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        .history_ignore_dups(true)
+        .map(|b| b.build())
+        .unwrap_or_default();
+    let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot start line editing: {e}");
+            return 0;
+        }
+    };
+    editor.set_helper(Some(ReplHelper::new(session.vocabulary(), session.color)));
+    if let Some(path) = history {
+        // A missing history file is the first session's normal case.
+        let _ = editor.load_history(path);
+    }
+    let mut seen = session.generation();
+    let mut buffer = String::new();
+    loop {
+        if let Some(h) = editor.helper_mut() {
+            h.set_pending(&buffer);
+        }
+        let prompt = if buffer.is_empty() {
+            PROMPT
+        } else {
+            CONTINUATION
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if !buffer.is_empty() {
+                    buffer.push('\n');
+                }
+                buffer.push_str(&line);
+                if !is_complete(&buffer) {
+                    continue;
+                }
+                let input = std::mem::take(&mut buffer);
+                if input.trim().is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(input.as_str());
+                let reply = session.execute(&input);
+                emit(&reply, &mut stdout.lock(), &mut stderr.lock());
+                if reply.quit {
+                    break;
+                }
+                if session.generation() != seen {
+                    seen = session.generation();
+                    let vocabulary = session.vocabulary();
+                    if let Some(h) = editor.helper_mut() {
+                        h.vocabulary = vocabulary;
+                    }
+                }
+            }
+            // Ctrl-C drops the input being typed, continued lines included.
+            Err(ReadlineError::Interrupted) => buffer.clear(),
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("error: {e}");
+                break;
+            }
+        }
+    }
+    if let Some(path) = history {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = editor.save_history(path) {
+            eprintln!(
+                "warning: cannot save the history to `{}`: {e}",
+                path.display()
+            );
+        }
+    }
+    0
+}

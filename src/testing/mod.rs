@@ -1,0 +1,404 @@
+//! `mspl test`: test files for policy authors, in the shape of Cedar's
+//! integration tests so that Cedar users can bring theirs.
+//!
+//! A test file is JSON:
+//!
+//! ```json
+//! {
+//!   "policies": "..",                       // or a list; relative to the file
+//!   "entities": "../examples/entities.json", // a path, or the entity array inline
+//!   "schema": "x.cedarschema",               // optional
+//!   "requests": [
+//!     {"description": "user-01 views a page",
+//!      "principal": {"type": "RamUser", "id": "user-01"}, "action": …, "resource": …,
+//!      "context": {},
+//!      "decision": "allow",
+//!      "reason": ["rule-03-member-views-page"],   // optional: the determining ids
+//!      "errors": [],                              // optional: the erroring ids
+//!      "kind": "not_permitted",                   // optional
+//!      "fix": "AliyunBailianFullAccess"}          // optional: a text every… some fix contains
+//!   ]
+//! }
+//! ```
+//!
+//! Unknown keys of Cedar's format (`shouldValidate`, `validateRequest`) are
+//! accepted and ignored. Beside `x.json`, `x.snap` may hold the expected text
+//! output of every request; `--update` writes it.
+
+pub mod coverage;
+
+use crate::authorize::{authorize, ErrorMode, Options, Response};
+use crate::diag::{Diagnostic, Sources};
+use crate::engine::build_entities;
+use crate::entities::json::request_from_json;
+use crate::entities::Entities;
+use crate::explain::{explain, render, Scope};
+use crate::policy_set::{IdScheme, Loader, PolicySet};
+use crate::Limits;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// One test file, loaded.
+pub struct Suite {
+    /// The test file.
+    pub path: PathBuf,
+    /// Its policies.
+    pub set: PolicySet,
+    /// Its entities.
+    pub entities: Entities,
+    /// Its cases, in order.
+    pub cases: Vec<Case>,
+}
+
+/// One request with what is expected of it.
+pub struct Case {
+    /// Its description, or `request N`.
+    pub name: String,
+    /// The request.
+    pub request: crate::Request,
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// The determining policies, when given.
+    pub reason: Option<Vec<String>>,
+    /// The erroring policies, when given.
+    pub errors: Option<Vec<String>>,
+    /// The deny kind, when given.
+    pub kind: Option<String>,
+    /// A text that some fix must contain, when given.
+    pub fix: Option<String>,
+}
+
+/// What running a case gave.
+pub struct CaseResult {
+    /// The case's name.
+    pub name: String,
+    /// The differences from what was expected, as `- expected` / `+ actual`
+    /// line pairs (empty: it passed).
+    pub differences: Vec<String>,
+    /// The text output (as `mspl authorize` prints it), for snapshots.
+    pub text: String,
+}
+
+/// Options of a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Cedar's error semantics and policy naming.
+    pub cedar: bool,
+}
+
+/// Loads a test file. `default_policies` serve when the file names none.
+pub fn load(
+    path: &Path,
+    default_policies: &[PathBuf],
+    options: RunOptions,
+) -> Result<Suite, Vec<Diagnostic>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![Diagnostic::plain(format!("cannot read `{name}`: {e}"))])?;
+    let json: Value = serde_json::from_str(&text)
+        .map_err(|e| vec![Diagnostic::plain(format!("{name}: invalid JSON: {e}"))])?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &str| -> PathBuf {
+        let beside = normalize(&base.join(p));
+        if beside.exists() {
+            beside
+        } else {
+            PathBuf::from(p)
+        }
+    };
+    let policies: Vec<PathBuf> = match json.get("policies") {
+        Some(Value::String(p)) => vec![resolve(p)],
+        Some(Value::Array(ps)) => ps.iter().filter_map(Value::as_str).map(resolve).collect(),
+        _ => default_policies.to_vec(),
+    };
+    if policies.is_empty() {
+        return Err(vec![Diagnostic::plain(format!(
+            "{name}: names no policies; give `policies` or --policies"
+        ))]);
+    }
+    let mut loader = Loader::new(Limits::default());
+    for p in &policies {
+        loader.add_path(p);
+    }
+    if let Some(Value::String(s)) = json.get("schema") {
+        loader.add_path(&resolve(s));
+    }
+    let ids = if options.cedar {
+        IdScheme::Cedar
+    } else {
+        IdScheme::Annotated
+    };
+    let (set, diagnostics) = loader.finish(ids);
+    if diagnostics
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error)
+    {
+        return Err(vec![Diagnostic::plain(format!(
+            "{name}: its policies do not load:\n{}",
+            set.sources.render(&diagnostics, false)
+        ))]);
+    }
+    let (entities_name, entities_text) = match json.get("entities") {
+        Some(Value::String(p)) => {
+            let p = resolve(p);
+            let t = std::fs::read_to_string(&p).map_err(|e| {
+                vec![Diagnostic::plain(format!(
+                    "{name}: cannot read `{}`: {e}",
+                    p.display()
+                ))]
+            })?;
+            (p.display().to_string(), t)
+        }
+        Some(inline @ Value::Array(_)) => (format!("{name} (entities)"), inline.to_string()),
+        _ => ("<none>".to_string(), "[]".to_string()),
+    };
+    let entities = build_entities(
+        &set.schema,
+        [(entities_name.as_str(), entities_text.as_str())],
+    )
+    .map_err(|e| vec![Diagnostic::from(&e)])?;
+    let requests = json
+        .get("requests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            vec![Diagnostic::plain(format!(
+                "{name}: has no `requests` array"
+            ))]
+        })?;
+    let mut cases = Vec::new();
+    let mut problems = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        match case(r, i, &set) {
+            Ok(c) => cases.push(c),
+            Err(m) => problems.push(Diagnostic::plain(format!("{name}: request {}: {m}", i + 1))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Suite {
+        path: path.to_path_buf(),
+        set,
+        entities,
+        cases,
+    })
+}
+
+fn case(r: &Value, index: usize, set: &PolicySet) -> Result<Case, String> {
+    let obj = r.as_object().ok_or("a request is a JSON object")?;
+    let mut request_json = serde_json::Map::new();
+    for key in ["principal", "action", "resource", "context"] {
+        if let Some(v) = obj.get(key) {
+            request_json.insert(key.to_string(), v.clone());
+        }
+    }
+    let request = request_from_json(&Value::Object(request_json), &set.schema)?;
+    let strings = |key: &str| -> Option<Vec<String>> {
+        obj.get(key).and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+    };
+    let decision = obj
+        .get("decision")
+        .and_then(Value::as_str)
+        .map(|d| d.to_ascii_lowercase())
+        .ok_or("a request needs `decision`: `allow` or `deny`")?;
+    if decision != "allow" && decision != "deny" {
+        return Err(format!(
+            "`decision` is `{decision}`; expected `allow` or `deny`"
+        ));
+    }
+    Ok(Case {
+        name: obj
+            .get("description")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .unwrap_or_else(|| format!("request {}", index + 1)),
+        request,
+        decision,
+        reason: strings("reason"),
+        errors: strings("errors"),
+        kind: obj.get("kind").and_then(Value::as_str).map(String::from),
+        fix: obj.get("fix").and_then(Value::as_str).map(String::from),
+    })
+}
+
+/// `a/b/../c` -> `a/c`, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Runs every case of `suite`, calling `observe` with each response (for coverage).
+pub fn run(
+    suite: &Suite,
+    options: RunOptions,
+    mut observe: impl FnMut(&Case, &Response),
+) -> Vec<CaseResult> {
+    let authorize_options = Options {
+        errors: if options.cedar {
+            ErrorMode::Cedar
+        } else {
+            ErrorMode::FailClosed
+        },
+        ..Options::default()
+    };
+    suite
+        .cases
+        .iter()
+        .map(|case| {
+            let response = authorize(
+                &suite.set,
+                &suite.entities,
+                &case.request,
+                &authorize_options,
+            );
+            observe(case, &response);
+            let explanation = explain(
+                &suite.set,
+                &suite.entities,
+                &case.request,
+                &response,
+                &authorize_options.limits,
+                Scope::Relevant,
+            );
+            let mut differences = Vec::new();
+            let decision = format!("{:?}", response.decision).to_ascii_lowercase();
+            if decision != case.decision {
+                differ(&mut differences, "decision", &case.decision, &decision);
+            }
+            let ids = |v: &[smol_str::SmolStr]| {
+                let mut s: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+                s.sort();
+                s
+            };
+            if let Some(expected) = &case.reason {
+                let mut expected = expected.clone();
+                expected.sort();
+                let actual = ids(&response.determining);
+                if expected != actual {
+                    differ(
+                        &mut differences,
+                        "reason",
+                        &format!("{expected:?}"),
+                        &format!("{actual:?}"),
+                    );
+                }
+            }
+            if let Some(expected) = &case.errors {
+                let mut expected = expected.clone();
+                expected.sort();
+                let errs: Vec<smol_str::SmolStr> =
+                    response.errors.iter().map(|e| e.policy.clone()).collect();
+                let actual = ids(&errs);
+                if expected != actual {
+                    differ(
+                        &mut differences,
+                        "errors",
+                        &format!("{expected:?}"),
+                        &format!("{actual:?}"),
+                    );
+                }
+            }
+            if let Some(kind) = &case.kind {
+                let actual = response
+                    .kind
+                    .map(|k| {
+                        serde_json::to_value(k)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default()
+                    })
+                    .unwrap_or_else(|| "null".into());
+                if *kind != actual {
+                    differ(&mut differences, "kind", kind, &actual);
+                }
+            }
+            if let Some(fix) = &case.fix {
+                if !explanation.fixes.iter().any(|f| f.contains(fix.as_str())) {
+                    differ(
+                        &mut differences,
+                        "fix",
+                        &format!("… {fix} …"),
+                        &format!("{:?}", explanation.fixes),
+                    );
+                }
+            }
+            CaseResult {
+                name: case.name.clone(),
+                differences,
+                text: render::response(&suite.set, &response, Some(&explanation), false),
+            }
+        })
+        .collect()
+}
+
+/// Records a difference as a two-line diff: `- expected`, `+ actual`.
+fn differ(out: &mut Vec<String>, field: &str, expected: &str, actual: &str) {
+    out.push(format!("- {field}: {expected}"));
+    out.push(format!("+ {field}: {actual}"));
+}
+
+/// The snapshot file of a test file: `x.json` -> `x.snap`.
+pub fn snapshot_path(test: &Path) -> PathBuf {
+    test.with_extension("snap")
+}
+
+/// The snapshot text of a run: every case's name and text output.
+pub fn snapshot_text(results: &[CaseResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        out.push_str("=== ");
+        out.push_str(&r.name);
+        out.push('\n');
+        out.push_str(&r.text);
+    }
+    out
+}
+
+/// A line diff of two texts: the lines only in `old` with `-`, only in `new` with `+`.
+pub fn diff(old: &str, new: &str) -> Vec<String> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // Longest common subsequence, then walk it.
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(format!("- {}", a[i]));
+            i += 1;
+        } else {
+            out.push(format!("+ {}", b[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Renders problems found while loading.
+pub fn render_problems(problems: &[Diagnostic]) -> String {
+    Sources::new().render(problems, false)
+}

@@ -1,0 +1,238 @@
+//! The validator: policies, rules, entity data and requests checked against
+//! the declarations, with Cedar's strict-mode typing.
+//!
+//! - [`types`]: the types and their lattice.
+//! - `policies`: names, scopes, and the conditions typed per request
+//!   environment; `expr` and `ops`: the typing rules.
+//! - `data`: entity files and requests against the declarations.
+//! - [`error`]: what is reported, and its diagnostics.
+//!
+//! **Guarantee.** A policy set that validates without errors never raises a
+//! type error at evaluation on entities and requests that validate: no
+//! operator gets an operand of the wrong type, no attribute or tag is read
+//! where it may be missing, and no extension constructor fails. (Errors that
+//! depend on values, not types, remain possible: integer overflow, a
+//! referenced entity absent from the store, a rule cycle, a limit.)
+
+pub mod error;
+mod expr;
+mod json;
+mod ops;
+mod policies;
+pub mod types;
+
+pub mod data;
+
+pub use error::{Problem, ValidationError};
+
+use crate::policy_set::PolicySet;
+use crate::schema::{Schema, Type as SchemaType};
+use crate::syntax::ast::{EntityUid, Name};
+use expr::Env;
+use smol_str::SmolStr;
+use std::collections::{BTreeSet, HashMap};
+use types::{Attr, Ty};
+
+/// The declarations of a policy set with the relations the validator asks
+/// about: descendant types and descendant actions, closed transitively.
+pub struct Index<'a> {
+    /// The policy set (its rules are typed at their calls).
+    pub set: &'a PolicySet,
+    /// The declarations.
+    pub schema: &'a Schema,
+    descendants: HashMap<Name, BTreeSet<Name>>,
+    action_descendants: HashMap<EntityUid, BTreeSet<EntityUid>>,
+}
+
+impl<'a> Index<'a> {
+    /// Indexes the declarations of `set`.
+    pub fn new(set: &'a PolicySet) -> Index<'a> {
+        let schema = &set.schema;
+        let mut children: HashMap<Name, Vec<Name>> = HashMap::new();
+        for (name, t) in &schema.entity_types {
+            for p in &t.parents {
+                children.entry(p.clone()).or_default().push(name.clone());
+            }
+        }
+        let descendants = closure(&children);
+        let mut action_children: HashMap<EntityUid, Vec<EntityUid>> = HashMap::new();
+        for (uid, a) in &schema.actions {
+            for p in &a.parents {
+                action_children
+                    .entry(p.clone())
+                    .or_default()
+                    .push(uid.clone());
+            }
+        }
+        let action_descendants = closure(&action_children);
+        Index {
+            set,
+            schema,
+            descendants,
+            action_descendants,
+        }
+    }
+
+    /// Whether `ty` names action entities (`Action`, `Ns::Action`).
+    pub fn is_action_type(&self, ty: &str) -> bool {
+        ty == "Action" || ty.ends_with("::Action")
+    }
+
+    /// Whether `ty` is a declared entity type or an action type.
+    pub fn is_known_type(&self, ty: &str) -> bool {
+        self.is_action_type(ty) || self.schema.entity_types.contains_key(ty)
+    }
+
+    /// The type of the literal `uid`, if it is declared.
+    pub fn literal_type(&self, uid: &EntityUid) -> Option<Ty> {
+        let known = if self.is_action_type(&uid.ty) {
+            self.schema.actions.contains_key(uid)
+        } else {
+            self.schema.entity_types.contains_key(&uid.ty)
+        };
+        known.then(|| Ty::Entity(uid.ty.clone()))
+    }
+
+    /// The declared attribute `attr` of a record or entity type.
+    pub fn attr_of(&self, ty: &Ty, attr: &str) -> Option<Attr> {
+        match ty {
+            Ty::Record(attrs) => attrs.get(attr).cloned(),
+            Ty::Entity(n) => {
+                let a = self.schema.entity_types.get(n)?.attrs.get(attr)?;
+                Some(Attr {
+                    ty: Ty::from_schema(&a.ty),
+                    required: !a.optional,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The attribute names of a record or entity type, for suggestions.
+    pub fn attr_names(&self, ty: &Ty) -> Vec<SmolStr> {
+        match ty {
+            Ty::Record(attrs) => attrs.keys().cloned().collect(),
+            Ty::Entity(n) => self
+                .schema
+                .entity_types
+                .get(n)
+                .map(|t| t.attrs.keys().cloned().collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The type of the tags of entity type `ty`, if it declares tags.
+    pub fn tag_type(&self, ty: &str) -> Option<Ty> {
+        self.schema
+            .entity_types
+            .get(ty)?
+            .tags
+            .as_ref()
+            .map(Ty::from_schema)
+    }
+
+    /// `ty` and every type that may have it as an ancestor.
+    pub fn types_in(&self, ty: &Name) -> BTreeSet<Name> {
+        let mut all = self.descendants.get(ty).cloned().unwrap_or_default();
+        all.insert(ty.clone());
+        all
+    }
+
+    /// Whether an entity of type `lhs` may be `in` an entity of type `rhs`.
+    pub fn may_be_in(&self, lhs: &Name, rhs: &Name) -> bool {
+        lhs == rhs
+            || self.descendants.get(rhs).is_some_and(|d| d.contains(lhs))
+            || self
+                .action_descendants
+                .iter()
+                .any(|(group, members)| group.ty == *rhs && members.iter().any(|m| m.ty == *lhs))
+    }
+
+    /// The declared actions in any of `groups` (the groups included), or
+    /// `None` when one of them is not a declared action.
+    pub fn actions_in<'b>(
+        &self,
+        groups: impl IntoIterator<Item = &'b EntityUid>,
+    ) -> Option<BTreeSet<EntityUid>> {
+        let mut out = BTreeSet::new();
+        for g in groups {
+            if !self.schema.actions.contains_key(g) {
+                return None;
+            }
+            out.insert(g.clone());
+            if let Some(d) = self.action_descendants.get(g) {
+                out.extend(d.iter().cloned());
+            }
+        }
+        Some(out)
+    }
+
+    /// Every declared group `action` is in, transitively.
+    pub fn action_groups_of(&self, action: &EntityUid) -> BTreeSet<EntityUid> {
+        self.action_descendants
+            .iter()
+            .filter(|(_, members)| members.contains(action))
+            .map(|(g, _)| g.clone())
+            .collect()
+    }
+
+    /// Every request environment: each declared action with each of its
+    /// principal types and resource types, in declaration order.
+    pub(crate) fn envs(&self) -> Vec<Env> {
+        let mut out = Vec::new();
+        for (uid, a) in &self.schema.actions {
+            let context = match &a.context {
+                Some(SchemaType::Record(attrs)) => Ty::record_from_schema(attrs),
+                _ => Ty::Record(Default::default()),
+            };
+            for p in a.principals.iter().flatten() {
+                for r in a.resources.iter().flatten() {
+                    out.push(Env {
+                        principal: p.clone(),
+                        action: uid.clone(),
+                        resource: r.clone(),
+                        context: context.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The transitive closure of a parent-to-children relation.
+fn closure<K: Clone + Ord + std::hash::Hash>(
+    children: &HashMap<K, Vec<K>>,
+) -> HashMap<K, BTreeSet<K>> {
+    let mut out = HashMap::new();
+    for start in children.keys() {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&K> = children[start].iter().collect();
+        while let Some(k) = todo.pop() {
+            if seen.insert(k.clone()) {
+                if let Some(more) = children.get(k) {
+                    todo.extend(more.iter());
+                }
+            }
+        }
+        out.insert(start.clone(), seen);
+    }
+    out
+}
+
+/// Validates the policies and rules of `set` against its declarations.
+/// Problems come in source order, each once; see [`Problem::is_warning`].
+pub fn validate_policies(set: &PolicySet) -> Vec<Problem> {
+    let index = Index::new(set);
+    tidy(policies::check(&index))
+}
+
+/// Sorts problems by place and drops repeats (one problem found in several
+/// request environments is reported once).
+pub fn tidy(mut problems: Vec<Problem>) -> Vec<Problem> {
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert((p.span.file, p.span.start, p.span.end, p.error.to_string())));
+    problems.sort_by_key(|p| (p.span.file, p.span.start, p.span.end));
+    problems
+}

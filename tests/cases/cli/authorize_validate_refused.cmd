@@ -1,0 +1,1 @@
+authorize --validate --policies tests/cases/validate/common.cedarschema tests/cases/validate/attribute_typo.mspl --principal User::\"alice\" --action Action::\"view\" --resource Album::\"trip\" --context {\"n\":1,\"authenticated\":true}

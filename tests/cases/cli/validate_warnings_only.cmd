@@ -1,0 +1,1 @@
+validate --policies tests/cases/validate/common.cedarschema tests/cases/validate/warnings.mspl

@@ -1,0 +1,263 @@
+//! The bodies of the fuzz targets, shared by `fuzz/` (cargo-fuzz) and by
+//! `tests/fuzz_regressions.rs`, which replays every saved crash input with
+//! the same code. A finding is a panic: a crash of mspl itself, or an
+//! `assert!` here on a property that must hold for every input.
+
+use mspl::authorize::{authorize, Decision, ErrorMode, Options};
+use mspl::engine::build_entities_with;
+use mspl::entities::json::{request_from_text, Origin};
+use mspl::entities::Entities;
+use mspl::policy_set::{IdScheme, Loader, PolicySet};
+use mspl::syntax::{parse_expr, parse_file};
+use mspl::Limits;
+use std::sync::OnceLock;
+
+#[allow(dead_code)]
+#[path = "gen.rs"]
+pub mod gen;
+
+/// Limits small enough that fuzzing reaches them often and stays fast.
+pub fn small_limits() -> Limits {
+    Limits {
+        max_steps: 20_000,
+        max_rule_depth: 24,
+        max_set_size: 64,
+        ..Limits::default()
+    }
+}
+
+/// Target `parse`: any bytes as a policy file. Parsing, linking and
+/// rendering the diagnostics never panic; every span lies inside the text.
+pub fn parse(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let limits = Limits::default();
+    let parsed = parse_file(text, 0, &limits);
+    for e in &parsed.errors {
+        let span = e.span();
+        assert!(
+            span.start <= span.end && span.range().end <= text.len(),
+            "span {span:?} outside the text: {e:?}"
+        );
+    }
+    let mut loader = Loader::new(limits);
+    loader.add_source("fuzz.mspl".into(), text.to_string());
+    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+    let _ = set.sources.render(&diagnostics, false);
+    for d in &diagnostics {
+        let _ = set.sources.to_json(d);
+    }
+    let _ = parse_expr(text, 0, &[], &limits);
+    roundtrip(text);
+}
+
+/// Printing a file that parsed without error with the project's one AST
+/// printer and parsing the result gives the same AST (spans aside).
+pub fn roundtrip(text: &str) {
+    let limits = Limits::default();
+    let parsed = parse_file(text, 0, &limits);
+    if !parsed.errors.is_empty() {
+        return;
+    }
+    let printed = mspl::fmt::print_file(&parsed.file);
+    let again = parse_file(&printed, 0, &limits);
+    assert!(
+        again.errors.is_empty(),
+        "the printed text does not parse: {:?}\n--- source\n{text}\n--- printed\n{printed}",
+        again.errors
+    );
+    assert!(
+        again.file == parsed.file,
+        "printing changed the tree\n--- source\n{text}\n--- printed\n{printed}"
+    );
+}
+
+/// The Model Studio policy set and its example entities, loaded once.
+fn model_studio() -> &'static (PolicySet, Entities) {
+    static SET: OnceLock<(PolicySet, Entities)> = OnceLock::new();
+    SET.get_or_init(|| {
+        let files = [
+            (
+                "schema.mspl",
+                include_str!("../../policies/model_studio/schema.mspl"),
+            ),
+            (
+                "accounts_and_ram.mspl",
+                include_str!("../../policies/model_studio/accounts_and_ram.mspl"),
+            ),
+            (
+                "apis.mspl",
+                include_str!("../../policies/model_studio/apis.mspl"),
+            ),
+            (
+                "billing.mspl",
+                include_str!("../../policies/model_studio/billing.mspl"),
+            ),
+            (
+                "models.mspl",
+                include_str!("../../policies/model_studio/models.mspl"),
+            ),
+            (
+                "system_policies.mspl",
+                include_str!("../../policies/model_studio/system_policies.mspl"),
+            ),
+            (
+                "workspaces_and_pages.mspl",
+                include_str!("../../policies/model_studio/workspaces_and_pages.mspl"),
+            ),
+        ];
+        let mut loader = Loader::new(Limits::default());
+        for (name, text) in files {
+            loader.add_source(name.into(), text.into());
+        }
+        let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+        assert!(diagnostics.is_empty(), "the Model Studio policies load");
+        let entities = build_entities_with(
+            &set.schema,
+            [(
+                "entities.json",
+                include_str!("../../policies/model_studio/examples/entities.json"),
+            )],
+            &Limits::default(),
+        )
+        .expect("the example entities load");
+        (set, entities)
+    })
+}
+
+const REQUESTS: &str = include_str!("../../policies/model_studio/examples/requests.jsonl");
+
+/// Target `data`: the first byte chooses an entity file (even) or a request
+/// (odd), the rest is its text, read against the Model Studio declarations.
+/// What loads is then judged: the example requests against loaded entities,
+/// a loaded request against the example entities.
+pub fn data(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let (set, example_entities) = model_studio();
+    let options = Options {
+        errors: ErrorMode::FailClosed,
+        limits: small_limits(),
+    };
+    if mode % 2 == 0 {
+        let Ok(entities) =
+            build_entities_with(&set.schema, [("fuzz.json", text)], &Limits::default())
+        else {
+            return;
+        };
+        for line in REQUESTS.lines().take(4) {
+            let origin = Origin {
+                file: "requests.jsonl",
+                text: line,
+                offset: 0,
+            };
+            let request =
+                request_from_text(&origin, line, &set.schema).expect("example requests load");
+            let _ = authorize(set, &entities, &request, &options);
+        }
+    } else {
+        let origin = Origin {
+            file: "fuzz.json",
+            text,
+            offset: 0,
+        };
+        if let Ok(request) = request_from_text(&origin, text, &set.schema) {
+            let _ = authorize(set, example_entities, &request, &options);
+        }
+    }
+}
+
+/// Target `authorize`: a generated case (see [`gen`]) is parsed and judged,
+/// and the fail-closed properties are checked on it:
+///
+/// - with fail-closed errors, a forbid that errs makes the decision a deny;
+/// - adding a forbid never turns a deny into an allow;
+/// - removing a permit never turns a deny into an allow;
+/// - an allow with fail-closed errors is an allow with Cedar's too;
+/// - deciding twice gives the same response.
+pub fn authorize_case(data: &[u8]) {
+    let case = gen::case(data);
+    let mut loader = Loader::new(small_limits());
+    loader.add_source("case.mspl".into(), case.policy_text(true));
+    let (full, diagnostics) = loader.finish(IdScheme::Annotated);
+    if diagnostics
+        .iter()
+        .any(|d| d.severity == mspl::diag::Severity::Error)
+    {
+        return;
+    }
+    let Ok(entities) = build_entities_with(
+        &full.schema,
+        [("case.json", case.entities.as_str())],
+        &small_limits(),
+    ) else {
+        return;
+    };
+    let origin = Origin {
+        file: "request.json",
+        text: &case.request,
+        offset: 0,
+    };
+    let Ok(request) = request_from_text(&origin, &case.request, &full.schema) else {
+        return;
+    };
+    let fail_closed = Options {
+        errors: ErrorMode::FailClosed,
+        limits: small_limits(),
+    };
+    let cedar = Options {
+        errors: ErrorMode::Cedar,
+        limits: small_limits(),
+    };
+    // The set without the extra forbid: the case as generated.
+    let mut base = full.clone();
+    base.policies.retain(|p| p.id != "extra");
+    let decide = |set: &PolicySet, options: &Options| authorize(set, &entities, &request, options);
+
+    let response = decide(&base, &fail_closed);
+    assert_eq!(response, decide(&base, &fail_closed), "deterministic");
+    for e in &response.errors {
+        let erring_forbid = base
+            .policy(&e.policy)
+            .is_some_and(|p| p.policy.effect == mspl::syntax::ast::Effect::Forbid);
+        if erring_forbid {
+            assert_eq!(
+                response.decision,
+                Decision::Deny,
+                "an erroring forbid denies"
+            );
+            assert!(response.determining.contains(&e.policy));
+        }
+    }
+    if response.decision == Decision::Allow {
+        assert_eq!(
+            decide(&base, &cedar).decision,
+            Decision::Allow,
+            "fail-closed allow implies Cedar allow"
+        );
+    }
+    if response.decision == Decision::Deny {
+        assert_eq!(
+            decide(&full, &fail_closed).decision,
+            Decision::Deny,
+            "adding a forbid turned a deny into an allow"
+        );
+        for i in 0..base.policies.len() {
+            if base.policies[i].policy.effect != mspl::syntax::ast::Effect::Permit {
+                continue;
+            }
+            let mut fewer = base.clone();
+            fewer.policies.remove(i);
+            assert_eq!(
+                decide(&fewer, &fail_closed).decision,
+                Decision::Deny,
+                "removing a permit turned a deny into an allow"
+            );
+        }
+    }
+}

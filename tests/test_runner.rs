@@ -1,0 +1,117 @@
+//! `mspl test`: output when suites pass, fail, are snapshotted with
+//! `--update` and measured with `--coverage`; snapshots of the runner's own
+//! output are in `tests/cases/test-runner/`. Also: the Model Studio suite
+//! passes with full coverage, and Cedar's own hand-written tests run as they are.
+
+use std::path::Path;
+use std::process::Command;
+
+fn mspl(args: &[&str], dir: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mspl"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("mspl runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn snapshot(name: &str, code: i32, text: &str) {
+    insta::with_settings!({snapshot_path => "cases/test-runner", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(name, format!("exit: {code}\n{text}"));
+    });
+}
+
+const SUITE: &str = "tests/cases/test-runner/suite";
+
+#[test]
+fn a_passing_suite() {
+    let (code, text) = mspl(&["test", &format!("{SUITE}/passing.json")], Path::new("."));
+    assert_eq!(code, 0, "{text}");
+    snapshot("passing", code, &text);
+}
+
+#[test]
+fn a_failing_suite_shows_what_differs() {
+    let (code, text) = mspl(&["test", &format!("{SUITE}/failing.json")], Path::new("."));
+    assert_eq!(code, 1, "{text}");
+    snapshot("failing", code, &text);
+}
+
+#[test]
+fn coverage_names_what_never_ran() {
+    let (code, text) = mspl(
+        &["test", "--coverage", &format!("{SUITE}/passing.json")],
+        Path::new("."),
+    );
+    assert_eq!(code, 0, "{text}");
+    snapshot("coverage", code, &text);
+}
+
+#[test]
+fn update_writes_snapshots_and_a_changed_output_fails_until_accepted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["policies.mspl", "entities.json", "passing.json"] {
+        std::fs::copy(Path::new(SUITE).join(f), dir.path().join(f)).expect("copy");
+    }
+    let (code, text) = mspl(&["test", "--update", "passing.json"], dir.path());
+    assert_eq!(code, 0, "{text}");
+    snapshot("update", code, &text);
+    assert!(dir.path().join("passing.snap").exists());
+
+    let (code, text) = mspl(&["test", "passing.json"], dir.path());
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("PASS passing.snap: output matches the snapshot"),
+        "{text}"
+    );
+
+    // A reworded fix changes the output but no expectation: the snapshot catches it.
+    let policies = std::fs::read_to_string(dir.path().join("policies.mspl")).expect("read");
+    std::fs::write(
+        dir.path().join("policies.mspl"),
+        policies.replace("the Reader policy", "Reader"),
+    )
+    .expect("write");
+    let (code, text) = mspl(&["test", "passing.json"], dir.path());
+    assert_eq!(code, 1, "{text}");
+    snapshot("snapshot-differs", code, &text);
+}
+
+#[test]
+fn the_model_studio_suite_passes_with_full_coverage() {
+    let (code, text) = mspl(
+        &["test", "--coverage", "policies/model_studio/tests"],
+        Path::new("."),
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("policies: 15/15 matched by some request, 15/15 applied"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rule clauses: 19/19 evaluated, 19/19 held"),
+        "{text}"
+    );
+    assert!(!text.contains("\n  never "), "{text}");
+}
+
+#[test]
+fn cedar_hand_written_tests_run_unchanged() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cedar-integration-tests");
+    if !root.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "../shared is missing in CI"
+        );
+        eprintln!("skipping: ../shared/cedar-integration-tests is absent");
+        return;
+    }
+    let (code, text) = mspl(&["test", "--cedar", "tests"], &root);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.ends_with("74 passed, 0 failed\n"), "{text}");
+}
