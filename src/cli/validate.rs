@@ -44,8 +44,17 @@ pub struct DataFiles<'a> {
 
 /// Validates the policies of `set` and the data files, which are added to
 /// `set.sources` so that problems point into them. `Err` holds the
-/// diagnostics of a data file that could not be read at all.
+/// diagnostics of an input that could not be read at all, or of a set
+/// without declarations.
 pub fn problems(set: &mut PolicySet, files: DataFiles) -> Result<Vec<Problem>, Vec<Diagnostic>> {
+    if set.schema.is_empty() {
+        return Err(vec![Diagnostic::plain(
+            "nothing to validate against: no entity types or actions are declared",
+        )
+        .with_help(Some(
+            "add declarations (Cedar's schema syntax) to the policies, or pass them with `--schema FILE`".into(),
+        ))]);
+    }
     let mut problems = validate::validate_policies(set);
     let inputs = [(files.entities, 0), (files.request, 1), (files.requests, 2)];
     for (path, kind) in inputs {
