@@ -267,7 +267,8 @@ impl Loader {
     }
 }
 
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Adds `path` (a file) or the policy files below it (a directory) to `out`.
+pub fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
         out.push(path.to_path_buf());

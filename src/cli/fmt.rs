@@ -7,7 +7,6 @@
 use super::common::{Format, Outcome};
 use crate::diag::{Diagnostic, Sources};
 use crate::fmt::{format_source, FormatError};
-use crate::policy_set::POLICY_EXTENSIONS;
 use crate::Limits;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -54,7 +53,7 @@ pub fn run(args: &FmtArgs) -> Outcome {
             }
             continue;
         }
-        if let Err(e) = collect(path, &mut files) {
+        if let Err(e) = crate::policy_set::collect_files(path, &mut files) {
             out.diagnostics(
                 &Sources::new(),
                 &[Diagnostic::plain(format!(
@@ -124,26 +123,6 @@ fn format_one(name: &str, text: &str, out: &mut Outcome) -> Option<String> {
             None
         }
     }
-}
-
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if std::fs::metadata(path)?.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(path)? {
-        let p = entry?.path();
-        if p.is_dir() {
-            collect(&p, out)?;
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| POLICY_EXTENSIONS.contains(&e))
-        {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Writes `text` to `path` through a temporary file in the same folder and

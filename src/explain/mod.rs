@@ -16,7 +16,7 @@ use crate::entities::Entities;
 use crate::eval::{Evaluator, Value};
 use crate::limits::Limits;
 use crate::policy_set::{PolicyEntry, PolicySet};
-use crate::syntax::ast::{annotation, ConditionKind, Effect, Expr, ExprKind, Var};
+use crate::syntax::ast::{annotation, visit, ConditionKind, Effect, Expr, ExprKind, Var};
 use crate::syntax::Span;
 use serde::Serialize;
 use trace::{CallRecord, Recorder};
@@ -422,47 +422,6 @@ fn type_test(set: &PolicySet, expr: &Expr, seen: &mut Vec<u32>) -> bool {
                     .is_some_and(|r| r.clauses.iter().all(|c| type_test(set, &c.body, seen)))
         }
         _ => false,
-    }
-}
-
-/// Calls `f` on `expr` and every expression inside it.
-pub fn visit(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
-    f(expr);
-    match &expr.kind {
-        ExprKind::Lit(_) | ExprKind::Entity(_) | ExprKind::Var(_) | ExprKind::Local(..) => {}
-        ExprKind::If(a, b, c) => {
-            visit(a, f);
-            visit(b, f);
-            visit(c, f);
-        }
-        ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Set(items) => {
-            items.iter().for_each(|i| visit(i, f))
-        }
-        ExprKind::Not(a)
-        | ExprKind::Neg(a)
-        | ExprKind::Has(a, _)
-        | ExprKind::Like(a, _)
-        | ExprKind::GetAttr(a, _) => visit(a, f),
-        ExprKind::Binary(_, a, b) => {
-            visit(a, f);
-            visit(b, f);
-        }
-        ExprKind::Is(a, _, b) => {
-            visit(a, f);
-            if let Some(b) = b {
-                visit(b, f);
-            }
-        }
-        ExprKind::Method(a, _, args) => {
-            visit(a, f);
-            args.iter().for_each(|x| visit(x, f));
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|x| visit(x, f)),
-        ExprKind::Record(entries) => entries.iter().for_each(|(_, v)| visit(v, f)),
-        ExprKind::Quantified { set, body, .. } => {
-            visit(set, f);
-            visit(body, f);
-        }
     }
 }
 

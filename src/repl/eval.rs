@@ -6,7 +6,7 @@ use super::{Reply, Session};
 use crate::diag::{Diagnostic, Sources};
 use crate::entities::json::{parse_uid, Request};
 use crate::eval::{Evaluator, Value};
-use crate::explain::visit;
+use crate::syntax::ast::visit;
 use crate::syntax::ast::{CallTarget, EntityUid, Expr, ExprKind, Var};
 use crate::syntax::{parse_expr, FileId};
 use std::collections::BTreeSet;

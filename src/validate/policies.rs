@@ -10,6 +10,7 @@ use super::expr::{Ans, Checker};
 use super::types::Ty;
 use super::Index;
 use crate::policy_set::PolicyEntry;
+use crate::syntax::ast::visit;
 use crate::syntax::ast::{
     ActionConstraint, BinOp, CallTarget, ConditionKind, EntityUid, Expr, ExprKind, Name, Policy,
     ScopeConstraint, Var,
@@ -162,49 +163,6 @@ fn condition_exprs(p: &Policy) -> Vec<Expr> {
             }
         })
         .collect()
-}
-
-/// Calls `f` on `e` and every expression inside it.
-pub(crate) fn visit(e: &Expr, f: &mut impl FnMut(&Expr)) {
-    crate::limits::with_stack(|| {
-        f(e);
-        match &e.kind {
-            ExprKind::Lit(_) | ExprKind::Entity(_) | ExprKind::Var(_) | ExprKind::Local(..) => {}
-            ExprKind::If(a, b, c) => {
-                visit(a, f);
-                visit(b, f);
-                visit(c, f);
-            }
-            ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Set(items) => {
-                items.iter().for_each(|i| visit(i, f))
-            }
-            ExprKind::Not(a)
-            | ExprKind::Neg(a)
-            | ExprKind::Has(a, _)
-            | ExprKind::Like(a, _)
-            | ExprKind::GetAttr(a, _) => visit(a, f),
-            ExprKind::Is(a, _, b) => {
-                visit(a, f);
-                if let Some(b) = b {
-                    visit(b, f);
-                }
-            }
-            ExprKind::Binary(_, a, b) => {
-                visit(a, f);
-                visit(b, f);
-            }
-            ExprKind::Method(r, _, args) => {
-                visit(r, f);
-                args.iter().for_each(|a| visit(a, f));
-            }
-            ExprKind::Call { args, .. } => args.iter().for_each(|a| visit(a, f)),
-            ExprKind::Record(entries) => entries.iter().for_each(|(_, v)| visit(v, f)),
-            ExprKind::Quantified { set, body, .. } => {
-                visit(set, f);
-                visit(body, f);
-            }
-        }
-    })
 }
 
 fn check_names(index: &Index, p: &Policy, out: &mut Vec<Problem>) {
