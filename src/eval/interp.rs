@@ -13,7 +13,7 @@ use crate::entities::json::Request;
 use crate::entities::Entities;
 use crate::limits::Limits;
 use crate::policy_set::PolicySet;
-use crate::syntax::ast::{BinOp, CallTarget, Expr, ExprKind, Literal, Quantifier, Var};
+use crate::syntax::ast::{BinOp, CallTarget, EntityUid, Expr, ExprKind, Literal, Quantifier, Var};
 use crate::syntax::Span;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -32,6 +32,31 @@ pub trait Tracer {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoTrace;
 impl Tracer for NoTrace {}
+
+/// A value read in place: a request variable's entity, or a borrowed value.
+#[derive(Clone, Copy)]
+enum Peek<'v> {
+    Uid(&'v EntityUid),
+    Value(&'v Value),
+}
+
+impl<'v> Peek<'v> {
+    fn uid(self) -> Option<&'v EntityUid> {
+        match self {
+            Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => Some(uid),
+            Peek::Value(_) => None,
+        }
+    }
+}
+
+impl PartialEq for Peek<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Peek::Value(a), Peek::Value(b)) => a == b,
+            _ => self.uid().is_some() && self.uid() == other.uid(),
+        }
+    }
+}
 
 /// Evaluates expressions for one request.
 pub struct Evaluator<'a, T: Tracer = NoTrace> {
@@ -251,15 +276,23 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             }
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, span)?,
             ExprKind::Has(e, path) => {
-                let mut current = self.eval(e)?;
+                let owned;
+                let mut current = if self.peekable(e)? {
+                    self.peek(e)
+                } else {
+                    owned = self.eval(e)?;
+                    Peek::Value(&owned)
+                };
                 for name in path {
-                    let next = match &current {
-                        Value::Entity(uid) => match self.entities.get(uid) {
-                            Some(data) => data.attrs.get(name).cloned(),
-                            None => None,
-                        },
-                        Value::Record(r) => r.get(name).cloned(),
-                        other => {
+                    let next = match current {
+                        Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => {
+                            match self.entities.get(uid) {
+                                Some(data) => data.attrs.get(name),
+                                None => None,
+                            }
+                        }
+                        Peek::Value(Value::Record(r)) => r.get(name),
+                        Peek::Value(other) => {
                             return Err(type_error(
                                 "`has`",
                                 "entity or record",
@@ -269,7 +302,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                         }
                     };
                     match next {
-                        Some(v) => current = v,
+                        Some(v) => current = Peek::Value(v),
                         None => return Ok(Value::Bool(false)),
                     }
                 }
@@ -278,6 +311,12 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Like(e, pattern) => match self.eval(e)? {
                 Value::String(s) => Value::Bool(super::like::matches(pattern, &s)),
                 other => return Err(type_error("`like`", "string", other.type_name(), e.span)),
+            },
+            ExprKind::Is(e, ty, None) if self.peekable(e)? => match self.peek(e) {
+                Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => Value::Bool(uid.ty == *ty),
+                Peek::Value(other) => {
+                    return Err(type_error("`is`", "entity", other.type_name(), e.span))
+                }
             },
             ExprKind::Is(e, ty, within) => {
                 let uid = match self.eval(e)? {
@@ -295,8 +334,15 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 }
             }
             ExprKind::GetAttr(e, attr) => {
-                let v = self.eval(e)?;
-                self.get_attr(&v, attr, span)?
+                if self.peekable(e)? {
+                    match self.peek(e) {
+                        Peek::Uid(uid) => self.entity_attr(uid, attr, span)?,
+                        Peek::Value(v) => self.get_attr(v, attr, span)?,
+                    }
+                } else {
+                    let v = self.eval(e)?;
+                    self.get_attr(&v, attr, span)?
+                }
             }
             ExprKind::Method(recv, name, args) => self.method(recv, name, args, span)?,
             ExprKind::Call { name, args, target } => {
@@ -490,7 +536,46 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         result
     }
 
+    /// `a == b`, `a != b` and `a in b`, reading request variables and
+    /// locals in place rather than copying them (the same steps, in the
+    /// same order, as evaluating both operands).
+    fn compare_in_place(&mut self, op: BinOp, a: &Expr, b: &Expr) -> Result<Value, EvalError> {
+        let lhs_owned = if self.peekable(a)? {
+            None
+        } else {
+            Some(self.eval(a)?)
+        };
+        let rhs_owned = if self.peekable(b)? {
+            None
+        } else {
+            Some(self.eval(b)?)
+        };
+        // Evaluating `b` leaves the locals `a` can name as they were.
+        let lhs = lhs_owned.as_ref().map_or_else(|| self.peek(a), Peek::Value);
+        let rhs = rhs_owned.as_ref().map_or_else(|| self.peek(b), Peek::Value);
+        match op {
+            BinOp::Eq => Ok(Value::Bool(lhs == rhs)),
+            BinOp::Ne => Ok(Value::Bool(lhs != rhs)),
+            _ => {
+                let uid = match lhs {
+                    Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => uid,
+                    Peek::Value(other) => {
+                        return Err(type_error("`in`", "entity", other.type_name(), a.span))
+                    }
+                };
+                match rhs {
+                    Peek::Uid(target) => Ok(Value::Bool(self.entities.is_in(uid, target))),
+                    Peek::Value(v) => self.is_in(uid, v, b.span).map(Value::Bool),
+                }
+            }
+        }
+    }
+
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, span: Span) -> Result<Value, EvalError> {
+        let literal_set = matches!(b.kind, ExprKind::Set(_));
+        if matches!(op, BinOp::Eq | BinOp::Ne) || (op == BinOp::In && !literal_set) {
+            return self.compare_in_place(op, a, b);
+        }
         let lhs = self.eval(a)?;
         if op == BinOp::In {
             if let ExprKind::Set(items) = &b.kind {
@@ -589,7 +674,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
 
     /// `uid in rhs` where `rhs` is an entity or a set of entities.
     fn is_in(
-        &mut self,
+        &self,
         uid: &crate::syntax::ast::EntityUid,
         rhs: &Value,
         span: Span,
@@ -622,6 +707,54 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         }
     }
 
+    /// `uid.attr`.
+    fn entity_attr(&self, uid: &EntityUid, attr: &str, span: Span) -> Result<Value, EvalError> {
+        let data = self.entities.get(uid).ok_or_else(|| EvalError {
+            kind: EvalErrorKind::EntityNotFound {
+                uid: uid.to_string(),
+            },
+            span,
+        })?;
+        data.attrs.get(attr).cloned().ok_or_else(|| EvalError {
+            kind: EvalErrorKind::MissingAttribute {
+                attr: attr.to_string(),
+                of: uid.to_string(),
+                suggestion: crate::suggest::closest(attr, data.attrs.keys().map(|k| k.as_str())),
+            },
+            span,
+        })
+    }
+
+    /// Whether `e` is a request variable or a local, whose value [`Self::peek`]
+    /// reads without a copy; if so, counts the step that `eval(e)` would.
+    #[inline]
+    fn peekable(&mut self, e: &Expr) -> Result<bool, EvalError> {
+        if matches!(e.kind, ExprKind::Var(_) | ExprKind::Local(..)) {
+            self.step(e.span)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The value of a request variable or a local, borrowed (after
+    /// [`Self::peekable`] said yes).
+    fn peek(&self, e: &Expr) -> Peek<'_> {
+        static FALSE: Value = Value::Bool(false);
+        match &e.kind {
+            ExprKind::Var(Var::Principal) => Peek::Uid(&self.request.principal),
+            ExprKind::Var(Var::Action) => Peek::Uid(&self.request.action),
+            ExprKind::Var(Var::Resource) => Peek::Uid(&self.request.resource),
+            ExprKind::Var(Var::Context) => Peek::Value(&self.request.context),
+            ExprKind::Local(slot, _) => Peek::Value(
+                self.locals
+                    .get(self.frame_base + *slot as usize)
+                    .unwrap_or(&FALSE),
+            ),
+            // INVARIANT: `peekable` said yes, so `e` is one of the above.
+            _ => Peek::Value(&FALSE),
+        }
+    }
+
     fn get_attr(&self, v: &Value, attr: &str, span: Span) -> Result<Value, EvalError> {
         let missing = |of: String, keys: Vec<&str>| EvalError {
             kind: EvalErrorKind::MissingAttribute {
@@ -632,20 +765,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             span,
         };
         match v {
-            Value::Entity(uid) => {
-                let data = self.entities.get(uid).ok_or_else(|| EvalError {
-                    kind: EvalErrorKind::EntityNotFound {
-                        uid: uid.to_string(),
-                    },
-                    span,
-                })?;
-                data.attrs.get(attr).cloned().ok_or_else(|| {
-                    missing(
-                        uid.to_string(),
-                        data.attrs.keys().map(|k| k.as_str()).collect(),
-                    )
-                })
-            }
+            Value::Entity(uid) => self.entity_attr(uid, attr, span),
             Value::Record(r) => r
                 .get(attr)
                 .cloned()

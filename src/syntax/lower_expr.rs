@@ -115,6 +115,8 @@ impl Lower {
             }
             Rule::record_lit => {
                 let mut entries: Vec<(SmolStr, Expr)> = Vec::new();
+                // A set beside the list: a literal may have a million keys.
+                let mut keys = std::collections::HashSet::new();
                 for entry in pair.into_inner() {
                     let mut inner = entry.into_inner();
                     let (Some(k), Some(v)) = (inner.next(), inner.next()) else {
@@ -123,7 +125,7 @@ impl Lower {
                     let kspan = self.span(&k);
                     let key = self.attr_name(&k);
                     let value = self.sub(v, 1);
-                    if entries.iter().any(|(existing, _)| *existing == key) {
+                    if !keys.insert(key.clone()) {
                         self.errors.push(ParseError::DuplicateKey {
                             span: kspan,
                             key: key.to_string(),

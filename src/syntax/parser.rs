@@ -38,13 +38,12 @@ pub fn parse_file(source: &str, file: FileId, limits: &Limits) -> Parsed {
             }],
         };
     }
-    enable_error_detail();
     let chunks = split(source, limits.max_nesting);
     crate::limits::with_parse_stack(|| {
         let mut out = Parsed::default();
         if chunks.iter().all(|c| c.too_deep_at.is_none()) {
             // The fast path: the whole file in one pest run.
-            match Grammar::parse(Rule::file, source) {
+            return match Grammar::parse(Rule::file, source) {
                 Ok(mut pairs) => {
                     let mut lower = Lower::new(file, 0, limits);
                     if let Some(file_pair) = pairs.next() {
@@ -53,9 +52,14 @@ pub fn parse_file(source: &str, file: FileId, limits: &Limits) -> Parsed {
                         }
                     }
                     out.errors = lower.errors;
-                    return out;
+                    out
                 }
-                Err(whole) => {
+                Err(_) => with_error_detail(|| {
+                    let whole = match Grammar::parse(Rule::file, source) {
+                        Err(e) => e,
+                        // Unreachable: the detail never changes the outcome.
+                        Ok(_) => return out,
+                    };
                     let before = out.errors.len();
                     parse_chunks(source, file, &chunks, limits, &mut out);
                     if out.errors.len() == before {
@@ -64,11 +68,11 @@ pub fn parse_file(source: &str, file: FileId, limits: &Limits) -> Parsed {
                         out.errors
                             .push(syntax_error(&whole, source, file, 0, source.len()));
                     }
-                    return out;
-                }
-            }
+                    out
+                }),
+            };
         }
-        parse_chunks(source, file, &chunks, limits, &mut out);
+        with_error_detail(|| parse_chunks(source, file, &chunks, limits, &mut out));
         out
     })
 }
@@ -119,12 +123,21 @@ fn only_comments(text: &str) -> bool {
         .all(|t| t.token == Some(super::tokens::Token::Comment))
 }
 
-/// pest records what it tried only when asked; its errors then name the
-/// punctuation it expected. Set once, never unset, so that every parse in
-/// every thread reports the same way.
-fn enable_error_detail() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| pest::set_error_detail(true));
+/// Runs `f`, which parses text that failed to parse, with pest's error
+/// detail on: pest then records what it tried, and its errors name the
+/// punctuation it expected. The detail costs nearly half of a parse, so
+/// parses run without it and only a failed one runs again with it. The
+/// switch is process-wide (pest reads it when a parse starts): the lock
+/// makes every detailed parse in every thread see it on, so errors are the
+/// same whatever runs beside them; a parse without detail that happens to
+/// see it on is only slower.
+fn with_error_detail<R>(f: impl FnOnce() -> R) -> R {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    pest::set_error_detail(true);
+    let result = f();
+    pest::set_error_detail(false);
+    result
 }
 
 /// Parses one expression (the REPL, tests). Rule parameters are not in scope;
@@ -135,7 +148,6 @@ pub fn parse_expr(
     locals: &[SmolStr],
     limits: &Limits,
 ) -> Result<Expr, Vec<ParseError>> {
-    enable_error_detail();
     let chunks = split(source, limits.max_nesting);
     if let Some(at) = chunks.iter().find_map(|c| c.too_deep_at.clone()) {
         return Err(vec![ParseError::TooDeep {
@@ -156,7 +168,12 @@ pub fn parse_expr(
                 _ => Err(lower.errors),
             }
         }
-        Err(e) => {
+        Err(_) => {
+            let e = match with_error_detail(|| Grammar::parse(Rule::expr_only, source)) {
+                Err(e) => e,
+                // Unreachable: the detail never changes the outcome.
+                Ok(_) => return Err(Vec::new()),
+            };
             let mut error = syntax_error(&e, source, file, 0, source.len());
             // What starts a statement is no help where an expression stands.
             if let ParseError::Syntax { expected, .. } = &mut error {
@@ -413,12 +430,13 @@ impl Lower {
 
     fn annotations(&mut self, pair: Pair<Rule>) -> Vec<Annotation> {
         let mut out: Vec<Annotation> = Vec::new();
+        let mut keys = std::collections::HashSet::new();
         for a in pair.into_inner() {
             let span = self.span(&a);
             let mut inner = a.into_inner();
             let key: SmolStr = inner.next().map(|k| k.as_str().into()).unwrap_or_default();
             let value = inner.next().map(|v| self.string(&v));
-            if out.iter().any(|x| x.key == key) {
+            if !keys.insert(key.clone()) {
                 self.errors.push(ParseError::DuplicateAnnotation {
                     span,
                     key: key.to_string(),
@@ -587,6 +605,7 @@ impl Lower {
                     name = p.as_str().into();
                 }
                 Rule::params => {
+                    let mut seen = std::collections::HashSet::new();
                     for param in p.into_inner() {
                         let pname: SmolStr = param.as_str().into();
                         let pspan = self.span(&param);
@@ -595,7 +614,7 @@ impl Lower {
                                 span: pspan,
                                 name: pname.to_string(),
                             });
-                        } else if params.contains(&pname) {
+                        } else if !seen.insert(pname.clone()) {
                             self.errors.push(ParseError::DuplicateParameter {
                                 span: pspan,
                                 name: pname.to_string(),
