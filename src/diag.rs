@@ -69,6 +69,12 @@ impl Sources {
     }
 
     /// Renders diagnostics as codespan text; `color` adds ANSI colours.
+    ///
+    /// At most [`MAX_RENDERED`] diagnostics, showing at most
+    /// [`MAX_RENDERED_SOURCE`] bytes of source lines, are drawn; the rest are
+    /// counted in a last line. Each drawing costs the length of the lines
+    /// it shows, so without the bounds thousands of errors on one long line
+    /// would take quadratic time.
     pub fn render(&self, diagnostics: &[Diagnostic], color: bool) -> String {
         let mut buffer = if color {
             termcolor::Buffer::ansi()
@@ -76,10 +82,41 @@ impl Sources {
             termcolor::Buffer::no_color()
         };
         let config = term::Config::default();
-        for d in diagnostics {
+        let mut shown = 0usize;
+        for (i, d) in diagnostics.iter().enumerate() {
+            let cost: usize = d
+                .span
+                .iter()
+                .chain(d.secondary.iter().map(|(s, _)| s))
+                .map(|s| self.line_len(*s))
+                .sum();
+            if i > 0 && (i >= MAX_RENDERED || shown.saturating_add(cost) > MAX_RENDERED_SOURCE) {
+                let rest = diagnostics.len() - i;
+                let _ = std::io::Write::write_all(
+                    &mut buffer,
+                    format!("… and {rest} more problem(s) not shown (`--format json` lists every one)\n")
+                        .as_bytes(),
+                );
+                break;
+            }
+            shown = shown.saturating_add(cost);
             let _ = term::emit_to_write_style(&mut buffer, &config, &self.files, &d.to_codespan());
         }
         String::from_utf8_lossy(buffer.as_slice()).into_owned()
+    }
+
+    /// The length of the source lines `span` covers.
+    fn line_len(&self, span: Span) -> usize {
+        let files = &self.files;
+        let line = |at: u32| files.line_index(span.file, at as usize).ok();
+        match (line(span.start), line(span.end)) {
+            (Some(first), Some(last)) => {
+                let start = files.line_range(span.file, first).map_or(0, |r| r.start);
+                let end = files.line_range(span.file, last).map_or(0, |r| r.end);
+                end.saturating_sub(start)
+            }
+            _ => 0,
+        }
     }
 
     /// The JSON form of a diagnostic.
@@ -107,6 +144,11 @@ impl Sources {
         }
     }
 }
+
+/// The most diagnostics [`Sources::render`] draws in one call.
+pub const MAX_RENDERED: usize = 100;
+/// The most source text, in bytes, [`Sources::render`] shows in one call.
+pub const MAX_RENDERED_SOURCE: usize = 1 << 20;
 
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

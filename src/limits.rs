@@ -17,7 +17,8 @@ pub struct Limits {
     pub max_expr_depth: usize,
     /// Deepest chain of rule calls during one evaluation.
     pub max_rule_depth: usize,
-    /// Most evaluation steps (expressions evaluated) for one request.
+    /// Most evaluation steps (expressions evaluated) for one policy and one
+    /// request: each policy starts with the whole budget.
     pub max_steps: u64,
     /// Largest policy or declaration file, in bytes.
     pub max_policy_file_bytes: usize,

@@ -131,6 +131,20 @@ impl Loader {
         }
         files.sort();
         for file in files {
+            // Refuse a file past the size limit before reading it into memory.
+            let size = std::fs::metadata(&file).map_or(0, |m| m.len());
+            if usize::try_from(size).map_or(true, |n| n > self.limits.max_policy_file_bytes) {
+                let mut d = Diagnostic::plain(format!(
+                    "file is larger than the limit of {} bytes",
+                    self.limits.max_policy_file_bytes
+                ));
+                d.file = Some(file.display().to_string());
+                d.line = Some(1);
+                d.column = Some(1);
+                d.help = Some("raise the limit with `--max-policy-file-bytes`".into());
+                self.diagnostics.push(d);
+                continue;
+            }
             match std::fs::read_to_string(&file) {
                 Ok(text) => {
                     self.add_source(file.display().to_string(), text);

@@ -41,5 +41,7 @@ fn data() {
 
 #[test]
 fn authorize() {
-    replay("authorize", harness::authorize_case);
+    replay("authorize", |data| {
+        harness::authorize_case(data);
+    });
 }

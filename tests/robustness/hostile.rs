@@ -334,3 +334,107 @@ fn a_request_batch_names_the_line_of_a_duplicate_key() {
     assert!(out.stdout.contains("duplicate key `k`"), "{out:?}");
     assert!(out.stdout.contains("\"line\":2"), "{out:?}");
 }
+
+/// Wide policy files of `n` elements of each kind.
+fn wide_policies(n: usize) -> Vec<(&'static str, String)> {
+    let list = |f: &dyn Fn(usize) -> String, sep: &str| (0..n).map(f).collect::<Vec<_>>().join(sep);
+    vec![
+        (
+            "a record literal",
+            format!(
+                "permit(principal, action, resource) when {{ {{{}}} has a0 }};",
+                list(&|i| format!("a{i}: {i}"), ", ")
+            ),
+        ),
+        (
+            "a set literal",
+            format!(
+                "permit(principal, action, resource) when {{ [{}].contains(1) }};",
+                list(&|i| i.to_string(), ", ")
+            ),
+        ),
+        (
+            "an `||` chain",
+            format!(
+                "permit(principal, action, resource) when {{ {} }};",
+                list(&|i| format!("principal.a == {i}"), " || ")
+            ),
+        ),
+        (
+            "annotations",
+            format!(
+                "{} permit(principal, action, resource);",
+                list(&|i| format!("@a{i}(\"x\")"), " ")
+            ),
+        ),
+        (
+            "rule parameters",
+            format!(
+                "rule r({}) {{ a{} == 1 }}",
+                list(&|i| format!("a{i}"), ", "),
+                n - 1
+            ),
+        ),
+        (
+            "policies",
+            list(
+                &|i| {
+                    format!("@id(\"p{i}\") permit(principal == User::\"u{i}\", action, resource);")
+                },
+                "\n",
+            ),
+        ),
+        (
+            "rule clauses",
+            list(&|i| format!("rule r(x) {{ x == {i} }}"), "\n"),
+        ),
+    ]
+}
+
+#[test]
+fn wide_policies_load_in_linear_time() {
+    // Four times the size must take far less than sixteen times as long
+    // (the duplicate checks of records, annotations and parameters were
+    // once quadratic).
+    for ((what, small), (_, large)) in wide_policies(4_000).into_iter().zip(wide_policies(16_000)) {
+        let start = Instant::now();
+        let (_, errors) = load(&small, Limits::default());
+        let t_small = start.elapsed();
+        assert!(errors.is_empty(), "{what}");
+        let (_, errors) = timed(what, || load(&large, Limits::default()));
+        assert!(errors.is_empty(), "{what}");
+        let t_large = start.elapsed() - t_small;
+        assert!(
+            t_large < t_small * 10 + Duration::from_millis(500),
+            "{what}: {t_small:?} for 4,000, {t_large:?} for 16,000"
+        );
+    }
+}
+
+#[test]
+fn thousands_of_errors_on_one_long_line_render_in_linear_time() {
+    // Each rendering shows the whole line: drawing every one of 2,000
+    // errors would cost 2,000 times the line.
+    let text = format!(
+        "{} permit(principal, action, resource);",
+        (0..2_000)
+            .map(|i| format!("@a{}(\"x\")", i % 10))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (set, errors) = load(&text, Limits::default());
+    assert_eq!(errors.len(), 1_990);
+    let rendered = timed("render 1,990 errors", || set.sources.render(&errors, false));
+    assert!(
+        rendered.ends_with("more problem(s) not shown (`--format json` lists every one)\n"),
+        "{}",
+        &rendered[rendered.len().saturating_sub(300)..]
+    );
+    let json = timed("1,990 errors as JSON", || {
+        errors
+            .iter()
+            .map(|d| set.sources.to_json(d))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(json.len(), 1_990);
+}

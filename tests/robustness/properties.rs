@@ -124,7 +124,7 @@ proptest! {
     #[test]
     fn generated_cases_keep_the_fail_closed_properties(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let start = Instant::now();
-        harness::authorize_case(&bytes);
+        let _judged = harness::authorize_case(&bytes);
         // The limits bound the work; this catches a case that escapes them.
         prop_assert!(start.elapsed() < Duration::from_secs(20));
     }
@@ -150,4 +150,28 @@ fn the_corpora_round_trip_through_the_printer() {
             harness::roundtrip(&text);
         }
     }
+}
+
+/// The generator is no vacuous truth: most generated cases load and are
+/// judged, so the properties above are checked on real decisions.
+#[test]
+fn most_generated_cases_are_judged() {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut judged = 0;
+    for _ in 0..200 {
+        let bytes: Vec<u8> = (0..300)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        judged += usize::from(harness::authorize_case(&bytes));
+    }
+    eprintln!("{judged} of 200 generated cases judged");
+    assert!(
+        judged >= 120,
+        "only {judged} of 200 generated cases were judged"
+    );
 }

@@ -49,7 +49,9 @@ pub fn parse(data: &[u8]) {
         let _ = set.sources.to_json(d);
     }
     let _ = parse_expr(text, 0, &[], &limits);
-    roundtrip(text);
+    if parsed.errors.is_empty() {
+        roundtrip_parsed(text, &parsed.file);
+    }
 }
 
 /// Printing a file that parsed without error with the project's one AST
@@ -60,15 +62,20 @@ pub fn roundtrip(text: &str) {
     if !parsed.errors.is_empty() {
         return;
     }
-    let printed = mspl::fmt::print_file(&parsed.file);
-    let again = parse_file(&printed, 0, &limits);
+    roundtrip_parsed(text, &parsed.file);
+}
+
+/// [`roundtrip`] of `file`, parsed from `text` without error.
+fn roundtrip_parsed(text: &str, file: &mspl::syntax::ast::File) {
+    let printed = mspl::fmt::print_file(file);
+    let again = parse_file(&printed, 0, &Limits::default());
     assert!(
         again.errors.is_empty(),
         "the printed text does not parse: {:?}\n--- source\n{text}\n--- printed\n{printed}",
         again.errors
     );
     assert!(
-        again.file == parsed.file,
+        again.file == *file,
         "printing changed the tree\n--- source\n{text}\n--- printed\n{printed}"
     );
 }
@@ -180,7 +187,9 @@ pub fn data(data: &[u8]) {
 /// - removing a permit never turns a deny into an allow;
 /// - an allow with fail-closed errors is an allow with Cedar's too;
 /// - deciding twice gives the same response.
-pub fn authorize_case(data: &[u8]) {
+///
+/// Returns whether the case loaded and was judged.
+pub fn authorize_case(data: &[u8]) -> bool {
     let case = gen::case(data);
     let mut loader = Loader::new(small_limits());
     loader.add_source("case.mspl".into(), case.policy_text(true));
@@ -189,14 +198,14 @@ pub fn authorize_case(data: &[u8]) {
         .iter()
         .any(|d| d.severity == mspl::diag::Severity::Error)
     {
-        return;
+        return false;
     }
     let Ok(entities) = build_entities_with(
         &full.schema,
         [("case.json", case.entities.as_str())],
         &small_limits(),
     ) else {
-        return;
+        return false;
     };
     let origin = Origin {
         file: "request.json",
@@ -204,7 +213,7 @@ pub fn authorize_case(data: &[u8]) {
         offset: 0,
     };
     let Ok(request) = request_from_text(&origin, &case.request, &full.schema) else {
-        return;
+        return false;
     };
     let fail_closed = Options {
         errors: ErrorMode::FailClosed,
@@ -260,4 +269,5 @@ pub fn authorize_case(data: &[u8]) {
             );
         }
     }
+    true
 }
