@@ -52,6 +52,21 @@ impl Outcome {
         }
     }
 
+    /// Adds one response as a JSON line.
+    pub fn json_line(&mut self, response: &crate::authorize::Response) {
+        self.stdout
+            .push_str(&serde_json::to_string(response).unwrap_or_default());
+        self.stdout.push('\n');
+    }
+
+    /// Adds the text block of request `i`, blocks separated by a blank line.
+    pub fn text_block(&mut self, i: usize, block: &str) {
+        if i > 0 {
+            self.stdout.push('\n');
+        }
+        self.stdout.push_str(block);
+    }
+
     /// Ends with `code`.
     pub fn exit(mut self, code: i32) -> Outcome {
         self.code = code;

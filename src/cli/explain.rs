@@ -2,7 +2,7 @@
 
 use super::common::{Format, Outcome};
 use super::input::RequestArgs;
-use crate::authorize::{authorize, Decision};
+use crate::authorize::authorize;
 use crate::explain::{explain, render, Scope};
 use std::io::IsTerminal;
 
@@ -35,24 +35,17 @@ pub fn run(args: &ExplainArgs) -> Outcome {
         match args.input.format {
             Format::Json => {
                 response.explanation = Some(Box::new(explanation.clone()));
-                out.stdout
-                    .push_str(&serde_json::to_string(&response).unwrap_or_default());
-                out.stdout.push('\n');
+                out.json_line(&response);
             }
             Format::Text => {
-                if i > 0 {
-                    out.stdout.push('\n');
-                }
                 let color = std::io::stdout().is_terminal();
-                out.stdout
-                    .push_str(&render::trace(set, &response, &explanation, color));
+                out.text_block(i, &render::trace(set, &response, &explanation, color));
             }
         }
         last = Some(response.decision);
     }
-    let code = match (args.input.requests.is_some(), last) {
-        (true, _) | (false, Some(Decision::Allow)) => 0,
-        (false, _) => 2,
-    };
-    out.exit(code)
+    out.exit(super::input::decision_code(
+        args.input.requests.is_some(),
+        last,
+    ))
 }

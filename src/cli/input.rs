@@ -226,3 +226,12 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
         context,
     }])
 }
+
+/// The exit code of `authorize` and `explain`: a batch that was judged
+/// exits 0; one request exits 0 on allow, 2 on deny.
+pub fn decision_code(batch: bool, last: Option<crate::Decision>) -> i32 {
+    match (batch, last) {
+        (true, _) | (false, Some(crate::Decision::Allow)) => 0,
+        (false, _) => 2,
+    }
+}

@@ -655,8 +655,19 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         start: usize,
         span: Span,
     ) -> Result<bool, EvalError> {
+        self.is_in_any(uid, &self.stack[start..], span)
+    }
+
+    /// `uid in [items…]`: every element must be an entity (checked for all,
+    /// as Cedar does), and `uid` must be in one of them.
+    fn is_in_any<'i>(
+        &self,
+        uid: &crate::syntax::ast::EntityUid,
+        items: impl IntoIterator<Item = &'i Value>,
+        span: Span,
+    ) -> Result<bool, EvalError> {
         let mut found = false;
-        for item in &self.stack[start..] {
+        for item in items {
             match item {
                 Value::Entity(target) => found = found || self.entities.is_in(uid, target),
                 other => {
@@ -681,23 +692,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     ) -> Result<bool, EvalError> {
         match rhs {
             Value::Entity(target) => Ok(self.entities.is_in(uid, target)),
-            Value::Set(items) => {
-                let mut found = false;
-                for item in items.iter() {
-                    match item {
-                        Value::Entity(target) => found = found || self.entities.is_in(uid, target),
-                        other => {
-                            return Err(type_error(
-                                "`in`",
-                                "entity or set of entities",
-                                &format!("set containing {}", other.type_name()),
-                                span,
-                            ))
-                        }
-                    }
-                }
-                Ok(found)
-            }
+            Value::Set(items) => self.is_in_any(uid, items.iter(), span),
             other => Err(type_error(
                 "`in`",
                 "entity or set of entities",
