@@ -13,6 +13,10 @@ use serde::Serialize;
 #[derive(Clone, Default)]
 pub struct Sources {
     files: SimpleFiles<String, String>,
+    /// For a file with control characters, the text drawn instead: each
+    /// such byte replaced by `?`, so that a NUL or a carriage return in a
+    /// source never reaches a terminal and every byte offset stays.
+    display: std::collections::BTreeMap<FileId, String>,
     count: usize,
 }
 
@@ -31,7 +35,13 @@ impl Sources {
     /// Adds a file and returns its id.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         self.count += 1;
-        self.files.add(name.into(), text.into())
+        let text = text.into();
+        let shown = display_text(&text);
+        let id = self.files.add(printable(&name.into()).into_owned(), text);
+        if let Some(shown) = shown {
+            self.display.insert(id, shown);
+        }
+        id
     }
 
     /// The id the next added file will get.
@@ -62,10 +72,22 @@ impl Sources {
 
     /// 1-based line and column of the start of `span`.
     pub fn line_column(&self, span: Span) -> (usize, usize) {
-        match self.files.location(span.file, span.start as usize) {
-            Ok(loc) => (loc.line_number, loc.column_number),
-            Err(_) => (1, 1),
-        }
+        self.line_column_at(span.file, span.start as usize)
+    }
+
+    /// 1-based line and column (in characters) of byte `at` of file `file`.
+    /// Counts with the standard library's character count, in time linear
+    /// in the column (codespan's own count is far slower on long lines).
+    fn line_column_at(&self, file: FileId, at: usize) -> (usize, usize) {
+        let Ok(line) = self.files.line_index(file, at) else {
+            return (1, 1);
+        };
+        let start = self.files.line_range(file, line).map_or(0, |r| r.start);
+        let text = self.text(file);
+        let column = text
+            .get(start..at.min(text.len()))
+            .map_or(0, |s| s.chars().count());
+        (line + 1, column + 1)
     }
 
     /// Renders diagnostics as codespan text; `color` adds ANSI colours.
@@ -99,10 +121,116 @@ impl Sources {
                 );
                 break;
             }
-            shown = shown.saturating_add(cost);
-            let _ = term::emit_to_write_style(&mut buffer, &config, &self.files, &d.to_codespan());
+            shown = shown.saturating_add(cost.min(self.windowed_cost(d)));
+            if self.has_long_line(d) {
+                let _ = std::io::Write::write_all(&mut buffer, self.windowed(d).as_bytes());
+                continue;
+            }
+            let shown = Shown { sources: self };
+            let _ = term::emit_to_write_style(&mut buffer, &config, &shown, &d.to_codespan());
         }
         String::from_utf8_lossy(buffer.as_slice()).into_owned()
+    }
+
+    /// The spans of `d`, primary first.
+    fn spans<'a>(&self, d: &'a Diagnostic) -> impl Iterator<Item = (Span, &'a str)> + 'a {
+        d.span
+            .map(|s| (s, d.label.as_str()))
+            .into_iter()
+            .chain(d.secondary.iter().map(|(s, l)| (*s, l.as_str())))
+    }
+
+    /// Whether a span of `d` lies on a line longer than [`LONG_LINE`]:
+    /// such a diagnostic shows a window of the line, not the whole of it.
+    fn has_long_line(&self, d: &Diagnostic) -> bool {
+        self.spans(d).any(|(s, _)| self.line_len(s) > LONG_LINE)
+    }
+
+    fn windowed_cost(&self, d: &Diagnostic) -> usize {
+        if self.has_long_line(d) {
+            self.spans(d).count() * (WINDOW * 4 + 80)
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// `d` drawn with a window of about [`WINDOW`] characters of each
+    /// labelled line around its label, in codespan's layout.
+    fn windowed(&self, d: &Diagnostic) -> String {
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        };
+        let mut out = format!("{severity}: {}\n", printable(&d.message));
+        for (i, (span, label)) in self.spans(d).enumerate() {
+            let (line, column) = self.line_column(span);
+            if i == 0 {
+                out.push_str(&format!(
+                    "  ┌─ {}:{line}:{column}\n  │\n",
+                    self.name(span.file)
+                ));
+            }
+            let text = self.sources_display(span.file);
+            let start = span.start as usize;
+            let line_start = self
+                .files
+                .line_range(span.file, line - 1)
+                .map_or(0, |r| r.start);
+            let line_end = text[start.min(text.len())..]
+                .find('\n')
+                .map_or(text.len(), |n| start + n);
+            let before: Vec<(usize, char)> = text[line_start..start.min(text.len())]
+                .char_indices()
+                .rev()
+                .take(WINDOW / 2)
+                .collect();
+            let from = before.last().map_or(start, |(b, _)| line_start + b);
+            let end = (span.end as usize).clamp(start, line_end);
+            let after_end = text[end..line_end]
+                .char_indices()
+                .nth(WINDOW / 2)
+                .map_or(line_end, |(b, _)| end + b);
+            let lead = if from > line_start { "…" } else { "" };
+            let tail = if after_end < line_end { "…" } else { "" };
+            let window = text[from..after_end].trim_end_matches('\r');
+            let pad = lead.chars().count() + text[from..start.min(text.len())].chars().count();
+            let width = text[start.min(end)..end].chars().count().clamp(1, WINDOW);
+            let mark = if i == 0 { '^' } else { '-' };
+            let number = line.to_string();
+            out.push_str(&format!("{number} │ {lead}{window}{tail}\n"));
+            out.push_str(&format!(
+                "{} │ {}{} {}\n",
+                " ".repeat(number.len()),
+                " ".repeat(pad),
+                mark.to_string().repeat(width),
+                printable(label)
+            ));
+        }
+        for n in self.notes_of(d) {
+            out.push_str(&format!("  = {n}\n"));
+        }
+        out.push('\n');
+        out
+    }
+
+    fn sources_display(&self, file: FileId) -> &str {
+        match self.display.get(&file) {
+            Some(t) => t,
+            None => self.text(file),
+        }
+    }
+
+    fn notes_of(&self, d: &Diagnostic) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let (Some(file), Some(line), Some(column)) = (&d.file, d.line, d.column) {
+            notes.push(format!("at {}:{line}:{column}", printable(file)));
+        }
+        notes.extend(d.notes.iter().map(|n| printable_lines(n)));
+        if let Some(h) = &d.help {
+            notes.push(format!("help: {}", printable(h)));
+        }
+        notes
     }
 
     /// The length of the source lines `span` covers.
@@ -144,6 +272,115 @@ impl Sources {
         }
     }
 }
+
+/// The sources as drawn: the display text where a file has one.
+struct Shown<'a> {
+    sources: &'a Sources,
+}
+
+impl<'a> Files<'a> for Shown<'a> {
+    type FileId = FileId;
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
+        self.sources.files.get(id).map(|f| f.name().as_str())
+    }
+
+    fn source(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
+        match self.sources.display.get(&id) {
+            Some(text) => Ok(text),
+            None => self.sources.files.get(id).map(|f| f.source().as_str()),
+        }
+    }
+
+    fn line_index(
+        &'a self,
+        id: FileId,
+        at: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        self.sources.files.line_index(id, at)
+    }
+
+    fn line_range(
+        &'a self,
+        id: FileId,
+        line: usize,
+    ) -> Result<std::ops::Range<usize>, codespan_reporting::files::Error> {
+        self.sources.files.line_range(id, line)
+    }
+}
+
+/// Whether `c` must not reach a terminal raw: a control character other
+/// than a line feed or a tab, or a line or paragraph separator.
+fn unprintable(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// The text to draw for a source with control characters (ASCII ones
+/// replaced by `?`, others by as many `?` as they have bytes), or `None`
+/// when it has none. A carriage return before a line feed stays.
+fn display_text(text: &str) -> Option<String> {
+    if !text.chars().any(|c| unprintable(c) && c != '\r') && !has_lone_cr(text) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            out.push(c);
+        } else if unprintable(c) {
+            out.extend(std::iter::repeat('?').take(c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+fn has_lone_cr(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'))
+}
+
+/// `s` as it may be printed in text output: control characters (a newline
+/// included) written as JSON string escapes write them (`\n`, `\u0000`),
+/// so a user string (a policy id, a name, a message part) can never forge
+/// a line of output.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`printable`] for text that may span lines on purpose (a note of
+/// several lines): each line made printable, the line feeds kept.
+fn printable_lines(s: &str) -> String {
+    s.split('\n').map(printable).collect::<Vec<_>>().join("\n")
+}
+
+/// A labelled line longer than this (in bytes) is shown as a window.
+pub const LONG_LINE: usize = 300;
+/// About how many characters of a long line a window shows.
+pub const WINDOW: usize = 100;
 
 /// The most diagnostics [`Sources::render`] draws in one call.
 pub const MAX_RENDERED: usize = 100;
@@ -258,22 +495,22 @@ impl Diagnostic {
             Severity::Warning => CsDiagnostic::warning(),
             Severity::Note => CsDiagnostic::note(),
         }
-        .with_message(&self.message);
+        .with_message(printable(&self.message));
         if let Some(span) = self.span {
             let mut labels =
-                vec![Label::primary(span.file, span.range()).with_message(&self.label)];
+                vec![Label::primary(span.file, span.range()).with_message(printable(&self.label))];
             for (s, l) in &self.secondary {
-                labels.push(Label::secondary(s.file, s.range()).with_message(l));
+                labels.push(Label::secondary(s.file, s.range()).with_message(printable(l)));
             }
             d = d.with_labels(labels);
         }
         let mut notes = Vec::new();
         if let (Some(file), Some(line), Some(column)) = (&self.file, self.line, self.column) {
-            notes.push(format!("at {file}:{line}:{column}"));
+            notes.push(format!("at {}:{line}:{column}", printable(file)));
         }
-        notes.extend(self.notes.iter().cloned());
+        notes.extend(self.notes.iter().map(|n| printable_lines(n)));
         if let Some(h) = &self.help {
-            notes.push(format!("help: {h}"));
+            notes.push(format!("help: {}", printable(h)));
         }
         d.with_notes(notes)
     }
@@ -313,11 +550,20 @@ impl From<&crate::schema::SchemaError> for Diagnostic {
             } => Some(format!("did you mean `{s}`?")),
             _ => None,
         };
+        use crate::schema::SchemaError as E;
         let label = match e {
-            crate::schema::SchemaError::UnknownType { .. } => "no type of this name",
+            E::UnknownType { .. } => "no type of this name",
+            E::CyclicCommonType { .. } | E::CyclicActionGroup { .. } => "declared here",
             _ => "declared again here",
         };
-        Diagnostic::error(e.to_string(), e.span(), label).with_help(help)
+        let mut d = Diagnostic::error(e.to_string(), e.span(), label).with_help(help);
+        if let Some(other) = e
+            .other()
+            .filter(|o| (o.file, o.start, o.end) != (e.span().file, e.span().start, e.span().end))
+        {
+            d = d.with_secondary(other, "and the cycle closes here");
+        }
+        d
     }
 }
 
@@ -328,6 +574,21 @@ impl From<&crate::entities::json::DataError> for Diagnostic {
         d.line = Some(e.line);
         d.column = Some(e.column);
         d.help = e.help.clone();
+        d
+    }
+}
+
+impl Diagnostic {
+    /// An input file that could not be read: its name, and the line and
+    /// column of the offending byte where there is one.
+    pub fn unreadable(name: &str, e: &crate::files::ReadError) -> Diagnostic {
+        let mut d = Diagnostic::plain(format!("cannot read `{name}`: {}", e.message));
+        d.help = e.help.clone();
+        if let Some((line, column)) = e.at {
+            d.file = Some(name.to_string());
+            d.line = Some(line);
+            d.column = Some(column);
+        }
         d
     }
 }

@@ -5,6 +5,7 @@ use crate::authorize::{Options, PolicyIndex, Response};
 use crate::diag::Diagnostic;
 use crate::entities::json::{self, DataError, Origin, Request};
 use crate::entities::Entities;
+use crate::files::{read_text, TextKind};
 use crate::policy_set::{IdScheme, Loader, PolicySet};
 use crate::schema::Schema;
 use std::fmt;
@@ -132,25 +133,32 @@ impl Engine {
 
     /// Replaces the entity store with the entities of `text` (Cedar's JSON).
     pub fn set_entities_json(&mut self, text: &str) -> Result<(), Error> {
-        self.entities = build_entities(&self.set.schema, [("<entities>", text)])
-            .map_err(|e| Error::data(&e))?;
+        self.entities = build_entities_with(
+            &self.set.schema,
+            [("<entities>", text)],
+            &self.options.limits,
+        )
+        .map_err(|e| Error::data(&e))?;
         Ok(())
     }
 
     /// Replaces the entity store with the entities of a file.
     pub fn load_entities_file(&mut self, path: &Path) -> Result<(), Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let limits = &self.options.limits;
+        let name = path.display().to_string();
+        let text = read_text(path, limits.max_data_file_bytes, TextKind::Data).map_err(|e| {
+            let (line, column) = e.at.unwrap_or((1, 1));
             Error::data(&DataError {
-                file: path.display().to_string(),
-                line: 1,
-                column: 1,
-                message: format!("cannot read file: {e}"),
-                help: None,
+                file: name.clone(),
+                line,
+                column,
+                message: format!("cannot read file: {}", e.message),
+                help: e.help,
             })
         })?;
-        let name = path.display().to_string();
-        self.entities = build_entities(&self.set.schema, [(name.as_str(), text.as_str())])
-            .map_err(|e| Error::data(&e))?;
+        self.entities =
+            build_entities_with(&self.set.schema, [(name.as_str(), text.as_str())], limits)
+                .map_err(|e| Error::data(&e))?;
         Ok(())
     }
 
@@ -161,8 +169,9 @@ impl Engine {
             text: request,
             offset: 0,
         };
-        let req = json::request_from_text(&origin, request, &self.set.schema)
-            .map_err(|e| Error::data(&e))?;
+        let req =
+            json::request_from_text_with(&origin, request, &self.set.schema, &self.options.limits)
+                .map_err(|e| Error::data(&e))?;
         Ok(self.authorize(&req))
     }
 

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod entities;
 pub mod eval;
 pub mod explain;
+pub mod files;
 pub mod fmt;
 pub mod limits;
 pub mod policy_set;

@@ -20,6 +20,10 @@ pub struct Limits {
     /// Most evaluation steps (expressions evaluated) for one policy and one
     /// request: each policy starts with the whole budget.
     pub max_steps: u64,
+    /// Most evaluation steps for one request, across all the policies whose
+    /// scope matched it. When it is spent the request is denied, in both
+    /// error modes, with an error naming the policy being judged.
+    pub max_request_steps: u64,
     /// Largest policy or declaration file, in bytes.
     pub max_policy_file_bytes: usize,
     /// Largest entity or request file, in bytes.
@@ -38,11 +42,25 @@ impl Default for Limits {
             max_expr_depth: 256,
             max_rule_depth: 256,
             max_steps: 1_000_000,
+            max_request_steps: 10_000_000,
             max_policy_file_bytes: 64 << 20,
             max_data_file_bytes: 1 << 30,
             max_set_size: 1_000_000,
             max_json_depth: 127,
         }
+    }
+}
+
+/// The deepest nesting the parser takes whatever [`Limits::max_nesting`]
+/// says: past it pest's own recursion guard would stop first, with a
+/// message that names no limit.
+pub const MAX_NESTING_CEILING: usize = 1000;
+
+impl Limits {
+    /// The nesting limit in force: [`Limits::max_nesting`], at most
+    /// [`MAX_NESTING_CEILING`].
+    pub fn nesting(&self) -> usize {
+        self.max_nesting.min(MAX_NESTING_CEILING)
     }
 }
 

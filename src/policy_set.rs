@@ -7,13 +7,14 @@
 
 use crate::diag::{Diagnostic, Sources};
 use crate::eval::ext;
+use crate::files::{collect_files, read_text, Collected, TextKind};
 use crate::limits::Limits;
 use crate::schema::Schema;
 use crate::syntax::ast::{annotation, CallTarget, Expr, ExprKind, Item, Name, Policy, RuleClause};
 use crate::syntax::{parse_file, FileId, Span};
 use smol_str::SmolStr;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A policy with its id.
 #[derive(Clone, Debug)]
@@ -46,6 +47,10 @@ pub struct PolicySet {
     pub rules: Vec<RuleDef>,
     /// The declarations.
     pub schema: Schema,
+    /// Policy numbers by id, built on first use by [`PolicySet::policy`];
+    /// a hint only, checked on every lookup, so a set changed in place is
+    /// still answered right.
+    ids: std::sync::OnceLock<HashMap<SmolStr, u32>>,
 }
 
 impl PolicySet {
@@ -60,7 +65,18 @@ impl PolicySet {
 
     /// The policy with id `id`.
     pub fn policy(&self, id: &str) -> Option<&PolicyEntry> {
-        self.policies.iter().find(|p| p.id == id)
+        let ids = self.ids.get_or_init(|| {
+            let mut map = HashMap::new();
+            for (i, p) in self.policies.iter().enumerate() {
+                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
+                map.entry(p.id.clone()).or_insert(i as u32);
+            }
+            map
+        });
+        match ids.get(id).and_then(|&i| self.policies.get(i as usize)) {
+            Some(p) if p.id == id => Some(p),
+            _ => self.policies.iter().find(|p| p.id == id),
+        }
     }
 
     /// Links one expression parsed on its own (the REPL's input) against
@@ -107,8 +123,7 @@ pub struct Loader {
     limits: Limits,
 }
 
-/// File endings the loader reads from directories.
-pub const POLICY_EXTENSIONS: &[&str] = &["mspl", "cedar", "cedarschema"];
+pub use crate::files::walk::POLICY_EXTENSIONS;
 
 impl Loader {
     /// A loader with the given limits.
@@ -121,38 +136,25 @@ impl Loader {
 
     /// Adds a file, or every policy file below a directory, in sorted path order.
     pub fn add_path(&mut self, path: &Path) {
-        let mut files = Vec::new();
-        if let Err(e) = collect_files(path, &mut files) {
-            self.diagnostics.push(Diagnostic::plain(format!(
-                "cannot read `{}`: {e}",
-                path.display()
-            )));
+        let mut found = Collected::new();
+        if let Err(e) = collect_files(path, &mut found) {
+            self.diagnostics.push(Diagnostic::unreadable(
+                &path.display().to_string(),
+                &e.into(),
+            ));
             return;
         }
-        files.sort();
-        for file in files {
-            // Refuse a file past the size limit before reading it into memory.
-            let size = std::fs::metadata(&file).map_or(0, |m| m.len());
-            if usize::try_from(size).map_or(true, |n| n > self.limits.max_policy_file_bytes) {
-                let mut d = Diagnostic::plain(format!(
-                    "file is larger than the limit of {} bytes",
-                    self.limits.max_policy_file_bytes
-                ));
-                d.file = Some(file.display().to_string());
-                d.line = Some(1);
-                d.column = Some(1);
-                d.help = Some("raise the limit with `--max-policy-file-bytes`".into());
-                self.diagnostics.push(d);
-                continue;
-            }
-            match std::fs::read_to_string(&file) {
+        for warning in found.warnings {
+            self.diagnostics.push(Diagnostic::plain(warning).warning());
+        }
+        for file in found.files {
+            let name = file.display().to_string();
+            // Read through a bound: a FIFO or a device stops at the limit.
+            match read_text(&file, self.limits.max_policy_file_bytes, TextKind::Policy) {
                 Ok(text) => {
-                    self.add_source(file.display().to_string(), text);
+                    self.add_source(name, text);
                 }
-                Err(e) => self.diagnostics.push(Diagnostic::plain(format!(
-                    "cannot read `{}`: {e}",
-                    file.display()
-                ))),
+                Err(e) => self.diagnostics.push(Diagnostic::unreadable(&name, &e)),
             }
         }
     }
@@ -279,28 +281,6 @@ impl Loader {
         }
         (set, diagnostics)
     }
-}
-
-/// Adds `path` (a file) or the policy files below it (a directory) to `out`.
-pub fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let meta = std::fs::metadata(path)?;
-    if meta.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(path)? {
-        let p = entry?.path();
-        if p.is_dir() {
-            collect_files(&p, out)?;
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| POLICY_EXTENSIONS.contains(&e))
-        {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Methods of the built-in types (extension methods come from `ext`).

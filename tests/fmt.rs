@@ -70,6 +70,55 @@ fn every_file_formats_idempotently_and_keeps_its_ast_and_comments() {
     assert!(formatted_count >= 20, "only {formatted_count} files");
 }
 
+/// A comment put at every token boundary of every parsable policy file
+/// (at most 200 boundaries a file, spread evenly): formatting succeeds, is
+/// idempotent, keeps the AST, and keeps the comment, once.
+#[test]
+fn a_comment_at_any_token_boundary_formats_idempotently() {
+    let mut files = Vec::new();
+    for dir in ["tests/cases/syntax", "tests/cases/fmt", "policies"] {
+        policy_files(Path::new(dir), &mut files);
+    }
+    files.sort();
+    let limits = Limits::default();
+    let mut tried = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("readable");
+        let parsed = parse_file(&text, 0, &limits);
+        if !parsed.errors.is_empty() {
+            continue;
+        }
+        let expected_ast = dump::file(&parsed.file);
+        let tokens = mspl::syntax::tokens::lex(&text);
+        let step = tokens.len().div_ceil(200).max(1);
+        for t in tokens.iter().step_by(step) {
+            let at = t.range.end;
+            let with = format!("{} // probe\n{}", &text[..at], &text[at..]);
+            let where_ = || format!("{}: a comment after byte {at}", path.display());
+            let once =
+                format_source(&with, &limits).unwrap_or_else(|e| panic!("{}: {e:?}", where_()));
+            let twice =
+                format_source(&once, &limits).unwrap_or_else(|e| panic!("{}: {e:?}", where_()));
+            assert_eq!(once, twice, "{}: not idempotent:\n{once}", where_());
+            assert_eq!(
+                dump::file(&parse_file(&once, 0, &limits).file),
+                expected_ast,
+                "{}",
+                where_()
+            );
+            assert_eq!(
+                once.matches("// probe").count(),
+                1,
+                "{}: the comment:\n{once}",
+                where_()
+            );
+            assert_eq!(comment_count(&once), comment_count(&with), "{}", where_());
+            tried += 1;
+        }
+    }
+    assert!(tried > 1000, "only {tried} placements tried");
+}
+
 #[test]
 fn the_ast_printer_round_trips_without_a_source() {
     let mut files = Vec::new();

@@ -12,7 +12,7 @@ pub use index::PolicyIndex;
 use crate::entities::json::Request;
 use crate::entities::Entities;
 use crate::eval::interp::Buffers;
-use crate::eval::{EvalError, Evaluator, NoTrace};
+use crate::eval::{EvalError, EvalErrorKind, Evaluator, NoTrace};
 use crate::limits::Limits;
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{
@@ -210,11 +210,26 @@ fn decide(
     scratch.permits.clear();
     scratch.forbids.clear();
     let mut errors = Vec::new();
+    // The request's step budget, spent by the conditions of the policies
+    // whose scope matched (a scope costs no step, so the index changes
+    // nothing). Spent, it denies the request in both error modes.
+    let mut left = options.limits.max_request_steps;
+    let mut spent = false;
     let mut judge = |i: u32| {
+        if spent {
+            return;
+        }
         let entry = &set.policies[i as usize];
         eval.reset();
+        eval.cap_steps(left);
         let effect = entry.policy.effect;
-        match evaluate_policy(&entry.policy, &mut eval) {
+        let outcome = evaluate_policy(&entry.policy, &mut eval);
+        left = left.saturating_sub(eval.steps());
+        match outcome {
+            PolicyOutcome::Error(e) if matches!(e.kind, EvalErrorKind::RequestStepLimit { .. }) => {
+                spent = true;
+                errors.push(policy_error(set, &entry.id, e));
+            }
             PolicyOutcome::Satisfied => match effect {
                 Effect::Permit => scratch.permits.push(i),
                 Effect::Forbid => scratch.forbids.push(i),
@@ -240,7 +255,9 @@ fn decide(
             .map(|&i| set.policies[i as usize].id.clone())
             .collect()
     };
-    let (decision, kind, determining) = if !scratch.forbids.is_empty() {
+    let (decision, kind, determining) = if spent {
+        (Decision::Deny, Some(DenyKind::NotPermitted), Vec::new())
+    } else if !scratch.forbids.is_empty() {
         (
             Decision::Deny,
             Some(DenyKind::Forbidden),

@@ -1,15 +1,16 @@
 //! `mspl fmt PATH…`: rewrite policy files in the canonical layout.
 //!
 //! A file that does not parse is reported and left untouched; a file is
-//! written through a temporary file in its own folder and a rename, so a
-//! crash never leaves half a file behind.
+//! replaced by [`write_file`] (no planted link followed, mode, owner and
+//! hard links kept, a file the user may not write refused).
 
 use super::common::{Format, Outcome};
 use crate::diag::{Diagnostic, Sources};
+use crate::files::read::io_message;
+use crate::files::{collect_files, read_stream, read_text, write_file, Collected, TextKind};
 use crate::fmt::{format_source, FormatError};
 use crate::Limits;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `mspl fmt`.
 #[derive(clap::Args, Debug)]
@@ -21,27 +22,31 @@ pub struct FmtArgs {
     /// Change nothing: list the files that would change and exit 1 if any.
     #[arg(long)]
     pub check: bool,
+    /// The limits in force.
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
 }
 
 /// Runs `mspl fmt`: 0 done (with `--check`: nothing to change), 1 otherwise.
 pub fn run(args: &FmtArgs) -> Outcome {
     let mut out = Outcome::default();
     let mut failed = false;
-    let mut files = Vec::new();
+    let limits = args.limits.limits();
+    let limit = limits.max_policy_file_bytes;
+    let mut found = Collected::new();
+    let report = |out: &mut Outcome, d: Diagnostic| {
+        out.diagnostics(&Sources::new(), &[d], Format::Text);
+    };
     for path in &args.paths {
         if path.as_os_str() == "-" {
-            let mut text = String::new();
-            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-                out.diagnostics(
-                    &Sources::new(),
-                    &[Diagnostic::plain(format!(
-                        "cannot read standard input: {e}"
-                    ))],
-                    Format::Text,
-                );
-                return out.exit(1);
-            }
-            match format_one("<stdin>", &text, &mut out) {
+            let text = match read_stream(std::io::stdin().lock(), limit, TextKind::Policy) {
+                Ok(t) => t,
+                Err(e) => {
+                    report(&mut out, Diagnostic::unreadable("<stdin>", &e));
+                    return out.exit(1);
+                }
+            };
+            match format_one("<stdin>", &text, &limits, &mut out) {
                 Some(formatted) if args.check => {
                     if formatted != text {
                         out.stdout.push_str("<stdin>\n");
@@ -53,35 +58,31 @@ pub fn run(args: &FmtArgs) -> Outcome {
             }
             continue;
         }
-        if let Err(e) = crate::policy_set::collect_files(path, &mut files) {
-            out.diagnostics(
-                &Sources::new(),
-                &[Diagnostic::plain(format!(
-                    "cannot read `{}`: {e}",
-                    path.display()
-                ))],
-                Format::Text,
+        if let Err(e) = collect_files(path, &mut found) {
+            report(
+                &mut out,
+                Diagnostic::unreadable(&path.display().to_string(), &e.into()),
             );
             failed = true;
         }
     }
+    for warning in std::mem::take(&mut found.warnings) {
+        report(&mut out, Diagnostic::plain(warning).warning());
+    }
+    let mut files = found.files;
     files.sort();
     files.dedup();
     for file in files {
         let name = file.display().to_string();
-        let text = match std::fs::read_to_string(&file) {
+        let text = match read_text(&file, limit, TextKind::Policy) {
             Ok(t) => t,
             Err(e) => {
-                out.diagnostics(
-                    &Sources::new(),
-                    &[Diagnostic::plain(format!("cannot read `{name}`: {e}"))],
-                    Format::Text,
-                );
+                report(&mut out, Diagnostic::unreadable(&name, &e));
                 failed = true;
                 continue;
             }
         };
-        let Some(formatted) = format_one(&name, &text, &mut out) else {
+        let Some(formatted) = format_one(&name, &text, &limits, &mut out) else {
             failed = true;
             continue;
         };
@@ -91,11 +92,10 @@ pub fn run(args: &FmtArgs) -> Outcome {
         if args.check {
             out.stdout.push_str(&format!("{name}\n"));
             failed = true;
-        } else if let Err(e) = write_atomically(&file, &formatted) {
-            out.diagnostics(
-                &Sources::new(),
-                &[Diagnostic::plain(format!("cannot write `{name}`: {e}"))],
-                Format::Text,
+        } else if let Err(e) = write_file(&file, &formatted) {
+            report(
+                &mut out,
+                Diagnostic::plain(format!("cannot write `{name}`: {}", io_message(&e))),
             );
             failed = true;
         }
@@ -104,8 +104,8 @@ pub fn run(args: &FmtArgs) -> Outcome {
 }
 
 /// Formats one text, reporting why it could not be.
-fn format_one(name: &str, text: &str, out: &mut Outcome) -> Option<String> {
-    match format_source(text, &Limits::default()) {
+fn format_one(name: &str, text: &str, limits: &Limits, out: &mut Outcome) -> Option<String> {
+    match format_source(text, limits) {
         Ok(f) => Some(f),
         Err(FormatError::Parse(errors)) => {
             let mut sources = Sources::new();
@@ -123,28 +123,4 @@ fn format_one(name: &str, text: &str, out: &mut Outcome) -> Option<String> {
             None
         }
     }
-}
-
-/// Writes `text` to `path` through a temporary file in the same folder and
-/// a rename, keeping the file's permissions.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temp = dir.join(format!(".{name}.mspl-fmt.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&temp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&temp, meta.permissions())?;
-        }
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }

@@ -7,6 +7,7 @@ use crate::diag::{Diagnostic, Sources};
 use crate::engine::build_entities_with;
 use crate::entities::json::{self, Origin, Request};
 use crate::entities::Entities;
+use crate::files::{read_text, TextKind};
 use crate::policy_set::{IdScheme, PolicySet};
 use crate::Limits;
 use std::path::PathBuf;
@@ -109,43 +110,22 @@ impl RequestArgs {
 fn load_entities(args: &RequestArgs, set: &PolicySet) -> Result<Entities, Vec<Diagnostic>> {
     let limits = args.limits.limits();
     let (name, text) = match &args.entities {
-        Some(path) => match read_data(path, &limits) {
-            Ok(t) => (path.display().to_string(), t),
-            Err(e) => {
-                return Err(vec![Diagnostic::plain(format!(
-                    "cannot read `{}`: {e}",
-                    path.display()
-                ))])
-            }
-        },
+        Some(path) => (path.display().to_string(), read_data(path, &limits)?),
         None => ("<none>".to_string(), "[]".to_string()),
     };
     build_entities_with(&set.schema, [(name.as_str(), text.as_str())], &limits)
         .map_err(|e| vec![Diagnostic::from(&e)])
 }
 
-/// Reads a data file, refusing one larger than the limit before reading it.
-fn read_data(path: &std::path::Path, limits: &Limits) -> std::io::Result<String> {
-    let len = std::fs::metadata(path)?.len();
-    if usize::try_from(len).map_or(true, |l| l > limits.max_data_file_bytes) {
-        return Err(std::io::Error::other(format!(
-            "the file has {len} bytes, more than the limit of {} (raise it with `--max-data-file-bytes`)",
-            limits.max_data_file_bytes
-        )));
-    }
-    std::fs::read_to_string(path)
+/// Reads a data file (a FIFO or a device too), bounded by the data limit.
+pub fn read_data(path: &std::path::Path, limits: &Limits) -> Result<String, Vec<Diagnostic>> {
+    read_text(path, limits.max_data_file_bytes, TextKind::Data)
+        .map_err(|e| vec![Diagnostic::unreadable(&path.display().to_string(), &e)])
 }
 
 fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Vec<Diagnostic>> {
     let limits = args.limits.limits();
-    let read = |path: &PathBuf| {
-        read_data(path, &limits).map_err(|e| {
-            vec![Diagnostic::plain(format!(
-                "cannot read `{}`: {e}",
-                path.display()
-            ))]
-        })
-    };
+    let read = |path: &PathBuf| read_data(path, &limits);
     if let Some(path) = &args.request {
         let text = read(path)?;
         let name = path.display().to_string();
@@ -199,24 +179,30 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
     let context = match &args.context {
         None => crate::eval::Value::empty_record(),
         Some(c) => {
-            let text = if c.trim_start().starts_with('{') {
-                c.clone()
+            let (name, text) = if c.trim_start().starts_with('{') {
+                ("--context".to_string(), c.clone())
             } else {
-                read(&PathBuf::from(c))?
+                (c.clone(), read(&PathBuf::from(c))?)
             };
             let origin = Origin {
-                file: "--context",
+                file: &name,
                 text: &text,
                 offset: 0,
             };
             let parsed = json::parse_json(&origin, &text, &limits).map_err(|e| {
-                vec![Diagnostic::plain(format!(
-                    "in --context: {} at line {} column {}",
-                    e.message, e.line, e.column
-                ))]
+                let mut d = Diagnostic::from(&e);
+                d.message = format!("in --context: {}", d.message);
+                vec![d]
             })?;
-            json::context_from_json(&parsed, &action, &set.schema)
-                .map_err(|m| vec![Diagnostic::plain(format!("in --context: {m}"))])?
+            json::context_from_json(&parsed, &action, &set.schema).map_err(|m| {
+                let mut d = Diagnostic::plain(format!("in --context: {m}"));
+                if name != "--context" {
+                    d.file = Some(name.clone());
+                    d.line = Some(1);
+                    d.column = Some(1);
+                }
+                vec![d]
+            })?
         }
     };
     Ok(vec![Request {

@@ -19,6 +19,9 @@ pub struct LimitArgs {
     /// Most evaluation steps for one policy and request.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_steps)]
     pub max_steps: u64,
+    /// Most evaluation steps for one request, across its policies; when spent, the request is denied.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_request_steps)]
+    pub max_request_steps: u64,
     /// Largest policy or declaration file, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_policy_file_bytes)]
     pub max_policy_file_bytes: usize,
@@ -41,6 +44,7 @@ impl LimitArgs {
             max_expr_depth: self.max_expr_depth,
             max_rule_depth: self.max_rule_depth,
             max_steps: self.max_steps,
+            max_request_steps: self.max_request_steps,
             max_policy_file_bytes: self.max_policy_file_bytes,
             max_data_file_bytes: self.max_data_file_bytes,
             max_set_size: self.max_set_size,

@@ -26,6 +26,9 @@ pub struct ReplArgs {
     /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
     #[arg(long)]
     pub cedar: bool,
+    /// The limits in force.
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
 }
 
 /// Runs `mspl repl`. It talks to the terminal itself, so the outcome
@@ -42,6 +45,7 @@ pub fn run(args: &ReplArgs) -> Outcome {
         entities: args.entities.clone(),
         history,
         cedar: args.cedar,
+        limits: args.limits.limits(),
     };
     Outcome::default().exit(repl::run(&config))
 }

@@ -2,6 +2,9 @@
 //! failure, and `N passed, M failed` at the end.
 
 use super::common::Outcome;
+use crate::files::read::io_message;
+use crate::files::walk::collect_with;
+use crate::files::{read_text, write_file, Collected, TextKind};
 use crate::testing::{self, coverage::Coverage, RunOptions};
 use crate::Limits;
 use std::path::{Path, PathBuf};
@@ -24,15 +27,25 @@ pub struct TestArgs {
     /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
     #[arg(long)]
     pub cedar: bool,
+    /// The limits in force.
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
 }
 
 /// Runs `mspl test`: 0 when every case passes, 1 on a failure or bad input.
 pub fn run(args: &TestArgs) -> Outcome {
     let mut out = Outcome::default();
-    let options = RunOptions { cedar: args.cedar };
+    let options = RunOptions {
+        cedar: args.cedar,
+        limits: args.limits.limits(),
+    };
     let mut files = Vec::new();
+    let mut warnings = Vec::new();
     for p in &args.paths {
-        collect(p, &mut files);
+        collect(p, &options.limits, &mut files, &mut warnings);
+    }
+    for w in warnings {
+        out.stderr.push_str(&format!("warning: {w}\n"));
     }
     files.sort();
     let (mut passed, mut failed) = (0usize, 0usize);
@@ -64,15 +77,22 @@ pub fn run(args: &TestArgs) -> Outcome {
         let snapshot = testing::snapshot_text(&results);
         let snap_path = testing::snapshot_path(file);
         if args.update {
-            if let Err(e) = std::fs::write(&snap_path, &snapshot) {
-                out.stderr
-                    .push_str(&format!("cannot write `{}`: {e}\n", snap_path.display()));
+            if let Err(e) = write_file(&snap_path, &snapshot) {
+                out.stderr.push_str(&format!(
+                    "cannot write `{}`: {}\n",
+                    snap_path.display(),
+                    io_message(&e)
+                ));
                 failed += 1;
             } else {
                 out.stdout
                     .push_str(&format!("UPDATED {}\n", snap_path.display()));
             }
-        } else if let Ok(expected) = std::fs::read_to_string(&snap_path) {
+        } else if let Ok(expected) = read_text(
+            &snap_path,
+            options.limits.max_data_file_bytes,
+            TextKind::Data,
+        ) {
             if expected == snapshot {
                 out.stdout.push_str(&format!(
                     "PASS {}: output matches the snapshot\n",
@@ -92,7 +112,7 @@ pub fn run(args: &TestArgs) -> Outcome {
         }
         if args.coverage {
             coverage.register(&suite.set);
-            coverage.observe(&suite, &Limits::default());
+            coverage.observe(&suite, &options.limits);
         }
     }
     if files.is_empty() {
@@ -107,29 +127,25 @@ pub fn run(args: &TestArgs) -> Outcome {
     out.exit(i32::from(failed > 0))
 }
 
-/// Test files: `*.json` files, directories searched recursively. Files that
-/// are not test files (entity data, say) are told apart by their content.
-fn collect(path: &Path, out: &mut Vec<PathBuf>) {
-    if path.is_file() {
+/// Test files: `*.json` files, directories searched recursively (each
+/// file once, links followed without cycles). Files that are not test files
+/// (entity data, say) are told apart by their content.
+fn collect(path: &Path, limits: &Limits, out: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
+    if !path.is_dir() {
         out.push(path.to_path_buf());
         return;
     }
-    let Ok(entries) = std::fs::read_dir(path) else {
+    let mut found = Collected::new();
+    if collect_with(path, &["json"], &mut found).is_err() {
         out.push(path.to_path_buf());
         return;
-    };
-    for entry in entries.flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "json") && is_test_file(&p) {
-            out.push(p);
-        }
     }
+    warnings.append(&mut found.warnings);
+    out.extend(found.files.into_iter().filter(|p| is_test_file(p, limits)));
 }
 
-fn is_test_file(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+fn is_test_file(path: &Path, limits: &Limits) -> bool {
+    read_text(path, limits.max_data_file_bytes, TextKind::Data)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .is_some_and(|v| v.get("requests").is_some_and(|r| r.is_array()))

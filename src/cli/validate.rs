@@ -2,10 +2,11 @@
 //! declarations (contract, "Commands": 0 clean, warnings allowed; 1
 //! unreadable input; 3 validation errors).
 
-use super::common::{load_policies, Format, Outcome};
+use super::common::{load_policies_with, Format, Outcome};
 use crate::diag::{Diagnostic, Severity};
 use crate::policy_set::{IdScheme, PolicySet};
 use crate::validate::{self, data, Problem};
+use crate::Limits;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `mspl validate`.
@@ -29,6 +30,9 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The limits in force.
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
 }
 
 /// The data files to check besides the policies.
@@ -40,6 +44,8 @@ pub struct DataFiles<'a> {
     pub request: Option<&'a Path>,
     /// Requests, one per line.
     pub requests: Option<&'a Path>,
+    /// The limits in force (the data-file size among them).
+    pub limits: Limits,
 }
 
 /// Validates the policies of `set` and the data files, which are added to
@@ -59,12 +65,7 @@ pub fn problems(set: &mut PolicySet, files: DataFiles) -> Result<Vec<Problem>, V
     let inputs = [(files.entities, 0), (files.request, 1), (files.requests, 2)];
     for (path, kind) in inputs {
         let Some(path) = path else { continue };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![Diagnostic::plain(format!(
-                "cannot read `{}`: {e}",
-                path.display()
-            ))]
-        })?;
+        let text = super::input::read_data(path, &files.limits)?;
         let file = set.sources.add(path.display().to_string(), text.clone());
         let found = match kind {
             0 => data::validate_entities(set, file, &text),
@@ -81,10 +82,12 @@ pub fn problems(set: &mut PolicySet, files: DataFiles) -> Result<Vec<Problem>, V
 /// Runs `mspl validate`.
 pub fn run(args: &ValidateArgs) -> Outcome {
     let mut out = Outcome::default();
-    let Some(mut set) = load_policies(
+    let limits = args.limits.limits();
+    let Some(mut set) = load_policies_with(
         &args.policies,
         &args.schema,
         IdScheme::Annotated,
+        &limits,
         args.format,
         &mut out,
     ) else {
@@ -94,6 +97,7 @@ pub fn run(args: &ValidateArgs) -> Outcome {
         entities: args.entities.as_deref(),
         request: args.request.as_deref(),
         requests: args.requests.as_deref(),
+        limits,
     };
     let found = match problems(&mut set, files) {
         Ok(p) => p,
@@ -149,6 +153,7 @@ pub fn refuse(
         entities: input.entities.as_deref(),
         request: input.request.as_deref(),
         requests: input.requests.as_deref(),
+        limits: input.limits.limits(),
     };
     let found = match problems(set, files) {
         Ok(p) => p,

@@ -66,6 +66,17 @@ impl Origin<'_> {
         self.error(at, message, None)
     }
 
+    /// An error about the value of `key` in the piece: at the value, past
+    /// the key and its colon, where the key is found.
+    fn error_at_value(&self, piece: &str, key: &str, message: impl Into<String>) -> DataError {
+        let at = piece.find(&format!("\"{key}\"")).map_or(self.offset, |i| {
+            let rest = &piece[i + key.len() + 2..];
+            let skipped = rest.len() - rest.trim_start().trim_start_matches(':').trim_start().len();
+            self.offset + i + key.len() + 2 + skipped
+        });
+        self.error(at, message, None)
+    }
+
     fn serde(&self, e: &serde_json::Error) -> DataError {
         self.serde_with(e, strict::SERDE_JSON_DEPTH)
     }
@@ -279,6 +290,10 @@ pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
             let ty = obj.get("type").and_then(Json::as_str);
             let id = obj.get("id").and_then(Json::as_str);
             match (ty, id) {
+                (Some(ty), Some(_)) if obj.len() == 2 && !is_type_name(ty) => Err(format!(
+                    "`{}` is not an entity type name (identifiers joined by `::`, no spaces)",
+                    crate::diag::printable(ty)
+                )),
                 (Some(ty), Some(id)) if obj.len() == 2 => Ok(EntityUid::new(ty, id)),
                 _ => Err(format!(
                     "expected an entity reference `{{\"type\": \"T\", \"id\": \"i\"}}`, found `{}`",
@@ -292,6 +307,36 @@ pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
             short(other)
         )),
     }
+}
+
+/// Why a JSON number is no `Long`, echoing an integral number as an
+/// integer (serde_json reads `-0` as the float `-0.0`).
+fn not_a_long(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        Some(f) if f == 0.0 && f.is_sign_negative() => {
+            "`-0` is a negative zero, which no 64-bit integer is; write `0`".into()
+        }
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e19 && !n.is_i64() && !n.is_u64() => format!(
+            "`{f:.0}` is written with a fraction or an exponent; a 64-bit integer is written without"
+        ),
+        _ => format!("`{n}` is not a 64-bit integer"),
+    }
+}
+
+/// Whether `ty` is a valid entity type name: identifiers (not reserved
+/// words) joined by `::`, as Cedar's normalized names are.
+pub fn is_type_name(ty: &str) -> bool {
+    ty.split("::").all(is_identifier_segment)
+}
+
+fn is_identifier_segment(seg: &str) -> bool {
+    let mut chars = seg.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !matches!(
+            seg,
+            "true" | "false" | "if" | "then" | "else" | "in" | "is" | "like" | "has"
+        )
 }
 
 /// Parses `T::"id"` as written in policies.
@@ -319,16 +364,7 @@ fn simple_uid(text: &str) -> Option<EntityUid> {
     if id.contains(['"', '\\']) {
         return None;
     }
-    let ident_ok = |seg: &str| {
-        let mut chars = seg.chars();
-        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !matches!(
-                seg,
-                "true" | "false" | "if" | "then" | "else" | "in" | "is" | "like" | "has"
-            )
-    };
-    ty.split("::").all(ident_ok).then(|| EntityUid::new(ty, id))
+    is_type_name(ty).then(|| EntityUid::new(ty, id))
 }
 
 fn short(json: &Json) -> String {
@@ -358,10 +394,7 @@ fn value_from_json_inner(
     match json {
         Json::Null => Err("`null` is not a value".into()),
         Json::Bool(b) => Ok(Value::Bool(*b)),
-        Json::Number(n) => n
-            .as_i64()
-            .map(Value::Long)
-            .ok_or_else(|| format!("`{n}` is not a 64-bit integer")),
+        Json::Number(n) => n.as_i64().map(Value::Long).ok_or_else(|| not_a_long(n)),
         Json::String(s) => match expected {
             Some(Type::Extension(name)) => construct_ext(name, s),
             Some(Type::Entity(_)) if s.contains("::") => parse_uid(s).map(Value::Entity),
@@ -525,7 +558,15 @@ pub fn request_from_text_with(
 ) -> Result<Request, DataError> {
     check_size(origin, text, limits)?;
     let json = parse_json(origin, text, limits)?;
-    request_from_json(&json, schema).map_err(|m| origin.error(origin.offset, m, None))
+    request_from_json(&json, schema).map_err(|m| {
+        let key = ["principal", "action", "resource", "context"]
+            .into_iter()
+            .find(|k| m.starts_with(&format!("in `{k}`")) || m.starts_with(&format!("`{k}`")));
+        match key {
+            Some(k) => origin.error_at_value(text, k, m),
+            None => origin.error(origin.offset, m, None),
+        }
+    })
 }
 
 /// Parses JSON text with duplicate keys refused and nesting bounded by

@@ -100,6 +100,16 @@ pub enum EvalErrorKind {
         /// The rule being evaluated when the limit was reached, if any.
         rule: Option<String>,
     },
+    /// 300 policies of `!f(60)` with `rule f(x) { x > 0 && (f(x-1) ||
+    /// f(x-1)) }`: one request whose policies together took more steps than
+    /// the request's budget. The request is denied whatever the error mode.
+    #[error(
+        "the request took more than {limit} evaluation steps across its policies; it is denied"
+    )]
+    RequestStepLimit {
+        /// The limit.
+        limit: u64,
+    },
     /// `[1, 2, 3]` with a set-size limit of 2: a set built at evaluation with
     /// more elements than the limit.
     #[error("a set of more than {limit} elements")]
@@ -130,6 +140,10 @@ impl EvalErrorKind {
                 Some("simplify the condition, or raise `--max-steps`".into())
             }
             EvalErrorKind::SetTooLarge { .. } => Some("raise `--max-set-size`".into()),
+            EvalErrorKind::RequestStepLimit { .. } => Some(
+                "simplify the policies that match this request, or raise `--max-request-steps`"
+                    .into(),
+            ),
             EvalErrorKind::RuleCycle { .. } => {
                 Some("add a clause that decides without the recursive call, or a condition that stops it".into())
             }

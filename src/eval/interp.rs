@@ -65,6 +65,9 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
     request: &'a Request,
     limits: &'a Limits,
     steps: u64,
+    /// The most steps this evaluation may take: the per-policy limit, or
+    /// less when the request's budget has less left ([`Self::cap_steps`]).
+    budget: u64,
     /// Current recursion depth of `eval`.
     depth: u32,
     /// Locals of all active frames; a frame's slots start at `frame_base`.
@@ -117,6 +120,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             request,
             limits,
             steps: 0,
+            budget: limits.max_steps,
             depth: 0,
             locals: Vec::new(),
             frame_base: 0,
@@ -157,11 +161,24 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     /// the buffers' capacity: each policy is judged as by a fresh evaluator.
     pub fn reset(&mut self) {
         self.steps = 0;
+        self.budget = self.limits.max_steps;
         self.depth = 0;
         self.locals.clear();
         self.frame_base = 0;
         self.stack.clear();
         self.calls.clear();
+    }
+
+    /// The steps taken since the last [`Self::reset`].
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Lets this evaluation take at most `left` steps (what the request's
+    /// budget has left) when that is less than the per-policy limit; going
+    /// past it raises [`EvalErrorKind::RequestStepLimit`].
+    pub fn cap_steps(&mut self, left: u64) {
+        self.budget = self.limits.max_steps.min(left);
     }
 
     /// The entity store.
@@ -185,7 +202,15 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     #[inline]
     fn step(&mut self, span: Span) -> Result<(), EvalError> {
         self.steps += 1;
-        if self.steps > self.limits.max_steps {
+        if self.steps > self.budget {
+            if self.budget < self.limits.max_steps {
+                return Err(EvalError {
+                    kind: EvalErrorKind::RequestStepLimit {
+                        limit: self.limits.max_request_steps,
+                    },
+                    span,
+                });
+            }
             return Err(EvalError {
                 kind: EvalErrorKind::StepLimit {
                     limit: self.limits.max_steps,

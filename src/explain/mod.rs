@@ -145,8 +145,14 @@ pub fn explain(
     scope: Scope,
 ) -> Explanation {
     let mut policies = Vec::new();
+    // An explanation re-evaluates; it spends at most one request's step
+    // budget more, so a request stopped by its budget is explained as
+    // quickly (the parts past the budget show the limit's error).
+    let mut left = limits.max_request_steps;
+    let decided: std::collections::HashSet<&smol_str::SmolStr> =
+        response.determining.iter().collect();
     for entry in &set.policies {
-        let determining = response.determining.contains(&entry.id);
+        let determining = decided.contains(&entry.id);
         let matched = scope_matches(&entry.policy, request, entities);
         let include = match scope {
             Scope::All => true,
@@ -166,6 +172,7 @@ pub fn explain(
                 entry,
                 matched,
                 determining,
+                &mut left,
             ));
         }
     }
@@ -207,17 +214,21 @@ fn trace_policy(
     entry: &PolicyEntry,
     matched: bool,
     determining: bool,
+    left: &mut u64,
 ) -> PolicyTrace {
     let policy = &entry.policy;
     let (line, column) = set.sources.line_column(policy.head);
     let outcome = {
         let mut eval = Evaluator::new(set, entities, request, limits);
-        match evaluate_policy(policy, &mut eval) {
+        eval.cap_steps(*left);
+        let outcome = match evaluate_policy(policy, &mut eval) {
             PolicyOutcome::Satisfied => "satisfied",
             PolicyOutcome::NotSatisfied => "not_satisfied",
             PolicyOutcome::Error(_) => "error",
             PolicyOutcome::ScopeMismatch => "scope_mismatch",
-        }
+        };
+        *left = left.saturating_sub(eval.steps());
+        outcome
     };
     let conditions = if matched {
         policy
@@ -227,7 +238,7 @@ fn trace_policy(
                 kind: c.kind,
                 parts: parts_of(&c.body, c.kind)
                     .into_iter()
-                    .map(|part| trace_part(set, entities, request, limits, part, c.kind))
+                    .map(|part| trace_part(set, entities, request, limits, part, c.kind, left))
                     .collect(),
             })
             .collect()
@@ -289,9 +300,12 @@ fn trace_part(
     limits: &Limits,
     part: &Expr,
     kind: ConditionKind,
+    left: &mut u64,
 ) -> PartTrace {
     let mut eval = Evaluator::with_tracer(set, entities, request, limits, Recorder::default());
+    eval.cap_steps(*left);
     let result = eval.eval_bool(part, "a condition");
+    *left = left.saturating_sub(eval.steps());
     let (line, column) = set.sources.line_column(part.span);
     let (value, error) = match &result {
         Ok(b) => (Some(*b), None),

@@ -4,7 +4,7 @@
 
 use super::{Explanation, PartTrace, PolicyTrace, RuleTrace};
 use crate::authorize::{Decision, DenyKind, Response};
-use crate::diag::Diagnostic;
+use crate::diag::{printable, Diagnostic};
 use crate::policy_set::PolicySet;
 use std::fmt::Write;
 
@@ -16,12 +16,15 @@ pub fn response(
     color: bool,
 ) -> String {
     let mut out = String::new();
-    let find = |id: &str| explanation.and_then(|e| e.policies.iter().find(|p| p.id == id));
+    let traced: std::collections::HashMap<&str, &PolicyTrace> = explanation
+        .map(|e| e.policies.iter().map(|p| (p.id.as_str(), p)).collect())
+        .unwrap_or_default();
+    let find = |id: &str| traced.get(id).copied();
     match (response.decision, response.kind) {
         (Decision::Allow, _) => {
             out.push_str("ALLOW\n");
             for id in &response.determining {
-                let _ = writeln!(out, "  permitted by `{id}` ({})", at(set, id));
+                let _ = writeln!(out, "  permitted by `{}` ({})", printable(id), at(set, id));
                 if let Some(p) = find(id) {
                     for part in p.conditions.iter().flat_map(|c| &c.parts) {
                         for rule in part.rules.iter().filter(|r| r.result == "true") {
@@ -34,7 +37,7 @@ pub fn response(
         (Decision::Deny, Some(DenyKind::Forbidden)) => {
             out.push_str("DENY\n");
             for id in &response.determining {
-                let _ = writeln!(out, "  forbidden by `{id}` ({})", at(set, id));
+                let _ = writeln!(out, "  forbidden by `{}` ({})", printable(id), at(set, id));
                 if let Some(p) = find(id) {
                     annotations(&mut out, p);
                 }
@@ -47,7 +50,10 @@ pub fn response(
                     let _ = writeln!(
                         out,
                         "  `{}` ({}:{}:{}) would permit it, but:",
-                        p.id, p.file, p.line, p.column
+                        printable(&p.id),
+                        printable(&p.file),
+                        p.line,
+                        p.column
                     );
                     for part in p
                         .conditions
@@ -107,7 +113,7 @@ pub fn trace(
     let mut diagnostics = Vec::new();
     for p in &explanation.policies {
         if !p.scope_matched {
-            unmatched.push(p.id.as_str());
+            unmatched.push(printable(&p.id));
             continue;
         }
         let effect = match p.effect {
@@ -196,7 +202,7 @@ fn at(set: &PolicySet, id: &str) -> String {
 
 fn annotations(out: &mut String, p: &PolicyTrace) {
     if let Some(r) = &p.reason {
-        let _ = writeln!(out, "    reason: {r}");
+        let _ = writeln!(out, "    reason: {}", printable(r));
     }
     let fixes = if p.fixes.is_empty() {
         p.fix.iter().cloned().collect()
@@ -204,7 +210,7 @@ fn annotations(out: &mut String, p: &PolicyTrace) {
         p.fixes.clone()
     };
     for f in fixes {
-        let _ = writeln!(out, "    fix: {f}");
+        let _ = writeln!(out, "    fix: {}", printable(&f));
     }
 }
 
@@ -216,11 +222,14 @@ fn unmet(out: &mut String, part: &PartTrace) {
     };
     let _ = writeln!(
         out,
-        "    - `{}` {state} (line {}:{})",
-        part.text, part.line, part.column
+        "    - `{}` {} (line {}:{})",
+        printable(&part.text),
+        printable(&state),
+        part.line,
+        part.column
     );
     for rule in &part.rules {
-        let _ = writeln!(out, "        {} is {}", rule.call, rule.result);
+        let _ = writeln!(out, "        {} is {}", printable(&rule.call), rule.result);
     }
 }
 
@@ -228,10 +237,14 @@ fn because(out: &mut String, rule: &RuleTrace, depth: usize) {
     let indent = "  ".repeat(depth);
     match &rule.held_by {
         Some(at) => {
-            let _ = writeln!(out, "{indent}because {} holds ({at})", rule.call);
+            let _ = writeln!(
+                out,
+                "{indent}because {} holds ({at})",
+                printable(&rule.call)
+            );
         }
         None => {
-            let _ = writeln!(out, "{indent}because {} holds", rule.call);
+            let _ = writeln!(out, "{indent}because {} holds", printable(&rule.call));
         }
     }
     for sub in &rule.because {

@@ -200,7 +200,10 @@ impl<'a> Printer<'a> {
 
     fn rule(&mut self, r: &RuleClause) {
         self.annotations(&r.annotations);
-        self.leading(r.body.span.start);
+        // Comments before the name move above the rule; those after it (in
+        // the parameters or the body) stay inside the body, so that a
+        // second formatting leaves them where the first put them.
+        self.leading(r.head.end);
         let head = format!("rule {}({})", r.name, r.params.join(", "));
         self.block(&head, &r.body, r.span.end, "");
     }

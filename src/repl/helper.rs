@@ -14,7 +14,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The words completion offers, gathered from the loaded policy set and
 /// entity store (sorted, so the lists shown never depend on hashing).
@@ -68,11 +68,12 @@ impl Vocabulary {
             }
         }
         let schema = &set.schema;
+        let mut seen = HashSet::new();
         for (name, ty) in &schema.entity_types {
             v.types.insert(name.to_string());
-            for (attr, t) in &ty.attrs {
+            for (attr, t) in ty.attrs.iter() {
                 v.attrs.insert(attr.to_string());
-                type_attrs(&t.ty, &mut v.attrs);
+                type_attrs(&t.ty, &mut v.attrs, &mut seen);
             }
             for id in ty.enum_ids.iter().flatten() {
                 v.add_id(name.as_str(), id);
@@ -81,11 +82,11 @@ impl Vocabulary {
         for (uid, action) in &schema.actions {
             v.add_id(uid.ty.as_str(), &uid.id);
             if let Some(t) = &action.context {
-                type_attrs(t, &mut v.attrs);
+                type_attrs(t, &mut v.attrs, &mut seen);
             }
         }
         for ty in schema.common_types.values() {
-            type_attrs(ty, &mut v.attrs);
+            type_attrs(ty, &mut v.attrs, &mut seen);
         }
         v.rules = set.rules.iter().map(|r| r.name.to_string()).collect();
         v
@@ -113,15 +114,20 @@ fn value_attrs(value: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
-fn type_attrs(ty: &Type, out: &mut BTreeSet<String>) {
+/// The attribute names in `ty`, each shared record visited once (a type
+/// built of copies of an alias is walked in the size of its text).
+fn type_attrs(ty: &Type, out: &mut BTreeSet<String>, seen: &mut HashSet<usize>) {
     match ty {
         Type::Record(fields) => {
-            for (k, t) in fields {
+            if !seen.insert(std::sync::Arc::as_ptr(fields) as usize) {
+                return;
+            }
+            for (k, t) in fields.iter() {
                 out.insert(k.to_string());
-                type_attrs(&t.ty, out);
+                type_attrs(&t.ty, out, seen);
             }
         }
-        Type::Set(t) => type_attrs(t, out),
+        Type::Set(t) => type_attrs(t, out, seen),
         _ => {}
     }
 }

@@ -18,7 +18,7 @@ mod terminal;
 
 use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Severity, Sources};
-use crate::engine::build_entities;
+use crate::engine::build_entities_with;
 use crate::entities::Entities;
 use crate::eval::Value;
 use crate::policy_set::{IdScheme, Loader, PolicySet};
@@ -45,6 +45,8 @@ pub struct Config {
     pub history: Option<PathBuf>,
     /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
     pub cedar: bool,
+    /// The limits in force for every load and evaluation.
+    pub limits: crate::Limits,
 }
 
 /// What one input produced.
@@ -143,6 +145,7 @@ impl Session {
     /// session starts without them and the reply says why.
     pub fn start(config: &Config, color: bool) -> (Session, Reply) {
         let mut session = Session::empty(config.cedar, color);
+        session.options.limits = config.limits;
         let mut reply = Reply::default();
         if !config.policies.is_empty() || !config.schema.is_empty() {
             match session.build(&config.policies, &config.schema, &[], None) {
@@ -332,20 +335,28 @@ impl Session {
     /// actions) for `set`'s declarations.
     fn read_entities(&self, set: &PolicySet, path: Option<&PathBuf>) -> Result<Entities, String> {
         let (name, text) = match path {
-            Some(p) => match std::fs::read_to_string(p) {
+            Some(p) => match crate::files::read_text(
+                p,
+                self.options.limits.max_data_file_bytes,
+                crate::files::TextKind::Data,
+            ) {
                 Ok(t) => (p.display().to_string(), t),
                 Err(e) => {
                     return Err(self.render_plain(
                         &format!("cannot read `{}`: {e}", p.display()),
-                        None,
+                        e.help.clone(),
                         Severity::Error,
                     ))
                 }
             },
             None => ("<none>".to_string(), "[]".to_string()),
         };
-        build_entities(&set.schema, [(name.as_str(), text.as_str())])
-            .map_err(|e| Sources::new().render(&[Diagnostic::from(&e)], self.color))
+        build_entities_with(
+            &set.schema,
+            [(name.as_str(), text.as_str())],
+            &self.options.limits,
+        )
+        .map_err(|e| Sources::new().render(&[Diagnostic::from(&e)], self.color))
     }
 
     fn adopt(&mut self, set: PolicySet, entities: Entities) {

@@ -7,7 +7,9 @@
 use crate::syntax::ast::{ActionDecl, Decl, EntityDecl, EntityUid, Item, Name, TypeExpr};
 use crate::syntax::Span;
 use smol_str::SmolStr;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// A resolved type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,10 +22,10 @@ pub enum Type {
     String,
     /// An entity type, fully qualified.
     Entity(Name),
-    /// `Set<T>`.
-    Set(Box<Type>),
-    /// A record type.
-    Record(BTreeMap<SmolStr, AttrType>),
+    /// `Set<T>`, shared: a common type used twice is one value, never a copy.
+    Set(Arc<Type>),
+    /// A record type, shared as [`Type::Set`] is.
+    Record(Arc<BTreeMap<SmolStr, AttrType>>),
     /// An extension type: `ipaddr`, `decimal`, `datetime`, `duration`.
     Extension(&'static str),
 }
@@ -40,8 +42,8 @@ pub struct AttrType {
 /// A declared entity type.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntityType {
-    /// Attributes by name.
-    pub attrs: BTreeMap<SmolStr, AttrType>,
+    /// Attributes by name (shared by the names of one declaration).
+    pub attrs: Arc<BTreeMap<SmolStr, AttrType>>,
     /// Allowed parent types, fully qualified.
     pub parents: Vec<Name>,
     /// The type of tags, if the type has tags.
@@ -105,6 +107,27 @@ pub enum SchemaError {
         /// The type.
         name: String,
     },
+    /// `type A = B; type B = A;`: a common type defined through itself.
+    #[error("common type `{name}` is defined in terms of itself")]
+    CyclicCommonType {
+        /// Its declaration.
+        span: Span,
+        /// The type.
+        name: String,
+        /// The declaration that closes the cycle.
+        other: Span,
+    },
+    /// `action a in [b]; action b in [a];`: an action group that contains
+    /// itself.
+    #[error("action `{name}` is in a group that is in it (a cycle of action groups)")]
+    CyclicActionGroup {
+        /// Its declaration.
+        span: Span,
+        /// The action.
+        name: String,
+        /// The declaration that closes the cycle.
+        other: Span,
+    },
     /// `entity A { b: Strng };`
     #[error("unknown type `{name}`")]
     UnknownType {
@@ -124,7 +147,18 @@ impl SchemaError {
             SchemaError::DuplicateEntityType { span, .. }
             | SchemaError::DuplicateAction { span, .. }
             | SchemaError::DuplicateCommonType { span, .. }
+            | SchemaError::CyclicCommonType { span, .. }
+            | SchemaError::CyclicActionGroup { span, .. }
             | SchemaError::UnknownType { span, .. } => *span,
+        }
+    }
+
+    /// The other place a cycle runs through, if this is a cycle.
+    pub fn other(&self) -> Option<Span> {
+        match self {
+            SchemaError::CyclicCommonType { other, .. }
+            | SchemaError::CyclicActionGroup { other, .. } => Some(*other),
+            _ => None,
         }
     }
 }
@@ -172,56 +206,61 @@ impl Schema {
                 Decl::Action(_) => {}
             }
         }
-        let resolver = Resolver {
-            entity_names: &entity_names,
-            common_names: common_raw.iter().map(|(n, ..)| n.clone()).collect(),
-        };
+        let mut commons: HashMap<Name, (&str, &TypeExpr, Span)> = HashMap::new();
         for (name, ns, ty, span) in &common_raw {
-            if schema.common_types.contains_key(name) {
+            if commons.contains_key(name) {
                 errors.push(SchemaError::DuplicateCommonType {
                     span: *span,
                     name: name.to_string(),
                 });
                 continue;
             }
-            let resolved = resolver.resolve(ns, ty, &common_raw, &mut errors, 0);
-            schema.common_types.insert(name.clone(), resolved);
+            commons.insert(name.clone(), (ns, ty, *span));
+        }
+        let resolver = Resolver {
+            entity_names: entity_names.iter().cloned().collect(),
+            entity_order: &entity_names,
+            common_order: common_raw.iter().map(|(n, ..)| n.clone()).collect(),
+            commons,
+            resolved: RefCell::new(HashMap::new()),
+            errors: RefCell::new(std::mem::take(&mut errors)),
+        };
+        for (name, ..) in &common_raw {
+            if !schema.common_types.contains_key(name) {
+                let ty = resolver.common(name, None);
+                schema.common_types.insert(name.clone(), ty);
+            }
         }
         for (ns, decl) in decls() {
             match decl {
-                Decl::Entity(e) => schema.add_entity(ns, e, &resolver, &common_raw, &mut errors),
-                Decl::Action(a) => schema.add_action(ns, a, &resolver, &common_raw, &mut errors),
+                Decl::Entity(e) => schema.add_entity(ns, e, &resolver),
+                Decl::Action(a) => schema.add_action(ns, a, &resolver),
                 Decl::Type(_) => {}
             }
         }
+        let mut errors = resolver.errors.into_inner();
+        schema.check_action_cycles(&mut errors);
         (schema, errors)
     }
 
-    fn add_entity(
-        &mut self,
-        ns: &str,
-        e: &EntityDecl,
-        resolver: &Resolver,
-        common: &[(Name, &str, &TypeExpr, Span)],
-        errors: &mut Vec<SchemaError>,
-    ) {
-        let attrs = resolver.record(ns, &e.attrs, common, errors, 0);
+    fn add_entity(&mut self, ns: &str, e: &EntityDecl, resolver: &Resolver) {
+        let attrs = Arc::new(resolver.record(ns, &e.attrs));
         let parents: Vec<Name> = e
             .parents
             .iter()
             .map(|p| resolver.entity_name(ns, p))
             .collect();
-        let tags = e
-            .tags
-            .as_ref()
-            .map(|t| resolver.resolve(ns, t, common, errors, 0));
+        let tags = e.tags.as_ref().map(|t| resolver.resolve(ns, t));
         for name in &e.names {
             let q = qualify(ns, name);
             if self.entity_types.contains_key(&q) {
-                errors.push(SchemaError::DuplicateEntityType {
-                    span: e.span,
-                    name: q.to_string(),
-                });
+                resolver
+                    .errors
+                    .borrow_mut()
+                    .push(SchemaError::DuplicateEntityType {
+                        span: e.span,
+                        name: q.to_string(),
+                    });
                 continue;
             }
             self.entity_types.insert(
@@ -237,14 +276,7 @@ impl Schema {
         }
     }
 
-    fn add_action(
-        &mut self,
-        ns: &str,
-        a: &ActionDecl,
-        resolver: &Resolver,
-        common: &[(Name, &str, &TypeExpr, Span)],
-        errors: &mut Vec<SchemaError>,
-    ) {
+    fn add_action(&mut self, ns: &str, a: &ActionDecl, resolver: &Resolver) {
         let action_type = qualify(ns, "Action");
         let parents: Vec<EntityUid> = a
             .parents
@@ -262,17 +294,17 @@ impl Schema {
                     .collect::<Vec<_>>()
             })
         };
-        let context = a
-            .context
-            .as_ref()
-            .map(|t| resolver.resolve(ns, t, common, errors, 0));
+        let context = a.context.as_ref().map(|t| resolver.resolve(ns, t));
         for name in &a.names {
             let uid = EntityUid::new(action_type.clone(), name.clone());
             if self.actions.contains_key(&uid) {
-                errors.push(SchemaError::DuplicateAction {
-                    span: a.span,
-                    name: uid.to_string(),
-                });
+                resolver
+                    .errors
+                    .borrow_mut()
+                    .push(SchemaError::DuplicateAction {
+                        span: a.span,
+                        name: uid.to_string(),
+                    });
                 continue;
             }
             self.actions.insert(
@@ -285,6 +317,40 @@ impl Schema {
                     span: a.span,
                 },
             );
+        }
+    }
+
+    /// Reports each cycle of action groups once, at an action on it.
+    fn check_action_cycles(&self, errors: &mut Vec<SchemaError>) {
+        // 0 unvisited, 1 on the current path, 2 done; iterative, so that a
+        // chain of thousands of groups needs no deep stack.
+        let mut state: HashMap<&EntityUid, u8> = HashMap::new();
+        for start in self.actions.keys() {
+            if state.contains_key(start) {
+                continue;
+            }
+            let mut stack: Vec<(&EntityUid, usize)> = vec![(start, 0)];
+            state.insert(start, 1);
+            while let Some((uid, next)) = stack.pop() {
+                let parents = self.actions.get(uid).map_or(&[][..], |a| &a.parents[..]);
+                if let Some(parent) = parents.get(next) {
+                    stack.push((uid, next + 1));
+                    match state.get(parent).copied() {
+                        None if self.actions.contains_key(parent) => {
+                            state.insert(parent, 1);
+                            stack.push((parent, 0));
+                        }
+                        Some(1) => errors.push(SchemaError::CyclicActionGroup {
+                            span: self.actions[parent].span,
+                            name: parent.to_string(),
+                            other: self.actions[uid].span,
+                        }),
+                        _ => {}
+                    }
+                } else {
+                    state.insert(uid, 2);
+                }
+            }
         }
     }
 
@@ -302,9 +368,19 @@ impl Schema {
 /// Resolves type names the way Cedar does: a common type of the current
 /// namespace, an entity type of the current namespace, then the same in the
 /// empty namespace, then the primitive and extension types.
+///
+/// Each common type is resolved once and shared ([`Type`] holds `Arc`s), so
+/// aliases built of copies of other aliases cost their text, not their
+/// expansion; a common type defined through itself is an error.
 struct Resolver<'a> {
-    entity_names: &'a [Name],
-    common_names: Vec<Name>,
+    entity_names: HashSet<Name>,
+    /// Entity and common type names in declaration order, for suggestions.
+    entity_order: &'a [Name],
+    common_order: Vec<Name>,
+    commons: HashMap<Name, (&'a str, &'a TypeExpr, Span)>,
+    /// `None` while a common type is being resolved (a cycle meets it).
+    resolved: RefCell<HashMap<Name, Option<Type>>>,
+    errors: RefCell<Vec<SchemaError>>,
 }
 
 impl Resolver<'_> {
@@ -317,13 +393,39 @@ impl Resolver<'_> {
         }
     }
 
+    /// The common type `name`, resolved once; `from` is the reference that
+    /// asked for it (to show where a cycle closes).
+    fn common(&self, name: &Name, from: Option<Span>) -> Type {
+        if let Some(state) = self.resolved.borrow().get(name) {
+            return match state {
+                Some(t) => t.clone(),
+                None => {
+                    let span = self.commons[name].2;
+                    self.errors
+                        .borrow_mut()
+                        .push(SchemaError::CyclicCommonType {
+                            span,
+                            name: name.to_string(),
+                            other: from.unwrap_or(span),
+                        });
+                    Type::Record(Arc::default())
+                }
+            };
+        }
+        let (ns, ty, _) = self.commons[name];
+        self.resolved.borrow_mut().insert(name.clone(), None);
+        // Chains of aliases recurse once per link: on a stack that grows.
+        let t = crate::limits::with_stack(|| self.resolve(ns, ty));
+        self.resolved
+            .borrow_mut()
+            .insert(name.clone(), Some(t.clone()));
+        t
+    }
+
     fn record(
         &self,
         ns: &str,
         attrs: &[crate::syntax::ast::AttrDecl],
-        common: &[(Name, &str, &TypeExpr, Span)],
-        errors: &mut Vec<SchemaError>,
-        depth: usize,
     ) -> BTreeMap<SmolStr, AttrType> {
         attrs
             .iter()
@@ -331,7 +433,7 @@ impl Resolver<'_> {
                 (
                     a.name.clone(),
                     AttrType {
-                        ty: self.resolve(ns, &a.ty, common, errors, depth + 1),
+                        ty: self.resolve(ns, &a.ty),
                         optional: a.optional,
                     },
                 )
@@ -339,31 +441,16 @@ impl Resolver<'_> {
             .collect()
     }
 
-    fn resolve(
-        &self,
-        ns: &str,
-        ty: &TypeExpr,
-        common: &[(Name, &str, &TypeExpr, Span)],
-        errors: &mut Vec<SchemaError>,
-        depth: usize,
-    ) -> Type {
-        // Common types may refer to each other; a cycle would recurse forever.
-        if depth > 64 {
-            return Type::Record(BTreeMap::new());
-        }
+    fn resolve(&self, ns: &str, ty: &TypeExpr) -> Type {
         match ty {
-            TypeExpr::Set(inner, _) => {
-                Type::Set(Box::new(self.resolve(ns, inner, common, errors, depth + 1)))
-            }
-            TypeExpr::Record(attrs, _) => {
-                Type::Record(self.record(ns, attrs, common, errors, depth))
-            }
+            TypeExpr::Set(inner, _) => Type::Set(Arc::new(self.resolve(ns, inner))),
+            TypeExpr::Record(attrs, _) => Type::Record(Arc::new(self.record(ns, attrs))),
             TypeExpr::Named(name, span) => {
                 let bare = name.strip_prefix("__cedar::").unwrap_or(name);
                 let candidates = [qualify(ns, name), name.clone()];
                 for candidate in &candidates {
-                    if let Some((_, cns, cty, _)) = common.iter().find(|(n, ..)| n == candidate) {
-                        return self.resolve(cns, cty, common, errors, depth + 1);
+                    if self.commons.contains_key(candidate) {
+                        return self.common(candidate, Some(*span));
                     }
                     if self.entity_names.contains(candidate) {
                         return Type::Entity(candidate.clone());
@@ -379,13 +466,13 @@ impl Resolver<'_> {
                     "duration" => Type::Extension("duration"),
                     _ => {
                         let known = self
-                            .entity_names
+                            .entity_order
                             .iter()
-                            .chain(self.common_names.iter())
+                            .chain(self.common_order.iter())
                             .map(|n| n.as_str())
                             .chain(PRIMITIVES.iter().copied())
                             .chain(EXTENSIONS.iter().copied());
-                        errors.push(SchemaError::UnknownType {
+                        self.errors.borrow_mut().push(SchemaError::UnknownType {
                             span: *span,
                             name: name.to_string(),
                             suggestion: crate::suggest::closest(name, known),

@@ -49,6 +49,13 @@ pub enum ParseError {
         /// Its text.
         escape: String,
     },
+    /// `"a<CR>b"` (a carriage return typed into a string) — refused, as in
+    /// Cedar.
+    #[error("a carriage return in a string must be written `\\r`")]
+    BareCarriageReturn {
+        /// The carriage return.
+        span: Span,
+    },
     /// `99999999999999999999` — out of the 64-bit range.
     #[error("integer literal `{text}` is out of range")]
     IntegerOverflow {
@@ -125,6 +132,7 @@ impl ParseError {
             | ParseError::ExprTooDeep { span, .. }
             | ParseError::FileTooLarge { span, .. }
             | ParseError::InvalidEscape { span, .. }
+            | ParseError::BareCarriageReturn { span }
             | ParseError::IntegerOverflow { span, .. }
             | ParseError::TooManyUnary { span }
             | ParseError::UnknownVariable { span, .. }
@@ -147,6 +155,7 @@ impl ParseError {
             ParseError::ExprTooDeep { .. } => "this goes past the depth limit".into(),
             ParseError::FileTooLarge { .. } => "file starts here".into(),
             ParseError::InvalidEscape { .. } => "invalid escape".into(),
+            ParseError::BareCarriageReturn { .. } => "carriage return".into(),
             ParseError::IntegerOverflow { .. } => "does not fit in a 64-bit integer".into(),
             ParseError::TooManyUnary { .. } => "more than four".into(),
             ParseError::UnknownVariable { .. } => "not defined here".into(),
@@ -158,9 +167,27 @@ impl ParseError {
         }
     }
 
+    /// The error for the escape `text` at `span` that [`super::unescape`]
+    /// refused.
+    pub fn bad_escape(span: Span, text: &str) -> ParseError {
+        if text == "\r" {
+            ParseError::BareCarriageReturn { span }
+        } else {
+            ParseError::InvalidEscape {
+                span,
+                escape: text.to_string(),
+            }
+        }
+    }
+
     /// A help line, where one helps.
     pub fn help(&self) -> Option<String> {
         match self {
+            ParseError::TooDeep { limit, .. } if *limit == crate::limits::MAX_NESTING_CEILING => {
+                Some(format!(
+                    "the parser takes at most {limit} levels, whatever `--max-nesting` says; split the expression, or name a part of it with a rule"
+                ))
+            }
             ParseError::TooDeep { .. } | ParseError::ExprTooDeep { .. } => {
                 Some("split the expression, or name a part of it with a rule".into())
             }

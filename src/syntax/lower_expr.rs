@@ -341,10 +341,10 @@ impl Lower {
             Ok(p) => p,
             Err(e) => {
                 let start = self.offset + pair.as_span().start() + 1 + e.start;
-                self.errors.push(ParseError::InvalidEscape {
-                    span: Span::new(self.file, start, start + e.len),
-                    escape: body[e.start..e.start + e.len].to_string(),
-                });
+                self.errors.push(ParseError::bad_escape(
+                    Span::new(self.file, start, start + e.len),
+                    &body[e.start..e.start + e.len],
+                ));
                 Vec::new()
             }
         }

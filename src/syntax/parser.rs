@@ -38,7 +38,7 @@ pub fn parse_file(source: &str, file: FileId, limits: &Limits) -> Parsed {
             }],
         };
     }
-    let chunks = split(source, limits.max_nesting);
+    let chunks = split(source, limits.nesting());
     crate::limits::with_parse_stack(|| {
         let mut out = Parsed::default();
         if chunks.iter().all(|c| c.too_deep_at.is_none()) {
@@ -89,7 +89,7 @@ fn parse_chunks(
         if let Some(at) = &chunk.too_deep_at {
             out.errors.push(ParseError::TooDeep {
                 span: Span::new(file, at.start, at.end),
-                limit: limits.max_nesting,
+                limit: limits.nesting(),
             });
             continue;
         }
@@ -148,11 +148,11 @@ pub fn parse_expr(
     locals: &[SmolStr],
     limits: &Limits,
 ) -> Result<Expr, Vec<ParseError>> {
-    let chunks = split(source, limits.max_nesting);
+    let chunks = split(source, limits.nesting());
     if let Some(at) = chunks.iter().find_map(|c| c.too_deep_at.clone()) {
         return Err(vec![ParseError::TooDeep {
             span: Span::new(file, at.start, at.end),
-            limit: limits.max_nesting,
+            limit: limits.nesting(),
         }]);
     }
     crate::limits::with_parse_stack(|| match Grammar::parse(Rule::expr_only, source) {
@@ -581,10 +581,10 @@ impl Lower {
             Ok(s) => s.into(),
             Err(e) => {
                 let start = self.offset + pair.as_span().start() + 1 + e.start;
-                self.errors.push(ParseError::InvalidEscape {
-                    span: Span::new(self.file, start, start + e.len),
-                    escape: body[e.start..e.start + e.len].to_string(),
-                });
+                self.errors.push(ParseError::bad_escape(
+                    Span::new(self.file, start, start + e.len),
+                    &body[e.start..e.start + e.len],
+                ));
                 SmolStr::default()
             }
         }

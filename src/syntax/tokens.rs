@@ -9,10 +9,12 @@ use logos::Logos;
 
 /// One terminal of mspl's grammar.
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[logos(skip r"[ \t\r\n\u{feff}]+")]
+// Cedar's whitespace (Unicode White_Space) and comments (`//[^\n\r]*`),
+// as in the grammar; `tests/lexical.rs` checks every code point.
+#[logos(skip r"[ \t\n\r\x0B\x0C\u{85}\u{A0}\u{1680}\u{2000}-\u{200A}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}]+")]
 pub enum Token {
-    /// `// …` to the end of the line.
-    #[regex(r"//[^\n]*", allow_greedy = true)]
+    /// `// …` to the end of the line (`\n` or `\r`).
+    #[regex(r"//[^\n\r]*", allow_greedy = true)]
     Comment,
     /// An identifier or keyword (see [`keyword_kind`]).
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*")]

@@ -1,6 +1,7 @@
 //! Cedar's string escapes: `\n \r \t \\ \0 \' \"`, `\x7F` (ASCII only),
 //! `\u{…}` (1 to 6 hex digits, a Unicode scalar value), and in `like`
-//! patterns `\*` for a literal star.
+//! patterns `\*` for a literal star. A bare carriage return is refused,
+//! as Cedar refuses it.
 
 use super::ast::PatternElem;
 
@@ -48,6 +49,11 @@ fn pieces(body: &str, pattern: bool) -> impl Iterator<Item = Result<Piece, BadEs
         let (start, c) = chars.next()?;
         if c == '*' && pattern {
             return Some(Ok(Piece::Star));
+        }
+        if c == '\r' {
+            // As Cedar (and Rust): a bare carriage return is refused, so
+            // that a string never depends on how a file's lines end.
+            return Some(Err(BadEscape { start, len: 1 }));
         }
         if c != '\\' {
             return Some(Ok(Piece::Char(c)));

@@ -29,11 +29,14 @@ pub mod coverage;
 
 use crate::authorize::{authorize, ErrorMode, Options, Response};
 use crate::diag::{Diagnostic, Sources};
-use crate::engine::build_entities;
+use crate::engine::build_entities_with;
 use crate::entities::json::request_from_json;
 use crate::entities::Entities;
 use crate::explain::{explain, render, Scope};
+use crate::files::{read_text, TextKind};
 use crate::policy_set::{IdScheme, Loader, PolicySet};
+
+mod shape;
 use crate::Limits;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -84,6 +87,8 @@ pub struct CaseResult {
 pub struct RunOptions {
     /// Cedar's error semantics and policy naming.
     pub cedar: bool,
+    /// The limits in force for loading and judging.
+    pub limits: Limits,
 }
 
 /// Loads a test file. `default_policies` serve when the file names none.
@@ -93,10 +98,17 @@ pub fn load(
     options: RunOptions,
 ) -> Result<Suite, Vec<Diagnostic>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![Diagnostic::plain(format!("cannot read `{name}`: {e}"))])?;
+    let text = read_text(path, options.limits.max_data_file_bytes, TextKind::Data)
+        .map_err(|e| vec![Diagnostic::unreadable(&name, &e)])?;
     let json: Value = serde_json::from_str(&text)
         .map_err(|e| vec![Diagnostic::plain(format!("{name}: invalid JSON: {e}"))])?;
+    let malformed = shape::check(&json);
+    if !malformed.is_empty() {
+        return Err(malformed
+            .into_iter()
+            .map(|m| Diagnostic::plain(format!("{name}: {m}")))
+            .collect());
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let resolve = |p: &str| -> PathBuf {
         let beside = normalize(&base.join(p));
@@ -116,7 +128,7 @@ pub fn load(
             "{name}: names no policies; give `policies` or --policies"
         ))]);
     }
-    let mut loader = Loader::new(Limits::default());
+    let mut loader = Loader::new(options.limits);
     for p in &policies {
         loader.add_path(p);
     }
@@ -134,27 +146,28 @@ pub fn load(
         .any(|d| d.severity == crate::diag::Severity::Error)
     {
         return Err(vec![Diagnostic::plain(format!(
-            "{name}: its policies do not load:\n{}",
-            set.sources.render(&diagnostics, false)
-        ))]);
+            "{name}: its policies do not load"
+        ))
+        .with_notes(vec![set.sources.render(&diagnostics, false)])]);
     }
     let (entities_name, entities_text) = match json.get("entities") {
         Some(Value::String(p)) => {
             let p = resolve(p);
-            let t = std::fs::read_to_string(&p).map_err(|e| {
-                vec![Diagnostic::plain(format!(
-                    "{name}: cannot read `{}`: {e}",
-                    p.display()
-                ))]
-            })?;
+            let t =
+                read_text(&p, options.limits.max_data_file_bytes, TextKind::Data).map_err(|e| {
+                    let mut d = Diagnostic::unreadable(&p.display().to_string(), &e);
+                    d.message = format!("{name}: {}", d.message);
+                    vec![d]
+                })?;
             (p.display().to_string(), t)
         }
         Some(inline @ Value::Array(_)) => (format!("{name} (entities)"), inline.to_string()),
         _ => ("<none>".to_string(), "[]".to_string()),
     };
-    let entities = build_entities(
+    let entities = build_entities_with(
         &set.schema,
         [(entities_name.as_str(), entities_text.as_str())],
+        &options.limits,
     )
     .map_err(|e| vec![Diagnostic::from(&e)])?;
     let requests = json
@@ -252,7 +265,7 @@ pub fn run(
         } else {
             ErrorMode::FailClosed
         },
-        ..Options::default()
+        limits: options.limits,
     };
     suite
         .cases

@@ -30,18 +30,24 @@ use crate::schema::{Schema, Type as SchemaType};
 use crate::syntax::ast::{EntityUid, Name};
 use expr::Env;
 use smol_str::SmolStr;
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 use types::{Attr, Ty};
 
 /// The declarations of a policy set with the relations the validator asks
-/// about: descendant types and descendant actions, closed transitively.
+/// about: descendant types and descendant actions. They are walked when
+/// asked and kept per type asked about, never closed for every type, so a
+/// chain of thousands of types costs what the policies ask of it.
 pub struct Index<'a> {
     /// The policy set (its rules are typed at their calls).
     pub set: &'a PolicySet,
     /// The declarations.
     pub schema: &'a Schema,
-    descendants: HashMap<Name, BTreeSet<Name>>,
-    action_descendants: HashMap<EntityUid, BTreeSet<EntityUid>>,
+    children: HashMap<Name, Vec<Name>>,
+    action_children: HashMap<EntityUid, Vec<EntityUid>>,
+    descendants: RefCell<HashMap<Name, Rc<BTreeSet<Name>>>>,
+    action_in_type: RefCell<HashMap<(Name, Name), bool>>,
 }
 
 impl<'a> Index<'a> {
@@ -54,7 +60,6 @@ impl<'a> Index<'a> {
                 children.entry(p.clone()).or_default().push(name.clone());
             }
         }
-        let descendants = closure(&children);
         let mut action_children: HashMap<EntityUid, Vec<EntityUid>> = HashMap::new();
         for (uid, a) in &schema.actions {
             for p in &a.parents {
@@ -64,12 +69,13 @@ impl<'a> Index<'a> {
                     .push(uid.clone());
             }
         }
-        let action_descendants = closure(&action_children);
         Index {
             set,
             schema,
-            descendants,
-            action_descendants,
+            children,
+            action_children,
+            descendants: RefCell::default(),
+            action_in_type: RefCell::default(),
         }
     }
 
@@ -132,21 +138,46 @@ impl<'a> Index<'a> {
             .map(Ty::from_schema)
     }
 
+    /// The types that may have `ty` as an ancestor (not `ty` itself unless
+    /// a cycle makes it so), walked once per `ty` asked about.
+    fn descendants_of(&self, ty: &Name) -> Rc<BTreeSet<Name>> {
+        if let Some(d) = self.descendants.borrow().get(ty) {
+            return d.clone();
+        }
+        let d = Rc::new(reachable(&self.children, ty));
+        self.descendants.borrow_mut().insert(ty.clone(), d.clone());
+        d
+    }
+
     /// `ty` and every type that may have it as an ancestor.
     pub fn types_in(&self, ty: &Name) -> BTreeSet<Name> {
-        let mut all = self.descendants.get(ty).cloned().unwrap_or_default();
+        let mut all = (*self.descendants_of(ty)).clone();
         all.insert(ty.clone());
         all
     }
 
     /// Whether an entity of type `lhs` may be `in` an entity of type `rhs`.
     pub fn may_be_in(&self, lhs: &Name, rhs: &Name) -> bool {
-        lhs == rhs
-            || self.descendants.get(rhs).is_some_and(|d| d.contains(lhs))
-            || self
-                .action_descendants
-                .iter()
-                .any(|(group, members)| group.ty == *rhs && members.iter().any(|m| m.ty == *lhs))
+        lhs == rhs || self.descendants_of(rhs).contains(lhs) || self.action_may_be_in(lhs, rhs)
+    }
+
+    /// Whether an action of type `lhs` is in a declared group of type `rhs`.
+    fn action_may_be_in(&self, lhs: &Name, rhs: &Name) -> bool {
+        let key = (lhs.clone(), rhs.clone());
+        if let Some(&b) = self.action_in_type.borrow().get(&key) {
+            return b;
+        }
+        let b = self
+            .action_children
+            .keys()
+            .filter(|group| group.ty == *rhs)
+            .any(|group| {
+                reachable(&self.action_children, group)
+                    .iter()
+                    .any(|m| m.ty == *lhs)
+            });
+        self.action_in_type.borrow_mut().insert(key, b);
+        b
     }
 
     /// The declared actions in any of `groups` (the groups included), or
@@ -161,20 +192,27 @@ impl<'a> Index<'a> {
                 return None;
             }
             out.insert(g.clone());
-            if let Some(d) = self.action_descendants.get(g) {
-                out.extend(d.iter().cloned());
-            }
+            out.extend(reachable(&self.action_children, g));
         }
         Some(out)
     }
 
     /// Every declared group `action` is in, transitively.
     pub fn action_groups_of(&self, action: &EntityUid) -> BTreeSet<EntityUid> {
-        self.action_descendants
-            .iter()
-            .filter(|(_, members)| members.contains(action))
-            .map(|(g, _)| g.clone())
-            .collect()
+        let mut seen = BTreeSet::new();
+        let parents = |a: &EntityUid| {
+            self.schema
+                .actions
+                .get(a)
+                .map_or(&[][..], |a| &a.parents[..])
+        };
+        let mut todo: Vec<&EntityUid> = parents(action).iter().collect();
+        while let Some(g) = todo.pop() {
+            if seen.insert(g.clone()) {
+                todo.extend(parents(g).iter());
+            }
+        }
+        seen
     }
 
     /// Every request environment: each declared action with each of its
@@ -201,24 +239,24 @@ impl<'a> Index<'a> {
     }
 }
 
-/// The transitive closure of a parent-to-children relation.
-fn closure<K: Clone + Ord + std::hash::Hash>(
+/// Everything reachable from `start` in a parent-to-children relation
+/// (`start` itself only through a cycle).
+fn reachable<K: Clone + Ord + std::hash::Hash>(
     children: &HashMap<K, Vec<K>>,
-) -> HashMap<K, BTreeSet<K>> {
-    let mut out = HashMap::new();
-    for start in children.keys() {
-        let mut seen = BTreeSet::new();
-        let mut todo: Vec<&K> = children[start].iter().collect();
-        while let Some(k) = todo.pop() {
-            if seen.insert(k.clone()) {
-                if let Some(more) = children.get(k) {
-                    todo.extend(more.iter());
-                }
+    start: &K,
+) -> BTreeSet<K> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<&K> = children
+        .get(start)
+        .map_or(Vec::new(), |c| c.iter().collect());
+    while let Some(k) = todo.pop() {
+        if seen.insert(k.clone()) {
+            if let Some(more) = children.get(k) {
+                todo.extend(more.iter());
             }
         }
-        out.insert(start.clone(), seen);
     }
-    out
+    seen
 }
 
 /// Validates the policies and rules of `set` against its declarations.

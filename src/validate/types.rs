@@ -9,8 +9,9 @@
 use crate::schema::{AttrType, Type as SchemaType};
 use crate::syntax::ast::Name;
 use smol_str::SmolStr;
-use std::collections::BTreeMap;
-use std::fmt;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 /// The type of an expression.
@@ -46,6 +47,17 @@ pub struct Attr {
     /// Whether every value of the record or entity type has it.
     pub required: bool,
 }
+
+type Converted = HashMap<usize, (Arc<BTreeMap<SmolStr, AttrType>>, Ty)>;
+
+thread_local! {
+    /// Declared records already converted, by address ([`Ty::record_from_schema`]).
+    static CONVERTED: RefCell<Converted> = RefCell::new(HashMap::new());
+}
+
+/// Past this many converted records the cache starts again, so a
+/// long-running process that loads many schemas keeps none for ever.
+const MAX_CONVERTED: usize = 1 << 16;
 
 /// Why two types have no least upper bound, for the help line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,15 +115,26 @@ impl Ty {
             SchemaType::Long => Ty::Long,
             SchemaType::String => Ty::String,
             SchemaType::Entity(n) => Ty::Entity(n.clone()),
-            SchemaType::Set(e) => Ty::Set(Box::new(Ty::from_schema(e))),
+            SchemaType::Set(e) => {
+                Ty::Set(Box::new(crate::limits::with_stack(|| Ty::from_schema(e))))
+            }
             SchemaType::Record(attrs) => Ty::record_from_schema(attrs),
             SchemaType::Extension(e) => Ty::Ext(e),
         }
     }
 
     /// The record type of declared attributes.
-    pub fn record_from_schema(attrs: &BTreeMap<SmolStr, AttrType>) -> Ty {
-        Ty::Record(Arc::new(
+    ///
+    /// Declared records are shared (an alias used twice is one record), and
+    /// so are their conversions: each is converted once and kept, so a type
+    /// built of copies of copies costs its text, and two uses of one alias
+    /// give pointer-equal records that compare at once.
+    pub fn record_from_schema(attrs: &Arc<BTreeMap<SmolStr, AttrType>>) -> Ty {
+        let key = Arc::as_ptr(attrs) as usize;
+        if let Some(t) = CONVERTED.with(|c| c.borrow().get(&key).map(|(_, t)| t.clone())) {
+            return t;
+        }
+        let ty = Ty::Record(Arc::new(
             attrs
                 .iter()
                 .map(|(k, a)| {
@@ -124,7 +147,17 @@ impl Ty {
                     )
                 })
                 .collect(),
-        ))
+        ));
+        CONVERTED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= MAX_CONVERTED {
+                c.clear();
+            }
+            // The entry holds the declared record, so its address is never
+            // reused while the entry stands.
+            c.insert(key, (attrs.clone(), ty.clone()));
+        });
+        ty
     }
 
     /// Strict subtyping: `Never` below everything, the boolean singletons
@@ -136,12 +169,13 @@ impl Ty {
             (Ty::True | Ty::False, Ty::Bool) => true,
             (Ty::Set(x), Ty::Set(y)) => Ty::is_subtype(x, y),
             (Ty::Record(x), Ty::Record(y)) => {
-                x.len() == y.len()
-                    && x.iter().all(|(k, ax)| {
-                        y.get(k).is_some_and(|ay| {
-                            ax.required == ay.required && Ty::is_subtype(&ax.ty, &ay.ty)
+                Arc::ptr_eq(x, y)
+                    || x.len() == y.len()
+                        && x.iter().all(|(k, ax)| {
+                            y.get(k).is_some_and(|ay| {
+                                ax.required == ay.required && Ty::is_subtype(&ax.ty, &ay.ty)
+                            })
                         })
-                    })
             }
             _ => a == b,
         }
@@ -200,14 +234,50 @@ impl Ty {
     }
 }
 
+/// The longest type a message shows; a longer one ends in `…` (a type
+/// built of copies of an alias may be exponentially long written out).
+const MAX_SHOWN: usize = 200;
+
+/// A writer that takes at most [`MAX_SHOWN`] bytes, then fails.
+struct Bounded(String);
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.0.len() + s.len() > MAX_SHOWN {
+            let mut end = MAX_SHOWN - self.0.len();
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.0.push_str(&s[..end]);
+            return Err(fmt::Error);
+        }
+        self.0.push_str(s);
+        Ok(())
+    }
+}
+
 impl fmt::Display for Ty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Bounded(String::new());
+        match self.write_to(&mut out) {
+            Ok(()) => f.write_str(&out.0),
+            Err(_) => write!(f, "{}…", out.0),
+        }
+    }
+}
+
+impl Ty {
+    fn write_to(&self, f: &mut Bounded) -> fmt::Result {
         match self {
             Ty::Never => f.write_str("Never"),
             Ty::True | Ty::False | Ty::Bool => f.write_str("Bool"),
             Ty::Long => f.write_str("Long"),
             Ty::String => f.write_str("String"),
-            Ty::Set(e) => write!(f, "Set<{e}>"),
+            Ty::Set(e) => {
+                f.write_str("Set<")?;
+                e.write_to(f)?;
+                f.write_str(">")
+            }
             Ty::Entity(n) => write!(f, "{n}"),
             Ty::Ext(n) => f.write_str(n),
             Ty::Record(attrs) => {
@@ -218,10 +288,11 @@ impl fmt::Display for Ty {
                     }
                     let q = if a.required { "" } else { "?" };
                     if crate::eval::value::is_identifier(k) {
-                        write!(f, " {k}{q}: {}", a.ty)?;
+                        write!(f, " {k}{q}: ")?;
                     } else {
-                        write!(f, " {k:?}{q}: {}", a.ty)?;
+                        write!(f, " {k:?}{q}: ")?;
                     }
+                    a.ty.write_to(f)?;
                 }
                 f.write_str(if attrs.is_empty() { "}" } else { " }" })
             }

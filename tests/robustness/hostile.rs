@@ -302,7 +302,7 @@ fn duplicate_keys_in_json_are_errors_naming_the_key_and_place() {
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
-            .contains("in --context: duplicate key `a` in a JSON object at line 1 column 12"),
+            .contains("in --context: duplicate key `a` in a JSON object\n = at --context:1:12"),
         "{out:?}"
     );
 }

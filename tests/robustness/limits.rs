@@ -302,7 +302,11 @@ fn the_limit_flags_reach_every_stage() {
             "10",
             "larger than the limit of 10 bytes",
         ),
-        ("--max-data-file-bytes", "10", "more than the limit of 10"),
+        (
+            "--max-data-file-bytes",
+            "10",
+            "larger than the limit of 10 bytes",
+        ),
         ("--max-json-depth", "3", "JSON nests deeper than 3 levels"),
     ] {
         let out = run(&[flag, value]);

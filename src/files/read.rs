@@ -1,0 +1,259 @@
+//! Bounded reading. Every input goes through [`read_text`] or
+//! [`read_stream`]: at most the limit is read (a FIFO, `/dev/zero` or a
+//! pipe that never ends stops at the limit), invalid UTF-8 is reported at
+//! its line, column and byte offset as soon as it is read, and in data
+//! (JSON) a raw control character, which JSON never allows, stops the read
+//! at once.
+
+use std::io::Read;
+use std::path::Path;
+
+/// What a text is, for the limit that bounds it and the checks made while
+/// reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextKind {
+    /// Policies and declarations (`--max-policy-file-bytes`).
+    Policy,
+    /// JSON data: entities, requests, contexts, test files
+    /// (`--max-data-file-bytes`).
+    Data,
+}
+
+impl TextKind {
+    fn flag(self) -> &'static str {
+        match self {
+            TextKind::Policy => "--max-policy-file-bytes",
+            TextKind::Data => "--max-data-file-bytes",
+        }
+    }
+}
+
+/// Why a text could not be read: a message, and where in the text when the
+/// problem is in its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    /// What is wrong, lowercase.
+    pub message: String,
+    /// 1-based line and column of the offending byte, if any.
+    pub at: Option<(usize, usize)>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some((line, column)) = self.at {
+            write!(f, " (line {line}, column {column})")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> ReadError {
+        ReadError {
+            message: io_message(&e),
+            at: None,
+            help: None,
+        }
+    }
+}
+
+/// An I/O error in our message style: lowercase, without the OS error number.
+pub fn io_message(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let text = match e.kind() {
+        K::NotFound => "no such file or directory".to_string(),
+        K::PermissionDenied => "permission denied".to_string(),
+        K::IsADirectory => "it is a directory".to_string(),
+        _ => {
+            let s = e.to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+            let mut c = s.chars();
+            match c.next() {
+                Some(first) => first.to_lowercase().chain(c).collect(),
+                None => s,
+            }
+        }
+    };
+    text
+}
+
+/// Drops one byte-order mark at the very start of `text` (editors on some
+/// systems write one); a mark anywhere else stays and is an error there.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Reads the file at `path` (a regular file, a FIFO or a device alike) as
+/// text of `kind`, at most `limit` bytes.
+pub fn read_text(path: &Path, limit: usize, kind: TextKind) -> Result<String, ReadError> {
+    let file = std::fs::File::open(path)?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(ReadError {
+            message: "it is a directory".into(),
+            at: None,
+            help: None,
+        });
+    }
+    read_stream(file, limit, kind)
+}
+
+/// The size of one read: small enough that a stream that breaks a rule
+/// early is stopped early.
+const CHUNK: usize = 64 << 10;
+
+/// Reads `reader` to its end as text of `kind`, at most `limit` bytes; a
+/// leading byte-order mark is dropped.
+pub fn read_stream(
+    mut reader: impl Read,
+    limit: usize,
+    kind: TextKind,
+) -> Result<String, ReadError> {
+    let mut bytes: Vec<u8> = Vec::new();
+    // Bytes before `checked` are valid UTF-8 (and, for data, free of raw
+    // control characters).
+    let mut checked = 0usize;
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if bytes.len() + n > limit {
+            return Err(ReadError {
+                message: format!("the input is larger than the limit of {limit} bytes"),
+                at: None,
+                help: Some(format!("raise the limit with `{}`", kind.flag())),
+            });
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        checked = check(&bytes, checked, kind, false)?;
+    }
+    check(&bytes, checked, kind, true)?;
+    let mut text = String::from_utf8(bytes)
+        .map_err(|e| invalid_utf8(e.as_bytes(), e.utf8_error().valid_up_to()))?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
+}
+
+/// Checks `bytes[from..]`; returns how far the bytes are known good. At the
+/// end (`last`), a sequence cut short is an error too.
+fn check(bytes: &[u8], from: usize, kind: TextKind, last: bool) -> Result<usize, ReadError> {
+    let good = match std::str::from_utf8(&bytes[from..]) {
+        Ok(_) => bytes.len(),
+        Err(e) => {
+            let at = from + e.valid_up_to();
+            if e.error_len().is_some() || last {
+                return Err(invalid_utf8(bytes, at));
+            }
+            at
+        }
+    };
+    if kind == TextKind::Data {
+        if let Some(i) = bytes[from..good]
+            .iter()
+            .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            let at = from + i;
+            return Err(ReadError {
+                message: format!(
+                    "control character U+{:04X} is not allowed in JSON",
+                    bytes[at]
+                ),
+                at: Some(line_column(bytes, at)),
+                help: Some(format!(
+                    "inside a string write it as `\\u{:04x}`",
+                    bytes[at]
+                )),
+            });
+        }
+    }
+    Ok(good)
+}
+
+fn invalid_utf8(bytes: &[u8], at: usize) -> ReadError {
+    ReadError {
+        message: format!("the input is not valid UTF-8 at byte offset {at}"),
+        at: Some(line_column(bytes, at)),
+        help: Some("save the file as UTF-8".into()),
+    }
+}
+
+/// 1-based line and column (in characters) of byte `at`, where the bytes
+/// before it are valid UTF-8.
+fn line_column(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = std::str::from_utf8(&before[line_start..])
+        .map_or(at - line_start, |s| s.chars().count())
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8], limit: usize, kind: TextKind) -> Result<String, ReadError> {
+        read_stream(bytes, limit, kind)
+    }
+
+    #[test]
+    fn a_leading_bom_is_dropped_and_only_that_one() {
+        assert_eq!(
+            read("\u{feff}[]".as_bytes(), 100, TextKind::Data).unwrap(),
+            "[]"
+        );
+        assert_eq!(
+            read("\u{feff}a\u{feff}".as_bytes(), 100, TextKind::Policy).unwrap(),
+            "a\u{feff}"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let e = read(b"ab\ncd\xffe", 100, TextKind::Policy).unwrap_err();
+        assert_eq!(e.at, Some((2, 3)));
+        assert!(e.message.contains("byte offset 5"), "{e}");
+        // A sequence cut short at the end.
+        let e = read(
+            "é".as_bytes().split_last().unwrap().1,
+            100,
+            TextKind::Policy,
+        )
+        .unwrap_err();
+        assert_eq!(e.at, Some((1, 1)));
+    }
+
+    #[test]
+    fn an_endless_stream_stops_at_the_limit() {
+        let e = read_stream(std::io::repeat(b' '), 1 << 20, TextKind::Data).unwrap_err();
+        assert!(
+            e.message.contains("larger than the limit of 1048576"),
+            "{e}"
+        );
+        assert_eq!(
+            e.help.as_deref(),
+            Some("raise the limit with `--max-data-file-bytes`")
+        );
+    }
+
+    #[test]
+    fn a_stream_of_nul_bytes_stops_at_once_in_data() {
+        let e = read_stream(std::io::repeat(0), usize::MAX, TextKind::Data).unwrap_err();
+        assert_eq!(e.message, "control character U+0000 is not allowed in JSON");
+        assert_eq!(e.at, Some((1, 1)));
+        // Policies may hold any character in a string; the limit still holds.
+        assert!(read_stream(std::io::repeat(0), 1000, TextKind::Policy).is_err());
+    }
+}
