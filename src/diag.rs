@@ -207,7 +207,11 @@ impl Sources {
                 printable(label)
             ));
         }
-        for n in self.notes_of(d) {
+        let notes = self.notes_of(d);
+        if !notes.is_empty() {
+            out.push_str("  │\n");
+        }
+        for n in notes {
             out.push_str(&format!("  = {n}\n"));
         }
         out.push('\n');

@@ -2,6 +2,7 @@
 //! failure, and `N passed, M failed` at the end.
 
 use super::common::Outcome;
+use crate::diag::printable;
 use crate::files::read::io_message;
 use crate::files::walk::collect_with;
 use crate::files::{read_text, write_file, Collected, TextKind};
@@ -51,7 +52,9 @@ pub fn run(args: &TestArgs) -> Outcome {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut coverage = Coverage::default();
     for file in &files {
-        let name = file.display().to_string();
+        // File and case names are user strings: escaped, so that none can
+        // forge a line of the report.
+        let name = printable(&file.display().to_string()).into_owned();
         let suite = match testing::load(file, &args.policies, options) {
             Ok(s) => s,
             Err(problems) => {
@@ -64,10 +67,12 @@ pub fn run(args: &TestArgs) -> Outcome {
         let results = testing::run(&suite, options, |_, _| {});
         for r in &results {
             if r.differences.is_empty() {
-                out.stdout.push_str(&format!("PASS {name}: {}\n", r.name));
+                out.stdout
+                    .push_str(&format!("PASS {name}: {}\n", printable(&r.name)));
                 passed += 1;
             } else {
-                out.stdout.push_str(&format!("FAIL {name}: {}\n", r.name));
+                out.stdout
+                    .push_str(&format!("FAIL {name}: {}\n", printable(&r.name)));
                 for d in &r.differences {
                     out.stdout.push_str(&format!("    {d}\n"));
                 }

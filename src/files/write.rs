@@ -131,3 +131,53 @@ fn create_temp(target: &Path, mode: u32) -> std::io::Result<(PathBuf, std::fs::F
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name was free")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_planted_at_the_temporary_name_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "do not touch").unwrap();
+        let target = dir.path().join("a.mspl");
+        std::fs::write(&target, "old").unwrap();
+        // Plant links at every name the next attempts could take.
+        for attempt in 0..16 {
+            let (name, file) = create_temp(&target, 0o600).unwrap();
+            drop(file);
+            std::fs::remove_file(&name).unwrap();
+            std::os::unix::fs::symlink(&secret, &name).unwrap();
+            let again = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&name);
+            assert_eq!(
+                again.unwrap_err().kind(),
+                std::io::ErrorKind::AlreadyExists,
+                "attempt {attempt}"
+            );
+        }
+        write_file(&target, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "do not touch");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_new_file_is_created_and_a_dangling_link_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("new.snap");
+        write_file(&fresh, "x").unwrap();
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "x");
+        let link = dir.path().join("link.snap");
+        std::os::unix::fs::symlink("target.snap", &link).unwrap();
+        write_file(&link, "y").unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("target.snap")).unwrap(),
+            "y"
+        );
+    }
+}

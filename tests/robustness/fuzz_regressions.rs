@@ -45,3 +45,13 @@ fn authorize() {
         harness::authorize_case(data);
     });
 }
+
+#[test]
+fn fmt() {
+    replay("fmt", harness::fmt);
+}
+
+#[test]
+fn declarations() {
+    replay("declarations", harness::declarations);
+}

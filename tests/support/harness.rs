@@ -271,3 +271,87 @@ pub fn authorize_case(data: &[u8]) -> bool {
     }
     true
 }
+
+/// Target `fmt`: any bytes as a policy file. A text that parses formats
+/// (never a `NotPreserved` bug), the result parses to the same AST with the
+/// same comments, and formatting it again changes nothing.
+pub fn fmt(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let limits = Limits::default();
+    let parsed = parse_file(text, 0, &limits);
+    if !parsed.errors.is_empty() {
+        assert!(mspl::fmt::format_source(text, &limits).is_err());
+        return;
+    }
+    let once = mspl::fmt::format_source(text, &limits)
+        .unwrap_or_else(|e| panic!("a parsing text does not format: {e:?}\n--- source\n{text}"));
+    let again = parse_file(&once, 0, &limits);
+    assert!(
+        again.errors.is_empty(),
+        "the formatted text does not parse\n--- source\n{text}\n--- formatted\n{once}"
+    );
+    assert!(
+        again.file == parsed.file,
+        "formatting changed the tree\n--- source\n{text}\n--- formatted\n{once}"
+    );
+    let comments = |t: &str| {
+        mspl::syntax::tokens::lex(t)
+            .iter()
+            .filter(|t| t.token == Some(mspl::syntax::tokens::Token::Comment))
+            .count()
+    };
+    assert_eq!(
+        comments(&once),
+        comments(text),
+        "comments lost\n--- source\n{text}\n--- formatted\n{once}"
+    );
+    let twice = mspl::fmt::format_source(&once, &limits).expect("formatted text formats");
+    assert_eq!(once, twice, "not idempotent\n--- source\n{text}");
+}
+
+/// Target `declarations`: any bytes as a declaration file. Gathering the
+/// declarations, validating an empty policy set against them and reading a
+/// small entity file never panic, and finish in time linear in the text
+/// (aliases are shared, cycles are errors).
+pub fn declarations(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let limits = Limits::default();
+    let mut loader = Loader::new(limits);
+    loader.add_source("fuzz.cedarschema".into(), text.to_string());
+    loader.add_source(
+        "fuzz.cedar".into(),
+        "permit(principal, action, resource) when { principal has a && principal.a == resource };"
+            .into(),
+    );
+    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+    let _ = set.sources.render(&diagnostics, false);
+    if diagnostics
+        .iter()
+        .any(|d| d.severity == mspl::diag::Severity::Error)
+    {
+        return;
+    }
+    let _ = mspl::validate::validate_policies(&set);
+    let types: Vec<String> = set
+        .schema
+        .entity_types
+        .keys()
+        .take(4)
+        .map(|t| t.to_string())
+        .collect();
+    let entities: Vec<String> = types
+        .iter()
+        .map(|t| {
+            format!(r#"{{"uid": {{"type": "{t}", "id": "x"}}, "attrs": {{}}, "parents": []}}"#)
+        })
+        .collect();
+    let _ = build_entities_with(
+        &set.schema,
+        [("fuzz.json", format!("[{}]", entities.join(",")).as_str())],
+        &limits,
+    );
+}
