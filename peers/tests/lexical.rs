@@ -141,7 +141,7 @@ fn a_byte_order_mark_is_accepted_only_at_the_start_of_a_file() {
     let policy = "permit(principal, action, resource);";
     // Inside a text, it is no whitespace, for Cedar and for mspl.
     for text in [
-        format!("permit(principal,\u{feff}action, resource);"),
+        "permit(principal,\u{feff}action, resource);".to_string(),
         format!("{policy}\u{feff}"),
     ] {
         assert_eq!(cedar(&text), None, "{text:?}");

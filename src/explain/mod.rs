@@ -164,16 +164,13 @@ pub fn explain(
             }
         };
         if include {
-            policies.push(trace_policy(
+            let on = On {
                 set,
                 entities,
                 request,
                 limits,
-                entry,
-                matched,
-                determining,
-                &mut left,
-            ));
+            };
+            policies.push(trace_policy(&on, entry, matched, determining, &mut left));
         }
     }
     if scope == Scope::Relevant && response.determining.is_empty() {
@@ -206,16 +203,29 @@ pub fn explain(
     Explanation { policies, fixes }
 }
 
+/// What an explanation judges against: the set, the store, the request and
+/// the limits.
+#[derive(Clone, Copy)]
+struct On<'a> {
+    set: &'a PolicySet,
+    entities: &'a Entities,
+    request: &'a Request,
+    limits: &'a Limits,
+}
+
 fn trace_policy(
-    set: &PolicySet,
-    entities: &Entities,
-    request: &Request,
-    limits: &Limits,
+    on: &On<'_>,
     entry: &PolicyEntry,
     matched: bool,
     determining: bool,
     left: &mut u64,
 ) -> PolicyTrace {
+    let On {
+        set,
+        entities,
+        request,
+        limits,
+    } = *on;
     let policy = &entry.policy;
     let (line, column) = set.sources.line_column(policy.head);
     let outcome = {
@@ -238,7 +248,7 @@ fn trace_policy(
                 kind: c.kind,
                 parts: parts_of(&c.body, c.kind)
                     .into_iter()
-                    .map(|part| trace_part(set, entities, request, limits, part, c.kind, left))
+                    .map(|part| trace_part(on, part, c.kind, left))
                     .collect(),
             })
             .collect()
@@ -293,15 +303,13 @@ pub(crate) fn parts_of(body: &Expr, kind: ConditionKind) -> Vec<&Expr> {
     }
 }
 
-fn trace_part(
-    set: &PolicySet,
-    entities: &Entities,
-    request: &Request,
-    limits: &Limits,
-    part: &Expr,
-    kind: ConditionKind,
-    left: &mut u64,
-) -> PartTrace {
+fn trace_part(on: &On<'_>, part: &Expr, kind: ConditionKind, left: &mut u64) -> PartTrace {
+    let On {
+        set,
+        entities,
+        request,
+        limits,
+    } = *on;
     let mut eval = Evaluator::with_tracer(set, entities, request, limits, Recorder::default());
     eval.cap_steps(*left);
     let result = eval.eval_bool(part, "a condition");
