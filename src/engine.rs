@@ -53,13 +53,15 @@ impl std::error::Error for Error {}
 /// A policy set and an entity store.
 #[derive(Clone, Debug)]
 pub struct Engine {
-    /// The policies, rules and declarations.
-    pub set: PolicySet,
+    /// The policies, rules and declarations: read with [`Engine::set`],
+    /// changed with [`Engine::update_set`], which rebuilds the index, so
+    /// that the index can never be stale.
+    set: PolicySet,
     /// The entities (declared actions included).
     pub entities: Entities,
     /// How requests are judged.
     pub options: Options,
-    /// The index of `set`'s policies; [`Engine::reindex`] after changing `set`.
+    /// The index of `set`'s policies, rebuilt whenever `set` changes.
     index: PolicyIndex,
 }
 
@@ -181,8 +183,17 @@ impl Engine {
             .authorize(&self.set, &self.entities, request, &self.options)
     }
 
-    /// Rebuilds the policy index, after `set` was changed in place.
-    pub fn reindex(&mut self) {
+    /// The policies, rules and declarations.
+    pub fn set(&self) -> &PolicySet {
+        &self.set
+    }
+
+    /// Changes the policy set with `change`, then rebuilds the index from
+    /// the changed set: the only way to change it, so that no decision
+    /// ever uses an index of another set.
+    pub fn update_set<R>(&mut self, change: impl FnOnce(&mut PolicySet) -> R) -> R {
+        let result = change(&mut self.set);
         self.index = PolicyIndex::new(&self.set);
+        result
     }
 }

@@ -307,6 +307,7 @@ impl Linker<'_> {
     fn link_inner(&self, expr: &mut Expr, out: &mut Vec<Diagnostic>) {
         let span = expr.span;
         match &mut expr.kind {
+            ExprKind::Error => {}
             ExprKind::Call { name, args, target } => {
                 if let Some(&i) = self.rule_index.get(name) {
                     *target = CallTarget::Rule(i);

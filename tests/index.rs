@@ -272,3 +272,39 @@ fn generated_policy_sets_are_judged_alike() {
     assert!(allowed > 500 && allowed < 5_500, "{seen:?}");
     assert!(errors > 100, "{seen:?}");
 }
+
+/// The engine's index cannot be stale: the set changes only through
+/// `Engine::update_set`, which rebuilds it. A forbid filed under one
+/// principal, replaced in place by a forbid of every principal, is judged
+/// for every principal at once.
+#[test]
+fn the_engines_index_follows_every_change_of_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.cedar");
+    std::fs::write(
+        &path,
+        "permit(principal, action, resource);\nforbid(principal == User::\"alice\", action, resource);\n",
+    )
+    .unwrap();
+    let mut engine = mspl::Engine::load(&[path], &[]).unwrap();
+    let bob = r#"{"principal": "User::\"bob\"", "action": "Action::\"read\"", "resource": "Doc::\"d\"", "context": {}}"#;
+    assert_eq!(
+        engine.authorize_json(bob).unwrap().decision,
+        mspl::Decision::Allow
+    );
+    let mut wider = Loader::new(Limits::default());
+    wider.add_source(
+        "w.cedar".into(),
+        "forbid(principal, action, resource == Doc::\"d\");".into(),
+    );
+    let (wider, diagnostics) = wider.finish(IdScheme::Cedar);
+    assert!(diagnostics.is_empty());
+    engine.update_set(|set| set.policies[1].policy = wider.policies[0].policy.clone());
+    let response = engine.authorize_json(bob).unwrap();
+    assert_eq!(
+        response.decision,
+        mspl::Decision::Deny,
+        "the new forbid was judged"
+    );
+    assert_eq!(response.determining, vec!["policy1"]);
+}

@@ -16,6 +16,14 @@ pub struct EvalError {
 /// The kinds of evaluation error.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EvalErrorKind {
+    /// A state the loader rules out (an expression that did not parse, an
+    /// unbound local): never raised by a set that loaded without errors,
+    /// and an error, never a value, so that the worst case fails closed.
+    #[error("internal error: {what} (please report it)")]
+    Internal {
+        /// What was impossible.
+        what: String,
+    },
     /// `1 + "a"`, `if 1 then 2 else 3`.
     #[error("type error: {operation} expects {expected}, found {found}")]
     Type {

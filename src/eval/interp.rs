@@ -263,11 +263,24 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 Var::Resource => Value::Entity(self.request.resource.clone()),
                 Var::Context => self.request.context.clone(),
             },
-            ExprKind::Local(slot, _) => self
+            ExprKind::Local(slot, name) => self
                 .locals
                 .get(self.frame_base + *slot as usize)
                 .cloned()
-                .unwrap_or(Value::Bool(false)),
+                .ok_or_else(|| EvalError {
+                    kind: EvalErrorKind::Internal {
+                        what: format!("the local `{name}` is not bound"),
+                    },
+                    span,
+                })?,
+            ExprKind::Error => {
+                return Err(EvalError {
+                    kind: EvalErrorKind::Internal {
+                        what: "an expression that did not parse was evaluated".into(),
+                    },
+                    span,
+                })
+            }
             ExprKind::If(c, a, b) => {
                 if self.eval_bool(c, "`if`")? {
                     self.eval(a)?
@@ -749,11 +762,17 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     /// reads without a copy; if so, counts the step that `eval(e)` would.
     #[inline]
     fn peekable(&mut self, e: &Expr) -> Result<bool, EvalError> {
-        if matches!(e.kind, ExprKind::Var(_) | ExprKind::Local(..)) {
+        let bound = match e.kind {
+            ExprKind::Var(_) => true,
+            // An unbound local is an internal error, raised by the plain
+            // evaluation: never read in place.
+            ExprKind::Local(slot, _) => self.frame_base + (slot as usize) < self.locals.len(),
+            _ => false,
+        };
+        if bound {
             self.step(e.span)?;
-            return Ok(true);
         }
-        Ok(false)
+        Ok(bound)
     }
 
     /// The value of a request variable or a local, borrowed (after

@@ -379,12 +379,19 @@ fn part_fix(
 
 /// Collapses runs of white space (and drops comments) so a part prints on one line.
 fn one_line(text: &str) -> String {
-    let without_comments: Vec<&str> = text
-        .lines()
-        .map(|l| l.split("//").next().unwrap_or(""))
-        .collect();
+    // The tokens, not a string split, tell a comment from a `//` inside a
+    // string (`resource.url like "https://*"`).
+    let mut without_comments = String::with_capacity(text.len());
+    let mut from = 0;
+    for t in crate::syntax::tokens::lex(text) {
+        if t.token == Some(crate::syntax::tokens::Token::Comment) {
+            without_comments.push_str(&text[from..t.range.start]);
+            without_comments.push(' ');
+            from = t.range.end;
+        }
+    }
+    without_comments.push_str(&text[from..]);
     without_comments
-        .join(" ")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -479,10 +486,11 @@ fn rule_trace(set: &PolicySet, call: &CallRecord) -> RuleTrace {
     }
 }
 
-/// Fills `{principal}`, `{action}`, `{resource}`, `{context.a.b}`,
-/// `{principal.attr}`, and the Model Studio shorthands `{workspace}` (the
-/// context's workspace, else the resource's, else the resource when it is
-/// a workspace) and `{model}` (the resource). Entities print as their id.
+/// Fills `{principal}`, `{action}`, `{resource}`, `{context.a.b}` and
+/// `{principal.attr}` (any path of attributes from a request variable);
+/// `{a|b|c}` takes the first path that resolves.
+/// Entities print as their id. Nothing here knows a policy set's domain:
+/// each policy's `@fix` names the path it means.
 pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -492,7 +500,11 @@ pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities)
         };
         out.push_str(&rest[..open]);
         let key = &rest[open + 1..open + close];
-        match resolve(key, request, entities) {
+        // `{a|b}`: the first path that resolves.
+        match key
+            .split('|')
+            .find_map(|k| resolve(k.trim(), request, entities))
+        {
             Some(v) => out.push_str(&show(&v)),
             None => out.push_str(&rest[open..open + close + 1]),
         }
@@ -510,16 +522,6 @@ fn resolve(key: &str, request: &Request, entities: &Entities) -> Option<Value> {
             _ => None,
         }
     };
-    match key {
-        "workspace" => {
-            let resource = Value::Entity(request.resource.clone());
-            return attr(&request.context, "workspace")
-                .or_else(|| attr(&resource, "workspace"))
-                .or_else(|| (request.resource.ty.ends_with("Workspace")).then_some(resource));
-        }
-        "model" => return Some(Value::Entity(request.resource.clone())),
-        _ => {}
-    }
     let mut segments = key.split('.');
     let mut current = match segments.next()? {
         "principal" => Value::Entity(request.principal.clone()),

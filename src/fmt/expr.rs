@@ -62,6 +62,9 @@ fn write(out: &mut String, e: &Expr) {
 
 fn write_inner(out: &mut String, e: &Expr) {
     match &e.kind {
+        // INVARIANT: only a file that parsed is printed; an error node
+        // prints as nothing that parses, so a bug cannot pass unseen.
+        ExprKind::Error => out.push_str("<error>"),
         ExprKind::Lit(Literal::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
         ExprKind::Lit(Literal::Long(n)) => out.push_str(&n.to_string()),
         ExprKind::Lit(Literal::String(s)) => string(out, s),

@@ -394,6 +394,9 @@ pub enum CallTarget {
 /// The kinds of expression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
+    /// An expression that could not be lowered (its error is recorded);
+    /// evaluating it is an error.
+    Error,
     /// A literal.
     Lit(Literal),
     /// An entity reference `T::"id"`.
@@ -466,7 +469,11 @@ pub fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     crate::limits::with_stack(|| {
         f(e);
         match &e.kind {
-            ExprKind::Lit(_) | ExprKind::Entity(_) | ExprKind::Var(_) | ExprKind::Local(..) => {}
+            ExprKind::Error
+            | ExprKind::Lit(_)
+            | ExprKind::Entity(_)
+            | ExprKind::Var(_)
+            | ExprKind::Local(..) => {}
             ExprKind::If(a, b, c) => {
                 visit(a, f);
                 visit(b, f);

@@ -169,6 +169,7 @@ impl Dumper {
 
     fn expr(&mut self, e: &Expr) {
         match &e.kind {
+            ExprKind::Error => self.line("<error>"),
             ExprKind::Lit(Literal::Bool(b)) => self.line(&b.to_string()),
             ExprKind::Lit(Literal::Long(n)) => self.line(&n.to_string()),
             ExprKind::Lit(Literal::String(s)) => self.line(&format!("{s:?}")),

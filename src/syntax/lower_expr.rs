@@ -463,6 +463,9 @@ fn integer_operand<'a>(member: &Pair<'a, Rule>) -> Option<&'a str> {
 
 /// A placeholder for an expression that could not be lowered; an error has
 /// been recorded, so the item it stands in is never evaluated.
+/// The stand-in for an expression that could not be lowered: an error node,
+/// which evaluates to an error (never to a value that `!` could turn into
+/// a permit).
 fn error_expr(span: Span) -> Expr {
-    Expr::new(ExprKind::Lit(Literal::Bool(false)), span)
+    Expr::new(ExprKind::Error, span)
 }

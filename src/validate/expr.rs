@@ -260,6 +260,7 @@ impl<'a> Checker<'a> {
 
     fn check_inner(&mut self, prior: &Caps, e: &Expr) -> Ans {
         match &e.kind {
+            ExprKind::Error => Ans::bad(None),
             ExprKind::Lit(Literal::Bool(b)) => Ans::good(Ty::singleton(*b)),
             ExprKind::Lit(Literal::Long(_)) => Ans::good(Ty::Long),
             ExprKind::Lit(Literal::String(_)) => Ans::good(Ty::String),

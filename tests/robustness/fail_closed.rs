@@ -121,3 +121,56 @@ fn load_limits_give_no_decision_at_all() {
         "{out:?}"
     );
 }
+
+/// An impossible state (an expression that could not be lowered, a local
+/// that is not bound) is an internal error, never a value: under `!` it
+/// cannot make a permit hold. The trees are built by hand, as no text
+/// loads into them.
+#[test]
+fn an_impossible_state_under_not_never_allows() {
+    use mspl::syntax::ast::{Expr, ExprKind};
+    let (set, diagnostics) = load(
+        "@id(\"p\") permit(principal, action, resource) when { !true };",
+        Limits::default(),
+    );
+    assert!(diagnostics.is_empty());
+    let span = set.policies[0].policy.conditions[0].body.span;
+    for (what, inner) in [
+        ("an error node", ExprKind::Error),
+        ("an unbound local", ExprKind::Local(3, "x".into())),
+    ] {
+        let mut set = set.clone();
+        let body = &mut set.policies[0].policy.conditions[0].body;
+        let ExprKind::Not(operand) = &mut body.kind else {
+            panic!("`!true` is a negation: {:?}", body.kind);
+        };
+        **operand = Expr::new(inner, span);
+        let store =
+            build_entities_with(&set.schema, [("e.json", "[]")], &Limits::default()).unwrap();
+        let origin = Origin {
+            file: "r.json",
+            text: REQUEST,
+            offset: 0,
+        };
+        let request =
+            request_from_text_with(&origin, REQUEST, &set.schema, &Limits::default()).unwrap();
+        for errors in [ErrorMode::FailClosed, ErrorMode::Cedar] {
+            let r = authorize(
+                &set,
+                &store,
+                &request,
+                &Options {
+                    errors,
+                    limits: Limits::default(),
+                },
+            );
+            assert_eq!(r.decision, Decision::Deny, "{what} in {errors:?}");
+            assert_eq!(r.errors.len(), 1, "{what}");
+            assert!(
+                r.errors[0].message.starts_with("internal error"),
+                "{what}: {}",
+                r.errors[0].message
+            );
+        }
+    }
+}
