@@ -57,9 +57,10 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
             }
             Format::Text => {
                 let color = std::io::stdout().is_terminal();
+                let block = render::response(set, &response, explanation.as_ref(), color);
                 out.text_block(
                     i,
-                    &render::response(set, &response, explanation.as_ref(), color),
+                    &super::input::name_request(&block, loaded.lines.get(i).copied(), request),
                 );
             }
         }

@@ -39,7 +39,11 @@ pub fn run(args: &ExplainArgs) -> Outcome {
             }
             Format::Text => {
                 let color = std::io::stdout().is_terminal();
-                out.text_block(i, &render::trace(set, &response, &explanation, color));
+                let block = render::trace(set, &response, &explanation, color);
+                out.text_block(
+                    i,
+                    &super::input::name_request(&block, loaded.lines.get(i).copied(), request),
+                );
             }
         }
         last = Some(response.decision);

@@ -61,6 +61,8 @@ pub struct Loaded {
     pub entities: Entities,
     /// The requests, in order.
     pub requests: Vec<Request>,
+    /// For a batch (`--requests`), the line of each request in its file.
+    pub lines: Vec<usize>,
     /// How to judge them.
     pub options: Options,
 }
@@ -91,7 +93,7 @@ impl RequestArgs {
                 return None;
             }
         };
-        let requests = match read_requests(self, &set) {
+        let (requests, lines) = match read_requests(self, &set) {
             Ok(r) => r,
             Err(ds) => {
                 out.diagnostics(&Sources::new(), &ds, self.format);
@@ -102,6 +104,7 @@ impl RequestArgs {
             set,
             entities,
             requests,
+            lines,
             options,
         })
     }
@@ -123,7 +126,10 @@ pub fn read_data(path: &std::path::Path, limits: &Limits) -> Result<String, Vec<
         .map_err(|e| vec![Diagnostic::unreadable(&path.display().to_string(), &e)])
 }
 
-fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Vec<Diagnostic>> {
+/// The requests, and for a batch the line of each in its file.
+type Requests = (Vec<Request>, Vec<usize>);
+
+fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Diagnostic>> {
     let limits = args.limits.limits();
     let read = |path: &PathBuf| read_data(path, &limits);
     if let Some(path) = &args.request {
@@ -135,16 +141,17 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
             offset: 0,
         };
         return json::request_from_text_with(&origin, &text, &set.schema, &limits)
-            .map(|r| vec![r])
+            .map(|r| (vec![r], Vec::new()))
             .map_err(|e| vec![Diagnostic::from(&e)]);
     }
     if let Some(path) = &args.requests {
         let text = read(path)?;
         let name = path.display().to_string();
         let mut requests = Vec::new();
+        let mut lines = Vec::new();
         let mut errors = Vec::new();
         let mut offset = 0;
-        for line in text.split_inclusive('\n') {
+        for (number, line) in text.split_inclusive('\n').enumerate() {
             let body = line.trim_end_matches(['\n', '\r']);
             if !body.trim().is_empty() {
                 let origin = Origin {
@@ -153,14 +160,17 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
                     offset,
                 };
                 match json::request_from_text_with(&origin, body, &set.schema, &limits) {
-                    Ok(r) => requests.push(r),
+                    Ok(r) => {
+                        requests.push(r);
+                        lines.push(number + 1);
+                    }
                     Err(e) => errors.push(Diagnostic::from(&e)),
                 }
             }
             offset += line.len();
         }
         return if errors.is_empty() {
-            Ok(requests)
+            Ok((requests, lines))
         } else {
             Err(errors)
         };
@@ -205,12 +215,31 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Vec<Request>, Ve
             })?
         }
     };
-    Ok(vec![Request {
-        principal,
-        action,
-        resource,
-        context,
-    }])
+    Ok((
+        vec![Request {
+            principal,
+            action,
+            resource,
+            context,
+        }],
+        Vec::new(),
+    ))
+}
+
+/// A text block of a batch with its second line naming the request: its
+/// line in the batch file, principal, action and resource (the first line
+/// stays `ALLOW` or `DENY`, as the contract says).
+pub fn name_request(block: &str, line: Option<usize>, request: &Request) -> String {
+    let Some(line) = line else {
+        return block.to_string();
+    };
+    let (first, rest) = block.split_once('\n').unwrap_or((block, ""));
+    format!(
+        "{first}\n  request at line {line}: {}, {}, {}\n{rest}",
+        crate::diag::printable(&request.principal.to_string()),
+        crate::diag::printable(&request.action.to_string()),
+        crate::diag::printable(&request.resource.to_string()),
+    )
 }
 
 /// The exit code of `authorize` and `explain`: a batch that was judged

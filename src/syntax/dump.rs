@@ -208,15 +208,17 @@ impl Dumper {
                 self.nested(&head, |d| d.expr(a));
             }
             ExprKind::Like(a, pattern) => {
+                // The pattern as written: `\*` for a literal star, other
+                // characters escaped once, as in a string.
                 let text: String = pattern
                     .iter()
                     .map(|p| match p {
                         PatternElem::Wildcard => "*".to_string(),
                         PatternElem::Char('*') => "\\*".to_string(),
-                        PatternElem::Char(c) => c.to_string(),
+                        PatternElem::Char(c) => c.escape_debug().to_string(),
                     })
                     .collect();
-                self.nested(&format!("like {text:?}"), |d| d.expr(a));
+                self.nested(&format!("like \"{text}\""), |d| d.expr(a));
             }
             ExprKind::Is(a, t, within) => self.nested(&format!("is {t}"), |d| {
                 d.expr(a);

@@ -16,6 +16,12 @@ pub enum ParseError {
         /// What the grammar would have accepted, in words.
         expected: Vec<String>,
     },
+    /// `1 < context.n < 3`: a comparison after a comparison.
+    #[error("comparisons do not chain")]
+    ChainedComparison {
+        /// The second comparison operator.
+        span: Span,
+    },
     /// `when { ((((…)))) }` nested deeper than the limit.
     #[error("nesting deeper than {limit} levels")]
     TooDeep {
@@ -128,6 +134,7 @@ impl ParseError {
     pub fn span(&self) -> Span {
         match self {
             ParseError::Syntax { span, .. }
+            | ParseError::ChainedComparison { span }
             | ParseError::TooDeep { span, .. }
             | ParseError::ExprTooDeep { span, .. }
             | ParseError::FileTooLarge { span, .. }
@@ -151,6 +158,7 @@ impl ParseError {
                 format!("expected {}", join_alternatives(expected))
             }
             ParseError::Syntax { .. } => "unexpected here".into(),
+            ParseError::ChainedComparison { .. } => "a second comparison".into(),
             ParseError::TooDeep { .. } => "this goes past the nesting limit".into(),
             ParseError::ExprTooDeep { .. } => "this goes past the depth limit".into(),
             ParseError::FileTooLarge { .. } => "file starts here".into(),
@@ -196,6 +204,9 @@ impl ParseError {
                     .into(),
             ),
             ParseError::TooManyUnary { .. } => Some("use parentheses".into()),
+            ParseError::ChainedComparison { .. } => {
+                Some("join two comparisons with `&&`, as in `1 < x && x < 3`".into())
+            }
             ParseError::UnknownVariable {
                 suggestion: Some(s),
                 ..

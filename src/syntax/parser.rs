@@ -267,11 +267,42 @@ fn syntax_error(
     } else {
         end
     };
+    if chains_a_comparison(text, start) {
+        return ParseError::ChainedComparison {
+            span: Span::new(file, offset + start, offset + end),
+        };
+    }
     ParseError::Syntax {
         span: Span::new(file, offset + start, offset + end),
         found,
         expected,
     }
+}
+
+/// Whether the token at `pos` is a comparison that follows another one in
+/// the same operand chain (`1 < x < 3`): comparisons do not chain.
+fn chains_a_comparison(text: &str, pos: usize) -> bool {
+    use super::tokens::Token as T;
+    let is_comparison = |t: Option<T>| matches!(t, Some(T::Lt | T::LtEq | T::Gt | T::GtEq | T::EqEq | T::NotEq));
+    let tokens = super::tokens::lex(text);
+    let Some(at) = tokens.iter().position(|t| t.range.start == pos) else {
+        return false;
+    };
+    if !is_comparison(tokens[at].token) {
+        return false;
+    }
+    let mut depth = 0i32;
+    for t in tokens[..at].iter().rev() {
+        match t.token {
+            Some(T::RParen | T::RBracket | T::RBrace) => depth += 1,
+            Some(T::LParen | T::LBracket | T::LBrace) if depth == 0 => return false,
+            Some(T::LParen | T::LBracket | T::LBrace) => depth -= 1,
+            Some(T::AndAnd | T::OrOr | T::Comma) if depth == 0 => return false,
+            token if depth == 0 && is_comparison(token) => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// What stands at `pos`, in words, and its width in bytes.
