@@ -283,7 +283,12 @@ fn syntax_error(
 /// the same operand chain (`1 < x < 3`): comparisons do not chain.
 fn chains_a_comparison(text: &str, pos: usize) -> bool {
     use super::tokens::Token as T;
-    let is_comparison = |t: Option<T>| matches!(t, Some(T::Lt | T::LtEq | T::Gt | T::GtEq | T::EqEq | T::NotEq));
+    let is_comparison = |t: Option<T>| {
+        matches!(
+            t,
+            Some(T::Lt | T::LtEq | T::Gt | T::GtEq | T::EqEq | T::NotEq)
+        )
+    };
     let tokens = super::tokens::lex(text);
     let Some(at) = tokens.iter().position(|t| t.range.start == pos) else {
         return false;

@@ -321,3 +321,78 @@ fn the_limit_flags_reach_every_stage() {
         "{out:?}"
     );
 }
+
+/// Every command that reads policies or data takes the limit flags, and
+/// they reach its stages: a policy-file limit of 10 bytes refuses the same
+/// file under `check`, `authorize`, `explain`, `validate`, `fmt`, `test`
+/// and `repl` alike, naming the flag.
+#[test]
+fn every_command_takes_the_limit_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("p.mspl");
+    std::fs::write(
+        &policy,
+        "entity User;\npermit(principal, action, resource);\n",
+    )
+    .expect("write");
+    let test_file = dir.path().join("t.json");
+    std::fs::write(
+        &test_file,
+        format!(
+            r#"{{"policies": "{}", "requests": [{{"principal": "User::\"a\"", "action": "Action::\"r\"", "resource": "User::\"b\"", "context": {{}}, "decision": "allow"}}]}}"#,
+            policy.display()
+        ),
+    )
+    .expect("write");
+    let p = policy.to_str().expect("utf-8");
+    let t = test_file.to_str().expect("utf-8");
+    let request = [
+        "--principal",
+        "User::\"a\"",
+        "--action",
+        "Action::\"r\"",
+        "--resource",
+        "User::\"b\"",
+    ];
+    let limit = ["--max-policy-file-bytes", "10"];
+    let mut commands: Vec<Vec<&str>> = vec![
+        vec!["check", p],
+        vec!["authorize", "--policies", p],
+        vec!["explain", "--policies", p],
+        vec!["validate", "--policies", p],
+        vec!["fmt", "--check", p],
+        vec!["test", t],
+    ];
+    commands[1].extend(request);
+    commands[2].extend(request);
+    for mut args in commands {
+        let name = args[0];
+        // Without the flag each command gets past loading.
+        let fine = mspl(&args);
+        assert!(
+            !fine.stderr.contains("larger than the limit"),
+            "{name}: {fine:?}"
+        );
+        args.extend(limit);
+        let out = mspl(&args);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("larger than the limit of 10 bytes"),
+            "{name}: {all}"
+        );
+        assert!(all.contains("--max-policy-file-bytes"), "{name}: {all}");
+        assert_ne!(out.code, 0, "{name}");
+    }
+    // The REPL reads its transcript from standard input when it is not a terminal.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mspl"))
+        .args(["repl", "--no-history", "--policies", p])
+        .args(limit)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("repl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("larger than the limit of 10 bytes"),
+        "repl: {stderr}"
+    );
+}
