@@ -3,7 +3,7 @@
 //! objects (contract: `severity`, `message`, `file`, `line`, `column`,
 //! `span`, `help`).
 
-use crate::syntax::span::{FileId, Span};
+use crate::span::{FileId, Span};
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::files::{Files, SimpleFiles};
 use codespan_reporting::term::{self, termcolor};
@@ -537,62 +537,4 @@ pub struct JsonDiagnostic {
     pub span: Option<[u32; 2]>,
     /// How to fix it.
     pub help: Option<String>,
-}
-
-impl From<&crate::syntax::ParseError> for Diagnostic {
-    fn from(e: &crate::syntax::ParseError) -> Diagnostic {
-        Diagnostic::error(e.to_string(), e.span(), e.label()).with_help(e.help())
-    }
-}
-
-impl From<&crate::schema::SchemaError> for Diagnostic {
-    fn from(e: &crate::schema::SchemaError) -> Diagnostic {
-        let help = match e {
-            crate::schema::SchemaError::UnknownType {
-                suggestion: Some(s),
-                ..
-            } => Some(format!("did you mean `{s}`?")),
-            _ => None,
-        };
-        use crate::schema::SchemaError as E;
-        let label = match e {
-            E::UnknownType { .. } => "no type of this name",
-            E::CyclicCommonType { .. } | E::CyclicActionGroup { .. } => "declared here",
-            _ => "declared again here",
-        };
-        let mut d = Diagnostic::error(e.to_string(), e.span(), label).with_help(help);
-        if let Some(other) = e
-            .other()
-            .filter(|o| (o.file, o.start, o.end) != (e.span().file, e.span().start, e.span().end))
-        {
-            d = d.with_secondary(other, "and the cycle closes here");
-        }
-        d
-    }
-}
-
-impl From<&crate::entities::json::DataError> for Diagnostic {
-    fn from(e: &crate::entities::json::DataError) -> Diagnostic {
-        let mut d = Diagnostic::plain(e.message.clone());
-        d.file = Some(e.file.clone());
-        d.line = Some(e.line);
-        d.column = Some(e.column);
-        d.help = e.help.clone();
-        d
-    }
-}
-
-impl Diagnostic {
-    /// An input file that could not be read: its name, and the line and
-    /// column of the offending byte where there is one.
-    pub fn unreadable(name: &str, e: &crate::files::ReadError) -> Diagnostic {
-        let mut d = Diagnostic::plain(format!("cannot read `{name}`: {}", e.message));
-        d.help = e.help.clone();
-        if let Some((line, column)) = e.at {
-            d.file = Some(name.to_string());
-            d.line = Some(line);
-            d.column = Some(column);
-        }
-        d
-    }
 }

@@ -71,14 +71,14 @@ pub fn build_entities<'a>(
     schema: &Schema,
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Entities, DataError> {
-    build_entities_with(schema, files, &crate::Limits::default())
+    build_entities_with(schema, files, &crate::limits::Limits::default())
 }
 
 /// [`build_entities`] under `limits` (data-file size, JSON nesting).
 pub fn build_entities_with<'a>(
     schema: &Schema,
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
-    limits: &crate::Limits,
+    limits: &crate::limits::Limits,
 ) -> Result<Entities, DataError> {
     let mut store = Entities::new();
     for (name, text) in files {

@@ -7,6 +7,7 @@
 //! ([`authorize`]). [`diag`] renders every problem; [`cli`] is the binary.
 
 pub mod authorize;
+pub mod builtins;
 pub mod cli;
 pub mod diag;
 pub mod engine;
@@ -19,10 +20,12 @@ pub mod limits;
 pub mod policy_set;
 pub mod repl;
 pub mod schema;
+pub mod span;
 pub mod suggest;
 pub mod syntax;
 pub mod testing;
 pub mod validate;
+pub mod value;
 
 pub use authorize::{Decision, DenyKind, ErrorMode, Options, PolicyError, Response};
 pub use engine::{Engine, Error};

@@ -5,8 +5,8 @@
 //! resolved to a rule or an extension function with the right arity, and
 //! unique policy ids.
 
+use crate::builtins::{self, Form};
 use crate::diag::{Diagnostic, Sources};
-use crate::eval::ext;
 use crate::files::{collect_files, read_text, Collected, TextKind};
 use crate::limits::Limits;
 use crate::schema::Schema;
@@ -213,7 +213,7 @@ impl Loader {
                     set.policies.push(PolicyEntry { id, policy });
                 }
                 Item::Rule(clause) => {
-                    if ext::is_function(&clause.name) {
+                    if builtins::function(&clause.name).is_some() {
                         diagnostics.push(
                             Diagnostic::error(
                                 format!(
@@ -283,16 +283,6 @@ impl Loader {
     }
 }
 
-/// Methods of the built-in types (extension methods come from `ext`).
-pub const BUILTIN_METHODS: &[&str] = &[
-    "contains",
-    "containsAll",
-    "containsAny",
-    "isEmpty",
-    "hasTag",
-    "getTag",
-];
-
 struct Linker<'a> {
     rule_index: &'a HashMap<Name, u32>,
     arities: &'a [usize],
@@ -322,7 +312,7 @@ impl Linker<'_> {
                             "wrong number of arguments",
                         ));
                     }
-                } else if ext::is_function(name) {
+                } else if builtins::function(name).is_some() {
                     *target = CallTarget::Extension;
                 } else {
                     let candidates = self
@@ -348,8 +338,8 @@ impl Linker<'_> {
                 }
             }
             ExprKind::Method(recv, name, args) => {
-                if !BUILTIN_METHODS.contains(&name.as_str()) && !ext::is_method(name) {
-                    let help = crate::suggest::closest(name, BUILTIN_METHODS.iter().copied())
+                if builtins::method(name).is_none() {
+                    let help = crate::suggest::closest(name, builtins::names(Form::Method))
                         .map(|s| format!("did you mean `{s}`?"));
                     out.push(
                         Diagnostic::error(

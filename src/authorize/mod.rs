@@ -90,12 +90,6 @@ pub struct Response {
     pub determining: Vec<SmolStr>,
     /// Every policy whose evaluation raised an error, in load order.
     pub errors: Vec<PolicyError>,
-    /// The explanation, when one was asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ///
-    /// Typed, not a JSON value, so that its fields serialise in a fixed order
-    /// whatever features serde_json is built with.
-    pub explanation: Option<Box<crate::explain::Explanation>>,
 }
 
 /// What evaluating one policy gave.
@@ -273,7 +267,6 @@ fn decide(
         kind,
         determining,
         errors,
-        explanation: None,
     }
 }
 

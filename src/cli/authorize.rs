@@ -36,7 +36,7 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
     let format = args.input.format;
     let mut last = None;
     for (i, request) in loaded.requests.iter().enumerate() {
-        let mut response = index.authorize(set, entities, request, options);
+        let response = index.authorize(set, entities, request, options);
         // Text explains every decision; JSON only when asked.
         let explanation = (format == Format::Text || args.explain).then(|| {
             explain(
@@ -48,12 +48,9 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
                 Scope::Relevant,
             )
         });
-        if args.explain {
-            response.explanation = explanation.clone().map(Box::new);
-        }
         match format {
             Format::Json => {
-                out.json_line(&response);
+                out.json_line(&response, explanation.as_ref().filter(|_| args.explain));
             }
             Format::Text => {
                 let color = std::io::stdout().is_terminal();

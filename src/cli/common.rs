@@ -1,8 +1,8 @@
 //! What the subcommands share: loading with diagnostics, output formats.
 
 use crate::diag::{Diagnostic, Severity, Sources};
+use crate::limits::Limits;
 use crate::policy_set::{IdScheme, Loader, PolicySet};
-use crate::Limits;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -52,10 +52,18 @@ impl Outcome {
         }
     }
 
-    /// Adds one response as a JSON line.
-    pub fn json_line(&mut self, response: &crate::authorize::Response) {
+    /// Adds one response (with its explanation, when given) as a JSON line.
+    pub fn json_line(
+        &mut self,
+        response: &crate::authorize::Response,
+        explanation: Option<&crate::explain::Explanation>,
+    ) {
+        let line = crate::explain::Explained {
+            response,
+            explanation,
+        };
         self.stdout
-            .push_str(&serde_json::to_string(response).unwrap_or_default());
+            .push_str(&serde_json::to_string(&line).unwrap_or_default());
         self.stdout.push('\n');
     }
 

@@ -23,7 +23,7 @@ pub fn run(args: &ExplainArgs) -> Outcome {
     let (set, entities, options) = (&loaded.set, &loaded.entities, &loaded.options);
     let mut last = None;
     for (i, request) in loaded.requests.iter().enumerate() {
-        let mut response = authorize(set, entities, request, options);
+        let response = authorize(set, entities, request, options);
         let explanation = explain(
             set,
             entities,
@@ -34,8 +34,7 @@ pub fn run(args: &ExplainArgs) -> Outcome {
         );
         match args.input.format {
             Format::Json => {
-                response.explanation = Some(Box::new(explanation.clone()));
-                out.json_line(&response);
+                out.json_line(&response, Some(&explanation));
             }
             Format::Text => {
                 let color = std::io::stdout().is_terminal();

@@ -9,7 +9,7 @@ use crate::diag::{Diagnostic, Sources};
 use crate::files::read::io_message;
 use crate::files::{collect_files, read_stream, read_text, write_file, Collected, TextKind};
 use crate::fmt::{format_source, FormatError};
-use crate::Limits;
+use crate::limits::Limits;
 use std::path::PathBuf;
 
 /// Arguments of `mspl fmt`.

@@ -8,8 +8,8 @@ use crate::engine::build_entities_with;
 use crate::entities::json::{self, Origin, Request};
 use crate::entities::Entities;
 use crate::files::{read_text, TextKind};
+use crate::limits::Limits;
 use crate::policy_set::{IdScheme, PolicySet};
-use crate::Limits;
 use std::path::PathBuf;
 
 /// The inputs of a decision: policies, entities, requests, format, mode.
@@ -187,7 +187,7 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
     let action = uid("action", a)?;
     let resource = uid("resource", r)?;
     let context = match &args.context {
-        None => crate::eval::Value::empty_record(),
+        None => crate::value::Value::empty_record(),
         Some(c) => {
             let (name, text) = if c.trim_start().starts_with('{') {
                 ("--context".to_string(), c.clone())
@@ -244,9 +244,9 @@ pub fn name_request(block: &str, line: Option<usize>, request: &Request) -> Stri
 
 /// The exit code of `authorize` and `explain`: a batch that was judged
 /// exits 0; one request exits 0 on allow, 2 on deny.
-pub fn decision_code(batch: bool, last: Option<crate::Decision>) -> i32 {
+pub fn decision_code(batch: bool, last: Option<crate::authorize::Decision>) -> i32 {
     match (batch, last) {
-        (true, _) | (false, Some(crate::Decision::Allow)) => 0,
+        (true, _) | (false, Some(crate::authorize::Decision::Allow)) => 0,
         (false, _) => 2,
     }
 }

@@ -1,7 +1,7 @@
 //! The limit flags of the commands that load policies or data: every field
 //! of [`Limits`], with its default shown in `--help`.
 
-use crate::Limits;
+use crate::limits::Limits;
 
 /// `--max-nesting`, `--max-expr-depth`, … (see [`Limits`] for each).
 #[derive(clap::Args, Clone, Debug)]

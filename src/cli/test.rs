@@ -6,8 +6,8 @@ use crate::diag::printable;
 use crate::files::read::io_message;
 use crate::files::walk::collect_with;
 use crate::files::{read_text, write_file, Collected, TextKind};
+use crate::limits::Limits;
 use crate::testing::{self, coverage::Coverage, RunOptions};
-use crate::Limits;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `mspl test`.

@@ -4,9 +4,9 @@
 
 use super::common::{load_policies_with, Format, Outcome};
 use crate::diag::{Diagnostic, Severity};
+use crate::limits::Limits;
 use crate::policy_set::{IdScheme, PolicySet};
 use crate::validate::{self, data, Problem};
-use crate::Limits;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `mspl validate`.

@@ -5,11 +5,11 @@
 //! declared type says what they are, as Cedar allows with a schema.
 
 use super::{Entities, EntityData};
-use crate::eval::ext;
-use crate::eval::value::Value;
 use crate::limits::Limits;
 use crate::schema::{AttrType, Schema, Type};
 use crate::syntax::ast::EntityUid;
+use crate::value::ext;
+use crate::value::Value;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 use smol_str::SmolStr;
@@ -344,7 +344,7 @@ pub fn parse_uid(text: &str) -> Result<EntityUid, String> {
     if let Some(uid) = simple_uid(text) {
         return Ok(uid);
     }
-    let expr = crate::syntax::parse_expr(text, 0, &[], &crate::Limits::default())
+    let expr = crate::syntax::parse_expr(text, 0, &[], &crate::limits::Limits::default())
         .map_err(|_| format!("`{text}` is not an entity reference like `Type::\"id\"`"))?;
     match expr.kind {
         crate::syntax::ast::ExprKind::Entity(uid) => Ok(uid),
@@ -590,4 +590,15 @@ pub fn check_size(origin: &Origin, text: &str, limits: &Limits) -> Result<(), Da
         ));
     }
     Ok(())
+}
+
+impl From<&DataError> for crate::diag::Diagnostic {
+    fn from(e: &DataError) -> crate::diag::Diagnostic {
+        let mut d = crate::diag::Diagnostic::plain(e.message.clone());
+        d.file = Some(e.file.clone());
+        d.line = Some(e.line);
+        d.column = Some(e.column);
+        d.help = e.help.clone();
+        d
+    }
 }

@@ -7,8 +7,8 @@
 
 pub mod json;
 
-use crate::eval::value::Value;
 use crate::syntax::ast::EntityUid;
+use crate::value::Value;
 use smol_str::SmolStr;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};

@@ -12,7 +12,7 @@ use serde_json::{Map, Number, Value as Json};
 use std::fmt;
 
 /// The deepest nesting serde_json reads at all; a larger
-/// [`crate::Limits::max_json_depth`] is capped to it.
+/// [`crate::limits::Limits::max_json_depth`] is capped to it.
 pub const SERDE_JSON_DEPTH: usize = 127;
 
 /// Parses `text` as one JSON value, refusing duplicate keys and arrays or

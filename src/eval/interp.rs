@@ -7,14 +7,14 @@
 //! tracer sees every rule call and clause for explanations.
 
 use super::error::{type_error, EvalError, EvalErrorKind};
-use super::ext::{self, ExtArg, ExtOutput};
-use super::value::Value;
 use crate::entities::json::Request;
 use crate::entities::Entities;
 use crate::limits::Limits;
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{BinOp, CallTarget, EntityUid, Expr, ExprKind, Literal, Quantifier, Var};
 use crate::syntax::Span;
+use crate::value::ext::{self, ExtArg, ExtOutput};
+use crate::value::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -848,7 +848,9 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         span: Span,
     ) -> Result<Value, EvalError> {
         let values = &self.stack[start..];
-        let arity = |n: usize| -> Result<(), EvalError> {
+        // The argument count of every built-in method is the table's.
+        let arity = |_: usize| -> Result<(), EvalError> {
+            let n = crate::builtins::method(name).map_or(usize::MAX, |b| b.arguments());
             if values.len() == n {
                 Ok(())
             } else {

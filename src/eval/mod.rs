@@ -1,11 +1,11 @@
-//! The evaluation stage: values, the interpreter, rules, extension types.
+//! The evaluation stage: the interpreter and rules, over the values of
+//! [`crate::value`].
 
 pub mod error;
-pub mod ext;
 pub mod interp;
 pub mod like;
-pub mod value;
 
 pub use error::{EvalError, EvalErrorKind};
 pub use interp::{Evaluator, NoTrace, Tracer};
-pub use value::Value;
+// Values live in `crate::value`, below evaluation and the entity store.
+pub use crate::value::Value;

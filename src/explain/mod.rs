@@ -13,11 +13,12 @@ pub mod trace;
 use crate::authorize::{evaluate_policy, scope_matches, PolicyOutcome, Response};
 use crate::entities::json::Request;
 use crate::entities::Entities;
-use crate::eval::{Evaluator, Value};
+use crate::eval::Evaluator;
 use crate::limits::Limits;
 use crate::policy_set::{PolicyEntry, PolicySet};
 use crate::syntax::ast::{annotation, visit, ConditionKind, Effect, Expr, ExprKind, Var};
 use crate::syntax::Span;
+use crate::value::Value;
 use serde::Serialize;
 use trace::{CallRecord, Recorder};
 
@@ -135,6 +136,21 @@ pub struct RuleTrace {
     pub because: Vec<RuleTrace>,
 }
 
+/// A response with its explanation, as output shows them: the contract's
+/// response fields in its order, then `explanation` when there is one. The
+/// decision stage knows nothing of explanations; this wraps the two.
+#[derive(Serialize)]
+pub struct Explained<'a> {
+    /// The decision.
+    #[serde(flatten)]
+    pub response: &'a Response,
+    /// The explanation, when one was asked for. Typed, not a JSON value, so
+    /// that its fields serialise in a fixed order whatever features
+    /// serde_json is built with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<&'a Explanation>,
+}
+
 /// Explains `response` to `request`.
 pub fn explain(
     set: &PolicySet,
@@ -187,7 +203,7 @@ pub fn explain(
         }
     }
     let mut fixes: Vec<String> = Vec::new();
-    if response.decision == crate::Decision::Deny {
+    if response.decision == crate::authorize::Decision::Deny {
         for p in &policies {
             let counts =
                 p.determining || (response.determining.is_empty() && p.effect == Effect::Permit);

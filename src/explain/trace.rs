@@ -1,8 +1,9 @@
 //! The recording tracer: the same interpreter, remembering every rule call,
 //! its arguments, each clause's result, and the calls made inside each clause.
 
-use crate::eval::{EvalError, Tracer, Value};
+use crate::eval::{EvalError, Tracer};
 use crate::syntax::Span;
+use crate::value::Value;
 
 /// One rule call as it happened.
 #[derive(Clone, Debug, PartialEq)]

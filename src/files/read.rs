@@ -200,6 +200,21 @@ fn line_column(bytes: &[u8], at: usize) -> (usize, usize) {
     (line, column)
 }
 
+impl crate::diag::Diagnostic {
+    /// An input file that could not be read: its name, and the line and
+    /// column of the offending byte where there is one.
+    pub fn unreadable(name: &str, e: &ReadError) -> crate::diag::Diagnostic {
+        let mut d = crate::diag::Diagnostic::plain(format!("cannot read `{name}`: {}", e.message));
+        d.help = e.help.clone();
+        if let Some((line, column)) = e.at {
+            d.file = Some(name.to_string());
+            d.line = Some(line);
+            d.column = Some(column);
+        }
+        d
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! Expressions to text, on one line, with exactly the parentheses needed for
 //! the text to parse back to the same tree.
 
-use crate::eval::value::{is_identifier, write_string_literal};
 use crate::syntax::ast::*;
+use crate::value::{is_identifier, write_string_literal};
 
 /// Binding strength, loosest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

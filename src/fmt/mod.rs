@@ -9,9 +9,9 @@ pub mod comments;
 pub mod expr;
 mod items;
 
+use crate::limits::Limits;
 use crate::syntax::ast::File;
 use crate::syntax::{parse_file, ParseError};
-use crate::Limits;
 use comments::Comments;
 
 /// The widest line the printer aims for.

@@ -5,10 +5,11 @@
 use super::{Reply, Session};
 use crate::diag::{Diagnostic, Sources};
 use crate::entities::json::{parse_uid, Request};
-use crate::eval::{Evaluator, Value};
+use crate::eval::Evaluator;
 use crate::syntax::ast::visit;
 use crate::syntax::ast::{CallTarget, EntityUid, Expr, ExprKind, Var};
 use crate::syntax::{parse_expr, FileId};
+use crate::value::Value;
 use std::collections::BTreeSet;
 
 /// The name under which typed input appears in diagnostics.

@@ -3,11 +3,12 @@
 //! the vocabulary of what is loaded.
 
 use super::commands::COMMANDS;
+use crate::builtins::{self, Form};
 use crate::entities::Entities;
-use crate::eval::Value;
-use crate::policy_set::{PolicySet, BUILTIN_METHODS};
+use crate::policy_set::PolicySet;
 use crate::schema::Type;
 use crate::syntax::tokens::{self, KeywordKind, Spanned, Token};
+use crate::value::Value;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
@@ -30,31 +31,6 @@ pub struct Vocabulary {
     /// Rule names.
     pub rules: BTreeSet<String>,
 }
-
-/// Methods of the extension types (constructors are [`FUNCTIONS`]).
-pub const EXTENSION_METHODS: &[&str] = &[
-    "lessThan",
-    "lessThanOrEqual",
-    "greaterThan",
-    "greaterThanOrEqual",
-    "isIpv4",
-    "isIpv6",
-    "isLoopback",
-    "isMulticast",
-    "isInRange",
-    "offset",
-    "durationSince",
-    "toDate",
-    "toTime",
-    "toMilliseconds",
-    "toSeconds",
-    "toMinutes",
-    "toHours",
-    "toDays",
-];
-
-/// The extension functions.
-pub const FUNCTIONS: &[&str] = &["decimal", "ip", "datetime", "duration"];
 
 impl Vocabulary {
     /// The vocabulary of a policy set and a store.
@@ -318,6 +294,11 @@ impl Completer for ReplHelper {
 }
 
 /// Candidates among `options` that start with `prefix`, sorted, each once.
+/// The built-ins' names, as borrowed words like the vocabulary's.
+fn builtin_names<'a>(form: Form) -> impl Iterator<Item = &'a str> {
+    builtins::names(form).map(|name| -> &'a str { name })
+}
+
 fn words<'a>(prefix: &str, options: impl Iterator<Item = &'a str>) -> Vec<Pair> {
     let set: BTreeSet<&str> = options.filter(|o| o.starts_with(prefix)).collect();
     set.into_iter()
@@ -399,8 +380,8 @@ pub fn complete_expression(v: &Vocabulary, text: &str) -> (usize, Vec<Pair>) {
                 .chain(tokens::CONTEXTUAL_KEYWORDS)
                 .chain(tokens::VARIABLES)
                 .chain(tokens::ITEM_KEYWORDS)
-                .chain(FUNCTIONS)
-                .copied();
+                .copied()
+                .chain(builtin_names(Form::Function));
             // A type's first segment stands for every type under it.
             let types = v.types.iter().map(|t| t.split("::").next().unwrap_or(t));
             let all = keywords
@@ -421,7 +402,7 @@ fn ids(v: &Vocabulary, ty: &str, partial: &str) -> Vec<Pair> {
         .filter(|id| id.starts_with(partial))
         .map(|id| {
             let mut quoted = String::new();
-            let _ = crate::eval::value::write_string_literal(&mut quoted, id);
+            let _ = crate::value::write_string_literal(&mut quoted, id);
             Pair {
                 display: id.clone(),
                 replacement: quoted,
@@ -433,7 +414,7 @@ fn ids(v: &Vocabulary, ty: &str, partial: &str) -> Vec<Pair> {
 fn attributes(v: &Vocabulary, partial: &str, methods: bool) -> Vec<Pair> {
     let names = v.attrs.iter().map(String::as_str);
     if methods {
-        let m = BUILTIN_METHODS.iter().chain(EXTENSION_METHODS).copied();
+        let m = builtin_names(Form::Method);
         words(partial, names.chain(m))
     } else {
         words(partial, names)

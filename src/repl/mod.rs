@@ -20,10 +20,10 @@ use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Severity, Sources};
 use crate::engine::build_entities_with;
 use crate::entities::Entities;
-use crate::eval::Value;
 use crate::policy_set::{IdScheme, Loader, PolicySet};
 use crate::syntax::ast::EntityUid;
 use crate::syntax::tokens::{self, Token};
+use crate::value::Value;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -46,7 +46,7 @@ pub struct Config {
     /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
     pub cedar: bool,
     /// The limits in force for every load and evaluation.
-    pub limits: crate::Limits,
+    pub limits: crate::limits::Limits,
 }
 
 /// What one input produced.

@@ -484,3 +484,29 @@ impl Resolver<'_> {
         }
     }
 }
+
+impl From<&SchemaError> for crate::diag::Diagnostic {
+    fn from(e: &SchemaError) -> crate::diag::Diagnostic {
+        use SchemaError as E;
+        let help = match e {
+            E::UnknownType {
+                suggestion: Some(s),
+                ..
+            } => Some(format!("did you mean `{s}`?")),
+            _ => None,
+        };
+        let label = match e {
+            E::UnknownType { .. } => "no type of this name",
+            E::CyclicCommonType { .. } | E::CyclicActionGroup { .. } => "declared here",
+            _ => "declared again here",
+        };
+        let mut d = crate::diag::Diagnostic::error(e.to_string(), e.span(), label).with_help(help);
+        if let Some(other) = e
+            .other()
+            .filter(|o| (o.file, o.start, o.end) != (e.span().file, e.span().start, e.span().end))
+        {
+            d = d.with_secondary(other, "and the cycle closes here");
+        }
+        d
+    }
+}

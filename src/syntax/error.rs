@@ -232,3 +232,9 @@ pub fn join_alternatives(items: &[String]) -> String {
         [init @ .., last] => format!("{} or {}", init.join(", "), last),
     }
 }
+
+impl From<&ParseError> for crate::diag::Diagnostic {
+    fn from(e: &ParseError) -> crate::diag::Diagnostic {
+        crate::diag::Diagnostic::error(e.to_string(), e.span(), e.label()).with_help(e.help())
+    }
+}

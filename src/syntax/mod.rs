@@ -8,7 +8,8 @@ pub mod ast;
 pub mod dump;
 pub mod error;
 pub mod parser;
-pub mod span;
+// Spans live in `crate::span`, below diagnostics; re-exported here.
+pub use crate::span;
 pub mod split;
 pub mod tokens;
 pub mod unescape;

@@ -6,8 +6,8 @@ use crate::authorize::scope_matches;
 use crate::eval::Evaluator;
 use crate::explain::parts_of;
 use crate::explain::trace::{CallRecord, Recorder};
+use crate::limits::Limits;
 use crate::policy_set::PolicySet;
-use crate::Limits;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

@@ -37,7 +37,7 @@ use crate::files::{read_text, TextKind};
 use crate::policy_set::{IdScheme, Loader, PolicySet};
 
 mod shape;
-use crate::Limits;
+use crate::limits::Limits;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -58,7 +58,7 @@ pub struct Case {
     /// Its description, or `request N`.
     pub name: String,
     /// The request.
-    pub request: crate::Request,
+    pub request: crate::entities::json::Request,
     /// `allow` or `deny`.
     pub decision: String,
     /// The determining policies, when given.

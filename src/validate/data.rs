@@ -8,11 +8,11 @@ use super::json::{describe, locate, Path};
 use super::types::{Attr, Ty};
 use super::Index;
 use crate::entities::json::entity_ref;
-use crate::eval::ext;
 use crate::policy_set::PolicySet;
 use crate::schema::Type as SchemaType;
 use crate::syntax::ast::EntityUid;
 use crate::syntax::{FileId, Span};
+use crate::value::ext;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -192,8 +192,7 @@ impl Checker<'_> {
             (Ty::Ext(name), Json::String(s)) => {
                 let f = if *name == "ipaddr" { "ip" } else { name };
                 if let Err(e) = ext::call_function(f, &[ext::ExtArg::String(s)]) {
-                    let prefix = format!("error while evaluating `{f}` extension function: ");
-                    let why = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
+                    let why = e.detail();
                     self.report(
                         E::WrongValueType {
                             expected: ty.clone(),

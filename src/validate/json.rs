@@ -49,7 +49,7 @@ impl Path {
         for s in &self.0 {
             let _ = match s {
                 Seg::Index(i) => write!(out, "[{i}]"),
-                Seg::Key(k) if crate::eval::value::is_identifier(k) => write!(out, ".{k}"),
+                Seg::Key(k) if crate::value::is_identifier(k) => write!(out, ".{k}"),
                 Seg::Key(k) => write!(out, "[{k:?}]"),
             };
         }

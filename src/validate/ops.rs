@@ -16,9 +16,9 @@
 use super::error::ValidationError as E;
 use super::expr::{Ans, Cap, Caps, Checker, Lit};
 use super::types::{extension_signature, Ty, Want};
-use crate::eval::ext;
 use crate::syntax::ast::{CallTarget, Expr, ExprKind, Literal};
 use crate::syntax::Span;
+use crate::value::ext;
 
 /// How deep rule calls may nest while being checked, each at new argument types.
 const MAX_RULE_NESTING: usize = 32;
@@ -117,7 +117,9 @@ impl Checker<'_> {
         name: &str,
         args: &[Expr],
     ) -> Ans {
-        let arity = |me: &mut Self, n: usize| {
+        // The argument count of every built-in method is the table's.
+        let arity = |me: &mut Self, _: usize| {
+            let n = crate::builtins::method(name).map_or(usize::MAX, |b| b.arguments());
             if args.len() != n {
                 me.err(
                     E::WrongArgumentCount {
@@ -285,11 +287,7 @@ impl Checker<'_> {
             }] = args
             {
                 if let Err(err) = ext::call_function(name, &[ext::ExtArg::String(s)]) {
-                    let prefix = format!("error while evaluating `{name}` extension function: ");
-                    let message = match err.message.strip_prefix(&prefix) {
-                        Some(rest) => rest.to_string(),
-                        None => err.message,
-                    };
+                    let message = err.detail().to_string();
                     self.err(
                         E::ExtensionArgument {
                             function: name.to_string(),

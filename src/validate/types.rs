@@ -287,7 +287,7 @@ impl Ty {
                         f.write_str(",")?;
                     }
                     let q = if a.required { "" } else { "?" };
-                    if crate::eval::value::is_identifier(k) {
+                    if crate::value::is_identifier(k) {
                         write!(f, " {k}{q}: ")?;
                     } else {
                         write!(f, " {k:?}{q}: ")?;
@@ -360,32 +360,25 @@ impl fmt::Display for Want {
     }
 }
 
-/// The type of an extension function or method: its argument types (a
-/// method's receiver first) and its result.
+/// The type of an extension function or method, from the table of
+/// built-ins: its argument types (a method's receiver first) and its result.
 pub fn extension_signature(name: &str) -> Option<(Vec<Ty>, Ty)> {
-    let dec = Ty::Ext("decimal");
-    let ip = Ty::Ext("ipaddr");
-    let dt = Ty::Ext("datetime");
-    let dur = Ty::Ext("duration");
-    Some(match name {
-        "decimal" => (vec![Ty::String], dec),
-        "ip" => (vec![Ty::String], ip),
-        "datetime" => (vec![Ty::String], dt),
-        "duration" => (vec![Ty::String], dur),
-        "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
-            (vec![dec.clone(), dec], Ty::Bool)
-        }
-        "isIpv4" | "isIpv6" | "isLoopback" | "isMulticast" => (vec![ip], Ty::Bool),
-        "isInRange" => (vec![ip.clone(), ip], Ty::Bool),
-        "offset" => (vec![dt.clone(), dur], dt),
-        "durationSince" => (vec![dt.clone(), dt], dur),
-        "toDate" => (vec![dt.clone()], dt),
-        "toTime" => (vec![dt], dur),
-        "toMilliseconds" | "toSeconds" | "toMinutes" | "toHours" | "toDays" => {
-            (vec![dur], Ty::Long)
-        }
-        _ => return None,
-    })
+    let b = crate::builtins::function(name)
+        .or_else(|| crate::builtins::method(name))
+        .filter(|b| b.implementation == crate::builtins::Implementation::Extension)?;
+    let ty = |p: &crate::builtins::Param| -> Option<Ty> {
+        use crate::builtins::Param as P;
+        Some(match p {
+            P::Bool => Ty::Bool,
+            P::Long => Ty::Long,
+            P::String => Ty::String,
+            P::Ext(n) => Ty::Ext(n),
+            // Extension built-ins take and give only the types above.
+            P::Set | P::Entity | P::Any => return None,
+        })
+    };
+    let params = b.params.iter().map(ty).collect::<Option<Vec<_>>>()?;
+    Some((params, ty(&b.result)?))
 }
 
 /// Whether `<`, `<=`, `>`, `>=` compare values of type `t`.

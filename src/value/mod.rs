@@ -1,7 +1,9 @@
 //! Runtime values: what expressions evaluate to.
 
-use super::ext::ExtValue;
+pub mod ext;
+
 use crate::syntax::ast::EntityUid;
+use ext::ExtValue;
 use smol_str::SmolStr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -16,6 +16,7 @@ pub use datetime::{Datetime, Duration};
 pub use decimal::Decimal;
 pub use ipaddr::IpAddr;
 
+use crate::builtins::{self, Implementation};
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -130,15 +131,29 @@ pub enum ExtOutput {
 pub struct ExtError {
     /// The complete message.
     pub message: String,
+    /// For a failed application, what went wrong without the message's
+    /// `error while evaluating …` head (empty otherwise): see [`ExtError::detail`].
+    pub detail: String,
     /// An optional line of advice.
     pub help: Option<String>,
 }
 
 impl ExtError {
+    /// What went wrong, without naming the function, for messages that name
+    /// it themselves (the validator's).
+    pub fn detail(&self) -> &str {
+        if self.detail.is_empty() {
+            &self.message
+        } else {
+            &self.detail
+        }
+    }
+
     /// A failure inside extension function `function` (Cedar's `FailedExtensionFunctionApplication`).
     fn failed(function: &str, msg: impl fmt::Display, help: Option<&str>) -> ExtError {
         ExtError {
             message: format!("error while evaluating `{function}` extension function: {msg}"),
+            detail: msg.to_string(),
             help: help.map(str::to_string),
         }
     }
@@ -155,6 +170,7 @@ impl ExtError {
             _ => None,
         };
         ExtError {
+            detail: String::new(),
             message: format!("type error: expected {expected}, got {}", got.type_name()),
             help,
         }
@@ -163,6 +179,7 @@ impl ExtError {
     /// Cedar's arity error; counts include a method's receiver, as Cedar's do.
     fn arity(function: &str, expected: usize, got: usize) -> ExtError {
         ExtError {
+            detail: String::new(),
             message: format!(
                 "wrong number of arguments provided to extension function `{function}`: expected {expected}, got {got}"
             ),
@@ -173,40 +190,16 @@ impl ExtError {
     /// A name that is no extension function.
     fn unknown(function: &str) -> ExtError {
         ExtError {
+            detail: String::new(),
             message: format!("extension function `{function}` does not exist"),
             help: None,
         }
     }
 }
 
-/// The constructors, called as `name(args)`.
-const FUNCTIONS: [&str; 4] = ["decimal", "ip", "datetime", "duration"];
-
-/// The methods, called as `receiver.name(args)`, with their arity counting the receiver.
-const METHODS: [(&str, usize); 18] = [
-    ("lessThan", 2),
-    ("lessThanOrEqual", 2),
-    ("greaterThan", 2),
-    ("greaterThanOrEqual", 2),
-    ("isIpv4", 1),
-    ("isIpv6", 1),
-    ("isLoopback", 1),
-    ("isMulticast", 1),
-    ("isInRange", 2),
-    ("offset", 2),
-    ("durationSince", 2),
-    ("toDate", 1),
-    ("toTime", 1),
-    ("toMilliseconds", 1),
-    ("toSeconds", 1),
-    ("toMinutes", 1),
-    ("toHours", 1),
-    ("toDays", 1),
-];
-
 /// Whether `name` is an extension function (constructor) called as `name(args)`: decimal, ip, datetime, duration.
 pub fn is_function(name: &str) -> bool {
-    FUNCTIONS.contains(&name)
+    builtins::function(name).is_some_and(|b| b.implementation == Implementation::Extension)
 }
 
 /// Calls a constructor; wrong arity or argument type is an ExtError.
@@ -219,7 +212,7 @@ pub fn call_function(name: &str, args: &[ExtArg]) -> Result<ExtOutput, ExtError>
 
 /// Whether `name` is a method of some extension type (lessThan, isIpv4, isInRange, offset, toDate, toMilliseconds, ...).
 pub fn is_method(name: &str) -> bool {
-    METHODS.iter().any(|(m, _)| *m == name)
+    builtins::method(name).is_some_and(|b| b.implementation == Implementation::Extension)
 }
 
 /// Calls method `name` on `receiver` with `args`; a receiver or argument of the wrong type is an ExtError naming the expected type.
@@ -275,6 +268,7 @@ enum JsonArg {
 /// [`from_extn_json`] at nesting `depth`.
 fn extn_json(inner: &serde_json::Value, depth: usize) -> Result<ExtValue, ExtError> {
     let bad = |what: &str| ExtError {
+        detail: String::new(),
         message: format!("invalid `__extn` escape: {what}"),
         help: Some(
             r#"write it as `{"__extn": {"fn": "decimal", "arg": "1.23"}}` or with `"args": [...]`"#
@@ -331,6 +325,7 @@ fn json_arg(v: &serde_json::Value, depth: usize) -> Result<JsonArg, ExtError> {
             Some(n) => JsonArg::Long(n),
             None => {
                 return Err(ExtError {
+                    detail: String::new(),
                     message: format!("invalid `__extn` escape: `{n}` is not a 64-bit integer"),
                     help: None,
                 })
@@ -344,6 +339,7 @@ fn json_arg(v: &serde_json::Value, depth: usize) -> Result<JsonArg, ExtError> {
         },
         J::Null => {
             return Err(ExtError {
+                detail: String::new(),
                 message: "invalid `__extn` escape: `null` is not a Cedar value".into(),
                 help: None,
             })
@@ -353,15 +349,12 @@ fn json_arg(v: &serde_json::Value, depth: usize) -> Result<JsonArg, ExtError> {
 
 /// Runs extension function `name` (constructor or method; a method's receiver is `args[0]`).
 fn apply(name: &str, args: &[ExtArg]) -> Result<ExtOutput, ExtError> {
-    let expected = if is_function(name) {
-        1
-    } else {
-        METHODS
-            .iter()
-            .find(|(m, _)| *m == name)
-            .map(|(_, n)| *n)
-            .ok_or_else(|| ExtError::unknown(name))?
-    };
+    // Cedar counts a method's receiver among the arguments.
+    let expected = builtins::function(name)
+        .or_else(|| builtins::method(name))
+        .filter(|b| b.implementation == Implementation::Extension)
+        .map(|b| b.params.len())
+        .ok_or_else(|| ExtError::unknown(name))?;
     if args.len() != expected {
         return Err(ExtError::arity(name, expected, args.len()));
     }
