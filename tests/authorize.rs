@@ -57,6 +57,7 @@ fn run_case(dir: &Path) -> String {
             let options = Options {
                 errors,
                 limits: Limits::default(),
+                plain: false,
             };
             let response = authorize(&set, &entities, &request, &options);
             let _ = writeln!(

@@ -1,12 +1,16 @@
-//! The policy index changes nothing but speed: on the authorization corpus,
-//! the Model Studio examples and generated policy sets (every form of scope,
-//! hierarchies with cycles, action groups declared only in data, entities
-//! missing from the store), every response and every explanation is the
-//! same whether every policy is judged or only the index's candidates.
+//! The policy index and the evaluator's in-place fast path change nothing
+//! but speed: on the authorization corpus, the Model Studio examples and
+//! generated policy sets (every form of scope, hierarchies with cycles,
+//! action groups declared only in data, entities missing from the store,
+//! erroring policies), every response and every explanation is the same
+//! whether every policy is judged or only the index's candidates, and every
+//! response, per-policy outcome and step count is the same with the
+//! in-place reads of `eval/interp/in_place.rs` on and off.
 
-use mspl::authorize::{authorize, ErrorMode, Options, PolicyIndex};
+use mspl::authorize::{authorize, evaluate_policy, ErrorMode, Options, PolicyIndex};
 use mspl::engine::build_entities;
 use mspl::entities::json::{request_from_json, Request};
+use mspl::eval::Evaluator;
 use mspl::explain::{explain, Scope};
 use mspl::policy_set::{IdScheme, Loader, PolicySet};
 use mspl::{Entities, Limits};
@@ -21,16 +25,52 @@ fn same_both_ways(what: &str, set: &PolicySet, entities: &Entities, requests: &[
             let options = Options {
                 errors,
                 limits: Limits::default(),
+                plain: false,
             };
             let every = authorize(set, entities, request, &options);
             let indexed = index.authorize(set, entities, request, &options);
             assert_eq!(every, indexed, "{what}: {request:?} ({errors:?})");
+            let plain = authorize(
+                set,
+                entities,
+                request,
+                &Options {
+                    plain: true,
+                    ..options
+                },
+            );
+            assert_eq!(
+                every, plain,
+                "{what}: in place and plain differ on {request:?}"
+            );
             for scope in [Scope::Relevant, Scope::All] {
                 let a = explain(set, entities, request, &every, &options.limits, scope);
                 let b = explain(set, entities, request, &indexed, &options.limits, scope);
                 assert_eq!(a, b, "{what}: explanation of {request:?}");
             }
         }
+        same_steps_in_place_and_plain(what, set, entities, request);
+    }
+}
+
+/// Each policy judged alone with the fast path on and off: the same
+/// outcome (errors included) after the same number of steps.
+fn same_steps_in_place_and_plain(
+    what: &str,
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+) {
+    let limits = Limits::default();
+    for entry in &set.policies {
+        let judge = |in_place: bool| {
+            let mut eval = Evaluator::new(set, entities, request, &limits);
+            eval.set_in_place(in_place);
+            let outcome = evaluate_policy(&entry.policy, &mut eval);
+            (outcome, eval.steps())
+        };
+        let (fast, plain) = (judge(true), judge(false));
+        assert_eq!(fast, plain, "{what}: policy {} on {request:?}", entry.id);
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Options {
     pub errors: ErrorMode,
     /// The limits in force.
     pub limits: Limits,
+    /// Judge with the plain evaluator, the in-place fast path off: the
+    /// reference the fast path is checked against (`tests/in_place.rs`).
+    pub plain: bool,
 }
 
 /// An error raised by one policy's evaluation.
@@ -201,6 +204,7 @@ fn decide(
     let buffers = std::mem::take(&mut scratch.eval);
     let mut eval =
         Evaluator::with_buffers(set, entities, request, &options.limits, NoTrace, buffers);
+    eval.set_in_place(!options.plain);
     scratch.permits.clear();
     scratch.forbids.clear();
     let mut errors = Vec::new();

@@ -85,6 +85,7 @@ impl RequestArgs {
                 ErrorMode::FailClosed
             },
             limits,
+            plain: false,
         };
         let entities = match load_entities(self, &set) {
             Ok(e) => e,

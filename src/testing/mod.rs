@@ -266,6 +266,7 @@ pub fn run(
             ErrorMode::FailClosed
         },
         limits: options.limits,
+        plain: false,
     };
     suite
         .cases

@@ -162,6 +162,7 @@ fn an_impossible_state_under_not_never_allows() {
                 &Options {
                     errors,
                     limits: Limits::default(),
+                    plain: false,
                 },
             );
             assert_eq!(r.decision, Decision::Deny, "{what} in {errors:?}");

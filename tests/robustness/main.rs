@@ -76,7 +76,16 @@ pub fn decide_in(
     };
     let request =
         request_from_text_with(&origin, request, &set.schema, &limits).expect("request loads");
-    authorize(&set, &store, &request, &Options { errors, limits })
+    authorize(
+        &set,
+        &store,
+        &request,
+        &Options {
+            errors,
+            limits,
+            plain: false,
+        },
+    )
 }
 
 /// Runs the `mspl` command line in-process.

@@ -150,6 +150,7 @@ pub fn data(data: &[u8]) {
     let options = Options {
         errors: ErrorMode::FailClosed,
         limits: small_limits(),
+        plain: false,
     };
     if mode % 2 == 0 {
         let Ok(entities) =
@@ -218,10 +219,12 @@ pub fn authorize_case(data: &[u8]) -> bool {
     let fail_closed = Options {
         errors: ErrorMode::FailClosed,
         limits: small_limits(),
+        plain: false,
     };
     let cedar = Options {
         errors: ErrorMode::Cedar,
         limits: small_limits(),
+        plain: false,
     };
     // The set without the extra forbid: the case as generated.
     let mut base = full.clone();

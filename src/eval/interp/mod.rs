@@ -6,6 +6,8 @@
 //! choice: [`NoTrace`] compiles to nothing on the decision path; a recording
 //! tracer sees every rule call and clause for explanations.
 
+mod in_place;
+
 use super::error::{type_error, EvalError, EvalErrorKind};
 use crate::entities::json::Request;
 use crate::entities::Entities;
@@ -15,6 +17,7 @@ use crate::syntax::ast::{BinOp, CallTarget, EntityUid, Expr, ExprKind, Literal, 
 use crate::syntax::Span;
 use crate::value::ext::{self, ExtArg, ExtOutput};
 use crate::value::Value;
+use in_place::Peek;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -32,31 +35,6 @@ pub trait Tracer {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoTrace;
 impl Tracer for NoTrace {}
-
-/// A value read in place: a request variable's entity, or a borrowed value.
-#[derive(Clone, Copy)]
-enum Peek<'v> {
-    Uid(&'v EntityUid),
-    Value(&'v Value),
-}
-
-impl<'v> Peek<'v> {
-    fn uid(self) -> Option<&'v EntityUid> {
-        match self {
-            Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => Some(uid),
-            Peek::Value(_) => None,
-        }
-    }
-}
-
-impl PartialEq for Peek<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Peek::Value(a), Peek::Value(b)) => a == b,
-            _ => self.uid().is_some() && self.uid() == other.uid(),
-        }
-    }
-}
 
 /// Evaluates expressions for one request.
 pub struct Evaluator<'a, T: Tracer = NoTrace> {
@@ -80,6 +58,9 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
     /// Active rule calls, for cycle detection: the rule and where its
     /// arguments stand in `stack`.
     calls: Vec<(u32, usize, usize)>,
+    /// Whether the in-place fast path (`in_place.rs`) is on: the default;
+    /// off only to check it against the plain evaluation.
+    in_place: bool,
     /// The tracer.
     pub tracer: T,
 }
@@ -126,6 +107,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             frame_base: 0,
             stack: Vec::new(),
             calls: Vec::new(),
+            in_place: true,
             tracer,
         }
     }
@@ -167,6 +149,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         self.frame_base = 0;
         self.stack.clear();
         self.calls.clear();
+    }
+
+    /// Turns the in-place fast path on (the default) or off. Off, every
+    /// expression is evaluated the plain way: the reference the fast path
+    /// must agree with, in values, errors and steps (`tests/in_place.rs`).
+    pub fn set_in_place(&mut self, on: bool) {
+        self.in_place = on;
     }
 
     /// The steps taken since the last [`Self::reset`].
@@ -315,7 +304,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, span)?,
             ExprKind::Has(e, path) => {
                 let owned;
-                let mut current = if self.peekable(e)? {
+                let mut current = if self.in_place && self.peekable(e)? {
                     self.peek(e)
                 } else {
                     owned = self.eval(e)?;
@@ -350,7 +339,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 Value::String(s) => Value::Bool(super::like::matches(pattern, &s)),
                 other => return Err(type_error("`like`", "string", other.type_name(), e.span)),
             },
-            ExprKind::Is(e, ty, None) if self.peekable(e)? => match self.peek(e) {
+            ExprKind::Is(e, ty, None) if self.in_place && self.peekable(e)? => match self.peek(e) {
                 Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => Value::Bool(uid.ty == *ty),
                 Peek::Value(other) => {
                     return Err(type_error("`is`", "entity", other.type_name(), e.span))
@@ -372,7 +361,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 }
             }
             ExprKind::GetAttr(e, attr) => {
-                if self.peekable(e)? {
+                if self.in_place && self.peekable(e)? {
                     match self.peek(e) {
                         Peek::Uid(uid) => self.entity_attr(uid, attr, span)?,
                         Peek::Value(v) => self.get_attr(v, attr, span)?,
@@ -423,7 +412,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 body,
                 ..
             } => {
-                if let ExprKind::Set(items) = &set.kind {
+                if let (true, ExprKind::Set(items)) = (self.in_place, &set.kind) {
                     return self.quantify_literal(*quantifier, *slot, set, items, body);
                 }
                 let items = match self.eval(set)? {
@@ -477,145 +466,15 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         Ok(start)
     }
 
-    /// Evaluates the set literal `set` (whose elements are `items`) onto the
-    /// value stack instead of into a new set: the same step, the same size
-    /// check and the same elements in the same order as `eval(set)`. With
-    /// `ordered`, sorted and without duplicates, as the set would iterate.
-    /// Returns where the elements start.
-    fn literal_set_in_place(
-        &mut self,
-        set: &Expr,
-        items: &[Expr],
-        ordered: bool,
-    ) -> Result<usize, EvalError> {
-        self.step(set.span)?;
-        if items.len() > self.limits.max_set_size {
-            return Err(EvalError {
-                kind: EvalErrorKind::SetTooLarge {
-                    limit: self.limits.max_set_size,
-                },
-                span: set.span,
-            });
-        }
-        let start = self.push_values(items)?;
-        if ordered {
-            // Equal elements are identical, so which one stays is moot.
-            self.stack[start..].sort_unstable();
-            let mut kept = start;
-            for i in start + 1..self.stack.len() {
-                if self.stack[i] != self.stack[kept] {
-                    kept += 1;
-                    self.stack.swap(kept, i);
-                }
-            }
-            if self.stack.len() > start {
-                self.stack.truncate(kept + 1);
-            }
-        }
-        Ok(start)
-    }
-
-    /// `any x in [a, b]: body` (or `all`), the elements kept on the stack.
-    fn quantify_literal(
-        &mut self,
-        quantifier: Quantifier,
-        slot: u32,
-        set: &Expr,
-        items: &[Expr],
-        body: &Expr,
-    ) -> Result<Value, EvalError> {
-        let start = self.literal_set_in_place(set, items, true)?;
-        let end = self.stack.len();
-        let at = self.frame_base + slot as usize;
-        let mut result = matches!(quantifier, Quantifier::All);
-        let mut outcome = Ok(());
-        for i in start..end {
-            let item = self.stack[i].clone();
-            self.locals.truncate(at);
-            self.locals.push(item);
-            let holds = self.eval_bool(body, "a quantifier's body");
-            self.locals.truncate(at);
-            match holds {
-                Ok(h) if h != result => {
-                    result = h;
-                    break;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    outcome = Err(e);
-                    break;
-                }
-            }
-        }
-        self.stack.truncate(start);
-        outcome.map(|()| Value::Bool(result))
-    }
-
-    /// `[a, b].contains(x)` (or `containsAll`, `containsAny`), the elements
-    /// kept on the stack.
-    fn literal_set_method(
-        &mut self,
-        recv: &Expr,
-        items: &[Expr],
-        name: &str,
-        args: &[Expr],
-        span: Span,
-    ) -> Result<Value, EvalError> {
-        let start = self.literal_set_in_place(recv, items, false)?;
-        let end = self.stack.len();
-        let result = match self.push_values(args) {
-            Ok(_) => {
-                let (set, values) = self.stack[start..].split_at(end - start);
-                literal_set_test(set, values, name, args, span)
-            }
-            Err(e) => Err(e),
-        };
-        self.stack.truncate(start);
-        result
-    }
-
-    /// `a == b`, `a != b` and `a in b`, reading request variables and
-    /// locals in place rather than copying them (the same steps, in the
-    /// same order, as evaluating both operands).
-    fn compare_in_place(&mut self, op: BinOp, a: &Expr, b: &Expr) -> Result<Value, EvalError> {
-        let lhs_owned = if self.peekable(a)? {
-            None
-        } else {
-            Some(self.eval(a)?)
-        };
-        let rhs_owned = if self.peekable(b)? {
-            None
-        } else {
-            Some(self.eval(b)?)
-        };
-        // Evaluating `b` leaves the locals `a` can name as they were.
-        let lhs = lhs_owned.as_ref().map_or_else(|| self.peek(a), Peek::Value);
-        let rhs = rhs_owned.as_ref().map_or_else(|| self.peek(b), Peek::Value);
-        match op {
-            BinOp::Eq => Ok(Value::Bool(lhs == rhs)),
-            BinOp::Ne => Ok(Value::Bool(lhs != rhs)),
-            _ => {
-                let uid = match lhs {
-                    Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => uid,
-                    Peek::Value(other) => {
-                        return Err(type_error("`in`", "entity", other.type_name(), a.span))
-                    }
-                };
-                match rhs {
-                    Peek::Uid(target) => Ok(Value::Bool(self.entities.is_in(uid, target))),
-                    Peek::Value(v) => self.is_in(uid, v, b.span).map(Value::Bool),
-                }
-            }
-        }
-    }
-
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, span: Span) -> Result<Value, EvalError> {
         let literal_set = matches!(b.kind, ExprKind::Set(_));
-        if matches!(op, BinOp::Eq | BinOp::Ne) || (op == BinOp::In && !literal_set) {
+        if self.in_place
+            && (matches!(op, BinOp::Eq | BinOp::Ne) || (op == BinOp::In && !literal_set))
+        {
             return self.compare_in_place(op, a, b);
         }
         let lhs = self.eval(a)?;
-        if op == BinOp::In {
+        if self.in_place && op == BinOp::In {
             if let ExprKind::Set(items) = &b.kind {
                 let start = self.literal_set_in_place(b, items, true)?;
                 let result = match lhs {
@@ -758,42 +617,6 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         })
     }
 
-    /// Whether `e` is a request variable or a local, whose value [`Self::peek`]
-    /// reads without a copy; if so, counts the step that `eval(e)` would.
-    #[inline]
-    fn peekable(&mut self, e: &Expr) -> Result<bool, EvalError> {
-        let bound = match e.kind {
-            ExprKind::Var(_) => true,
-            // An unbound local is an internal error, raised by the plain
-            // evaluation: never read in place.
-            ExprKind::Local(slot, _) => self.frame_base + (slot as usize) < self.locals.len(),
-            _ => false,
-        };
-        if bound {
-            self.step(e.span)?;
-        }
-        Ok(bound)
-    }
-
-    /// The value of a request variable or a local, borrowed (after
-    /// [`Self::peekable`] said yes).
-    fn peek(&self, e: &Expr) -> Peek<'_> {
-        static FALSE: Value = Value::Bool(false);
-        match &e.kind {
-            ExprKind::Var(Var::Principal) => Peek::Uid(&self.request.principal),
-            ExprKind::Var(Var::Action) => Peek::Uid(&self.request.action),
-            ExprKind::Var(Var::Resource) => Peek::Uid(&self.request.resource),
-            ExprKind::Var(Var::Context) => Peek::Value(&self.request.context),
-            ExprKind::Local(slot, _) => Peek::Value(
-                self.locals
-                    .get(self.frame_base + *slot as usize)
-                    .unwrap_or(&FALSE),
-            ),
-            // INVARIANT: `peekable` said yes, so `e` is one of the above.
-            _ => Peek::Value(&FALSE),
-        }
-    }
-
     fn get_attr(&self, v: &Value, attr: &str, span: Span) -> Result<Value, EvalError> {
         let missing = |of: String, keys: Vec<&str>| EvalError {
             kind: EvalErrorKind::MissingAttribute {
@@ -825,7 +648,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         args: &[Expr],
         span: Span,
     ) -> Result<Value, EvalError> {
-        if let ExprKind::Set(items) = &recv.kind {
+        if let (true, ExprKind::Set(items)) = (self.in_place, &recv.kind) {
             if matches!(name, "contains" | "containsAll" | "containsAny") {
                 return self.literal_set_method(recv, items, name, args, span);
             }
@@ -1012,42 +835,6 @@ fn overflow(operation: String, span: Span) -> EvalError {
         kind: EvalErrorKind::Overflow { operation },
         span,
     }
-}
-
-/// The membership tests of `[a, b].contains(x)`, `containsAll` and
-/// `containsAny` on the literal's elements `set`, as on the set it builds.
-fn literal_set_test(
-    set: &[Value],
-    values: &[Value],
-    name: &str,
-    args: &[Expr],
-    span: Span,
-) -> Result<Value, EvalError> {
-    if values.len() != 1 {
-        return Err(EvalError {
-            kind: EvalErrorKind::Arity {
-                name: name.to_string(),
-                expected: 1,
-                found: values.len(),
-            },
-            span,
-        });
-    }
-    // A set's `contains` compares by order, as `BTreeSet` does.
-    let member = |x: &Value| set.iter().any(|y| y.cmp(x).is_eq());
-    Ok(Value::Bool(match (name, &values[0]) {
-        ("contains", x) => member(x),
-        ("containsAll", Value::Set(other)) => other.iter().all(member),
-        (_, Value::Set(other)) => other.iter().any(member),
-        (_, v) => {
-            return Err(type_error(
-                format!("`.{name}()`"),
-                "set",
-                v.type_name(),
-                args[0].span,
-            ))
-        }
-    }))
 }
 
 /// Calls `f` with `values` as extension arguments, without a vector for the
