@@ -2,7 +2,8 @@
 # Drives `mspl repl` through a real terminal (tmux) and checks what a person
 # would see: the continuation prompt on an open bracket, tab completion of a
 # keyword, a command and an entity id, syntax highlighting (ANSI escapes in
-# the pane), Ctrl-C dropping a line, Ctrl-D leaving, and the history file.
+# the pane), pasted and typed-ahead lines read in full, Ctrl-C dropping a
+# line, Ctrl-D leaving, and the history file.
 #
 # Requires tmux (Debian: `apt-get install -y tmux`); this script installs
 # nothing. Uses the binary in $MSPL, else target/debug/mspl (build it first
@@ -123,6 +124,37 @@ tmx send-keys -t repl C-c
 wait_prompt
 tmx send-keys -t repl '40 + 2' Enter
 if wait_for "" '^42$'; then pass "Ctrl-C drops the line"; else fail "Ctrl-C drops the line"; fi
+
+# A bracketed paste of a five-line policy, then of three commands: every
+# line is read, the policy as one input, the commands as three.
+wait_prompt
+printf 'permit(\n  principal == RamUser::"pasted",\n  action,\n  resource\n);\n' >"$work/policy.txt"
+tmx load-buffer "$work/policy.txt"
+tmx paste-buffer -p -t repl
+tmx send-keys -t repl Enter
+if wait_for "" '^added policy'; then pass "a pasted five-line policy is read whole"; else fail "a pasted five-line policy is read whole"; fi
+wait_prompt
+printf ':set principal RamUser::"pasted"\n:set action Action::"page.view"\n:set resource Page::"project-a/knowledge_base"\n' >"$work/commands.txt"
+tmx load-buffer "$work/commands.txt"
+tmx paste-buffer -p -t repl
+tmx send-keys -t repl Enter
+if wait_for "" '^principal = RamUser::"pasted"' && wait_for "" '^action = Action::"page.view"' &&
+    wait_for "" '^resource = Page::"project-a/knowledge_base"'; then
+    pass "three pasted commands all run"
+else
+    fail "three pasted commands all run"
+fi
+# Lines typed ahead of the prompt (a paste the terminal does not bracket)
+# are kept for the next inputs, not dropped.
+wait_prompt
+printf '6 * 9\n100 + 1\n' >"$work/ahead.txt"
+tmx load-buffer "$work/ahead.txt"
+tmx paste-buffer -t repl
+if wait_for "" '^54$' && wait_for "" '^101$'; then
+    pass "typed-ahead lines are all read"
+else
+    fail "typed-ahead lines are all read"
+fi
 
 # Ctrl-D on an empty line leaves, and the history is saved.
 wait_prompt

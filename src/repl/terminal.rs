@@ -52,22 +52,32 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
             CONTINUATION
         };
         match editor.readline(prompt) {
-            Ok(line) => {
-                if !buffer.is_empty() {
-                    buffer.push('\n');
+            Ok(text) => {
+                // A bracketed paste arrives as one text of several lines:
+                // each line goes on as if typed, so three pasted commands
+                // run as three inputs and a pasted policy as one.
+                let mut quit = false;
+                for line in text.split('\n') {
+                    if !buffer.is_empty() {
+                        buffer.push('\n');
+                    }
+                    buffer.push_str(line.strip_suffix('\r').unwrap_or(line));
+                    if !is_complete(&buffer) {
+                        continue;
+                    }
+                    let input = std::mem::take(&mut buffer);
+                    if input.trim().is_empty() {
+                        continue;
+                    }
+                    let _ = editor.add_history_entry(input.as_str());
+                    let reply = session.execute(&input);
+                    emit(&reply, &mut stdout.lock(), &mut stderr.lock());
+                    if reply.quit {
+                        quit = true;
+                        break;
+                    }
                 }
-                buffer.push_str(&line);
-                if !is_complete(&buffer) {
-                    continue;
-                }
-                let input = std::mem::take(&mut buffer);
-                if input.trim().is_empty() {
-                    continue;
-                }
-                let _ = editor.add_history_entry(input.as_str());
-                let reply = session.execute(&input);
-                emit(&reply, &mut stdout.lock(), &mut stderr.lock());
-                if reply.quit {
+                if quit {
                     break;
                 }
                 if session.generation() != seen {
