@@ -8,6 +8,7 @@
 
 pub mod authorize;
 pub mod builtins;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod diag;
 pub mod engine;

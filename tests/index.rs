@@ -11,7 +11,7 @@ use mspl::authorize::{authorize, evaluate_policy, ErrorMode, Options, PolicyInde
 use mspl::engine::build_entities;
 use mspl::entities::json::{request_from_json, Request};
 use mspl::eval::Evaluator;
-use mspl::explain::{explain, Scope};
+use mspl::explain::{explain, Include};
 use mspl::policy_set::{IdScheme, Loader, PolicySet};
 use mspl::{Entities, Limits};
 use std::fmt::Write;
@@ -43,7 +43,7 @@ fn same_both_ways(what: &str, set: &PolicySet, entities: &Entities, requests: &[
                 every, plain,
                 "{what}: in place and plain differ on {request:?}"
             );
-            for scope in [Scope::Relevant, Scope::All] {
+            for scope in [Include::Relevant, Include::All] {
                 let a = explain(set, entities, request, &every, &options.limits, scope);
                 let b = explain(set, entities, request, &indexed, &options.limits, scope);
                 assert_eq!(a, b, "{what}: explanation of {request:?}");

@@ -30,7 +30,7 @@ type Buckets<K> = HashMap<K, Vec<u32>, FastHash>;
 
 /// The policies filed under one part of the scope.
 #[derive(Clone, Debug, Default)]
-struct Slot {
+struct Bucket {
     /// By the entity the constraint names.
     by_uid: Buckets<EntityUid>,
     /// By the entity type of an `is` constraint.
@@ -40,7 +40,7 @@ struct Slot {
     through_ancestors: bool,
 }
 
-impl Slot {
+impl Bucket {
     fn file_uid(&mut self, uid: &EntityUid, policy: u32, hierarchy: bool) {
         let bucket = self.by_uid.entry(uid.clone()).or_default();
         // `action in [A, A]` files a policy once.
@@ -89,9 +89,9 @@ impl Slot {
 /// An index of a policy set's scopes (see the module's documentation).
 #[derive(Clone, Debug, Default)]
 pub struct PolicyIndex {
-    principal: Slot,
-    resource: Slot,
-    action: Slot,
+    principal: Bucket,
+    resource: Bucket,
+    action: Bucket,
     /// Policies whose scope constrains nothing the index can key on.
     fallback: Vec<u32>,
     /// The number of policies of the set it was built from.

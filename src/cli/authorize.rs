@@ -3,7 +3,7 @@
 use super::common::{Format, Outcome};
 use super::input::RequestArgs;
 use crate::authorize::PolicyIndex;
-use crate::explain::{explain, render, Scope};
+use crate::explain::{explain, render, Include};
 use std::io::IsTerminal;
 
 /// Arguments of `mspl authorize`.
@@ -45,7 +45,7 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
                 request,
                 &response,
                 &options.limits,
-                Scope::Relevant,
+                Include::Relevant,
             )
         });
         match format {

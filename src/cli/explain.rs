@@ -3,7 +3,7 @@
 use super::common::{Format, Outcome};
 use super::input::RequestArgs;
 use crate::authorize::authorize;
-use crate::explain::{explain, render, Scope};
+use crate::explain::{explain, render, Include};
 use std::io::IsTerminal;
 
 /// Arguments of `mspl explain`.
@@ -30,7 +30,7 @@ pub fn run(args: &ExplainArgs) -> Outcome {
             request,
             &response,
             &options.limits,
-            Scope::All,
+            Include::All,
         );
         match args.input.format {
             Format::Json => {

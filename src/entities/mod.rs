@@ -69,11 +69,11 @@ impl WalkScratch {
 
     /// Marks `n` visited; `false` when it already was.
     fn visit(&mut self, n: u32) -> bool {
-        let slot = &mut self.stamps[n as usize];
-        if *slot == self.stamp {
+        let local = &mut self.stamps[n as usize];
+        if *local == self.stamp {
             return false;
         }
-        *slot = self.stamp;
+        *local = self.stamp;
         true
     }
 }

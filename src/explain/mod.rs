@@ -24,7 +24,7 @@ use trace::{CallRecord, Recorder};
 
 /// Which policies an explanation covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub enum Include {
     /// Those that decided or could have: the determining policies, or for a
     /// deny with no permit, the permits whose scope matched.
     Relevant,
@@ -158,7 +158,7 @@ pub fn explain(
     request: &Request,
     response: &Response,
     limits: &Limits,
-    scope: Scope,
+    include: Include,
 ) -> Explanation {
     let mut policies = Vec::new();
     // An explanation re-evaluates; it spends at most one request's step
@@ -170,16 +170,16 @@ pub fn explain(
     for entry in &set.policies {
         let determining = decided.contains(&entry.id);
         let matched = scope_matches(&entry.policy, request, entities);
-        let include = match scope {
-            Scope::All => true,
-            Scope::Relevant => {
+        let include_it = match include {
+            Include::All => true,
+            Include::Relevant => {
                 determining
                     || (response.determining.is_empty()
                         && matched
                         && entry.policy.effect == Effect::Permit)
             }
         };
-        if include {
+        if include_it {
             let on = On {
                 set,
                 entities,
@@ -189,7 +189,7 @@ pub fn explain(
             policies.push(trace_policy(&on, entry, matched, determining, &mut left));
         }
     }
-    if scope == Scope::Relevant && response.determining.is_empty() {
+    if include == Include::Relevant && response.determining.is_empty() {
         // Keep the permits whose unmet parts are all about the principal;
         // the others fail on what the request is, not on a missing grant.
         let grantable = |p: &PolicyTrace| {

@@ -5,7 +5,7 @@ use super::eval;
 use super::{Reply, Session};
 use crate::authorize::authorize;
 use crate::diag::Severity;
-use crate::explain::{explain, render, Scope};
+use crate::explain::{explain, render, Include};
 use crate::syntax::ast::{Effect, Var};
 use crate::value::Value;
 use std::collections::BTreeMap;
@@ -302,7 +302,11 @@ fn decide(session: &Session, rest: &str, full: bool) -> Reply {
     };
     let (set, entities, options) = (&session.set, &session.entities, &session.options);
     let response = authorize(set, entities, &request, options);
-    let scope = if full { Scope::All } else { Scope::Relevant };
+    let scope = if full {
+        Include::All
+    } else {
+        Include::Relevant
+    };
     let explanation = explain(set, entities, &request, &response, &options.limits, scope);
     let text = if full {
         render::trace(set, &response, &explanation, session.color)

@@ -13,7 +13,9 @@
 
 pub mod commands;
 pub mod eval;
+#[cfg(feature = "cli")]
 pub mod helper;
+#[cfg(feature = "cli")]
 mod terminal;
 
 use crate::authorize::{ErrorMode, Options};
@@ -193,6 +195,7 @@ impl Session {
     }
 
     /// The words the completer offers, from what is loaded.
+    #[cfg(feature = "cli")]
     pub fn vocabulary(&self) -> helper::Vocabulary {
         helper::Vocabulary::of(&self.set, &self.entities)
     }
@@ -489,11 +492,15 @@ fn item_ended(text: &str) -> bool {
 /// Returns the exit code (always 0: the session ended normally).
 pub fn run(config: &Config) -> i32 {
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    #[cfg(feature = "cli")]
     if interactive {
         let color = std::io::stderr().is_terminal();
         let (session, reply) = Session::start(config, color);
-        terminal::run(session, reply, config.history.as_deref())
-    } else {
+        return terminal::run(session, reply, config.history.as_deref());
+    }
+    #[cfg(not(feature = "cli"))]
+    let _ = interactive;
+    {
         let (mut session, reply) = Session::start(config, false);
         let stdout = std::io::stdout();
         let stderr = std::io::stderr();

@@ -403,7 +403,8 @@ pub enum ExprKind {
     Entity(EntityUid),
     /// A request variable.
     Var(Var),
-    /// A rule parameter or quantifier variable: its slot and name.
+    /// A rule parameter or quantifier variable: its position among the
+    /// frame's locals, and its name.
     Local(u32, SmolStr),
     /// `if c then a else b`.
     If(Box<Expr>, Box<Expr>, Box<Expr>),
@@ -442,14 +443,14 @@ pub enum ExprKind {
     Set(Vec<Expr>),
     /// `{a: 1, "b c": 2}`.
     Record(Vec<(SmolStr, Expr)>),
-    /// `any x in S: body` / `all x in S: body`; the variable gets `slot`.
+    /// `any x in S: body` / `all x in S: body`; the variable is local number `local`.
     Quantified {
         /// Which quantifier.
         quantifier: Quantifier,
         /// The bound variable's name.
         var: SmolStr,
-        /// The bound variable's slot.
-        slot: u32,
+        /// The bound variable's position among the frame's locals.
+        local: u32,
         /// The set ranged over.
         set: Box<Expr>,
         /// The predicate.

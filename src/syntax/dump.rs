@@ -175,7 +175,7 @@ impl Dumper {
             ExprKind::Lit(Literal::String(s)) => self.line(&format!("{s:?}")),
             ExprKind::Entity(u) => self.line(&u.to_string()),
             ExprKind::Var(v) => self.line(v.name()),
-            ExprKind::Local(slot, name) => self.line(&format!("{name}#{slot}")),
+            ExprKind::Local(local, name) => self.line(&format!("{name}#{local}")),
             ExprKind::If(c, a, b) => self.nested("if", |d| {
                 d.expr(c);
                 d.expr(a);
@@ -251,7 +251,7 @@ impl Dumper {
             ExprKind::Quantified {
                 quantifier,
                 var,
-                slot,
+                local,
                 set,
                 body,
             } => {
@@ -259,7 +259,7 @@ impl Dumper {
                     Quantifier::Any => "any",
                     Quantifier::All => "all",
                 };
-                self.nested(&format!("{q} {var}#{slot}"), |d| {
+                self.nested(&format!("{q} {var}#{local}"), |d| {
                     d.expr(set);
                     d.expr(body);
                 });

@@ -155,8 +155,8 @@ impl Lower {
     }
 
     fn var(&mut self, name: &str, span: Span) -> Expr {
-        if let Some(slot) = self.scope.iter().rposition(|n| n == name) {
-            return Expr::new(ExprKind::Local(slot as u32, name.into()), span);
+        if let Some(local) = self.scope.iter().rposition(|n| n == name) {
+            return Expr::new(ExprKind::Local(local as u32, name.into()), span);
         }
         let var = match name {
             "principal" => Var::Principal,
@@ -203,14 +203,14 @@ impl Lower {
                 }
             }
         }
-        let slot = self.scope.len() as u32;
+        let local = self.scope.len() as u32;
         let set = set.unwrap_or_else(|| error_expr(span));
         let body = body.unwrap_or_else(|| error_expr(span));
         Expr::new(
             ExprKind::Quantified {
                 quantifier,
                 var,
-                slot,
+                local,
                 set: Box::new(set),
                 body: Box::new(body),
             },

@@ -414,7 +414,7 @@ fn describe_rule(rule: Rule) -> Option<String> {
 struct Lower {
     file: FileId,
     offset: usize,
-    /// Names of the locals in scope; a name's slot is its index.
+    /// Names of the locals in scope; a name's position is its index.
     scope: Vec<SmolStr>,
     errors: Vec<ParseError>,
     /// How many AST nodes stand above the expression being lowered.

@@ -112,9 +112,9 @@ impl Coverage {
                         }
                     }
                 }
-                let slot = self.policies.entry(key).or_default();
-                slot.0 = true;
-                slot.1 |= applied;
+                let local = self.policies.entry(key).or_default();
+                local.0 = true;
+                local.1 |= applied;
             }
         }
     }

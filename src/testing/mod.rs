@@ -32,7 +32,7 @@ use crate::diag::{Diagnostic, Sources};
 use crate::engine::build_entities_with;
 use crate::entities::json::request_from_json;
 use crate::entities::Entities;
-use crate::explain::{explain, render, Scope};
+use crate::explain::{explain, render, Include};
 use crate::files::{read_text, TextKind};
 use crate::policy_set::{IdScheme, Loader, PolicySet};
 
@@ -285,7 +285,7 @@ pub fn run(
                 &case.request,
                 &response,
                 &authorize_options.limits,
-                Scope::Relevant,
+                Include::Relevant,
             );
             let mut differences = Vec::new();
             let decision = format!("{:?}", response.decision).to_ascii_lowercase();

@@ -6,7 +6,7 @@
 use super::error::{Problem, ValidationError as E};
 use super::json::{describe, locate, Path};
 use super::types::{Attr, Ty};
-use super::Index;
+use super::Declared;
 use crate::entities::json::entity_ref;
 use crate::policy_set::PolicySet;
 use crate::schema::Type as SchemaType;
@@ -27,8 +27,8 @@ pub struct Unreadable {
     pub message: String,
 }
 
-struct Checker<'a> {
-    index: &'a Index<'a>,
+struct DataChecker<'a> {
+    index: &'a Declared<'a>,
     file: FileId,
     /// The piece being checked, its offset in the file, and the path of
     /// its root in the file (`$`, or `$[3]` for the fourth entity).
@@ -38,7 +38,7 @@ struct Checker<'a> {
     problems: Vec<Problem>,
 }
 
-impl Checker<'_> {
+impl DataChecker<'_> {
     fn report(&mut self, error: E, path: &Path) {
         let (start, end) = locate(self.piece, path);
         let span = Span::new(self.file, self.offset + start, self.offset + end);
@@ -416,7 +416,7 @@ pub fn validate_entities(
     file: FileId,
     text: &str,
 ) -> Result<Vec<Problem>, Unreadable> {
-    let index = Index::new(set);
+    let index = Declared::new(set);
     let pieces: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
             Unreadable {
@@ -432,7 +432,7 @@ pub fn validate_entities(
         let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
         let json: Json =
             serde_json::from_str(raw.get()).map_err(|e| unreadable(file, text, offset, &e))?;
-        let mut c = Checker {
+        let mut c = DataChecker {
             index: &index,
             file,
             piece: raw.get(),
@@ -454,7 +454,7 @@ pub fn validate_requests(
     text: &str,
     lines: bool,
 ) -> Result<Vec<Problem>, Unreadable> {
-    let index = Index::new(set);
+    let index = Declared::new(set);
     let mut problems = Vec::new();
     let mut offset = 0;
     let pieces: Vec<&str> = if lines {
@@ -471,7 +471,7 @@ pub fn validate_requests(
         if !body.trim().is_empty() {
             let json: Json =
                 serde_json::from_str(body).map_err(|e| unreadable(file, text, offset, &e))?;
-            let mut c = Checker {
+            let mut c = DataChecker {
                 index: &index,
                 file,
                 piece: body,

@@ -6,7 +6,7 @@
 
 use super::error::{Problem, ValidationError as E};
 use super::types::{Ty, Want};
-use super::Index;
+use super::Declared;
 use crate::syntax::ast::{BinOp, EntityUid, Expr, ExprKind, Literal, Name, Quantifier, Var};
 use crate::syntax::Span;
 use smol_str::SmolStr;
@@ -108,9 +108,9 @@ pub(crate) enum Lit<'a> {
 }
 
 /// Types expressions for one environment, collecting problems.
-pub(crate) struct Checker<'a> {
+pub(crate) struct TypeChecker<'a> {
     /// The declarations.
-    pub index: &'a Index<'a>,
+    pub index: &'a Declared<'a>,
     /// The request environment.
     pub env: &'a Env,
     /// What was found so far.
@@ -137,10 +137,10 @@ pub(crate) struct Checker<'a> {
     pub checked_rules: Vec<u32>,
 }
 
-impl<'a> Checker<'a> {
+impl<'a> TypeChecker<'a> {
     /// A checker for `env`.
-    pub fn new(index: &'a Index<'a>, env: &'a Env) -> Checker<'a> {
-        Checker {
+    pub fn new(index: &'a Declared<'a>, env: &'a Env) -> TypeChecker<'a> {
+        TypeChecker {
             index,
             env,
             problems: Vec::new(),
@@ -276,7 +276,7 @@ impl<'a> Checker<'a> {
                 Var::Action => Ty::Entity(self.env.action.ty.clone()),
                 Var::Context => self.env.context.clone(),
             }),
-            ExprKind::Local(slot, _) => match self.locals.get(self.base + *slot as usize) {
+            ExprKind::Local(local, _) => match self.locals.get(self.base + *local as usize) {
                 Some(t) => Ans::good(t.clone()),
                 None => Ans::bad(None),
             },
@@ -373,7 +373,7 @@ impl<'a> Checker<'a> {
             }
             ExprKind::Quantified {
                 quantifier,
-                slot,
+                local,
                 set,
                 body,
                 ..
@@ -387,7 +387,7 @@ impl<'a> Checker<'a> {
                 let Some(element) = element else {
                     return Ans::bad(Some(Ty::Bool));
                 };
-                let at = self.base + *slot as usize;
+                let at = self.base + *local as usize;
                 self.locals.truncate(at);
                 self.locals.push(element);
                 let b = self.boolean(prior, body);

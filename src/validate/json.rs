@@ -15,7 +15,7 @@ pub enum Seg {
     /// `.key` or `["key"]`.
     Key(String),
     /// `[i]`.
-    Index(usize),
+    Declared(usize),
 }
 
 /// A path from the document's root, printed as `$[2].attrs.owner`.
@@ -37,7 +37,7 @@ impl Path {
 
     /// This path extended by index `i`.
     pub fn index(&self, i: usize) -> Path {
-        self.with(Seg::Index(i))
+        self.with(Seg::Declared(i))
     }
 }
 
@@ -48,7 +48,7 @@ impl Path {
         let mut out = String::new();
         for s in &self.0 {
             let _ = match s {
-                Seg::Index(i) => write!(out, "[{i}]"),
+                Seg::Declared(i) => write!(out, "[{i}]"),
                 Seg::Key(k) if crate::value::is_identifier(k) => write!(out, ".{k}"),
                 Seg::Key(k) => write!(out, "[{k:?}]"),
             };
@@ -75,7 +75,7 @@ pub fn locate(text: &str, path: &Path) -> (usize, usize) {
             Seg::Key(k) => serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get())
                 .ok()
                 .and_then(|m| m.get(k).copied()),
-            Seg::Index(i) => serde_json::from_str::<Vec<&RawValue>>(raw.get())
+            Seg::Declared(i) => serde_json::from_str::<Vec<&RawValue>>(raw.get())
                 .ok()
                 .and_then(|v| v.get(*i).copied()),
         };

@@ -39,7 +39,7 @@ use types::{Attr, Ty};
 /// about: descendant types and descendant actions. They are walked when
 /// asked and kept per type asked about, never closed for every type, so a
 /// chain of thousands of types costs what the policies ask of it.
-pub struct Index<'a> {
+pub struct Declared<'a> {
     /// The policy set (its rules are typed at their calls).
     pub set: &'a PolicySet,
     /// The declarations.
@@ -50,9 +50,9 @@ pub struct Index<'a> {
     action_in_type: RefCell<HashMap<(Name, Name), bool>>,
 }
 
-impl<'a> Index<'a> {
+impl<'a> Declared<'a> {
     /// Indexes the declarations of `set`.
-    pub fn new(set: &'a PolicySet) -> Index<'a> {
+    pub fn new(set: &'a PolicySet) -> Declared<'a> {
         let schema = &set.schema;
         let mut children: HashMap<Name, Vec<Name>> = HashMap::new();
         for (name, t) in &schema.entity_types {
@@ -69,7 +69,7 @@ impl<'a> Index<'a> {
                     .push(uid.clone());
             }
         }
-        Index {
+        Declared {
             set,
             schema,
             children,
@@ -262,7 +262,7 @@ fn reachable<K: Clone + Ord + std::hash::Hash>(
 /// Validates the policies and rules of `set` against its declarations.
 /// Problems come in source order, each once; see [`Problem::is_warning`].
 pub fn validate_policies(set: &PolicySet) -> Vec<Problem> {
-    let index = Index::new(set);
+    let index = Declared::new(set);
     tidy(policies::check(&index))
 }
 

@@ -14,7 +14,7 @@
 //! is typed `Bool`; the outer check covers its body.
 
 use super::error::ValidationError as E;
-use super::expr::{Ans, Cap, Caps, Checker, Lit};
+use super::expr::{Ans, Cap, Caps, Lit, TypeChecker};
 use super::types::{extension_signature, Ty, Want};
 use crate::syntax::ast::{CallTarget, Expr, ExprKind, Literal};
 use crate::syntax::Span;
@@ -23,7 +23,7 @@ use crate::value::ext;
 /// How deep rule calls may nest while being checked, each at new argument types.
 const MAX_RULE_NESTING: usize = 32;
 
-impl Checker<'_> {
+impl TypeChecker<'_> {
     pub(crate) fn check_in(&mut self, prior: &Caps, e: &Expr, a: &Expr, b: &Expr) -> Ans {
         let l = self.expect(prior, a, Want::Entity, |_| {
             Some("`in` tests the entity hierarchy; try `.contains()` for sets".into())

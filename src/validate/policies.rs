@@ -6,9 +6,9 @@
 //! ([`super::ops`]).
 
 use super::error::{Problem, ValidationError as E};
-use super::expr::{Ans, Checker};
+use super::expr::{Ans, TypeChecker};
 use super::types::Ty;
-use super::Index;
+use super::Declared;
 use crate::policy_set::PolicyEntry;
 use crate::syntax::ast::visit;
 use crate::syntax::ast::{
@@ -19,7 +19,7 @@ use crate::syntax::Span;
 use std::collections::{BTreeSet, HashMap};
 
 /// Every problem of the policies and rules of `index.set`.
-pub(crate) fn check(index: &Index) -> Vec<Problem> {
+pub(crate) fn check(index: &Declared) -> Vec<Problem> {
     let set = index.set;
     let mut problems = Vec::new();
     // Policies with a name or scope error are not also called impossible.
@@ -51,7 +51,7 @@ pub(crate) fn check(index: &Index) -> Vec<Problem> {
     let mut relevant = vec![false; set.policies.len()];
     let mut in_results: HashMap<(usize, u32, u32), (bool, String, String)> = HashMap::new();
     for env in index.envs() {
-        let mut checker = Checker::new(index, &env);
+        let mut checker = TypeChecker::new(index, &env);
         for (i, (scope, conditions)) in prepared.iter().enumerate() {
             checker.track_in = false;
             let mut acc = Ans::good(Ty::True);
@@ -165,7 +165,7 @@ fn condition_exprs(p: &Policy) -> Vec<Expr> {
         .collect()
 }
 
-fn check_names(index: &Index, p: &Policy, out: &mut Vec<Problem>) {
+fn check_names(index: &Declared, p: &Policy, out: &mut Vec<Problem>) {
     for c in [&p.principal, &p.resource] {
         match c {
             ScopeConstraint::Any => {}
@@ -187,7 +187,7 @@ fn check_names(index: &Index, p: &Policy, out: &mut Vec<Problem>) {
     }
 }
 
-fn names_in_expr(index: &Index, e: &Expr, out: &mut Vec<Problem>) {
+fn names_in_expr(index: &Declared, e: &Expr, out: &mut Vec<Problem>) {
     match &e.kind {
         ExprKind::Entity(u) => check_uid(index, u, e.span, out),
         ExprKind::Is(_, t, _) => check_type(index, t, e.span, out),
@@ -195,7 +195,7 @@ fn names_in_expr(index: &Index, e: &Expr, out: &mut Vec<Problem>) {
     }
 }
 
-fn check_type(index: &Index, t: &Name, span: Span, out: &mut Vec<Problem>) {
+fn check_type(index: &Declared, t: &Name, span: Span, out: &mut Vec<Problem>) {
     if !index.is_known_type(t) {
         let known: Vec<&str> = index
             .schema
@@ -213,7 +213,7 @@ fn check_type(index: &Index, t: &Name, span: Span, out: &mut Vec<Problem>) {
     }
 }
 
-fn check_uid(index: &Index, u: &EntityUid, span: Span, out: &mut Vec<Problem>) {
+fn check_uid(index: &Declared, u: &EntityUid, span: Span, out: &mut Vec<Problem>) {
     if index.is_action_type(&u.ty) {
         if !index.schema.actions.contains_key(u) {
             let shown = u.to_string();
@@ -250,7 +250,7 @@ fn check_uid(index: &Index, u: &EntityUid, span: Span, out: &mut Vec<Problem>) {
 
 /// Cedar's action application check: some action the scope allows applies
 /// to some principal type and some resource type the scope allows.
-fn check_application(index: &Index, p: &Policy) -> Option<Problem> {
+fn check_application(index: &Declared, p: &Policy) -> Option<Problem> {
     let schema = index.schema;
     let actions: Vec<&EntityUid> = match &p.action {
         ActionConstraint::Any => schema.actions.keys().collect(),
@@ -311,7 +311,7 @@ fn check_application(index: &Index, p: &Policy) -> Option<Problem> {
 }
 
 /// Rules that no policy calls, directly or through other rules.
-fn unused_rules(policies: &[PolicyEntry], index: &Index) -> Vec<usize> {
+fn unused_rules(policies: &[PolicyEntry], index: &Declared) -> Vec<usize> {
     let rules = &index.set.rules;
     let mut used = vec![false; rules.len()];
     let mut todo: Vec<u32> = Vec::new();

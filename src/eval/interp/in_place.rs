@@ -78,14 +78,14 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     pub(super) fn quantify_literal(
         &mut self,
         quantifier: Quantifier,
-        slot: u32,
+        local: u32,
         set: &Expr,
         items: &[Expr],
         body: &Expr,
     ) -> Result<Value, EvalError> {
         let start = self.literal_set_in_place(set, items, true)?;
         let end = self.stack.len();
-        let at = self.frame_base + slot as usize;
+        let at = self.frame_base + local as usize;
         let mut result = matches!(quantifier, Quantifier::All);
         let mut outcome = Ok(());
         for i in start..end {
@@ -181,7 +181,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Var(_) => true,
             // An unbound local is an internal error, raised by the plain
             // evaluation: never read in place.
-            ExprKind::Local(slot, _) => self.frame_base + (slot as usize) < self.locals.len(),
+            ExprKind::Local(local, _) => self.frame_base + (local as usize) < self.locals.len(),
             _ => false,
         };
         if bound {
@@ -199,9 +199,9 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Var(Var::Action) => Peek::Uid(&self.request.action),
             ExprKind::Var(Var::Resource) => Peek::Uid(&self.request.resource),
             ExprKind::Var(Var::Context) => Peek::Value(&self.request.context),
-            ExprKind::Local(slot, _) => Peek::Value(
+            ExprKind::Local(local, _) => Peek::Value(
                 self.locals
-                    .get(self.frame_base + *slot as usize)
+                    .get(self.frame_base + *local as usize)
                     .unwrap_or(&FALSE),
             ),
             // INVARIANT: `peekable` said yes, so `e` is one of the above.

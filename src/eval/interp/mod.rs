@@ -252,9 +252,9 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 Var::Resource => Value::Entity(self.request.resource.clone()),
                 Var::Context => self.request.context.clone(),
             },
-            ExprKind::Local(slot, name) => self
+            ExprKind::Local(local, name) => self
                 .locals
-                .get(self.frame_base + *slot as usize)
+                .get(self.frame_base + *local as usize)
                 .cloned()
                 .ok_or_else(|| EvalError {
                     kind: EvalErrorKind::Internal {
@@ -407,13 +407,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             }
             ExprKind::Quantified {
                 quantifier,
-                slot,
+                local,
                 set,
                 body,
                 ..
             } => {
                 if let (true, ExprKind::Set(items)) = (self.in_place, &set.kind) {
-                    return self.quantify_literal(*quantifier, *slot, set, items, body);
+                    return self.quantify_literal(*quantifier, *local, set, items, body);
                 }
                 let items = match self.eval(set)? {
                     Value::Set(s) => s,
@@ -425,7 +425,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                         return Err(type_error(op, "set", other.type_name(), set.span));
                     }
                 };
-                let at = self.frame_base + *slot as usize;
+                let at = self.frame_base + *local as usize;
                 let mut result = matches!(quantifier, Quantifier::All);
                 for item in items.iter() {
                     self.locals.truncate(at);
@@ -843,8 +843,8 @@ fn with_ext_args<R>(values: &[Value], f: impl FnOnce(&[ExtArg]) -> R) -> R {
     const FEW: usize = 4;
     if values.len() <= FEW {
         let mut few = [ExtArg::Other(""); FEW];
-        for (slot, v) in few.iter_mut().zip(values) {
-            *slot = ext_arg(v);
+        for (place, v) in few.iter_mut().zip(values) {
+            *place = ext_arg(v);
         }
         f(&few[..values.len()])
     } else {
