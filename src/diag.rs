@@ -207,7 +207,7 @@ impl Sources {
                 printable(label)
             ));
         }
-        let notes = self.notes_of(d);
+        let notes = d.note_lines();
         if !notes.is_empty() {
             out.push_str("  │\n");
         }
@@ -223,18 +223,6 @@ impl Sources {
             Some(t) => t,
             None => self.text(file),
         }
-    }
-
-    fn notes_of(&self, d: &Diagnostic) -> Vec<String> {
-        let mut notes = Vec::new();
-        if let (Some(file), Some(line), Some(column)) = (&d.file, d.line, d.column) {
-            notes.push(format!("at {}:{line}:{column}", printable(file)));
-        }
-        notes.extend(d.notes.iter().map(|n| printable_lines(n)));
-        if let Some(h) = &d.help {
-            notes.push(format!("help: {}", printable(h)));
-        }
-        notes
     }
 
     /// The length of the source lines `span` covers.
@@ -493,6 +481,20 @@ impl Diagnostic {
         self
     }
 
+    /// The lines under the source, printable: where in a data file, the
+    /// notes, the help line.
+    fn note_lines(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let (Some(file), Some(line), Some(column)) = (&self.file, self.line, self.column) {
+            notes.push(format!("at {}:{line}:{column}", printable(file)));
+        }
+        notes.extend(self.notes.iter().map(|n| printable_lines(n)));
+        if let Some(h) = &self.help {
+            notes.push(format!("help: {}", printable(h)));
+        }
+        notes
+    }
+
     fn to_codespan(&self) -> CsDiagnostic<FileId> {
         let mut d = match self.severity {
             Severity::Error => CsDiagnostic::error(),
@@ -508,15 +510,7 @@ impl Diagnostic {
             }
             d = d.with_labels(labels);
         }
-        let mut notes = Vec::new();
-        if let (Some(file), Some(line), Some(column)) = (&self.file, self.line, self.column) {
-            notes.push(format!("at {}:{line}:{column}", printable(file)));
-        }
-        notes.extend(self.notes.iter().map(|n| printable_lines(n)));
-        if let Some(h) = &self.help {
-            notes.push(format!("help: {}", printable(h)));
-        }
-        d.with_notes(notes)
+        d.with_notes(self.note_lines())
     }
 }
 

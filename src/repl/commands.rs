@@ -225,7 +225,10 @@ fn set(session: &mut Session, rest: &str) -> Reply {
     if text.is_empty() {
         return err(session.render_plain(
             &format!("`:set {name}` needs a value"),
-            Some(format!("write e.g. `:set {name} {}`", eval::example(var))),
+            Some(format!(
+                "write e.g. `:set {name} {}`",
+                eval::example(session, var)
+            )),
             Severity::Error,
         ));
     }

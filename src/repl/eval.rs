@@ -106,7 +106,7 @@ fn unbound_variables(session: &Session, expr: &Expr) -> Vec<Diagnostic> {
             out.push(d.with_help(Some(format!(
                 "bind it first, e.g. `:set {} {}`",
                 v.name(),
-                example(v)
+                example(session, v)
             ))));
         }
     };
@@ -169,14 +169,51 @@ fn rule_variables(session: &Session, start: u32) -> Vec<Var> {
     vars
 }
 
-/// A value to show in help lines for `v`.
-pub fn example(v: Var) -> &'static str {
-    match v {
-        Var::Principal => "User::\"alice\"",
-        Var::Action => "Action::\"view\"",
-        Var::Resource => "Photo::\"p1\"",
-        Var::Context => "{authenticated: true}",
-    }
+/// A value to show in help lines for `v`, taken from what the session
+/// loaded: an entity of a type some action applies to (else any entity of
+/// the store), a declared action; a placeholder only when nothing fits.
+pub fn example(session: &Session, v: Var) -> String {
+    let schema = &session.set.schema;
+    let entity_of = |types: &mut dyn Iterator<Item = &crate::syntax::ast::Name>| {
+        let wanted: BTreeSet<&str> = types.map(|t| t.as_str()).collect();
+        session
+            .entities
+            .iter()
+            .map(|(uid, _)| uid)
+            .find(|uid| wanted.contains(uid.ty.as_str()))
+            .or_else(|| {
+                session
+                    .entities
+                    .iter()
+                    .map(|(uid, _)| uid)
+                    .find(|uid| uid.ty != "Action" && !uid.ty.ends_with("::Action"))
+            })
+            .map(|uid| uid.to_string())
+    };
+    let found = match v {
+        Var::Principal => entity_of(
+            &mut schema
+                .actions
+                .values()
+                .flat_map(|a| a.principals.iter().flatten()),
+        ),
+        Var::Resource => entity_of(
+            &mut schema
+                .actions
+                .values()
+                .flat_map(|a| a.resources.iter().flatten()),
+        ),
+        Var::Action => schema.actions.keys().next().map(|uid| uid.to_string()),
+        Var::Context => None,
+    };
+    found.unwrap_or_else(|| {
+        match v {
+            Var::Principal | Var::Resource => "Type::\"id\"",
+            Var::Action => "Action::\"name\"",
+            Var::Context => "{}",
+        }
+        .to_string()
+    })
 }
 
 /// The value an input binds to `var`: an entity for `principal`, `action`
@@ -189,13 +226,13 @@ pub fn binding(session: &Session, var: Var, text: &str) -> Result<Value, String>
 
 fn check_binding(session: &Session, var: Var, value: Value) -> Result<Value, String> {
     let wrong = |found: &str| {
-        let (wanted, hint) = match var {
-            Var::Context => ("a record", "e.g. `{authenticated: true}`"),
-            _ => ("an entity", "e.g. `User::\"alice\"`"),
+        let wanted = match var {
+            Var::Context => "a record",
+            _ => "an entity",
         };
         session.render_plain(
             &format!("`{}` must be {wanted}, found {found}", var.name()),
-            Some(format!("write {hint}")),
+            Some(format!("write e.g. `{}`", example(session, var))),
             crate::diag::Severity::Error,
         )
     };
@@ -223,11 +260,11 @@ pub fn request(session: &Session, text: &str) -> Result<Request, String> {
         let Value::Record(fields) = value else {
             return Err(session.render_plain(
                 &format!("a request is a record, found {}", value.type_name()),
-                Some(
-                    "write e.g. `{principal: User::\"alice\", resource: Photo::\"p1\"}`; \
-                     fields left out are the bound ones"
-                        .into(),
-                ),
+                Some(format!(
+                    "write e.g. `{{principal: {}, resource: {}}}`; fields left out are the bound ones",
+                    example(session, Var::Principal),
+                    example(session, Var::Resource)
+                )),
                 crate::diag::Severity::Error,
             ));
         };
