@@ -18,7 +18,6 @@ use crate::policy_set::PolicySet;
 use crate::syntax::ast::{
     ActionConstraint, ConditionKind, Effect, EntityUid, Policy, ScopeConstraint,
 };
-use crate::syntax::Span;
 use serde::Serialize;
 use smol_str::SmolStr;
 
@@ -285,9 +284,4 @@ pub fn policy_error(set: &PolicySet, policy: &SmolStr, error: EvalError) -> Poli
         column,
         error,
     }
-}
-
-/// The span a determining policy is shown at.
-pub fn policy_head(set: &PolicySet, id: &str) -> Option<Span> {
-    set.policy(id).map(|p| p.policy.head)
 }

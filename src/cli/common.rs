@@ -82,19 +82,7 @@ impl Outcome {
     }
 }
 
-/// Loads `paths` (and `schemas`) into a policy set, reporting diagnostics
-/// into `out`. Returns `None` when there were errors.
-pub fn load_policies(
-    paths: &[PathBuf],
-    schemas: &[PathBuf],
-    ids: IdScheme,
-    format: Format,
-    out: &mut Outcome,
-) -> Option<PolicySet> {
-    load_policies_with(paths, schemas, ids, &Limits::default(), format, out)
-}
-
-/// [`load_policies`] under `limits`.
+/// Loads policies and declarations under `limits`, reporting problems into `out`.
 pub fn load_policies_with(
     paths: &[PathBuf],
     schemas: &[PathBuf],

@@ -191,7 +191,7 @@ fn rule_notes(notes: &mut Vec<String>, rule: &RuleTrace, depth: usize) {
 }
 
 fn at(set: &PolicySet, id: &str) -> String {
-    match crate::authorize::policy_head(set, id) {
+    match set.policy(id).map(|p| p.policy.head) {
         Some(span) => {
             let (line, column) = set.sources.line_column(span);
             format!("{}:{line}:{column}", set.sources.name(span.file))
