@@ -129,7 +129,12 @@ fn fields(
     at: &str,
     out: &mut Vec<String>,
 ) {
-    for (key, value) in obj {
+    // In key order, whatever order serde_json keeps (its `preserve_order`
+    // feature may be on in a workspace build).
+    let mut keys: Vec<&String> = obj.keys().collect();
+    keys.sort();
+    for key in keys {
+        let value = &obj[key];
         match known.iter().find(|(k, _)| k == key) {
             Some((_, want)) if !want.accepts(value) => out.push(format!(
                 "at `{at}.{key}`: expected {}, found {}",
