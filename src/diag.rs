@@ -111,7 +111,8 @@ impl Sources {
                 .iter()
                 .chain(d.secondary.iter().map(|(s, _)| s))
                 .map(|s| self.line_len(*s))
-                .sum();
+                .sum::<usize>()
+                .min(self.windowed_cost(d));
             if i > 0 && (i >= MAX_RENDERED || shown.saturating_add(cost) > MAX_RENDERED_SOURCE) {
                 let rest = diagnostics.len() - i;
                 let _ = std::io::Write::write_all(
@@ -121,7 +122,7 @@ impl Sources {
                 );
                 break;
             }
-            shown = shown.saturating_add(cost.min(self.windowed_cost(d)));
+            shown = shown.saturating_add(cost);
             if self.has_long_line(d) {
                 let _ = std::io::Write::write_all(&mut buffer, self.windowed(d).as_bytes());
                 continue;
@@ -172,7 +173,10 @@ impl Sources {
                 ));
             }
             let text = self.sources_display(span.file);
-            let start = span.start as usize;
+            // INVARIANT: spans lie inside their text on character
+            // boundaries; clamped all the same, so drawing never panics.
+            let start = boundary(text, span.start as usize);
+            let span_end = boundary(text, span.end as usize).max(start);
             let line_start = self
                 .files
                 .line_range(span.file, line - 1)
@@ -186,14 +190,22 @@ impl Sources {
                 .take(WINDOW / 2)
                 .collect();
             let from = before.last().map_or(start, |(b, _)| line_start + b);
-            let end = (span.end as usize).clamp(start, line_end);
+            // At most a window of the span itself: a label over a 1 MB
+            // literal shows its start.
+            let end = text[start..span_end.min(line_end)]
+                .char_indices()
+                .nth(WINDOW)
+                .map_or(span_end.min(line_end), |(b, _)| start + b);
             let after_end = text[end..line_end]
                 .char_indices()
                 .nth(WINDOW / 2)
                 .map_or(line_end, |(b, _)| end + b);
             let lead = if from > line_start { "…" } else { "" };
             let tail = if after_end < line_end { "…" } else { "" };
-            let window = text[from..after_end].trim_end_matches('\r');
+            // Tabs as spaces, so that the marks stand under their text.
+            let window = text[from..after_end]
+                .trim_end_matches('\r')
+                .replace('\t', " ");
             let pad = lead.chars().count() + text[from..start.min(text.len())].chars().count();
             let width = text[start.min(end)..end].chars().count().clamp(1, WINDOW);
             let mark = if i == 0 { '^' } else { '-' };
@@ -306,7 +318,14 @@ impl<'a> Files<'a> for Shown<'a> {
 /// Whether `c` must not reach a terminal raw: a control character other
 /// than a line feed or a tab, or a line or paragraph separator.
 fn unprintable(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+    (c.is_control() && c != '\n' && c != '\t') || is_invisible_control(c)
+}
+
+/// Line and paragraph separators and the bidirectional controls, which can
+/// reorder what a terminal shows ("Trojan Source"): escaped like control
+/// characters.
+fn is_invisible_control(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The text to draw for a source with control characters (ASCII ones
@@ -342,10 +361,7 @@ fn has_lone_cr(text: &str) -> bool {
 /// so a user string (a policy id, a name, a message part) can never forge
 /// a line of output.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s
-        .chars()
-        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
-    {
+    if !s.chars().any(|c| c.is_control() || is_invisible_control(c)) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -354,7 +370,7 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+            c if c.is_control() || is_invisible_control(c) => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
@@ -367,6 +383,15 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 /// several lines): each line made printable, the line feeds kept.
 fn printable_lines(s: &str) -> String {
     s.split('\n').map(printable).collect::<Vec<_>>().join("\n")
+}
+
+/// `at`, at most `text`'s length, moved back to a character boundary.
+fn boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// A labelled line longer than this (in bytes) is shown as a window.

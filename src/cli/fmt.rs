@@ -90,7 +90,8 @@ pub fn run(args: &FmtArgs) -> Outcome {
             continue;
         }
         if args.check {
-            out.stdout.push_str(&format!("{name}\n"));
+            out.stdout
+                .push_str(&format!("{}\n", crate::diag::printable(&name)));
             failed = true;
         } else if let Err(e) = write_file(&file, &formatted) {
             report(

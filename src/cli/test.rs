@@ -85,13 +85,15 @@ pub fn run(args: &TestArgs) -> Outcome {
             if let Err(e) = write_file(&snap_path, &snapshot) {
                 out.stderr.push_str(&format!(
                     "cannot write `{}`: {}\n",
-                    snap_path.display(),
+                    printable(&snap_path.display().to_string()),
                     io_message(&e)
                 ));
                 failed += 1;
             } else {
-                out.stdout
-                    .push_str(&format!("UPDATED {}\n", snap_path.display()));
+                out.stdout.push_str(&format!(
+                    "UPDATED {}\n",
+                    printable(&snap_path.display().to_string())
+                ));
             }
         } else if let Ok(expected) = read_text(
             &snap_path,
@@ -101,13 +103,13 @@ pub fn run(args: &TestArgs) -> Outcome {
             if expected == snapshot {
                 out.stdout.push_str(&format!(
                     "PASS {}: output matches the snapshot\n",
-                    snap_path.display()
+                    printable(&snap_path.display().to_string())
                 ));
                 passed += 1;
             } else {
                 out.stdout.push_str(&format!(
                     "FAIL {}: output differs from the snapshot (review, then accept with --update)\n",
-                    snap_path.display()
+                    printable(&snap_path.display().to_string())
                 ));
                 for line in testing::diff(&expected, &snapshot) {
                     out.stdout.push_str(&format!("    {line}\n"));

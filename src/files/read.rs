@@ -63,6 +63,12 @@ impl From<std::io::Error> for ReadError {
 /// An I/O error in our message style: lowercase, without the OS error number.
 pub fn io_message(e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
+    // A message of our own (not the system's) says more than its kind.
+    if e.raw_os_error().is_none() {
+        if let Some(inner) = e.get_ref() {
+            return inner.to_string();
+        }
+    }
     let text = match e.kind() {
         K::NotFound => "no such file or directory".to_string(),
         K::PermissionDenied => "permission denied".to_string(),
@@ -100,6 +106,9 @@ pub fn read_text(path: &Path, limit: usize, kind: TextKind) -> Result<String, Re
     read_stream(file, limit, kind)
 }
 
+/// A byte-order mark in UTF-8.
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
 /// The size of one read: small enough that a stream that breaks a rule
 /// early is stopped early.
 const CHUNK: usize = 64 << 10;
@@ -116,6 +125,7 @@ pub fn read_stream(
     // control characters).
     let mut checked = 0usize;
     let mut chunk = vec![0u8; CHUNK];
+    let mut bom_seen = false;
     loop {
         let n = match reader.read(&mut chunk) {
             Ok(0) => break,
@@ -131,6 +141,14 @@ pub fn read_stream(
             });
         }
         bytes.extend_from_slice(&chunk[..n]);
+        // The mark goes before anything is checked, so that every line,
+        // column and offset reported is one of the text the parser sees.
+        if !bom_seen && bytes.len() >= BOM.len() {
+            if bytes.starts_with(BOM) {
+                bytes.drain(..BOM.len());
+            }
+            bom_seen = true;
+        }
         checked = check(&bytes, checked, kind, false)?;
     }
     check(&bytes, checked, kind, true)?;
@@ -233,6 +251,15 @@ mod tests {
             read("\u{feff}a\u{feff}".as_bytes(), 100, TextKind::Policy).unwrap(),
             "a\u{feff}"
         );
+    }
+
+    #[test]
+    fn positions_after_a_bom_are_those_of_the_text_without_it() {
+        let e = read(b"\xef\xbb\xbf[\n \x01]", 100, TextKind::Data).unwrap_err();
+        assert_eq!(e.at, Some((2, 2)));
+        let e = read(b"\xef\xbb\xbfab\xff", 100, TextKind::Policy).unwrap_err();
+        assert_eq!(e.at, Some((1, 3)));
+        assert!(e.message.contains("byte offset 2"), "{e}");
     }
 
     #[test]

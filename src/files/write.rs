@@ -2,8 +2,10 @@
 //!
 //! - A file the user may not write is refused, judged as the system judges
 //!   it (`access(2)`: root may write a 0444 file; its mode stays 0444).
-//! - A symbolic link is written through: its target is replaced, the link
-//!   stays a link.
+//! - A symbolic link is written through (its target is replaced, the link
+//!   stays a link), each hop only when this user owns the link, as the
+//!   kernel's `protected_symlinks` rule judges; a dangling link is refused,
+//!   never used to create a file elsewhere.
 //! - The new text goes to a temporary file in the target's folder, created
 //!   new and exclusive (`O_CREAT | O_EXCL`, so a link planted at that name
 //!   is never followed), given the old file's mode and owner on its open
@@ -22,20 +24,20 @@ use std::path::{Path, PathBuf};
 /// Replaces the contents of `path` with `text` (creating it if it does not
 /// exist), as the module documentation describes.
 pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let target = match std::fs::canonicalize(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if path.is_symlink() {
-                // A dangling link: write where it points, as `echo > link` would.
-                let link = std::fs::read_link(path)?;
-                let to = path.parent().unwrap_or(Path::new(".")).join(link);
-                return replace(&to, text, None);
-            }
+    let target = follow_links(path)?;
+    let meta = match std::fs::symlink_metadata(&target) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && target == path => {
             return replace(path, text, None);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "refusing to create a file through a dangling link",
+            ))
         }
         Err(e) => return Err(e),
     };
-    let meta = std::fs::metadata(&target)?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
@@ -46,6 +48,35 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
         ));
     }
     replace(&target, text, Some(&meta))
+}
+
+/// The file `path` names, through its links, each hop followed only when
+/// this user owns the link (the kernel's `protected_symlinks` rule), so a
+/// link planted in someone else's tree never redirects a write.
+fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        let meta = match std::fs::symlink_metadata(&at) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(at),
+            Err(e) => return Err(e),
+        };
+        if !meta.file_type().is_symlink() {
+            return Ok(at);
+        }
+        if meta.uid() != current_uid() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "refusing to write through a link owned by another user",
+            ));
+        }
+        let to = std::fs::read_link(&at)?;
+        at = match at.parent() {
+            Some(dir) if to.is_relative() => dir.join(to),
+            _ => to,
+        };
+    }
+    Err(std::io::Error::other("too many levels of links"))
 }
 
 /// Whether this process may write `path`, as `access(2)` judges it.
@@ -59,36 +90,95 @@ fn writable(path: &Path) -> bool {
 
 fn replace(target: &Path, text: &str, old: Option<&std::fs::Metadata>) -> std::io::Result<()> {
     if let Some(meta) = old {
-        let keeps_owner = meta.uid() == current_uid() || current_uid() == 0;
-        if meta.nlink() > 1 || !keeps_owner {
-            return rewrite_in_place(target, text);
+        let me = current_uid();
+        if meta.nlink() > 1 || (me != 0 && meta.uid() != me) {
+            return rewrite_in_place(target, text, meta);
         }
     }
     // A new file gets the usual mode (0666 less the umask); a replaced one
     // is private until it has the old file's mode.
     let mode = if old.is_some() { 0o600 } else { 0o666 };
-    let (temp_path, mut temp) = create_temp(target, mode)?;
+    let (temp_path, mut temp) = match create_temp(target, mode) {
+        Ok(t) => t,
+        // A writable file in a folder this user may not write: in place.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => match old {
+            Some(meta) => return rewrite_in_place(target, text, meta),
+            None => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
     let result = (|| {
         temp.write_all(text.as_bytes())?;
         if let Some(meta) = old {
-            std::os::unix::fs::fchown(&temp, Some(meta.uid()), Some(meta.gid()))?;
+            let made = temp.metadata()?;
+            if (made.uid(), made.gid()) != (meta.uid(), meta.gid()) {
+                std::os::unix::fs::fchown(&temp, Some(meta.uid()), Some(meta.gid()))?;
+            }
             temp.set_permissions(meta.permissions())?;
         }
         temp.sync_all()?;
         std::fs::rename(&temp_path, target)
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp_path);
+    match result {
+        Ok(()) => {
+            sync_parent(target);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp_path);
+            match old {
+                // The owner or group cannot be given to a new file: keep
+                // the inode instead.
+                Some(meta) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    rewrite_in_place(target, text, meta)
+                }
+                _ => Err(e),
+            }
+        }
     }
-    result
 }
 
-fn rewrite_in_place(target: &Path, text: &str) -> std::io::Result<()> {
+/// Makes a rename durable: syncs the folder that holds `target`.
+fn sync_parent(target: &Path) {
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Rewrites the file `meta` describes in place (same inode): opened without
+/// following a link and checked to be that very file, its space reserved
+/// before a byte is written (so a full disk fails before anything changes),
+/// then overwritten and cut to the new length.
+fn rewrite_in_place(target: &Path, text: &str, meta: &std::fs::Metadata) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(target)?;
+    let now = f.metadata()?;
+    if (now.dev(), now.ino()) != (meta.dev(), meta.ino()) {
+        return Err(std::io::Error::other(
+            "the file was replaced while it was being written",
+        ));
+    }
+    let len = text.len() as u64;
+    if len > now.len() {
+        let Ok(want) = libc::off_t::try_from(len) else {
+            return Err(std::io::Error::other(
+                "the text is too long for this file system",
+            ));
+        };
+        // SAFETY: `f` is an open, writable file descriptor.
+        let r = unsafe { libc::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&f), 0, want) };
+        if r != 0 && r != libc::EOPNOTSUPP && r != libc::EINVAL {
+            return Err(std::io::Error::from_raw_os_error(r));
+        }
+    }
     f.write_all(text.as_bytes())?;
+    f.set_len(len)?;
     f.sync_all()
 }
 
@@ -166,18 +256,42 @@ mod tests {
     }
 
     #[test]
-    fn a_new_file_is_created_and_a_dangling_link_written_through() {
+    fn a_new_file_is_created_and_a_dangling_link_refused() {
         let dir = tempfile::tempdir().unwrap();
         let fresh = dir.path().join("new.snap");
         write_file(&fresh, "x").unwrap();
         assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "x");
         let link = dir.path().join("link.snap");
         std::os::unix::fs::symlink("target.snap", &link).unwrap();
-        write_file(&link, "y").unwrap();
-        assert!(link.is_symlink());
+        assert!(write_file(&link, "y").is_err());
+        assert!(!dir.path().join("target.snap").exists());
+    }
+
+    #[test]
+    fn a_chain_of_own_links_is_written_through_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.mspl");
+        std::fs::write(&file, "old").unwrap();
+        std::os::unix::fs::symlink("a.mspl", dir.path().join("l2")).unwrap();
+        std::os::unix::fs::symlink("l2", dir.path().join("l1")).unwrap();
+        write_file(&dir.path().join("l1"), "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        assert!(dir.path().join("l1").is_symlink() && dir.path().join("l2").is_symlink());
+    }
+
+    #[test]
+    fn a_hard_linked_file_is_rewritten_in_place_shorter_and_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, "0123456789").unwrap();
+        std::fs::hard_link(&a, dir.path().join("b")).unwrap();
+        write_file(&a, "short").unwrap();
         assert_eq!(
-            std::fs::read_to_string(dir.path().join("target.snap")).unwrap(),
-            "y"
+            std::fs::read_to_string(dir.path().join("b")).unwrap(),
+            "short"
         );
+        write_file(&a, "a much longer text than before").unwrap();
+        let b = std::fs::read_to_string(dir.path().join("b")).unwrap();
+        assert_eq!(b, "a much longer text than before");
     }
 }

@@ -46,6 +46,9 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
     /// The most steps this evaluation may take: the per-policy limit, or
     /// less when the request's budget has less left ([`Self::cap_steps`]).
     budget: u64,
+    /// Whether `budget` is what the request's budget has left (not more than
+    /// the per-policy limit): going past it then spends the request.
+    request_capped: bool,
     /// Current recursion depth of `eval`.
     depth: u32,
     /// Locals of all active frames; a frame's slots start at `frame_base`.
@@ -102,6 +105,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             limits,
             steps: 0,
             budget: limits.max_steps,
+            request_capped: false,
             depth: 0,
             locals: Vec::new(),
             frame_base: 0,
@@ -144,6 +148,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     pub fn reset(&mut self) {
         self.steps = 0;
         self.budget = self.limits.max_steps;
+        self.request_capped = false;
         self.depth = 0;
         self.locals.clear();
         self.frame_base = 0;
@@ -168,6 +173,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     /// past it raises [`EvalErrorKind::RequestStepLimit`].
     pub fn cap_steps(&mut self, left: u64) {
         self.budget = self.limits.max_steps.min(left);
+        self.request_capped = left <= self.limits.max_steps;
     }
 
     /// The entity store.
@@ -192,7 +198,9 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     fn step(&mut self, span: Span) -> Result<(), EvalError> {
         self.steps += 1;
         if self.steps > self.budget {
-            if self.budget < self.limits.max_steps {
+            // Both limits reached at once: the request's budget is spent,
+            // and that denies whatever the error mode.
+            if self.request_capped {
                 return Err(EvalError {
                     kind: EvalErrorKind::RequestStepLimit {
                         limit: self.limits.max_request_steps,
