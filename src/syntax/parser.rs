@@ -324,7 +324,9 @@ fn describe_at(text: &str, pos: usize) -> (String, usize) {
         Some(t) => {
             let word = &rest[t.range.clone()];
             let shown: String = word.chars().take(40).collect();
-            (format!("`{shown}`"), word.len())
+            // The width runs to the end of the token, so that a span never
+            // ends inside a character even when the token starts later.
+            (format!("`{shown}`"), t.range.end)
         }
     }
 }
