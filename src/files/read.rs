@@ -152,25 +152,19 @@ pub fn read_stream(
         checked = check(&bytes, checked, kind, false)?;
     }
     check(&bytes, checked, kind, true)?;
-    let mut text = String::from_utf8(bytes)
-        .map_err(|e| invalid_utf8(e.as_bytes(), e.utf8_error().valid_up_to()))?;
-    if text.starts_with('\u{feff}') {
-        text.drain(..'\u{feff}'.len_utf8());
-    }
-    Ok(text)
+    // The mark, if any, went in the loop: exactly one, only at the start.
+    String::from_utf8(bytes).map_err(|e| invalid_utf8(e.as_bytes(), e.utf8_error().valid_up_to()))
 }
 
 /// Checks `bytes[from..]`; returns how far the bytes are known good. At the
 /// end (`last`), a sequence cut short is an error too.
 fn check(bytes: &[u8], from: usize, kind: TextKind, last: bool) -> Result<usize, ReadError> {
-    let good = match std::str::from_utf8(&bytes[from..]) {
-        Ok(_) => bytes.len(),
+    let (good, bad_utf8) = match std::str::from_utf8(&bytes[from..]) {
+        Ok(_) => (bytes.len(), None),
         Err(e) => {
             let at = from + e.valid_up_to();
-            if e.error_len().is_some() || last {
-                return Err(invalid_utf8(bytes, at));
-            }
-            at
+            let bad = (e.error_len().is_some() || last).then_some(at);
+            (at, bad)
         }
     };
     if kind == TextKind::Data {
@@ -191,6 +185,11 @@ fn check(bytes: &[u8], from: usize, kind: TextKind, last: bool) -> Result<usize,
                 )),
             });
         }
+    }
+    // The first problem is reported: a control character before the
+    // invalid byte wins.
+    if let Some(at) = bad_utf8 {
+        return Err(invalid_utf8(bytes, at));
     }
     Ok(good)
 }
@@ -250,6 +249,10 @@ mod tests {
         assert_eq!(
             read("\u{feff}a\u{feff}".as_bytes(), 100, TextKind::Policy).unwrap(),
             "a\u{feff}"
+        );
+        assert_eq!(
+            read("\u{feff}\u{feff}a".as_bytes(), 100, TextKind::Policy).unwrap(),
+            "\u{feff}a"
         );
     }
 
