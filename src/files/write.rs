@@ -3,9 +3,10 @@
 //! - A file the user may not write is refused, judged as the system judges
 //!   it (`access(2)`: root may write a 0444 file; its mode stays 0444).
 //! - A symbolic link is written through (its target is replaced, the link
-//!   stays a link), each hop only when this user owns the link, as the
-//!   kernel's `protected_symlinks` rule judges; a dangling link is refused,
-//!   never used to create a file elsewhere.
+//!   stays a link), each hop only when this user owns the link (stricter
+//!   than the kernel's `protected_symlinks` rule, which also trusts the
+//!   folder's owner); a dangling link is refused, never used to create a
+//!   file elsewhere.
 //! - The new text goes to a temporary file in the target's folder, created
 //!   new and exclusive (`O_CREAT | O_EXCL`, so a link planted at that name
 //!   is never followed), given the old file's mode and owner on its open
@@ -51,8 +52,8 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// The file `path` names, through its links, each hop followed only when
-/// this user owns the link (the kernel's `protected_symlinks` rule), so a
-/// link planted in someone else's tree never redirects a write.
+/// this user owns the link, so a link planted in someone else's tree never
+/// redirects a write.
 fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
     let mut at = path.to_path_buf();
     for _ in 0..40 {
