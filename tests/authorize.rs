@@ -90,3 +90,46 @@ fn responses() {
         });
     }
 }
+
+/// A large batch is judged on every core, and its output is exactly the
+/// sequential one, in input order: 770 Model Studio requests (ten copies of
+/// the examples) on one thread, on two and on three, in text and in JSON
+/// with explanations.
+#[test]
+fn a_parallel_batch_prints_what_the_sequential_one_prints() {
+    let lines = std::fs::read_to_string("policies/model_studio/examples/requests.jsonl").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let many = dir.path().join("many.jsonl");
+    std::fs::write(&many, lines.repeat(10)).unwrap();
+    let run = |threads: &str, format: &[&str]| {
+        let mut args = vec![
+            "mspl",
+            "authorize",
+            "--policies",
+            "policies/model_studio",
+            "--entities",
+            "policies/model_studio/examples/entities.json",
+            "--requests",
+            many.to_str().unwrap(),
+            "--threads",
+            threads,
+        ];
+        args.extend(format);
+        let out = mspl::cli::execute(args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    for format in [&["--format", "json", "--explain"][..], &[][..]] {
+        let sequential = run("1", format);
+        assert_eq!(
+            sequential.matches("request at line ").count(),
+            if format.is_empty() { 770 } else { 0 }
+        );
+        for threads in ["2", "3"] {
+            assert!(
+                run(threads, format) == sequential,
+                "{threads} threads, {format:?}"
+            );
+        }
+    }
+}

@@ -52,18 +52,26 @@ impl Outcome {
         }
     }
 
+    /// One response (with its explanation, when given) as JSON text.
+    pub fn json_text(
+        response: &crate::authorize::Response,
+        explanation: Option<&crate::explain::Explanation>,
+    ) -> String {
+        let line = crate::explain::Explained {
+            response,
+            explanation,
+        };
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+
     /// Adds one response (with its explanation, when given) as a JSON line.
     pub fn json_line(
         &mut self,
         response: &crate::authorize::Response,
         explanation: Option<&crate::explain::Explanation>,
     ) {
-        let line = crate::explain::Explained {
-            response,
-            explanation,
-        };
         self.stdout
-            .push_str(&serde_json::to_string(&line).unwrap_or_default());
+            .push_str(&Outcome::json_text(response, explanation));
         self.stdout.push('\n');
     }
 
