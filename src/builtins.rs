@@ -5,7 +5,7 @@
 //! names a built-in or counts its arguments.
 
 /// How a built-in is called.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Form {
     /// `name(args)`: the extension constructors.
     Function,
@@ -67,6 +67,12 @@ impl Builtin {
     }
 }
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The lookup table of [`BUILTINS`], hashed fast (foldhash: the names are
+/// ours, not an attacker's).
+type ByName = HashMap<(Form, &'static str), &'static Builtin, foldhash::fast::RandomState>;
 use Form::{Function as F, Method as M};
 use Implementation::{Evaluator as Ev, Extension as Ex};
 use Param::*;
@@ -127,16 +133,19 @@ pub const BUILTINS: &[Builtin] = &[
 
 /// The function `name`, if it is one.
 pub fn function(name: &str) -> Option<&'static Builtin> {
-    BUILTINS
-        .iter()
-        .find(|b| b.form == Form::Function && b.name == name)
+    by_name().get(&(Form::Function, name)).copied()
 }
 
 /// The method `name`, if it is one.
 pub fn method(name: &str) -> Option<&'static Builtin> {
-    BUILTINS
-        .iter()
-        .find(|b| b.form == Form::Method && b.name == name)
+    by_name().get(&(Form::Method, name)).copied()
+}
+
+/// The built-ins by form and name, built once: the evaluator looks a
+/// method up at every call.
+fn by_name() -> &'static ByName {
+    static TABLE: OnceLock<ByName> = OnceLock::new();
+    TABLE.get_or_init(|| BUILTINS.iter().map(|b| ((b.form, b.name), b)).collect())
 }
 
 /// The names of every built-in of `form`, in table order.

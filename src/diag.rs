@@ -106,13 +106,16 @@ impl Sources {
         let config = term::Config::default();
         let mut shown = 0usize;
         for (i, d) in diagnostics.iter().enumerate() {
-            let cost: usize = d
-                .span
-                .iter()
-                .chain(d.secondary.iter().map(|(s, _)| s))
-                .map(|s| self.line_len(*s))
-                .sum::<usize>()
-                .min(self.windowed_cost(d));
+            // Each span's line measured once: a long one is drawn as a
+            // window, which costs its fixed size rather than the line.
+            let lines: Vec<usize> = self.spans(d).map(|(s, _)| self.line_len(s)).collect();
+            let long = lines.iter().any(|&n| n > LONG_LINE);
+            let whole: usize = lines.iter().sum();
+            let cost = if long {
+                whole.min(lines.len() * WINDOWED_COST)
+            } else {
+                whole
+            };
             if i > 0 && (i >= MAX_RENDERED || shown.saturating_add(cost) > MAX_RENDERED_SOURCE) {
                 let rest = diagnostics.len() - i;
                 let _ = std::io::Write::write_all(
@@ -123,7 +126,7 @@ impl Sources {
                 break;
             }
             shown = shown.saturating_add(cost);
-            if self.has_long_line(d) {
+            if long {
                 let _ = std::io::Write::write_all(&mut buffer, self.windowed(d).as_bytes());
                 continue;
             }
@@ -139,20 +142,6 @@ impl Sources {
             .map(|s| (s, d.label.as_str()))
             .into_iter()
             .chain(d.secondary.iter().map(|(s, l)| (*s, l.as_str())))
-    }
-
-    /// Whether a span of `d` lies on a line longer than [`LONG_LINE`]:
-    /// such a diagnostic shows a window of the line, not the whole of it.
-    fn has_long_line(&self, d: &Diagnostic) -> bool {
-        self.spans(d).any(|(s, _)| self.line_len(s) > LONG_LINE)
-    }
-
-    fn windowed_cost(&self, d: &Diagnostic) -> usize {
-        if self.has_long_line(d) {
-            self.spans(d).count() * (WINDOW * 4 + 80)
-        } else {
-            usize::MAX
-        }
     }
 
     /// `d` drawn with a window of about [`WINDOW`] characters of each
@@ -398,6 +387,9 @@ fn boundary(text: &str, at: usize) -> usize {
 pub const LONG_LINE: usize = 300;
 /// About how many characters of a long line a window shows.
 pub const WINDOW: usize = 100;
+/// What one windowed label counts against [`MAX_RENDERED_SOURCE`]: its
+/// window (at most four bytes a character) and the lines around it.
+const WINDOWED_COST: usize = WINDOW * 4 + 80;
 
 /// The most diagnostics [`Sources::render`] draws in one call.
 pub const MAX_RENDERED: usize = 100;

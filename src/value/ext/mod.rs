@@ -16,7 +16,7 @@ pub use datetime::{Datetime, Duration};
 pub use decimal::Decimal;
 pub use ipaddr::IpAddr;
 
-use crate::builtins::{self, Implementation};
+use crate::builtins::{self, Builtin, Implementation};
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -199,31 +199,32 @@ impl ExtError {
 
 /// Whether `name` is an extension function (constructor) called as `name(args)`: decimal, ip, datetime, duration.
 pub fn is_function(name: &str) -> bool {
-    builtins::function(name).is_some_and(|b| b.implementation == Implementation::Extension)
+    extension(builtins::function(name)).is_some()
+}
+
+/// `b` if it is implemented here.
+fn extension(b: Option<&'static Builtin>) -> Option<&'static Builtin> {
+    b.filter(|b| b.implementation == Implementation::Extension)
 }
 
 /// Calls a constructor; wrong arity or argument type is an ExtError.
 pub fn call_function(name: &str, args: &[ExtArg]) -> Result<ExtOutput, ExtError> {
-    if !is_function(name) {
-        return Err(ExtError::unknown(name));
-    }
-    apply(name, args)
+    let b = extension(builtins::function(name)).ok_or_else(|| ExtError::unknown(name))?;
+    apply(b, args)
 }
 
 /// Whether `name` is a method of some extension type (lessThan, isIpv4, isInRange, offset, toDate, toMilliseconds, ...).
 pub fn is_method(name: &str) -> bool {
-    builtins::method(name).is_some_and(|b| b.implementation == Implementation::Extension)
+    extension(builtins::method(name)).is_some()
 }
 
 /// Calls method `name` on `receiver` with `args`; a receiver or argument of the wrong type is an ExtError naming the expected type.
 pub fn call_method(name: &str, receiver: ExtArg, args: &[ExtArg]) -> Result<ExtOutput, ExtError> {
-    if !is_method(name) {
-        return Err(ExtError::unknown(name));
-    }
+    let b = extension(builtins::method(name)).ok_or_else(|| ExtError::unknown(name))?;
     let mut all = Vec::with_capacity(args.len().saturating_add(1));
     all.push(receiver);
     all.extend_from_slice(args);
-    apply(name, &all)
+    apply(b, &all)
 }
 
 /// Cedar's `<`, `<=`, `>`, `>=` on extension values: `Some(ordering)` for two
@@ -290,9 +291,9 @@ fn extn_json(inner: &serde_json::Value, depth: usize) -> Result<ExtValue, ExtErr
         (None, Some(_)) => return Err(bad("`args` must be an array")),
         (None, None) => return Err(bad("missing `arg` or `args`")),
     };
-    if !is_function(name) && !is_method(name) {
-        return Err(ExtError::unknown(name));
-    }
+    let b = extension(builtins::function(name))
+        .or_else(|| extension(builtins::method(name)))
+        .ok_or_else(|| ExtError::unknown(name))?;
     let decoded = raw
         .into_iter()
         .map(|v| json_arg(v, depth))
@@ -307,7 +308,7 @@ fn extn_json(inner: &serde_json::Value, depth: usize) -> Result<ExtValue, ExtErr
             JsonArg::Other(t) => ExtArg::Other(t),
         })
         .collect();
-    match apply(name, &args)? {
+    match apply(b, &args)? {
         ExtOutput::Ext(v) => Ok(v),
         ExtOutput::Bool(_) | ExtOutput::Long(_) => {
             Err(bad(&format!("`{name}` does not return an extension value")))
@@ -347,14 +348,12 @@ fn json_arg(v: &serde_json::Value, depth: usize) -> Result<JsonArg, ExtError> {
     })
 }
 
-/// Runs extension function `name` (constructor or method; a method's receiver is `args[0]`).
-fn apply(name: &str, args: &[ExtArg]) -> Result<ExtOutput, ExtError> {
+/// Runs the extension built-in `b` (constructor or method; a method's
+/// receiver is `args[0]`), looked up once by the caller.
+fn apply(b: &Builtin, args: &[ExtArg]) -> Result<ExtOutput, ExtError> {
+    let name = b.name;
     // Cedar counts a method's receiver among the arguments.
-    let expected = builtins::function(name)
-        .or_else(|| builtins::method(name))
-        .filter(|b| b.implementation == Implementation::Extension)
-        .map(|b| b.params.len())
-        .ok_or_else(|| ExtError::unknown(name))?;
+    let expected = b.params.len();
     if args.len() != expected {
         return Err(ExtError::arity(name, expected, args.len()));
     }
