@@ -6,6 +6,7 @@
 //! evaluation ([`eval`]) against an [`Entities`] store -> decision
 //! ([`authorize`]). [`diag`] renders every problem; [`cli`] is the binary.
 
+pub mod audit;
 pub mod authorize;
 pub mod builtins;
 #[cfg(feature = "cli")]

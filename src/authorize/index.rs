@@ -168,6 +168,48 @@ impl PolicyIndex {
         out.dedup();
     }
 
+    /// Puts into `out` the numbers of the policies filed under `principal`,
+    /// `action` or the fallback list, in load order, each once: with
+    /// [`Self::resource_candidates_into`], the candidates of every request
+    /// of this principal and action, for the audit, which asks once per
+    /// (principal, action) what does not depend on the resource.
+    pub fn principal_action_candidates_into(
+        &self,
+        entities: &Entities,
+        principal: &EntityUid,
+        action: &EntityUid,
+        out: &mut Vec<u32>,
+        ancestors: &mut Vec<u32>,
+    ) {
+        out.clear();
+        self.principal.collect(principal, entities, out, ancestors);
+        self.action.collect(action, entities, out, ancestors);
+        out.extend_from_slice(&self.fallback);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Puts into `out` the numbers of the policies filed under `resource`
+    /// (its ancestors and its type), in load order, each once.
+    pub fn resource_candidates_into(
+        &self,
+        entities: &Entities,
+        resource: &EntityUid,
+        out: &mut Vec<u32>,
+        ancestors: &mut Vec<u32>,
+    ) {
+        out.clear();
+        self.resource.collect(resource, entities, out, ancestors);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Whether some policy is filed under a resource key, so that a
+    /// request's candidates depend on its resource.
+    pub fn files_by_resource(&self) -> bool {
+        !self.resource.by_uid.is_empty() || !self.resource.by_type.is_empty()
+    }
+
     /// The numbers of the policies whose scope may match `request`, in load
     /// order.
     pub fn candidates(&self, entities: &Entities, request: &Request) -> Vec<u32> {

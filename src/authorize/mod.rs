@@ -114,7 +114,8 @@ pub fn scope_matches(policy: &Policy, request: &Request, entities: &Entities) ->
         && entity_constraint(&policy.resource, &request.resource, entities)
 }
 
-fn entity_constraint(c: &ScopeConstraint, uid: &EntityUid, entities: &Entities) -> bool {
+/// Whether a principal or resource constraint matches `uid`.
+pub fn entity_constraint(c: &ScopeConstraint, uid: &EntityUid, entities: &Entities) -> bool {
     match c {
         ScopeConstraint::Any => true,
         ScopeConstraint::Eq(target, _) => uid == target,
@@ -124,7 +125,8 @@ fn entity_constraint(c: &ScopeConstraint, uid: &EntityUid, entities: &Entities) 
     }
 }
 
-fn action_constraint(c: &ActionConstraint, uid: &EntityUid, entities: &Entities) -> bool {
+/// Whether an action constraint matches `uid`.
+pub fn action_constraint(c: &ActionConstraint, uid: &EntityUid, entities: &Entities) -> bool {
     match c {
         ActionConstraint::Any => true,
         ActionConstraint::Eq(target, _) => uid == target,
@@ -140,6 +142,15 @@ pub fn evaluate_policy<T: crate::eval::Tracer>(
     if !scope_matches(policy, eval.request(), eval.entities()) {
         return PolicyOutcome::ScopeMismatch;
     }
+    evaluate_conditions(policy, eval)
+}
+
+/// Evaluates `policy`'s conditions in order, its scope taken as matching:
+/// `Satisfied`, `NotSatisfied` or `Error`, never `ScopeMismatch`.
+pub fn evaluate_conditions<T: crate::eval::Tracer>(
+    policy: &Policy,
+    eval: &mut Evaluator<'_, T>,
+) -> PolicyOutcome {
     for c in &policy.conditions {
         let what = match c.kind {
             ConditionKind::When => "a `when` condition",
@@ -204,48 +215,103 @@ fn decide(
     let mut eval =
         Evaluator::with_buffers(set, entities, request, &options.limits, NoTrace, buffers);
     eval.set_in_place(!options.plain);
-    scratch.permits.clear();
-    scratch.forbids.clear();
+    let judge = |i: u32, left: u64| {
+        eval.reset();
+        eval.cap_steps(left);
+        let outcome = evaluate_policy(&set.policies[i as usize].policy, &mut eval);
+        (outcome, eval.steps())
+    };
+    let (permits, forbids) = (&mut scratch.permits, &mut scratch.forbids);
+    let response = match only {
+        Some(numbers) => combine(
+            set,
+            options,
+            numbers.iter().copied(),
+            judge,
+            permits,
+            forbids,
+        ),
+        // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
+        None => combine(
+            set,
+            options,
+            0..set.policies.len() as u32,
+            judge,
+            permits,
+            forbids,
+        ),
+    };
+    scratch.eval = eval.into_buffers();
+    response
+}
+
+/// Decides a request whose policies numbered `candidates` (a superset of
+/// those whose scope matches, in load order) are judged by `judge`: given a
+/// policy's number and the steps the request's budget has left, it returns
+/// the policy's outcome and the steps it took, exactly as a fresh
+/// evaluator capped at those steps would ([`evaluate_policy`]). The one
+/// place where outcomes become a decision, for [`authorize`], the index
+/// and the audit's memoised judging alike.
+pub fn decide_by(
+    set: &PolicySet,
+    options: &Options,
+    candidates: &[u32],
+    judge: impl FnMut(u32, u64) -> (PolicyOutcome, u64),
+) -> Response {
+    with_scratch(|scratch| {
+        let (permits, forbids) = (&mut scratch.permits, &mut scratch.forbids);
+        combine(
+            set,
+            options,
+            candidates.iter().copied(),
+            judge,
+            permits,
+            forbids,
+        )
+    })
+}
+
+/// [`decide_by`] with the caller's buffers for the satisfied policies.
+fn combine(
+    set: &PolicySet,
+    options: &Options,
+    candidates: impl IntoIterator<Item = u32>,
+    mut judge: impl FnMut(u32, u64) -> (PolicyOutcome, u64),
+    permits: &mut Vec<u32>,
+    forbids: &mut Vec<u32>,
+) -> Response {
+    permits.clear();
+    forbids.clear();
     let mut errors = Vec::new();
     // The request's step budget, spent by the conditions of the policies
     // whose scope matched (a scope costs no step, so the index changes
     // nothing). Spent, it denies the request in both error modes.
     let mut left = options.limits.max_request_steps;
     let mut spent = false;
-    let mut judge = |i: u32| {
-        if spent {
-            return;
-        }
+    for i in candidates {
         let entry = &set.policies[i as usize];
-        eval.reset();
-        eval.cap_steps(left);
         let effect = entry.policy.effect;
-        let outcome = evaluate_policy(&entry.policy, &mut eval);
-        left = left.saturating_sub(eval.steps());
+        let (outcome, steps) = judge(i, left);
+        left = left.saturating_sub(steps);
         match outcome {
             PolicyOutcome::Error(e) if matches!(e.kind, EvalErrorKind::RequestStepLimit { .. }) => {
                 spent = true;
                 errors.push(policy_error(set, &entry.id, e));
+                break;
             }
             PolicyOutcome::Satisfied => match effect {
-                Effect::Permit => scratch.permits.push(i),
-                Effect::Forbid => scratch.forbids.push(i),
+                Effect::Permit => permits.push(i),
+                Effect::Forbid => forbids.push(i),
             },
             PolicyOutcome::Error(e) => {
                 if effect == Effect::Forbid && options.errors == ErrorMode::FailClosed {
-                    scratch.forbids.push(i);
+                    forbids.push(i);
                 }
                 errors.push(policy_error(set, &entry.id, e));
             }
             PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {}
         }
-    };
-    match only {
-        Some(numbers) => numbers.iter().for_each(|&i| judge(i)),
-        // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
-        None => (0..set.policies.len() as u32).for_each(&mut judge),
     }
-    scratch.eval = eval.into_buffers();
     let ids = |numbers: &[u32]| -> Vec<SmolStr> {
         numbers
             .iter()
@@ -254,14 +320,10 @@ fn decide(
     };
     let (decision, kind, determining) = if spent {
         (Decision::Deny, Some(DenyKind::NotPermitted), Vec::new())
-    } else if !scratch.forbids.is_empty() {
-        (
-            Decision::Deny,
-            Some(DenyKind::Forbidden),
-            ids(&scratch.forbids),
-        )
-    } else if !scratch.permits.is_empty() {
-        (Decision::Allow, None, ids(&scratch.permits))
+    } else if !forbids.is_empty() {
+        (Decision::Deny, Some(DenyKind::Forbidden), ids(forbids))
+    } else if !permits.is_empty() {
+        (Decision::Allow, None, ids(permits))
     } else {
         (Decision::Deny, Some(DenyKind::NotPermitted), Vec::new())
     };

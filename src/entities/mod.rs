@@ -221,6 +221,13 @@ impl Entities {
         })
     }
 
+    /// The number of nodes: entities with data and uids that only appear
+    /// as parents. Node numbers are `0..node_count()`.
+    pub fn node_count(&self) -> u32 {
+        // INVARIANT: the data-file size limit keeps the count below u32::MAX.
+        self.nodes.len() as u32
+    }
+
     /// The node number of `uid` in this store (valid for this store only).
     pub fn node(&self, uid: &EntityUid) -> Option<u32> {
         self.index.get(uid).copied()

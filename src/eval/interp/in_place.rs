@@ -178,7 +178,10 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     #[inline]
     pub(super) fn peekable(&mut self, e: &Expr) -> Result<bool, EvalError> {
         let bound = match e.kind {
-            ExprKind::Var(_) => true,
+            ExprKind::Var(v) => {
+                self.tracer.read_var(v);
+                true
+            }
             // An unbound local is an internal error, raised by the plain
             // evaluation: never read in place.
             ExprKind::Local(local, _) => self.frame_base + (local as usize) < self.locals.len(),

@@ -29,6 +29,9 @@ pub trait Tracer {
     fn rule_clause(&mut self, _rule: u32, _clause: usize, _result: &Result<Value, EvalError>) {}
     /// The current call ends.
     fn rule_exit(&mut self, _rule: u32, _result: &Result<Value, EvalError>) {}
+    /// A request variable is read (in place or as a copy): what the audit's
+    /// memo learns an outcome depends on.
+    fn read_var(&mut self, _var: Var) {}
 }
 
 /// The tracer of the decision path: records nothing.
@@ -254,12 +257,15 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Lit(Literal::Long(n)) => Value::Long(*n),
             ExprKind::Lit(Literal::String(s)) => Value::String(s.clone()),
             ExprKind::Entity(uid) => Value::Entity(uid.clone()),
-            ExprKind::Var(v) => match v {
-                Var::Principal => Value::Entity(self.request.principal.clone()),
-                Var::Action => Value::Entity(self.request.action.clone()),
-                Var::Resource => Value::Entity(self.request.resource.clone()),
-                Var::Context => self.request.context.clone(),
-            },
+            ExprKind::Var(v) => {
+                self.tracer.read_var(*v);
+                match v {
+                    Var::Principal => Value::Entity(self.request.principal.clone()),
+                    Var::Action => Value::Entity(self.request.action.clone()),
+                    Var::Resource => Value::Entity(self.request.resource.clone()),
+                    Var::Context => self.request.context.clone(),
+                }
+            }
             ExprKind::Local(local, name) => self
                 .locals
                 .get(self.frame_base + *local as usize)

@@ -1,0 +1,349 @@
+//! The enumeration domain of an audit: for each action, the principals,
+//! resources and contexts of every request an answer must cover.
+//!
+//! With declarations, an action's principals and resources are the store's
+//! entities of the types its `appliesTo` names (an action without
+//! `appliesTo`, such as an action group, has no requests, as in Cedar); a
+//! context attribute of an entity type ranges over the store's entities of
+//! that type, a `Bool` over both values, and an optional one also takes
+//! "absent". Any other attribute must be given (`--context`). Without
+//! declarations every entity is a candidate principal and resource, and the
+//! actions are those the policies' scopes name plus the store's `Action`
+//! entities.
+
+use crate::entities::json::context_from_json;
+use crate::entities::Entities;
+use crate::policy_set::PolicySet;
+use crate::schema::{AttrType, Type};
+use crate::syntax::ast::{ActionConstraint, EntityUid, Name};
+use crate::value::Value;
+use serde_json::Value as Json;
+use smol_str::SmolStr;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The most contexts one action may enumerate: a product of attribute
+/// ranges past this is refused rather than ground through.
+pub const MAX_CONTEXTS_PER_ACTION: usize = 1_000_000;
+
+/// Why a domain could not be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A context attribute that cannot be enumerated was not given.
+    #[error("action `{action}` needs the context attribute `{attribute}` ({ty}), which cannot be enumerated: give it with --context")]
+    NeedsContext {
+        /// The action.
+        action: String,
+        /// The attribute.
+        attribute: String,
+        /// Its declared type.
+        ty: String,
+    },
+    /// `--context` does not fit an action's context type.
+    #[error("--context does not fit action `{action}`: {message}")]
+    BadContext {
+        /// The action.
+        action: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The product of the attributes' ranges is too large.
+    #[error("action `{action}` has more than {MAX_CONTEXTS_PER_ACTION} contexts to enumerate: fix more attributes with --context")]
+    TooManyContexts {
+        /// The action.
+        action: String,
+    },
+    /// A name given to filter the domain is not in it.
+    #[error("{what} `{name}` is not in the audit's domain{help}")]
+    Unknown {
+        /// "action", "principal", "resource", "principal type".
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// A did-you-mean, with its leading separator, or empty.
+        help: String,
+    },
+}
+
+/// The requests of one action.
+#[derive(Clone, Debug)]
+pub struct ActionDomain {
+    /// The action.
+    pub action: EntityUid,
+    /// The action's node in the store.
+    pub node: u32,
+    /// Candidate principals, as store nodes, in the order of their names.
+    pub principals: Vec<u32>,
+    /// Candidate resources, likewise.
+    pub resources: Vec<u32>,
+    /// The contexts, as numbers into [`Domain::contexts`], in the order of
+    /// their canonical JSON.
+    pub contexts: Vec<u32>,
+}
+
+/// Every request an audit covers, by action.
+#[derive(Clone, Debug, Default)]
+pub struct Domain {
+    /// The actions in the order of their names.
+    pub actions: Vec<ActionDomain>,
+    /// Every distinct context, each once.
+    pub contexts: Vec<Value>,
+    /// Each context's canonical JSON text (keys sorted).
+    pub context_json: Vec<String>,
+    /// `Type::"id"` of every store node, for sorting and output.
+    names: Vec<String>,
+}
+
+impl Domain {
+    /// The domain of `set` over `entities`, with `given` (a JSON object)
+    /// fixing context attributes of every action.
+    pub fn build(
+        set: &PolicySet,
+        entities: &Entities,
+        given: Option<&Json>,
+    ) -> Result<Domain, DomainError> {
+        let mut domain = Domain {
+            names: (0..entities.node_count())
+                .map(|n| entities.node_uid(n).to_string())
+                .collect(),
+            ..Domain::default()
+        };
+        let mut by_type: BTreeMap<&Name, Vec<u32>> = BTreeMap::new();
+        let mut everything = Vec::new();
+        for (uid, _) in entities.iter() {
+            let Some(node) = entities.node(uid) else {
+                continue;
+            };
+            by_type.entry(&uid.ty).or_default().push(node);
+            if !is_action_type(&uid.ty) {
+                everything.push(node);
+            }
+        }
+        for nodes in by_type.values_mut() {
+            domain.sort_nodes(nodes);
+        }
+        domain.sort_nodes(&mut everything);
+        let of_types = |types: &[Name]| -> Vec<u32> {
+            let mut nodes: Vec<u32> = types
+                .iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .flat_map(|t| by_type.get(t).into_iter().flatten().copied())
+                .collect();
+            nodes.dedup();
+            nodes
+        };
+        let mut interned: HashMap<String, u32> = HashMap::new();
+        let declared = !set.schema.actions.is_empty();
+        let actions: Vec<EntityUid> = if declared {
+            set.schema.actions.keys().cloned().collect()
+        } else {
+            undeclared_actions(set, entities)
+        };
+        for action in actions {
+            let (principals, resources, context_type) = if declared {
+                let decl = &set.schema.actions[&action];
+                match (&decl.principals, &decl.resources) {
+                    (Some(p), Some(r)) => {
+                        let (mut p, mut r) = (of_types(p), of_types(r));
+                        domain.sort_nodes(&mut p);
+                        domain.sort_nodes(&mut r);
+                        (p, r, decl.context.as_ref())
+                    }
+                    // No `appliesTo`: no request has this action.
+                    _ => continue,
+                }
+            } else {
+                (everything.clone(), everything.clone(), None)
+            };
+            let Some(node) = entities.node(&action) else {
+                continue;
+            };
+            let fixed = match given {
+                Some(json) => Some(context_from_json(json, &action, &set.schema).map_err(
+                    |message| DomainError::BadContext {
+                        action: action.to_string(),
+                        message,
+                    },
+                )?),
+                None => None,
+            };
+            let contexts = enumerate_contexts(&action, context_type, fixed, &by_type, entities)?;
+            let mut numbers: Vec<u32> = contexts
+                .into_iter()
+                .map(|c| {
+                    let text = serde_json::to_string(&c.to_json()).unwrap_or_default();
+                    *interned.entry(text.clone()).or_insert_with(|| {
+                        domain.contexts.push(c);
+                        domain.context_json.push(text);
+                        // INVARIANT: at most MAX_CONTEXTS_PER_ACTION per action.
+                        (domain.contexts.len() - 1) as u32
+                    })
+                })
+                .collect();
+            numbers.sort_by(|a, b| {
+                domain.context_json[*a as usize].cmp(&domain.context_json[*b as usize])
+            });
+            numbers.dedup();
+            domain.actions.push(ActionDomain {
+                action,
+                node,
+                principals,
+                resources,
+                contexts: numbers,
+            });
+        }
+        let names = &domain.names;
+        domain
+            .actions
+            .sort_by(|a, b| names[a.node as usize].cmp(&names[b.node as usize]));
+        Ok(domain)
+    }
+
+    /// `Type::"id"` of store node `node`.
+    pub fn name(&self, node: u32) -> &str {
+        &self.names[node as usize]
+    }
+
+    /// Sorts store nodes by their names.
+    fn sort_nodes(&self, nodes: &mut [u32]) {
+        nodes.sort_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
+    }
+
+    /// The number of requests in the domain.
+    pub fn size(&self) -> u128 {
+        self.actions
+            .iter()
+            .map(|a| {
+                a.principals.len() as u128 * a.resources.len() as u128 * a.contexts.len() as u128
+            })
+            .sum()
+    }
+}
+
+/// Whether `ty` is an action type (`Action` or `NS::Action`).
+pub fn is_action_type(ty: &Name) -> bool {
+    ty.as_str() == "Action" || ty.as_str().ends_with("::Action")
+}
+
+/// The actions the policies' scopes name.
+fn named_actions(set: &PolicySet) -> BTreeSet<EntityUid> {
+    let mut actions = BTreeSet::new();
+    for entry in &set.policies {
+        match &entry.policy.action {
+            ActionConstraint::Any => {}
+            ActionConstraint::Eq(uid, _) => {
+                actions.insert(uid.clone());
+            }
+            ActionConstraint::In(uids, _) => actions.extend(uids.iter().cloned()),
+        }
+    }
+    actions
+}
+
+/// Adds to `entities` every action the policies' scopes name and the store
+/// lacks, so that a set without declarations has them in its domain (a
+/// request's action needs a node of the store to be audited).
+pub fn add_named_actions(set: &PolicySet, entities: &mut Entities) {
+    for uid in named_actions(set) {
+        entities.ensure_exists(&uid);
+    }
+}
+
+/// The actions of a set without declarations: those its scopes name and
+/// the store's `Action` entities, sorted. Only those with a node in the
+/// store are judged ([`add_named_actions`] adds the others).
+fn undeclared_actions(set: &PolicySet, entities: &Entities) -> Vec<EntityUid> {
+    let mut actions = named_actions(set);
+    for (uid, _) in entities.iter() {
+        if is_action_type(&uid.ty) {
+            actions.insert(uid.clone());
+        }
+    }
+    actions.into_iter().collect()
+}
+
+/// Every context of `action`: each declared attribute over its range, the
+/// given ones fixed, the product of the ranges.
+fn enumerate_contexts(
+    action: &EntityUid,
+    ty: Option<&Type>,
+    fixed: Option<Value>,
+    by_type: &BTreeMap<&Name, Vec<u32>>,
+    entities: &Entities,
+) -> Result<Vec<Value>, DomainError> {
+    let fixed: BTreeMap<SmolStr, Value> = match fixed {
+        Some(Value::Record(map)) => (*map).clone(),
+        _ => BTreeMap::new(),
+    };
+    let declared: &BTreeMap<SmolStr, AttrType> = match ty {
+        Some(Type::Record(attrs)) => attrs,
+        _ => &BTreeMap::new(),
+    };
+    // Each enumerated attribute's choices (`None`: absent).
+    let mut ranges: Vec<(&SmolStr, Vec<Option<Value>>)> = Vec::new();
+    for (name, attr) in declared {
+        if fixed.contains_key(name) {
+            continue;
+        }
+        let mut choices: Vec<Option<Value>> = match &attr.ty {
+            Type::Bool => vec![Some(Value::Bool(false)), Some(Value::Bool(true))],
+            Type::Entity(t) => by_type
+                .get(t)
+                .into_iter()
+                .flatten()
+                .map(|&n| Some(Value::Entity(entities.node_uid(n).clone())))
+                .collect(),
+            other => {
+                return Err(DomainError::NeedsContext {
+                    action: action.to_string(),
+                    attribute: name.to_string(),
+                    ty: type_name(other),
+                })
+            }
+        };
+        if attr.optional {
+            choices.push(None);
+        }
+        ranges.push((name, choices));
+    }
+    let count = ranges
+        .iter()
+        .try_fold(1usize, |n, (_, c)| n.checked_mul(c.len()))
+        .filter(|&n| n <= MAX_CONTEXTS_PER_ACTION)
+        .ok_or_else(|| DomainError::TooManyContexts {
+            action: action.to_string(),
+        })?;
+    let mut contexts = Vec::with_capacity(count);
+    let mut picks = vec![0usize; ranges.len()];
+    for _ in 0..count {
+        let mut record = fixed.clone();
+        for ((name, choices), &k) in ranges.iter().zip(&picks) {
+            if let Some(v) = &choices[k] {
+                record.insert((*name).clone(), v.clone());
+            }
+        }
+        contexts.push(Value::Record(record.into()));
+        // The next combination, the last attribute fastest.
+        for (slot, (_, choices)) in picks.iter_mut().zip(&ranges).rev() {
+            *slot += 1;
+            if *slot < choices.len() {
+                break;
+            }
+            *slot = 0;
+        }
+    }
+    Ok(contexts)
+}
+
+/// A declared type as the schema syntax writes it, for messages.
+fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::Bool => "Bool".into(),
+        Type::Long => "Long".into(),
+        Type::String => "String".into(),
+        Type::Entity(name) => name.to_string(),
+        Type::Set(element) => format!("Set<{}>", type_name(element)),
+        Type::Record(_) => "a record".into(),
+        Type::Extension(name) => name.to_string(),
+    }
+}

@@ -1,0 +1,513 @@
+//! Judging an audit's requests, sharing work between them without changing
+//! an answer.
+//!
+//! A policy's conditions are evaluated by the plain interpreter with a
+//! tracer that notes which request variables the evaluation read. The
+//! evaluation is deterministic, so its outcome and step count hold for
+//! every request that agrees with it on those variables: they are kept
+//! under exactly those values (`Memo`) and reused. A rule call on the
+//! principal alone is therefore evaluated once per principal, a forbid on
+//! the resource alone once per resource, whatever the other variables.
+//! Reuse is exact, limits included: an outcome is reused only when it took
+//! no more steps than the request's budget has left (a capped evaluation
+//! would have been the same run), and an outcome cut by a step limit is
+//! never kept. The decision itself is [`authorize::decide_by`], the one
+//! place outcomes become a decision.
+//!
+//! One more shortcut, for queries that list only what is reported (see
+//! [`Flags::reported`]): when every permit that may apply to a principal,
+//! action and context is not satisfied whatever the resource (its
+//! evaluation read no resource), no request of that context can be
+//! reported, and its resources are not judged one by one. It is taken only
+//! when the request's step budget cannot run out on those candidates.
+
+use super::domain::Domain;
+use crate::authorize::{
+    self, action_constraint, entity_constraint, evaluate_conditions, Decision, Options,
+    PolicyIndex, PolicyOutcome, Response,
+};
+use crate::entities::json::Request;
+use crate::entities::{Entities, FastHash};
+use crate::eval::interp::Buffers;
+use crate::eval::{EvalError, EvalErrorKind, Evaluator, Tracer, Value};
+use crate::policy_set::PolicySet;
+use crate::syntax::ast::{Effect, Var};
+use std::collections::HashMap;
+
+const READ_PRINCIPAL: u8 = 1;
+const READ_ACTION: u8 = 2;
+const READ_RESOURCE: u8 = 4;
+const READ_CONTEXT: u8 = 8;
+
+/// The tracer of the audit's evaluations: which request variables were
+/// read, and which rule clauses held (for the findings).
+#[derive(Default)]
+struct Reads<'c> {
+    vars: u8,
+    /// `held[rule][clause]`, when coverage is recorded.
+    held: Option<&'c mut Vec<Vec<bool>>>,
+}
+
+impl Tracer for Reads<'_> {
+    fn read_var(&mut self, var: Var) {
+        self.vars |= match var {
+            Var::Principal => READ_PRINCIPAL,
+            Var::Action => READ_ACTION,
+            Var::Resource => READ_RESOURCE,
+            Var::Context => READ_CONTEXT,
+        };
+    }
+
+    fn rule_clause(&mut self, rule: u32, clause: usize, result: &Result<Value, EvalError>) {
+        if let (Some(held), Ok(Value::Bool(true))) = (self.held.as_deref_mut(), result) {
+            if let Some(slot) = held.get_mut(rule as usize).and_then(|c| c.get_mut(clause)) {
+                *slot = true;
+            }
+        }
+    }
+}
+
+/// A request by numbers: store nodes of its principal, action and
+/// resource, and its context's number in the [`Domain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ids {
+    /// The principal's node.
+    pub principal: u32,
+    /// The action's node.
+    pub action: u32,
+    /// The resource's node.
+    pub resource: u32,
+    /// The context's number.
+    pub context: u32,
+}
+
+/// The memo key of `ids` projected on the variables `reads`.
+fn key(ids: Ids, reads: u8) -> u128 {
+    let part = |bit: u8, v: u32| -> u128 {
+        if reads & bit != 0 {
+            v as u128
+        } else {
+            u32::MAX as u128
+        }
+    };
+    part(READ_PRINCIPAL, ids.principal)
+        | part(READ_ACTION, ids.action) << 32
+        | part(READ_RESOURCE, ids.resource) << 64
+        | part(READ_CONTEXT, ids.context) << 96
+}
+
+/// A kept outcome and the steps it took.
+#[derive(Clone, Debug)]
+struct Known {
+    outcome: PolicyOutcome,
+    steps: u64,
+}
+
+/// One policy's kept outcomes: a table per set of variables read.
+#[derive(Default)]
+struct Memo {
+    tables: Vec<(u8, HashMap<u128, Known, FastHash>)>,
+}
+
+/// What one request's policies gave, beyond the response.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Some permit was satisfied.
+    pub permit_satisfied: bool,
+    /// Some forbid was satisfied without an error.
+    pub forbid_satisfied: bool,
+    /// Some permit raised an error.
+    pub permit_error: bool,
+    /// Some forbid raised an error.
+    pub forbid_error: bool,
+    /// The request's step budget ran out.
+    pub spent: bool,
+}
+
+impl Flags {
+    /// Whether a request is reported by a query that lists what is
+    /// allowed: it is allowed, or an error could have changed its decision
+    /// (its step budget ran out; a satisfied permit met an erroring forbid;
+    /// no forbid applied and a permit erred, which may have withheld an
+    /// allow).
+    pub fn reported(&self, response: &Response) -> bool {
+        response.decision == Decision::Allow
+            || self.spent
+            || (self.permit_satisfied && self.forbid_error)
+            || (!self.forbid_satisfied && self.permit_error)
+    }
+}
+
+/// Per-policy counts over the requests judged (for the findings).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyStats {
+    /// Requests whose scope matched and whose conditions held.
+    pub satisfied: u64,
+    /// Requests allowed with this policy among the determining ones.
+    pub allowed: u64,
+}
+
+/// One thread's judge: memo tables, buffers and the request being built.
+pub struct Judge<'a> {
+    set: &'a PolicySet,
+    entities: &'a Entities,
+    options: &'a Options,
+    index: &'a PolicyIndex,
+    domain: &'a Domain,
+    memo: Vec<Memo>,
+    buffers: Option<Buffers>,
+    request: Request,
+    principal: Option<u32>,
+    base: Vec<u32>,
+    extra: Vec<u32>,
+    candidates: Vec<u32>,
+    ancestors: Vec<u32>,
+    /// Per-policy counts, when recorded.
+    pub stats: Option<Vec<PolicyStats>>,
+    /// Which rule clauses held, when recorded.
+    pub held: Option<Vec<Vec<bool>>>,
+}
+
+/// One judged request of a query.
+#[derive(Clone, Debug)]
+pub struct Line {
+    /// The request.
+    pub ids: Ids,
+    /// The action's number in [`Domain::actions`].
+    pub action: usize,
+    /// The decision.
+    pub response: Response,
+}
+
+impl<'a> Judge<'a> {
+    /// A judge of requests of `domain`.
+    pub fn new(
+        set: &'a PolicySet,
+        entities: &'a Entities,
+        options: &'a Options,
+        index: &'a PolicyIndex,
+        domain: &'a Domain,
+    ) -> Judge<'a> {
+        let placeholder = crate::syntax::ast::EntityUid::new("", "");
+        Judge {
+            set,
+            entities,
+            options,
+            index,
+            domain,
+            memo: (0..set.policies.len()).map(|_| Memo::default()).collect(),
+            buffers: Some(Buffers::default()),
+            request: Request {
+                principal: placeholder.clone(),
+                action: placeholder.clone(),
+                resource: placeholder,
+                context: Value::empty_record(),
+            },
+            principal: None,
+            base: Vec::new(),
+            extra: Vec::new(),
+            candidates: Vec::new(),
+            ancestors: Vec::new(),
+            stats: None,
+            held: None,
+        }
+    }
+
+    /// Records per-policy counts and rule-clause coverage from now on.
+    pub fn record_coverage(&mut self) {
+        self.stats = Some(vec![PolicyStats::default(); self.set.policies.len()]);
+        self.held = Some(
+            self.set
+                .rules
+                .iter()
+                .map(|r| vec![false; r.clauses.len()])
+                .collect(),
+        );
+    }
+
+    /// Judges the requests of `principal` for the actions numbered
+    /// `actions` (into [`Domain::actions`]), every resource of each or only
+    /// `resource`, appending to `out` every reported request (every request
+    /// with `all`), sorted by action, resource and context.
+    pub fn principal(
+        &mut self,
+        principal: u32,
+        actions: &[usize],
+        resource: Option<u32>,
+        all: bool,
+        out: &mut Vec<Line>,
+    ) {
+        self.enter_principal(principal);
+        for &a in actions {
+            let from = out.len();
+            self.action(principal, a, resource, all, out);
+            let domain = self.domain;
+            out[from..].sort_by(|x, y| {
+                (
+                    domain.name(x.ids.resource),
+                    &domain.context_json[x.ids.context as usize],
+                )
+                    .cmp(&(
+                        domain.name(y.ids.resource),
+                        &domain.context_json[y.ids.context as usize],
+                    ))
+            });
+        }
+    }
+
+    /// Forgets the outcomes that depend on the previous principal.
+    fn enter_principal(&mut self, principal: u32) {
+        if self.principal == Some(principal) {
+            return;
+        }
+        self.principal = Some(principal);
+        self.request.principal = self.entities.node_uid(principal).clone();
+        for memo in &mut self.memo {
+            for (reads, table) in &mut memo.tables {
+                if *reads & READ_PRINCIPAL != 0 {
+                    table.clear();
+                }
+            }
+        }
+    }
+
+    fn action(
+        &mut self,
+        principal: u32,
+        a: usize,
+        resource: Option<u32>,
+        all: bool,
+        out: &mut Vec<Line>,
+    ) {
+        let (set, entities, domain) = (self.set, self.entities, self.domain);
+        let ad = &domain.actions[a];
+        self.request.action = ad.action.clone();
+        // The policies whose principal and action constraints match: the
+        // candidates of every request of this action, the resource
+        // constraint still to check.
+        self.index.principal_action_candidates_into(
+            entities,
+            &self.request.principal,
+            &self.request.action,
+            &mut self.base,
+            &mut self.ancestors,
+        );
+        let (request, base) = (&self.request, &mut self.base);
+        base.retain(|&i| {
+            let p = &set.policies[i as usize].policy;
+            entity_constraint(&p.principal, &request.principal, entities)
+                && action_constraint(&p.action, &request.action, entities)
+        });
+        let by_resource = self.index.files_by_resource();
+        let is_permit = |i: &u32| set.policies[*i as usize].policy.effect == Effect::Permit;
+        if !all && !by_resource && !self.base.iter().any(is_permit) {
+            return;
+        }
+        let single = resource.map(|r| [r]);
+        let resources: &[u32] = match &single {
+            Some(one) => one,
+            None => &ad.resources,
+        };
+        let Some(&first) = resources.first() else {
+            return;
+        };
+        let limits = &self.options.limits;
+        let budget_safe = (self.base.len() as u64 + 1).saturating_mul(limits.max_steps + 1)
+            < limits.max_request_steps;
+        for &c in &ad.contexts {
+            self.request.context = domain.contexts[c as usize].clone();
+            let ids = |resource: u32| Ids {
+                principal,
+                action: ad.node,
+                resource,
+                context: c,
+            };
+            if !all && !by_resource && budget_safe && resources.len() > 1 {
+                self.request.resource = entities.node_uid(first).clone();
+                let base = std::mem::take(&mut self.base);
+                let fixed = base.iter().filter(|i| is_permit(i)).all(|&i| {
+                    let (known, reads) = self.probe(i, ids(first));
+                    reads & READ_RESOURCE == 0
+                        && matches!(known.outcome, PolicyOutcome::NotSatisfied)
+                });
+                self.base = base;
+                if fixed {
+                    continue;
+                }
+            }
+            for &r in resources {
+                self.request.resource = entities.node_uid(r).clone();
+                let (response, flags) = self.judge(ids(r), by_resource);
+                if all || flags.reported(&response) {
+                    out.push(Line {
+                        ids: ids(r),
+                        action: a,
+                        response,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Judges the request being built (`self.request`, numbered `ids`).
+    fn judge(&mut self, ids: Ids, by_resource: bool) -> (Response, Flags) {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        if by_resource {
+            self.index.resource_candidates_into(
+                self.entities,
+                &self.request.resource,
+                &mut self.extra,
+                &mut self.ancestors,
+            );
+            let (set, entities, request) = (self.set, self.entities, &self.request);
+            self.extra.retain(|&i| {
+                let p = &set.policies[i as usize].policy;
+                entity_constraint(&p.principal, &request.principal, entities)
+                    && action_constraint(&p.action, &request.action, entities)
+            });
+            merge_sorted(&self.base, &self.extra, &mut candidates);
+        } else {
+            candidates.extend_from_slice(&self.base);
+        }
+        let set = self.set;
+        let mut flags = Flags::default();
+        let response = authorize::decide_by(set, self.options, &candidates, |i, left| {
+            let policy = &set.policies[i as usize].policy;
+            if !entity_constraint(&policy.resource, &self.request.resource, self.entities) {
+                return (PolicyOutcome::ScopeMismatch, 0);
+            }
+            let (outcome, steps) = self.outcome(i, ids, left);
+            let permit = policy.effect == Effect::Permit;
+            match &outcome {
+                PolicyOutcome::Satisfied if permit => flags.permit_satisfied = true,
+                PolicyOutcome::Satisfied => flags.forbid_satisfied = true,
+                PolicyOutcome::Error(_) if permit => flags.permit_error = true,
+                PolicyOutcome::Error(_) => flags.forbid_error = true,
+                PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {}
+            }
+            if let (Some(stats), PolicyOutcome::Satisfied) = (self.stats.as_mut(), &outcome) {
+                stats[i as usize].satisfied += 1;
+            }
+            (outcome, steps)
+        });
+        flags.spent = response
+            .errors
+            .iter()
+            .any(|e| matches!(e.error.kind, EvalErrorKind::RequestStepLimit { .. }));
+        if let (Some(stats), Decision::Allow) = (self.stats.as_mut(), response.decision) {
+            for id in &response.determining {
+                if let Some(i) = set.policies.iter().position(|p| &p.id == id) {
+                    stats[i].allowed += 1;
+                }
+            }
+        }
+        self.candidates = candidates;
+        (response, flags)
+    }
+
+    /// Policy `i`'s outcome on the request being built, with `left` steps
+    /// left in the request's budget: kept, or evaluated (and kept).
+    fn outcome(&mut self, i: u32, ids: Ids, left: u64) -> (PolicyOutcome, u64) {
+        let (known, _) = self.probe(i, ids);
+        if known.steps <= left && !cut_by_limit(&known.outcome) {
+            return (known.outcome, known.steps);
+        }
+        // The request's budget has less left than this evaluation took, or
+        // a limit cut it: the run a plain decision would make.
+        let (outcome, steps, _) = self.evaluate(i, left);
+        (outcome, steps)
+    }
+
+    /// Policy `i`'s kept outcome for `ids` and the variables it read,
+    /// evaluating it with a full budget when none is kept. An outcome cut
+    /// by a limit is returned but not kept.
+    fn probe(&mut self, i: u32, ids: Ids) -> (Known, u8) {
+        for (reads, table) in &self.memo[i as usize].tables {
+            if let Some(known) = table.get(&key(ids, *reads)) {
+                return (known.clone(), *reads);
+            }
+        }
+        let (outcome, steps, reads) = self.evaluate(i, self.options.limits.max_request_steps);
+        let known = Known { outcome, steps };
+        if !cut_by_limit(&known.outcome) {
+            let memo = &mut self.memo[i as usize];
+            let table = match memo.tables.iter().position(|(r, _)| *r == reads) {
+                Some(t) => &mut memo.tables[t].1,
+                None => {
+                    memo.tables.push((reads, HashMap::default()));
+                    // INVARIANT: just pushed.
+                    &mut memo.tables.last_mut().expect("just pushed").1
+                }
+            };
+            table.insert(key(ids, reads), known.clone());
+        }
+        (known, reads)
+    }
+
+    /// Evaluates policy `i`'s conditions on the request being built, as a
+    /// fresh evaluator capped at `left` steps would.
+    fn evaluate(&mut self, i: u32, left: u64) -> (PolicyOutcome, u64, u8) {
+        let buffers = self.buffers.take().unwrap_or_default();
+        let tracer = Reads {
+            vars: 0,
+            held: self.held.as_mut(),
+        };
+        let mut eval = Evaluator::with_buffers(
+            self.set,
+            self.entities,
+            &self.request,
+            &self.options.limits,
+            tracer,
+            buffers,
+        );
+        eval.set_in_place(!self.options.plain);
+        eval.cap_steps(left);
+        let outcome = evaluate_conditions(&self.set.policies[i as usize].policy, &mut eval);
+        let steps = eval.steps();
+        let reads = eval.tracer.vars;
+        self.buffers = Some(eval.into_buffers());
+        (outcome, steps, reads)
+    }
+}
+
+/// Whether `outcome` was cut by a step limit (and so depends on the budget
+/// it was given).
+fn cut_by_limit(outcome: &PolicyOutcome) -> bool {
+    matches!(
+        outcome,
+        PolicyOutcome::Error(e) if matches!(
+            e.kind,
+            EvalErrorKind::StepLimit { .. } | EvalErrorKind::RequestStepLimit { .. }
+        )
+    )
+}
+
+/// Merges two sorted lists of policy numbers into `out`, each once.
+fn merge_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x == y => {
+                i += 1;
+                j += 1;
+                x
+            }
+            (Some(&x), Some(&y)) if x < y => {
+                i += 1;
+                x
+            }
+            (Some(_), Some(&y)) | (None, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (None, None) => break,
+        };
+        out.push(next);
+    }
+}

@@ -1,0 +1,312 @@
+//! Access review over a concrete entity store: who can do an action on a
+//! resource, what a principal can do, the whole access matrix, the
+//! least-privilege findings and the grants a log of requests never needed.
+//!
+//! Every answer is exact and complete over the enumeration domain
+//! ([`domain`]): each request of it is judged as `authorize` would judge it
+//! ([`judge`] shares work between requests without changing an answer),
+//! and an answer is cut short only by an explicit `max_results`, which the
+//! [`Answer`] says.
+
+pub mod domain;
+// pub mod findings;
+// pub mod grants;
+// pub mod html;
+pub mod judge;
+// pub mod unused;
+
+use crate::authorize::{Options, PolicyIndex};
+use crate::entities::json::parse_uid;
+use crate::entities::Entities;
+use crate::policy_set::PolicySet;
+use crate::syntax::ast::{EntityUid, Name};
+use domain::{Domain, DomainError};
+use judge::{Judge, Line};
+use serde_json::Value as Json;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// An audit: a policy set, a store, the options and the domain.
+pub struct Auditor<'a> {
+    /// The policies.
+    pub set: &'a PolicySet,
+    /// The store.
+    pub entities: &'a Entities,
+    /// How requests are judged.
+    pub options: &'a Options,
+    /// The set's index.
+    pub index: PolicyIndex,
+    /// Every request an answer covers.
+    pub domain: Domain,
+}
+
+/// The lines of an answer, sorted by principal, action, resource and
+/// context, and whether it is complete.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The judged requests reported.
+    pub lines: Vec<Line>,
+    /// False when `max_results` cut the answer: more lines exist.
+    pub complete: bool,
+}
+
+/// How a query runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    /// Threads to judge on (at least one).
+    pub threads: usize,
+    /// Report at most this many lines.
+    pub max_results: Option<usize>,
+    /// Report every request, denied ones included.
+    pub all: bool,
+}
+
+impl Default for Run {
+    fn default() -> Run {
+        Run {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_results: None,
+            all: false,
+        }
+    }
+}
+
+/// One principal's share of a query: its actions, and the one resource
+/// when the query names it.
+struct Unit {
+    principal: u32,
+    actions: Vec<usize>,
+    resource: Option<u32>,
+}
+
+impl<'a> Auditor<'a> {
+    /// An audit of `set` over `entities`; `context` (a JSON object) fixes
+    /// context attributes of every action.
+    pub fn new(
+        set: &'a PolicySet,
+        entities: &'a Entities,
+        options: &'a Options,
+        context: Option<&Json>,
+    ) -> Result<Auditor<'a>, DomainError> {
+        Ok(Auditor {
+            set,
+            entities,
+            options,
+            index: PolicyIndex::new(set),
+            domain: Domain::build(set, entities, context)?,
+        })
+    }
+
+    /// The domain's action numbered by name (`Action::"a"` or just `a`).
+    pub fn action(&self, name: &str) -> Result<usize, DomainError> {
+        let uid = uid_or_action(name);
+        self.domain
+            .actions
+            .iter()
+            .position(|a| a.action == uid)
+            .ok_or_else(|| {
+                unknown(
+                    "action",
+                    name,
+                    self.domain.actions.iter().map(|a| self.domain.name(a.node)),
+                )
+            })
+    }
+
+    /// The store node of the entity `name` (`Type::"id"`).
+    pub fn entity(&self, what: &'static str, name: &str) -> Result<u32, DomainError> {
+        parse_uid(name)
+            .ok()
+            .and_then(|uid| self.entities.node(&uid))
+            .filter(|&n| self.entities.get(self.entities.node_uid(n)).is_some())
+            .ok_or_else(|| DomainError::Unknown {
+                what,
+                name: name.to_string(),
+                help: " (not an entity of the store; write it as Type::\"id\")".into(),
+            })
+    }
+
+    /// Every principal allowed `action` on `resource` (every principal with
+    /// `run.all`), each context of the action enumerated.
+    pub fn who_can(&self, action: usize, resource: u32, run: Run) -> Result<Answer, DomainError> {
+        let ad = &self.domain.actions[action];
+        if !ad.resources.contains(&resource) {
+            return Err(DomainError::Unknown {
+                what: "resource",
+                name: self.domain.name(resource).to_string(),
+                help: format!(
+                    " of action `{}` (its type is not one the action applies to)",
+                    ad.action
+                ),
+            });
+        }
+        let units = ad
+            .principals
+            .iter()
+            .map(|&p| Unit {
+                principal: p,
+                actions: vec![action],
+                resource: Some(resource),
+            })
+            .collect();
+        Ok(self.run(units, run))
+    }
+
+    /// Every allowed (action, resource, context) of `principal`, over the
+    /// actions numbered `actions` (every action when empty).
+    pub fn what_can(&self, principal: u32, actions: &[usize], run: Run) -> Answer {
+        let actions = self.actions_of(principal, actions);
+        self.run(
+            vec![Unit {
+                principal,
+                actions,
+                resource: None,
+            }],
+            run,
+        )
+    }
+
+    /// Every allowed (principal, action, resource, context) of the store,
+    /// over principals of `types` (every type when empty) and the actions
+    /// numbered `actions` (every action when empty).
+    pub fn matrix(&self, types: &[Name], actions: &[usize], run: Run) -> Answer {
+        let mut principals: Vec<u32> = self
+            .domain
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| actions.is_empty() || actions.contains(i))
+            .flat_map(|(_, a)| a.principals.iter().copied())
+            .filter(|&p| types.is_empty() || types.contains(&self.entities.node_uid(p).ty))
+            .collect();
+        principals.sort_by(|a, b| self.domain.name(*a).cmp(self.domain.name(*b)));
+        principals.dedup();
+        let units = principals
+            .into_iter()
+            .map(|p| Unit {
+                principal: p,
+                actions: self.actions_of(p, actions),
+                resource: None,
+            })
+            .collect();
+        self.run(units, run)
+    }
+
+    /// The actions (of `only`, or all) whose principals include `principal`.
+    fn actions_of(&self, principal: u32, only: &[usize]) -> Vec<usize> {
+        (0..self.domain.actions.len())
+            .filter(|i| only.is_empty() || only.contains(i))
+            .filter(|&i| {
+                self.domain.actions[i]
+                    .principals
+                    .binary_search_by(|p| self.domain.name(*p).cmp(self.domain.name(principal)))
+                    .is_ok()
+            })
+            .collect()
+    }
+
+    /// Judges `units` on `run.threads` threads, in order; with
+    /// `max_results`, stops once the units judged so far, in order, hold
+    /// more lines than that, and reports the first `max_results` of them:
+    /// the same lines whatever the threads.
+    fn run(&self, units: Vec<Unit>, run: Run) -> Answer {
+        let limit = run.max_results.unwrap_or(usize::MAX);
+        let results: Mutex<Vec<Option<Vec<Line>>>> = Mutex::new(vec![None; units.len()]);
+        let next = AtomicUsize::new(0);
+        let found = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let work = |judge: &mut Judge| loop {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let u = next.fetch_add(1, Ordering::Relaxed);
+            let Some(unit) = units.get(u) else {
+                break;
+            };
+            let mut lines = Vec::new();
+            judge.principal(
+                unit.principal,
+                &unit.actions,
+                unit.resource,
+                run.all,
+                &mut lines,
+            );
+            if found.fetch_add(lines.len(), Ordering::Relaxed) + lines.len() > limit {
+                stop.store(true, Ordering::Relaxed);
+            }
+            if let Ok(mut r) = results.lock() {
+                r[u] = Some(lines);
+            }
+        };
+        let threads = run.threads.clamp(1, units.len().max(1));
+        if threads == 1 {
+            work(&mut self.judge());
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| work(&mut self.judge()));
+                }
+            });
+        }
+        let mut results = results.into_inner().unwrap_or_default();
+        // The judged prefix, completed in order where threads stopped early.
+        let mut lines = Vec::new();
+        let mut judge = None;
+        for (u, slot) in results.iter_mut().enumerate() {
+            if lines.len() > limit {
+                break;
+            }
+            let unit_lines = match slot.take() {
+                Some(l) => l,
+                None => {
+                    let judge = judge.get_or_insert_with(|| self.judge());
+                    let unit = &units[u];
+                    let mut l = Vec::new();
+                    judge.principal(
+                        unit.principal,
+                        &unit.actions,
+                        unit.resource,
+                        run.all,
+                        &mut l,
+                    );
+                    l
+                }
+            };
+            lines.extend(unit_lines);
+        }
+        let complete = lines.len() <= limit;
+        lines.truncate(limit);
+        Answer { lines, complete }
+    }
+
+    /// A judge for one thread.
+    pub fn judge(&self) -> Judge<'_> {
+        Judge::new(
+            self.set,
+            self.entities,
+            self.options,
+            &self.index,
+            &self.domain,
+        )
+    }
+}
+
+/// `Action::"a"` for `a`, or the uid `name` spells.
+pub fn uid_or_action(name: &str) -> EntityUid {
+    parse_uid(name).unwrap_or_else(|_| EntityUid::new("Action", name))
+}
+
+fn unknown<'n>(
+    what: &'static str,
+    name: &str,
+    known: impl Iterator<Item = &'n str>,
+) -> DomainError {
+    let help = crate::suggest::closest(name, known)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    DomainError::Unknown {
+        what,
+        name: name.to_string(),
+        help,
+    }
+}

@@ -1,0 +1,527 @@
+//! The audit is exact: on generated worlds (every form of scope, rules that
+//! recurse, missing attributes, wrong types, cycles, tight step limits, both
+//! error modes) the matrix, who-can and what-can equal `authorize` judging
+//! every request of the domain one by one, errors included.
+
+#[path = "support/gen.rs"]
+#[allow(dead_code)]
+mod gen;
+
+use mspl::audit::judge::Line;
+use mspl::audit::{Auditor, Run};
+use mspl::authorize::{
+    authorize, evaluate_policy, Decision, ErrorMode, Options, PolicyOutcome, Response,
+};
+use mspl::engine::build_entities;
+use mspl::entities::json::Request;
+use mspl::eval::{EvalErrorKind, Evaluator};
+use mspl::policy_set::{IdScheme, Loader};
+use mspl::syntax::ast::Effect;
+use mspl::{Entities, Limits, PolicySet};
+
+/// A small deterministic byte source for the generator.
+fn bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Whether brute force reports `response`: allowed, or an error could have
+/// changed it (judged from each policy evaluated on its own).
+fn reported(
+    set: &PolicySet,
+    entities: &Entities,
+    request: &Request,
+    response: &Response,
+    options: &Options,
+) -> bool {
+    if response.decision == Decision::Allow {
+        return true;
+    }
+    if response
+        .errors
+        .iter()
+        .any(|e| matches!(e.error.kind, EvalErrorKind::RequestStepLimit { .. }))
+    {
+        return true;
+    }
+    let (mut permit_sat, mut forbid_sat, mut permit_err, mut forbid_err) =
+        (false, false, false, false);
+    for entry in &set.policies {
+        let mut eval = Evaluator::new(set, entities, request, &options.limits);
+        let permit = entry.policy.effect == Effect::Permit;
+        match evaluate_policy(&entry.policy, &mut eval) {
+            PolicyOutcome::Satisfied if permit => permit_sat = true,
+            PolicyOutcome::Satisfied => forbid_sat = true,
+            PolicyOutcome::Error(_) if permit => permit_err = true,
+            PolicyOutcome::Error(_) => forbid_err = true,
+            _ => {}
+        }
+    }
+    (permit_sat && forbid_err) || (!forbid_sat && permit_err)
+}
+
+/// Every request of the domain judged one by one: the lines a query of
+/// everything reports, as text to compare.
+fn brute_force(auditor: &Auditor, all: bool) -> Vec<String> {
+    let d = &auditor.domain;
+    let mut lines = Vec::new();
+    let mut principals: Vec<u32> = d
+        .actions
+        .iter()
+        .flat_map(|a| a.principals.clone())
+        .collect();
+    principals.sort_by(|a, b| d.name(*a).cmp(d.name(*b)));
+    principals.dedup();
+    for &p in &principals {
+        for a in &d.actions {
+            if !a.principals.contains(&p) {
+                continue;
+            }
+            let mut part = Vec::new();
+            for &r in &a.resources {
+                for &c in &a.contexts {
+                    let request = Request {
+                        principal: auditor.entities.node_uid(p).clone(),
+                        action: a.action.clone(),
+                        resource: auditor.entities.node_uid(r).clone(),
+                        context: d.contexts[c as usize].clone(),
+                    };
+                    let response =
+                        authorize(auditor.set, auditor.entities, &request, auditor.options);
+                    if all
+                        || reported(
+                            auditor.set,
+                            auditor.entities,
+                            &request,
+                            &response,
+                            auditor.options,
+                        )
+                    {
+                        part.push((
+                            d.name(r).to_string(),
+                            d.context_json[c as usize].clone(),
+                            render(
+                                d.name(p),
+                                d.name(a.node),
+                                d.name(r),
+                                &d.context_json[c as usize],
+                                &response,
+                            ),
+                        ));
+                    }
+                }
+            }
+            part.sort();
+            lines.extend(part.into_iter().map(|(_, _, l)| l));
+        }
+    }
+    lines
+}
+
+fn render(p: &str, a: &str, r: &str, c: &str, response: &Response) -> String {
+    format!(
+        "{p} {a} {r} {c} {}",
+        serde_json::to_string(response).unwrap()
+    )
+}
+
+fn lines(auditor: &Auditor, lines: &[Line]) -> Vec<String> {
+    let d = &auditor.domain;
+    lines
+        .iter()
+        .map(|l| {
+            render(
+                d.name(l.ids.principal),
+                d.name(l.ids.action),
+                d.name(l.ids.resource),
+                &d.context_json[l.ids.context as usize],
+                &l.response,
+            )
+        })
+        .collect()
+}
+
+fn load(text: &str, limits: Limits) -> Option<PolicySet> {
+    let mut loader = Loader::new(limits);
+    loader.add_source("gen.mspl".into(), text.into());
+    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+    diagnostics
+        .iter()
+        .all(|d| d.severity != mspl::diag::Severity::Error)
+        .then_some(set)
+}
+
+/// What the exactness test went through.
+#[derive(Default)]
+struct Tally {
+    worlds: usize,
+    compared: usize,
+    with_errors: usize,
+    limited: usize,
+}
+
+/// Every query of one world against brute force, both error modes, the
+/// reported lines and every line.
+fn check_world(
+    what: &str,
+    set: &PolicySet,
+    entities: &Entities,
+    context: Option<&serde_json::Value>,
+    limits: Limits,
+    tally: &mut Tally,
+) {
+    tally.worlds += 1;
+    for errors in [ErrorMode::FailClosed, ErrorMode::Cedar] {
+        let options = Options {
+            errors,
+            limits,
+            plain: false,
+        };
+        let auditor = Auditor::new(set, entities, &options, context).unwrap();
+        for all in [false, true] {
+            let expected = brute_force(&auditor, all);
+            tally.compared += expected.len();
+            if expected.iter().any(|l| l.contains("\"errors\":[{")) {
+                tally.with_errors += 1;
+            }
+            tally.limited += expected.iter().filter(|l| l.contains("steps")).count();
+            for threads in [1, 3] {
+                let run = Run {
+                    threads,
+                    max_results: None,
+                    all,
+                };
+                let got = auditor.matrix(&[], &[], run);
+                assert!(got.complete);
+                assert_eq!(
+                    lines(&auditor, &got.lines),
+                    expected,
+                    "{what}, {errors:?}, all {all}, threads {threads}"
+                );
+            }
+            // who-can and what-can are the matrix's slices.
+            let field = |l: &String, n: usize| l.split(' ').nth(n).map(str::to_string);
+            for (a, ad) in auditor.domain.actions.iter().enumerate() {
+                for &r in &ad.resources {
+                    let run = Run {
+                        threads: 2,
+                        max_results: None,
+                        all,
+                    };
+                    let who = auditor.who_can(a, r, run).unwrap();
+                    let want: Vec<&String> = expected
+                        .iter()
+                        .filter(|l| {
+                            field(l, 1).as_deref() == Some(auditor.domain.name(ad.node))
+                                && field(l, 2).as_deref() == Some(auditor.domain.name(r))
+                        })
+                        .collect();
+                    assert_eq!(
+                        lines(&auditor, &who.lines).iter().collect::<Vec<_>>(),
+                        want,
+                        "who-can, {what}"
+                    );
+                }
+            }
+            let mut principals: Vec<u32> = auditor
+                .domain
+                .actions
+                .iter()
+                .flat_map(|a| a.principals.clone())
+                .collect();
+            principals.sort();
+            principals.dedup();
+            for p in principals {
+                let what_can = auditor.what_can(
+                    p,
+                    &[],
+                    Run {
+                        threads: 1,
+                        max_results: None,
+                        all,
+                    },
+                );
+                let name = auditor.domain.name(p);
+                let want: Vec<&String> = expected
+                    .iter()
+                    .filter(|l| field(l, 0).as_deref() == Some(name))
+                    .collect();
+                assert_eq!(
+                    lines(&auditor, &what_can.lines).iter().collect::<Vec<_>>(),
+                    want,
+                    "what-can, {what}"
+                );
+            }
+        }
+    }
+}
+
+/// Every third world under tight step limits, so that the limits (per
+/// policy and per request) decide some requests.
+fn limits_for(seed: u64) -> Limits {
+    if seed % 3 == 0 {
+        Limits {
+            max_steps: 20,
+            max_request_steps: 50,
+            ..Limits::default()
+        }
+    } else {
+        Limits::default()
+    }
+}
+
+#[test]
+fn the_audit_equals_brute_force_on_generated_worlds() {
+    let mut tally = Tally::default();
+    // The fuzzers' generator: random expressions, rules that recurse,
+    // hierarchies with cycles, errors everywhere.
+    let mut seed = 0;
+    while tally.worlds < 150 {
+        seed += 1;
+        let case = gen::case(&bytes(seed, 400));
+        let limits = limits_for(seed);
+        let Some(set) = load(&case.policy_text(true), limits) else {
+            continue;
+        };
+        let Ok(mut entities) = build_entities(&set.schema, [("gen.json", case.entities.as_str())])
+        else {
+            continue;
+        };
+        mspl::audit::domain::add_named_actions(&set, &mut entities);
+        let request: serde_json::Value = serde_json::from_str(&case.request).unwrap();
+        check_world(
+            &format!("gen seed {seed}:\n{}", case.policy_text(true)),
+            &set,
+            &entities,
+            request.get("context"),
+            limits,
+            &mut tally,
+        );
+    }
+    // Users, groups, folders and documents: rules on one variable and on
+    // two, missing and mistyped attributes, enumerated contexts.
+    for seed in 0..150 {
+        let w = world(seed);
+        let limits = limits_for(seed);
+        let set = load(&w.policies, limits)
+            .unwrap_or_else(|| panic!("world {seed} loads:\n{}", w.policies));
+        let mut entities = build_entities(&set.schema, [("world.json", w.entities.as_str())])
+            .unwrap_or_else(|e| panic!("world {seed}: {}", e.message));
+        mspl::audit::domain::add_named_actions(&set, &mut entities);
+        check_world(
+            &format!("world {seed}:\n{}", w.policies),
+            &set,
+            &entities,
+            w.context.as_ref(),
+            limits,
+            &mut tally,
+        );
+    }
+    eprintln!(
+        "{} worlds, {} lines compared, {} answers with errors, {} lines cut by a step limit",
+        tally.worlds, tally.compared, tally.with_errors, tally.limited
+    );
+    assert!(
+        tally.with_errors >= 50,
+        "only {} answers held an error",
+        tally.with_errors
+    );
+    assert!(
+        tally.compared >= 20_000,
+        "only {} lines compared",
+        tally.compared
+    );
+}
+
+#[test]
+fn max_results_cuts_the_same_lines_whatever_the_threads() {
+    let set = load(
+        "permit(principal, action == Action::\"read\", resource);",
+        Limits::default(),
+    )
+    .unwrap();
+    let data: Vec<String> = (0..6)
+        .map(|i| format!("{{\"uid\": {{\"type\": \"User\", \"id\": \"u{i}\"}}, \"attrs\": {{}}, \"parents\": []}}"))
+        .collect();
+    let mut entities = build_entities(
+        &set.schema,
+        [("gen.json", format!("[{}]", data.join(",")).as_str())],
+    )
+    .unwrap();
+    mspl::audit::domain::add_named_actions(&set, &mut entities);
+    let options = Options::default();
+    let auditor = Auditor::new(&set, &entities, &options, None).unwrap();
+    let full = auditor.matrix(&[], &[], Run::default());
+    assert!(full.complete && full.lines.len() > 5);
+    for threads in [1, 2, 4] {
+        let cut = auditor.matrix(
+            &[],
+            &[],
+            Run {
+                threads,
+                max_results: Some(5),
+                all: false,
+            },
+        );
+        assert!(!cut.complete);
+        assert_eq!(
+            lines(&auditor, &cut.lines),
+            lines(&auditor, &full.lines[..5])
+        );
+    }
+    let exact = auditor.matrix(
+        &[],
+        &[],
+        Run {
+            threads: 2,
+            max_results: Some(full.lines.len()),
+            all: false,
+        },
+    );
+    assert!(exact.complete);
+}
+
+/// A world of users in groups and documents in folders: scopes of every
+/// form, rules on the principal alone, the resource alone and both,
+/// attributes missing or of the wrong type on some entities, and (with
+/// declarations) contexts to enumerate.
+struct World {
+    policies: String,
+    entities: String,
+    context: Option<serde_json::Value>,
+}
+
+fn world(seed: u64) -> World {
+    let mut bytes = bytes(seed, 4096).into_iter().cycle();
+    let mut pick = |n: usize| bytes.next().unwrap() as usize % n;
+    let declared = seed % 2 == 0;
+    let mut policies = String::from(
+        "rule senior(u) { u.level > 2 }\n\
+         rule reader(u, d) { u in d.readers || (d has folder && reader(u, d.folder)) }\n\
+         rule owns(u, d) { d has owner && d.owner == u }\n\
+         rule urgent_only(d) { d.tag == \"urgent\" }\n\
+         rule deep(n) { n > 0 && deep(n - 1) }\n\
+         rule deep(n) { n == 0 }\n",
+    );
+    if declared {
+        policies.push_str(
+            "entity Group in [Group];\nentity User in [Group];\nentity Folder;\nentity Doc in [Folder];\n\
+             action all;\n\
+             action read, write in [all] appliesTo { principal: [User, Group], resource: [Doc, Folder], context: { urgent: Bool, via?: Group, note: String } };\n\
+             action list appliesTo { principal: [User], resource: [Folder] };\n",
+        );
+    }
+    let scopes_p = [
+        "principal",
+        "principal == User::\"u1\"",
+        "principal in Group::\"g0\"",
+        "principal is User",
+        "principal is User in Group::\"g1\"",
+    ];
+    let scopes_a = [
+        "action",
+        "action == Action::\"read\"",
+        "action in Action::\"all\"",
+        "action in [Action::\"write\", Action::\"list\"]",
+    ];
+    let scopes_r = [
+        "resource",
+        "resource == Doc::\"d0\"",
+        "resource in Folder::\"f0\"",
+        "resource is Doc",
+    ];
+    let conditions = [
+        "",
+        " when { senior(principal) }",
+        " when { reader(principal, resource) }",
+        " unless { owns(principal, resource) }",
+        " when { urgent_only(resource) }",
+        " when { context.urgent || principal.level > 5 }",
+        " when { context has via && principal in context.via }",
+        " when { senior(principal) && reader(principal, resource) }",
+        " when { resource.tag like \"u*\" && senior(principal) }",
+        " when { deep(principal.level) }",
+        " unless { deep(if resource has owner then 3 else 1) }",
+        " when { deep(if context.urgent then 2 else 0) && deep(principal.level) }",
+    ];
+    for i in 0..2 + pick(5) {
+        let effect = if pick(3) == 0 { "forbid" } else { "permit" };
+        policies.push_str(&format!(
+            "@id(\"p{i}\") {effect}({}, {}, {}){};\n",
+            scopes_p[pick(scopes_p.len())],
+            scopes_a[pick(scopes_a.len())],
+            scopes_r[pick(scopes_r.len())],
+            conditions[pick(conditions.len())]
+        ));
+    }
+    let level = |pick: &mut dyn FnMut(usize) -> usize| match pick(6) {
+        0 => String::new(),
+        1 => "\"level\": \"high\", ".into(),
+        n => format!("\"level\": {n}, "),
+    };
+    let mut data = Vec::new();
+    for g in 0..3 {
+        let parent = if pick(2) == 0 {
+            format!("{{\"type\": \"Group\", \"id\": \"g{}\"}}", pick(3))
+        } else {
+            String::new()
+        };
+        data.push(format!("{{\"uid\": {{\"type\": \"Group\", \"id\": \"g{g}\"}}, \"attrs\": {{{}\"x\": 0}}, \"parents\": [{parent}]}}", level(&mut pick)));
+    }
+    for u in 0..4 {
+        let parent = format!("{{\"type\": \"Group\", \"id\": \"g{}\"}}", pick(3));
+        data.push(format!("{{\"uid\": {{\"type\": \"User\", \"id\": \"u{u}\"}}, \"attrs\": {{{}\"x\": 0}}, \"parents\": [{parent}]}}", level(&mut pick)));
+    }
+    for f in 0..2 {
+        data.push(format!("{{\"uid\": {{\"type\": \"Folder\", \"id\": \"f{f}\"}}, \"attrs\": {{\"readers\": [{{\"type\": \"Group\", \"id\": \"g{}\"}}], \"tag\": \"urgent\"}}, \"parents\": []}}", pick(3)));
+    }
+    for d in 0..4 {
+        let mut attrs = Vec::new();
+        if pick(4) != 0 {
+            attrs.push(format!(
+                "\"readers\": [{{\"type\": \"User\", \"id\": \"u{}\"}}]",
+                pick(4)
+            ));
+        }
+        if pick(2) == 0 {
+            attrs.push(format!(
+                "\"owner\": {{\"type\": \"User\", \"id\": \"u{}\"}}",
+                pick(4)
+            ));
+        }
+        if pick(2) == 0 {
+            attrs.push(format!(
+                "\"folder\": {{\"type\": \"Folder\", \"id\": \"f{}\"}}",
+                pick(2)
+            ));
+        }
+        match pick(3) {
+            0 => attrs.push("\"tag\": \"urgent\"".into()),
+            1 => attrs.push("\"tag\": 7".into()),
+            _ => {}
+        }
+        let parent = if pick(2) == 0 {
+            format!("{{\"type\": \"Folder\", \"id\": \"f{}\"}}", pick(2))
+        } else {
+            String::new()
+        };
+        data.push(format!("{{\"uid\": {{\"type\": \"Doc\", \"id\": \"d{d}\"}}, \"attrs\": {{{}}}, \"parents\": [{parent}]}}", attrs.join(", ")));
+    }
+    let context = if declared {
+        Some(serde_json::json!({"note": "n"}))
+    } else {
+        Some(serde_json::json!({"urgent": pick(2) == 0}))
+    };
+    World {
+        policies,
+        entities: format!("[{}]", data.join(",\n")),
+        context,
+    }
+}
