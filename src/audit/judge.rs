@@ -40,12 +40,12 @@ const READ_RESOURCE: u8 = 4;
 const READ_CONTEXT: u8 = 8;
 
 /// The tracer of the audit's evaluations: which request variables were
-/// read, and which rule clauses held (for the findings).
+/// read, and which rules were called and which of their clauses held (for
+/// the findings).
 #[derive(Default)]
 struct Reads<'c> {
     vars: u8,
-    /// `held[rule][clause]`, when coverage is recorded.
-    held: Option<&'c mut Vec<Vec<bool>>>,
+    coverage: Option<&'c mut Coverage>,
 }
 
 impl Tracer for Reads<'_> {
@@ -58,9 +58,23 @@ impl Tracer for Reads<'_> {
         };
     }
 
+    fn rule_enter(&mut self, rule: u32, _args: &[Value], _span: crate::syntax::Span) {
+        if let Some(slot) = self
+            .coverage
+            .as_deref_mut()
+            .and_then(|c| c.entered.get_mut(rule as usize))
+        {
+            *slot = true;
+        }
+    }
+
     fn rule_clause(&mut self, rule: u32, clause: usize, result: &Result<Value, EvalError>) {
-        if let (Some(held), Ok(Value::Bool(true))) = (self.held.as_deref_mut(), result) {
-            if let Some(slot) = held.get_mut(rule as usize).and_then(|c| c.get_mut(clause)) {
+        if let (Some(coverage), Ok(Value::Bool(true))) = (self.coverage.as_deref_mut(), result) {
+            if let Some(slot) = coverage
+                .held
+                .get_mut(rule as usize)
+                .and_then(|c| c.get_mut(clause))
+            {
                 *slot = true;
             }
         }
@@ -147,6 +161,61 @@ pub struct PolicyStats {
     pub allowed: u64,
 }
 
+/// What a pass over requests saw: per-policy counts, the rules called and
+/// the clauses that held.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Per policy, in load order.
+    pub stats: Vec<PolicyStats>,
+    /// Per rule: whether it was called.
+    pub entered: Vec<bool>,
+    /// Per rule and clause: whether the clause held.
+    pub held: Vec<Vec<bool>>,
+}
+
+impl Coverage {
+    /// Nothing seen yet, for `set`.
+    pub fn new(set: &PolicySet) -> Coverage {
+        Coverage {
+            stats: vec![PolicyStats::default(); set.policies.len()],
+            entered: vec![false; set.rules.len()],
+            held: set
+                .rules
+                .iter()
+                .map(|r| vec![false; r.clauses.len()])
+                .collect(),
+        }
+    }
+
+    /// Adds what `other` saw.
+    pub fn merge(&mut self, other: &Coverage) {
+        for (a, b) in self.stats.iter_mut().zip(&other.stats) {
+            a.satisfied += b.satisfied;
+            a.allowed += b.allowed;
+        }
+        for (a, b) in self.entered.iter_mut().zip(&other.entered) {
+            *a |= b;
+        }
+        for (a, b) in self.held.iter_mut().zip(&other.held) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x |= y;
+            }
+        }
+    }
+}
+
+/// Which judged requests a query keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Those [`Flags::reported`] says (the shortcut of the module's
+    /// documentation is taken).
+    Reported,
+    /// Every request.
+    Every,
+    /// None: the pass is for its [`Coverage`]; every request is judged.
+    Nothing,
+}
+
 /// One thread's judge: memo tables, buffers and the request being built.
 pub struct Judge<'a> {
     set: &'a PolicySet,
@@ -162,10 +231,8 @@ pub struct Judge<'a> {
     extra: Vec<u32>,
     candidates: Vec<u32>,
     ancestors: Vec<u32>,
-    /// Per-policy counts, when recorded.
-    pub stats: Option<Vec<PolicyStats>>,
-    /// Which rule clauses held, when recorded.
-    pub held: Option<Vec<Vec<bool>>>,
+    /// What the requests judged so far saw, when recorded.
+    pub coverage: Option<Coverage>,
 }
 
 /// One judged request of a query.
@@ -208,39 +275,31 @@ impl<'a> Judge<'a> {
             extra: Vec::new(),
             candidates: Vec::new(),
             ancestors: Vec::new(),
-            stats: None,
-            held: None,
+            coverage: None,
         }
     }
 
-    /// Records per-policy counts and rule-clause coverage from now on.
+    /// Records per-policy counts and rule coverage from now on.
     pub fn record_coverage(&mut self) {
-        self.stats = Some(vec![PolicyStats::default(); self.set.policies.len()]);
-        self.held = Some(
-            self.set
-                .rules
-                .iter()
-                .map(|r| vec![false; r.clauses.len()])
-                .collect(),
-        );
+        self.coverage = Some(Coverage::new(self.set));
     }
 
     /// Judges the requests of `principal` for the actions numbered
     /// `actions` (into [`Domain::actions`]), every resource of each or only
-    /// `resource`, appending to `out` every reported request (every request
-    /// with `all`), sorted by action, resource and context.
+    /// `resource`, appending to `out` the requests `keep` keeps, sorted by
+    /// action, resource and context.
     pub fn principal(
         &mut self,
         principal: u32,
         actions: &[usize],
         resource: Option<u32>,
-        all: bool,
+        keep: Keep,
         out: &mut Vec<Line>,
     ) {
         self.enter_principal(principal);
         for &a in actions {
             let from = out.len();
-            self.action(principal, a, resource, all, out);
+            self.action(principal, a, resource, keep, out);
             let domain = self.domain;
             out[from..].sort_by(|x, y| {
                 (
@@ -276,9 +335,10 @@ impl<'a> Judge<'a> {
         principal: u32,
         a: usize,
         resource: Option<u32>,
-        all: bool,
+        keep: Keep,
         out: &mut Vec<Line>,
     ) {
+        let shortcut = keep == Keep::Reported;
         let (set, entities, domain) = (self.set, self.entities, self.domain);
         let ad = &domain.actions[a];
         self.request.action = ad.action.clone();
@@ -300,7 +360,7 @@ impl<'a> Judge<'a> {
         });
         let by_resource = self.index.files_by_resource();
         let is_permit = |i: &u32| set.policies[*i as usize].policy.effect == Effect::Permit;
-        if !all && !by_resource && !self.base.iter().any(is_permit) {
+        if shortcut && !by_resource && !self.base.iter().any(is_permit) {
             return;
         }
         let single = resource.map(|r| [r]);
@@ -322,7 +382,7 @@ impl<'a> Judge<'a> {
                 resource,
                 context: c,
             };
-            if !all && !by_resource && budget_safe && resources.len() > 1 {
+            if shortcut && !by_resource && budget_safe && resources.len() > 1 {
                 self.request.resource = entities.node_uid(first).clone();
                 let base = std::mem::take(&mut self.base);
                 let fixed = base.iter().filter(|i| is_permit(i)).all(|&i| {
@@ -338,7 +398,12 @@ impl<'a> Judge<'a> {
             for &r in resources {
                 self.request.resource = entities.node_uid(r).clone();
                 let (response, flags) = self.judge(ids(r), by_resource);
-                if all || flags.reported(&response) {
+                let kept = match keep {
+                    Keep::Every => true,
+                    Keep::Reported => flags.reported(&response),
+                    Keep::Nothing => false,
+                };
+                if kept {
                     out.push(Line {
                         ids: ids(r),
                         action: a,
@@ -386,8 +451,8 @@ impl<'a> Judge<'a> {
                 PolicyOutcome::Error(_) => flags.forbid_error = true,
                 PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {}
             }
-            if let (Some(stats), PolicyOutcome::Satisfied) = (self.stats.as_mut(), &outcome) {
-                stats[i as usize].satisfied += 1;
+            if let (Some(c), PolicyOutcome::Satisfied) = (self.coverage.as_mut(), &outcome) {
+                c.stats[i as usize].satisfied += 1;
             }
             (outcome, steps)
         });
@@ -395,10 +460,14 @@ impl<'a> Judge<'a> {
             .errors
             .iter()
             .any(|e| matches!(e.error.kind, EvalErrorKind::RequestStepLimit { .. }));
-        if let (Some(stats), Decision::Allow) = (self.stats.as_mut(), response.decision) {
+        if let (Some(c), Decision::Allow) = (self.coverage.as_mut(), response.decision) {
+            // The determining permits are the satisfied candidates, in order.
             for id in &response.determining {
-                if let Some(i) = set.policies.iter().position(|p| &p.id == id) {
-                    stats[i].allowed += 1;
+                if let Some(&i) = candidates
+                    .iter()
+                    .find(|&&i| &set.policies[i as usize].id == id)
+                {
+                    c.stats[i as usize].allowed += 1;
                 }
             }
         }
@@ -451,7 +520,7 @@ impl<'a> Judge<'a> {
         let buffers = self.buffers.take().unwrap_or_default();
         let tracer = Reads {
             vars: 0,
-            held: self.held.as_mut(),
+            coverage: self.coverage.as_mut(),
         };
         let mut eval = Evaluator::with_buffers(
             self.set,

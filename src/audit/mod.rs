@@ -9,11 +9,12 @@
 //! [`Answer`] says.
 
 pub mod domain;
-// pub mod findings;
-// pub mod grants;
-// pub mod html;
+pub mod findings;
+pub mod grants;
+pub mod html;
 pub mod judge;
-// pub mod unused;
+pub mod report;
+pub mod unused;
 
 use crate::authorize::{Options, PolicyIndex};
 use crate::entities::json::parse_uid;
@@ -21,7 +22,7 @@ use crate::entities::Entities;
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{EntityUid, Name};
 use domain::{Domain, DomainError};
-use judge::{Judge, Line};
+use judge::{Coverage, Judge, Keep, Line};
 use serde_json::Value as Json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -59,6 +60,16 @@ pub struct Run {
     pub max_results: Option<usize>,
     /// Report every request, denied ones included.
     pub all: bool,
+}
+
+impl Run {
+    fn keep(&self) -> Keep {
+        if self.all {
+            Keep::Every
+        } else {
+            Keep::Reported
+        }
+    }
 }
 
 impl Default for Run {
@@ -170,6 +181,10 @@ impl<'a> Auditor<'a> {
     /// over principals of `types` (every type when empty) and the actions
     /// numbered `actions` (every action when empty).
     pub fn matrix(&self, types: &[Name], actions: &[usize], run: Run) -> Answer {
+        self.run(self.matrix_units(types, actions), run)
+    }
+
+    fn matrix_units(&self, types: &[Name], actions: &[usize]) -> Vec<Unit> {
         let mut principals: Vec<u32> = self
             .domain
             .actions
@@ -181,15 +196,14 @@ impl<'a> Auditor<'a> {
             .collect();
         principals.sort_by(|a, b| self.domain.name(*a).cmp(self.domain.name(*b)));
         principals.dedup();
-        let units = principals
+        principals
             .into_iter()
             .map(|p| Unit {
                 principal: p,
                 actions: self.actions_of(p, actions),
                 resource: None,
             })
-            .collect();
-        self.run(units, run)
+            .collect()
     }
 
     /// The actions (of `only`, or all) whose principals include `principal`.
@@ -228,7 +242,7 @@ impl<'a> Auditor<'a> {
                 unit.principal,
                 &unit.actions,
                 unit.resource,
-                run.all,
+                run.keep(),
                 &mut lines,
             );
             if found.fetch_add(lines.len(), Ordering::Relaxed) + lines.len() > limit {
@@ -266,7 +280,7 @@ impl<'a> Auditor<'a> {
                         unit.principal,
                         &unit.actions,
                         unit.resource,
-                        run.all,
+                        run.keep(),
                         &mut l,
                     );
                     l
@@ -277,6 +291,41 @@ impl<'a> Auditor<'a> {
         let complete = lines.len() <= limit;
         lines.truncate(limit);
         Answer { lines, complete }
+    }
+
+    /// Judges every request of the domain (no shortcut) on `threads`
+    /// threads and returns what the evaluations saw: per-policy counts and
+    /// rule coverage, the same whatever the threads.
+    pub fn coverage(&self, threads: usize, keep: Keep) -> Coverage {
+        let units = self.matrix_units(&[], &[]);
+        let next = AtomicUsize::new(0);
+        let total = Mutex::new(Coverage::new(self.set));
+        let work = || {
+            let mut judge = self.judge();
+            judge.record_coverage();
+            let mut lines = Vec::new();
+            while let Some(unit) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+                judge.principal(
+                    unit.principal,
+                    &unit.actions,
+                    unit.resource,
+                    keep,
+                    &mut lines,
+                );
+                lines.clear();
+            }
+            if let (Ok(mut t), Some(c)) = (total.lock(), &judge.coverage) {
+                t.merge(c);
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..threads.clamp(1, units.len().max(1)) {
+                scope.spawn(work);
+            }
+        });
+        total
+            .into_inner()
+            .unwrap_or_else(|_| Coverage::new(self.set))
     }
 
     /// A judge for one thread.

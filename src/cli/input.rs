@@ -112,8 +112,18 @@ impl RequestArgs {
 }
 
 fn load_entities(args: &RequestArgs, set: &PolicySet) -> Result<Entities, Vec<Diagnostic>> {
-    let limits = args.limits.limits();
-    let (name, text) = match &args.entities {
+    load_store(args.entities.as_deref(), set, &args.limits.limits())
+}
+
+/// Reads the entity file (none: an empty store) into a store with the
+/// declared actions.
+pub fn load_store(
+    entities: Option<&std::path::Path>,
+    set: &PolicySet,
+    limits: &Limits,
+) -> Result<Entities, Vec<Diagnostic>> {
+    let limits = *limits;
+    let (name, text) = match entities {
         Some(path) => (path.display().to_string(), read_data(path, &limits)?),
         None => ("<none>".to_string(), "[]".to_string()),
     };
@@ -190,21 +200,7 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
     let context = match &args.context {
         None => crate::value::Value::empty_record(),
         Some(c) => {
-            let (name, text) = if c.trim_start().starts_with('{') {
-                ("--context".to_string(), c.clone())
-            } else {
-                (c.clone(), read(&PathBuf::from(c))?)
-            };
-            let origin = Origin {
-                file: &name,
-                text: &text,
-                offset: 0,
-            };
-            let parsed = json::parse_json(&origin, &text, &limits).map_err(|e| {
-                let mut d = Diagnostic::from(&e);
-                d.message = format!("in --context: {}", d.message);
-                vec![d]
-            })?;
+            let (name, parsed) = read_context(c, &limits)?;
             json::context_from_json(&parsed, &action, &set.schema).map_err(|m| {
                 let mut d = Diagnostic::plain(format!("in --context: {m}"));
                 if name != "--context" {
@@ -225,6 +221,30 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
         }],
         Vec::new(),
     ))
+}
+
+/// Reads `--context`: inline JSON when it begins with `{`, else a file;
+/// returns the name to locate errors in and the parsed JSON.
+pub fn read_context(
+    c: &str,
+    limits: &Limits,
+) -> Result<(String, serde_json::Value), Vec<Diagnostic>> {
+    let (name, text) = if c.trim_start().starts_with('{') {
+        ("--context".to_string(), c.to_string())
+    } else {
+        (c.to_string(), read_data(&PathBuf::from(c), limits)?)
+    };
+    let origin = Origin {
+        file: &name,
+        text: &text,
+        offset: 0,
+    };
+    let parsed = json::parse_json(&origin, &text, limits).map_err(|e| {
+        let mut d = Diagnostic::from(&e);
+        d.message = format!("in --context: {}", d.message);
+        vec![d]
+    })?;
+    Ok((name, parsed))
 }
 
 /// A text block of a batch with its second line naming the request: its

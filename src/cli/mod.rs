@@ -1,5 +1,6 @@
 //! The `mspl` command line: one module per subcommand.
 
+pub mod audit;
 pub mod authorize;
 pub mod check;
 pub mod common;
@@ -45,6 +46,8 @@ pub enum Command {
     Repl(repl::ReplArgs),
     /// Type-check policies and rules, and check entity data and requests, against the declarations.
     Validate(validate::ValidateArgs),
+    /// Access review over the entity store: who-can, what-can, matrix, findings, unused.
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the command line in-process: what it would print, and its exit code.
@@ -81,6 +84,7 @@ where
         Command::Fmt(a) => fmt::run(&a),
         Command::Test(a) => test::run(&a),
         Command::Validate(a) => validate::run(&a),
+        Command::Audit(a) => audit::run(&a),
     }
 }
 

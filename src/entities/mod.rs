@@ -228,6 +228,30 @@ impl Entities {
         self.nodes.len() as u32
     }
 
+    /// Removes the parent edge `uid` → `parent`; returns where it stood.
+    pub fn remove_parent(&mut self, uid: &EntityUid, parent: &EntityUid) -> Option<usize> {
+        let (&child, &p) = (self.index.get(uid)?, self.index.get(parent)?);
+        let parents = &mut self.nodes[child as usize].parents;
+        let at = parents.iter().position(|&x| x == p)?;
+        parents.remove(at);
+        Some(at)
+    }
+
+    /// Puts the parent edge `uid` → `parent` back at position `at` (after
+    /// [`Self::remove_parent`]).
+    pub fn insert_parent(&mut self, uid: &EntityUid, parent: &EntityUid, at: usize) {
+        if let (Some(&child), Some(&p)) = (self.index.get(uid), self.index.get(parent)) {
+            let parents = &mut self.nodes[child as usize].parents;
+            parents.insert(at.min(parents.len()), p);
+        }
+    }
+
+    /// The attribute `name` of `uid`, to change in place.
+    pub fn attr_mut(&mut self, uid: &EntityUid, name: &str) -> Option<&mut Value> {
+        let &n = self.index.get(uid)?;
+        self.nodes[n as usize].data.as_mut()?.attrs.get_mut(name)
+    }
+
     /// The node number of `uid` in this store (valid for this store only).
     pub fn node(&self, uid: &EntityUid) -> Option<u32> {
         self.index.get(uid).copied()

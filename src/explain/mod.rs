@@ -508,6 +508,25 @@ fn rule_trace(set: &PolicySet, call: &CallRecord) -> RuleTrace {
 /// Entities print as their id. Nothing here knows a policy set's domain:
 /// each policy's `@fix` names the path it means.
 pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities) -> String {
+    let roots = |root: &str| -> Option<Value> {
+        Some(match root {
+            "principal" => Value::Entity(request.principal.clone()),
+            "action" => Value::Entity(request.action.clone()),
+            "resource" => Value::Entity(request.resource.clone()),
+            "context" => request.context.clone(),
+            _ => return None,
+        })
+    };
+    fill_with(template, &roots, entities)
+}
+
+/// [`fill_placeholders`] with the values `roots` gives for a path's first
+/// name (the audit's findings fill `{entity}`, `{grant.value}`).
+pub fn fill_with(
+    template: &str,
+    roots: &dyn Fn(&str) -> Option<Value>,
+    entities: &Entities,
+) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -519,7 +538,7 @@ pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities)
         // `{a|b}`: the first path that resolves.
         match key
             .split('|')
-            .find_map(|k| resolve(k.trim(), request, entities))
+            .find_map(|k| resolve(k.trim(), roots, entities))
         {
             Some(v) => out.push_str(&show(&v)),
             None => out.push_str(&rest[open..open + close + 1]),
@@ -530,7 +549,7 @@ pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities)
     out
 }
 
-fn resolve(key: &str, request: &Request, entities: &Entities) -> Option<Value> {
+fn resolve(key: &str, roots: &dyn Fn(&str) -> Option<Value>, entities: &Entities) -> Option<Value> {
     let attr = |v: &Value, name: &str| -> Option<Value> {
         match v {
             Value::Entity(uid) => entities.get(uid)?.attrs.get(name).cloned(),
@@ -539,13 +558,7 @@ fn resolve(key: &str, request: &Request, entities: &Entities) -> Option<Value> {
         }
     };
     let mut segments = key.split('.');
-    let mut current = match segments.next()? {
-        "principal" => Value::Entity(request.principal.clone()),
-        "action" => Value::Entity(request.action.clone()),
-        "resource" => Value::Entity(request.resource.clone()),
-        "context" => request.context.clone(),
-        _ => return None,
-    };
+    let mut current = roots(segments.next()?)?;
     for s in segments {
         current = attr(&current, s)?;
     }

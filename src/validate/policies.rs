@@ -310,11 +310,21 @@ fn check_application(index: &Declared, p: &Policy) -> Option<Problem> {
     Some(Problem::new(E::ImpossibleScope { applies }, p.head))
 }
 
-/// Rules that no policy calls, directly or through other rules.
+/// Rules that no policy calls, directly or through other rules. An audit
+/// finding (a rule with `@finding`, which `mspl audit findings` calls) is
+/// used, and so is every rule it calls.
 fn unused_rules(policies: &[PolicyEntry], index: &Declared) -> Vec<usize> {
     let rules = &index.set.rules;
     let mut used = vec![false; rules.len()];
-    let mut todo: Vec<u32> = Vec::new();
+    // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
+    let mut todo: Vec<u32> = (0..rules.len() as u32)
+        .filter(|&i| {
+            rules[i as usize]
+                .clauses
+                .iter()
+                .any(|c| crate::syntax::ast::annotation(&c.annotations, "finding").is_some())
+        })
+        .collect();
     let mut calls = |e: &Expr| {
         if let ExprKind::Call {
             target: CallTarget::Rule(i),

@@ -1,0 +1,117 @@
+//! An answer's lines as JSON lines, CSV and text for people.
+
+use super::judge::Line;
+use super::Domain;
+use crate::authorize::Decision;
+use serde_json::{json, Value as Json};
+use std::fmt::Write;
+
+/// One line as a JSON object: `principal`, `action`, `resource` as
+/// `Type::"id"`, `context` as an object, then the response's fields.
+pub fn line_json(domain: &Domain, line: &Line) -> Json {
+    let response = serde_json::to_value(&line.response).unwrap_or(Json::Null);
+    let mut object = serde_json::Map::new();
+    object.insert("principal".into(), json!(domain.name(line.ids.principal)));
+    object.insert("action".into(), json!(domain.name(line.ids.action)));
+    object.insert("resource".into(), json!(domain.name(line.ids.resource)));
+    object.insert(
+        "context".into(),
+        domain.contexts[line.ids.context as usize].to_json(),
+    );
+    if let Json::Object(fields) = response {
+        for key in ["decision", "kind", "determining", "errors"] {
+            if let Some(v) = fields.get(key) {
+                object.insert(key.into(), v.clone());
+            }
+        }
+    }
+    Json::Object(object)
+}
+
+/// Every line as a JSON line.
+pub fn json_lines(domain: &Domain, lines: &[Line]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(&line_json(domain, line).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// The CSV of a matrix: `principal,action,resource,context,determining`,
+/// the context as its canonical JSON, the determining policies joined by
+/// `;`; a line that is not an allow adds its decision after a `deny:`.
+pub fn csv(domain: &Domain, lines: &[Line]) -> String {
+    let mut out = String::from("principal,action,resource,context,determining\n");
+    for line in lines {
+        let mut determining = line.response.determining.join(";");
+        if line.response.decision == Decision::Deny {
+            determining = format!("deny:{determining}");
+        }
+        let fields = [
+            domain.name(line.ids.principal),
+            domain.name(line.ids.action),
+            domain.name(line.ids.resource),
+            &domain.context_json[line.ids.context as usize],
+            &determining,
+        ];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// RFC 4180 quoting: a field with a comma, a quote or a line break is
+/// quoted, its quotes doubled.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+/// Text for people: a block per principal, a line per request with what
+/// decided it, and any errors under it.
+pub fn text(domain: &Domain, lines: &[Line]) -> String {
+    let mut out = String::new();
+    let mut principal = None;
+    for line in lines {
+        if principal != Some(line.ids.principal) {
+            if principal.is_some() {
+                out.push('\n');
+            }
+            principal = Some(line.ids.principal);
+            let _ = writeln!(out, "{}", domain.name(line.ids.principal));
+        }
+        let context = &domain.context_json[line.ids.context as usize];
+        let context = if context == "{}" {
+            String::new()
+        } else {
+            format!(" with context {context}")
+        };
+        let r = &line.response;
+        let verdict = match (r.decision, r.kind) {
+            (Decision::Allow, _) => format!("allowed by {}", r.determining.join(", ")),
+            (Decision::Deny, Some(crate::authorize::DenyKind::Forbidden)) => {
+                format!("DENIED: forbidden by {}", r.determining.join(", "))
+            }
+            (Decision::Deny, _) => "DENIED: no permit applies".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} on {}{context}: {verdict}",
+            domain.name(line.ids.action),
+            domain.name(line.ids.resource)
+        );
+        for e in &r.errors {
+            let _ = writeln!(
+                out,
+                "    error in {} at {}:{}:{}: {}",
+                e.policy, e.file, e.line, e.column, e.message
+            );
+        }
+    }
+    out
+}
