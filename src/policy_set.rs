@@ -54,6 +54,56 @@ pub struct PolicySet {
 }
 
 impl PolicySet {
+    /// Which rules are called, by number: those the policies' conditions
+    /// call, directly or through other rules, and with `findings` also the
+    /// audit's finding rules (a clause with `@finding`, which
+    /// `mspl audit findings` calls) and the rules they call. The validator
+    /// warns about the others; coverage counts only what policies call.
+    pub fn rules_called(&self, findings: bool) -> Vec<bool> {
+        let mut called = vec![false; self.rules.len()];
+        let mut todo: Vec<u32> = Vec::new();
+        let calls = |e: &Expr, todo: &mut Vec<u32>| {
+            if let ExprKind::Call {
+                target: CallTarget::Rule(i),
+                ..
+            } = &e.kind
+            {
+                todo.push(*i);
+            }
+        };
+        for p in &self.policies {
+            for c in &p.policy.conditions {
+                crate::syntax::ast::visit(&c.body, &mut |e| calls(e, &mut todo));
+            }
+        }
+        if findings {
+            for (i, rule) in self.rules.iter().enumerate() {
+                if rule
+                    .clauses
+                    .iter()
+                    .any(|c| annotation(&c.annotations, "finding").is_some())
+                {
+                    // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
+                    todo.push(i as u32);
+                }
+            }
+        }
+        while let Some(i) = todo.pop() {
+            let Some(flag) = called.get_mut(i as usize) else {
+                continue;
+            };
+            if std::mem::replace(flag, true) {
+                continue;
+            }
+            for clause in &self.rules[i as usize].clauses {
+                crate::syntax::ast::visit(&clause.body, &mut |e| calls(e, &mut todo));
+            }
+        }
+        called
+    }
+}
+
+impl PolicySet {
     /// The rule named `name`, if any.
     pub fn rule(&self, name: &str) -> Option<(u32, &RuleDef)> {
         self.rules

@@ -65,7 +65,10 @@ impl Coverage {
                 }
             }
         }
-        for rule in &set.rules {
+        // Only the rules policies call: an audit finding's rules are
+        // exercised by `mspl audit findings`, not by requests.
+        let called = set.rules_called(false);
+        for (rule, _) in set.rules.iter().zip(&called).filter(|(_, c)| **c) {
             for clause in &rule.clauses {
                 self.clauses
                     .entry(clause_key(set, &rule.name, clause.head))

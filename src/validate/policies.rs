@@ -9,10 +9,9 @@ use super::error::{Problem, ValidationError as E};
 use super::expr::{Ans, TypeChecker};
 use super::types::Ty;
 use super::Declared;
-use crate::policy_set::PolicyEntry;
 use crate::syntax::ast::visit;
 use crate::syntax::ast::{
-    ActionConstraint, BinOp, CallTarget, ConditionKind, EntityUid, Expr, ExprKind, Name, Policy,
+    ActionConstraint, BinOp, ConditionKind, EntityUid, Expr, ExprKind, Name, Policy,
     ScopeConstraint, Var,
 };
 use crate::syntax::Span;
@@ -97,7 +96,7 @@ pub(crate) fn check(index: &Declared) -> Vec<Problem> {
             Span::new(file, start as usize, end as usize),
         ));
     }
-    for i in unused_rules(&set.policies, index) {
+    for i in unused_rules(index) {
         let rule = &set.rules[i];
         if let Some(first) = rule.clauses.first() {
             problems.push(Problem::new(
@@ -310,54 +309,9 @@ fn check_application(index: &Declared, p: &Policy) -> Option<Problem> {
     Some(Problem::new(E::ImpossibleScope { applies }, p.head))
 }
 
-/// Rules that no policy calls, directly or through other rules. An audit
-/// finding (a rule with `@finding`, which `mspl audit findings` calls) is
-/// used, and so is every rule it calls.
-fn unused_rules(policies: &[PolicyEntry], index: &Declared) -> Vec<usize> {
-    let rules = &index.set.rules;
-    let mut used = vec![false; rules.len()];
-    // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
-    let mut todo: Vec<u32> = (0..rules.len() as u32)
-        .filter(|&i| {
-            rules[i as usize]
-                .clauses
-                .iter()
-                .any(|c| crate::syntax::ast::annotation(&c.annotations, "finding").is_some())
-        })
-        .collect();
-    let mut calls = |e: &Expr| {
-        if let ExprKind::Call {
-            target: CallTarget::Rule(i),
-            ..
-        } = &e.kind
-        {
-            todo.push(*i);
-        }
-    };
-    for p in policies {
-        for c in &p.policy.conditions {
-            visit(&c.body, &mut calls);
-        }
-    }
-    while let Some(i) = todo.pop() {
-        let Some(flag) = used.get_mut(i as usize) else {
-            continue;
-        };
-        if *flag {
-            continue;
-        }
-        *flag = true;
-        for clause in &rules[i as usize].clauses {
-            visit(&clause.body, &mut |e| {
-                if let ExprKind::Call {
-                    target: CallTarget::Rule(j),
-                    ..
-                } = &e.kind
-                {
-                    todo.push(*j);
-                }
-            });
-        }
-    }
-    (0..rules.len()).filter(|i| !used[*i]).collect()
+/// Rules that neither a policy nor an audit finding calls, directly or
+/// through other rules.
+fn unused_rules(index: &Declared) -> Vec<usize> {
+    let called = index.set.rules_called(true);
+    (0..called.len()).filter(|i| !called[*i]).collect()
 }
