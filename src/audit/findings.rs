@@ -28,7 +28,6 @@ use crate::syntax::ast::{annotation, CallTarget, EntityUid, Expr, ExprKind, Lite
 use crate::syntax::Span;
 use crate::value::Value;
 use serde::Serialize;
-use serde_json::{json, Value as Json};
 use smol_str::SmolStr;
 
 /// How serious a finding is: IAM Access Analyzer's levels, the most serious
@@ -90,20 +89,34 @@ pub struct Finding {
     pub location: Option<String>,
 }
 
+/// A finding in JSON, its keys in this order.
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    severity: &'static str,
+    finding: &'a str,
+    entity: Option<String>,
+    grant: Option<super::grants::GrantJson>,
+    message: &'a str,
+    reason: &'a str,
+    fix: &'a str,
+    location: Option<&'a str>,
+}
+
 impl Finding {
     /// The finding as a JSON object: `severity`, `finding`, `entity`,
     /// `grant`, `message`, `reason`, `fix`, `location`.
-    pub fn to_json(&self) -> Json {
-        json!({
-            "severity": self.severity.name(),
-            "finding": self.finding.as_str(),
-            "entity": self.entity.as_ref().map(|e| e.to_string()),
-            "grant": self.grant.as_ref().map(Grant::to_json),
-            "message": self.message,
-            "reason": self.reason,
-            "fix": self.fix,
-            "location": self.location,
-        })
+    pub fn to_json(&self) -> String {
+        let out = FindingJson {
+            severity: self.severity.name(),
+            finding: &self.finding,
+            entity: self.entity.as_ref().map(|e| e.to_string()),
+            grant: self.grant.as_ref().map(Grant::to_json),
+            message: &self.message,
+            reason: &self.reason,
+            fix: &self.fix,
+            location: self.location.as_deref(),
+        };
+        serde_json::to_string(&out).unwrap_or_default()
     }
 }
 
@@ -236,13 +249,47 @@ fn string_literals<'e>(bodies: impl Iterator<Item = &'e Expr>) -> Vec<String> {
     out
 }
 
-/// Every finding of the audit: the policy language's findings over every
-/// entity and grant, then the generic ones over the whole domain; sorted
-/// by severity, id, entity and grant.
-pub fn findings(auditor: &Auditor, threads: usize) -> Result<Vec<Finding>, Vec<Diagnostic>> {
-    let rules = finding_rules(auditor.set)?;
+/// The ids of the generic findings.
+pub const GENERIC: [&str; 3] = [
+    "unreachable-policy",
+    "overridden-permit",
+    "dead-rule-clause",
+];
+
+/// Every finding of the audit (only those whose id is in `only`, when it
+/// is not empty): the policy language's findings over every entity and
+/// grant, then the generic ones over the whole domain; sorted by severity,
+/// id, entity and grant.
+pub fn findings(
+    auditor: &Auditor,
+    threads: usize,
+    only: &[String],
+) -> Result<Vec<Finding>, Vec<Diagnostic>> {
+    let mut rules = finding_rules(auditor.set)?;
+    let known: Vec<&str> = rules.iter().map(|r| r.id.as_str()).chain(GENERIC).collect();
+    let unknown: Vec<Diagnostic> = only
+        .iter()
+        .filter(|id| !known.contains(&id.as_str()))
+        .map(|id| {
+            let help = crate::suggest::closest(id, known.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"));
+            Diagnostic::plain(format!("--finding `{id}` is no finding of this policy set"))
+                .with_help(help)
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    let wanted = |id: &str| only.is_empty() || only.iter().any(|o| o == id);
+    rules.retain(|r| wanted(&r.id));
     let mut out = written_findings(auditor, &rules);
-    out.extend(generic_findings(auditor, threads));
+    if GENERIC.iter().any(|id| wanted(id)) {
+        out.extend(
+            generic_findings(auditor, threads)
+                .into_iter()
+                .filter(|f| wanted(&f.finding)),
+        );
+    }
     out.sort_by(|a, b| {
         (
             a.severity,

@@ -7,7 +7,7 @@
 use crate::entities::Entities;
 use crate::syntax::ast::EntityUid;
 use crate::value::Value;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use smol_str::SmolStr;
 use std::collections::BTreeMap;
 
@@ -52,16 +52,20 @@ impl Grant {
 
     /// The grant in output: `{"parent": "T::\"id\""}`,
     /// `{"attribute": "a", "value": V}` (V as in entity JSON) or
-    /// `{"in": "T::\"id\"", "attribute": "a"}`.
-    pub fn to_json(&self) -> Json {
+    /// `{"in": "T::\"id\"", "attribute": "a"}`, keys in that order.
+    pub fn to_json(&self) -> GrantJson {
         match self {
-            Grant::Parent(uid) => json!({"parent": uid.to_string()}),
-            Grant::Element { attribute, value } => {
-                json!({"attribute": attribute.as_str(), "value": value.to_json()})
-            }
-            Grant::In { holder, attribute } => {
-                json!({"in": holder.to_string(), "attribute": attribute.as_str()})
-            }
+            Grant::Parent(uid) => GrantJson::Parent {
+                parent: uid.to_string(),
+            },
+            Grant::Element { attribute, value } => GrantJson::Element {
+                attribute: attribute.clone(),
+                value: value.to_json(),
+            },
+            Grant::In { holder, attribute } => GrantJson::In {
+                holder: holder.to_string(),
+                attribute: attribute.clone(),
+            },
         }
     }
 
@@ -75,6 +79,32 @@ impl Grant {
             }
         }
     }
+}
+
+/// A grant as output shows it (fields in a fixed order).
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum GrantJson {
+    /// `{"parent": "T::\"id\""}`.
+    Parent {
+        /// The parent.
+        parent: String,
+    },
+    /// `{"attribute": "a", "value": V}`.
+    Element {
+        /// The attribute.
+        attribute: SmolStr,
+        /// The element, as in entity JSON.
+        value: Json,
+    },
+    /// `{"in": "T::\"id\"", "attribute": "a"}`.
+    In {
+        /// The entity holding the set.
+        #[serde(rename = "in")]
+        holder: String,
+        /// The attribute.
+        attribute: SmolStr,
+    },
 }
 
 /// Every entity's grants, by entity, each list sorted.

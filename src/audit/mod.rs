@@ -111,17 +111,33 @@ impl<'a> Auditor<'a> {
     /// The domain's action numbered by name (`Action::"a"` or just `a`).
     pub fn action(&self, name: &str) -> Result<usize, DomainError> {
         let uid = uid_or_action(name);
-        self.domain
-            .actions
-            .iter()
-            .position(|a| a.action == uid)
-            .ok_or_else(|| {
-                unknown(
-                    "action",
-                    name,
-                    self.domain.actions.iter().map(|a| self.domain.name(a.node)),
+        if let Some(i) = self.domain.actions.iter().position(|a| a.action == uid) {
+            return Ok(i);
+        }
+        // Suggest among ids for a bare id, among uids for a uid.
+        let bare = !name.contains("::");
+        let spelled = |a: &domain::ActionDomain| -> String {
+            if bare {
+                a.action.id.to_string()
+            } else {
+                self.domain.name(a.node).to_string()
+            }
+        };
+        let names: Vec<String> = self.domain.actions.iter().map(spelled).collect();
+        let help = crate::suggest::closest(name, names.iter().map(String::as_str))
+            .and_then(|best| names.iter().position(|n| *n == best))
+            .map(|i| {
+                format!(
+                    "; did you mean `{}`?",
+                    self.domain.name(self.domain.actions[i].node)
                 )
             })
+            .unwrap_or_default();
+        Err(DomainError::Unknown {
+            what: "action",
+            name: name.to_string(),
+            help,
+        })
     }
 
     /// The store node of the entity `name` (`Type::"id"`).
@@ -343,19 +359,4 @@ impl<'a> Auditor<'a> {
 /// `Action::"a"` for `a`, or the uid `name` spells.
 pub fn uid_or_action(name: &str) -> EntityUid {
     parse_uid(name).unwrap_or_else(|_| EntityUid::new("Action", name))
-}
-
-fn unknown<'n>(
-    what: &'static str,
-    name: &str,
-    known: impl Iterator<Item = &'n str>,
-) -> DomainError {
-    let help = crate::suggest::closest(name, known)
-        .map(|s| format!("; did you mean `{s}`?"))
-        .unwrap_or_default();
-    DomainError::Unknown {
-        what,
-        name: name.to_string(),
-        help,
-    }
 }

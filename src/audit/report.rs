@@ -3,36 +3,44 @@
 use super::judge::Line;
 use super::Domain;
 use crate::authorize::Decision;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use std::fmt::Write;
+
+/// One line in JSON, its keys in this order whatever serde_json's map.
+#[derive(serde::Serialize)]
+struct LineJson<'a> {
+    principal: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    context: Json,
+    decision: Decision,
+    kind: Option<crate::authorize::DenyKind>,
+    determining: &'a [smol_str::SmolStr],
+    errors: &'a [crate::authorize::PolicyError],
+}
 
 /// One line as a JSON object: `principal`, `action`, `resource` as
 /// `Type::"id"`, `context` as an object, then the response's fields.
-pub fn line_json(domain: &Domain, line: &Line) -> Json {
-    let response = serde_json::to_value(&line.response).unwrap_or(Json::Null);
-    let mut object = serde_json::Map::new();
-    object.insert("principal".into(), json!(domain.name(line.ids.principal)));
-    object.insert("action".into(), json!(domain.name(line.ids.action)));
-    object.insert("resource".into(), json!(domain.name(line.ids.resource)));
-    object.insert(
-        "context".into(),
-        domain.contexts[line.ids.context as usize].to_json(),
-    );
-    if let Json::Object(fields) = response {
-        for key in ["decision", "kind", "determining", "errors"] {
-            if let Some(v) = fields.get(key) {
-                object.insert(key.into(), v.clone());
-            }
-        }
-    }
-    Json::Object(object)
+pub fn line_json(domain: &Domain, line: &Line) -> String {
+    let r = &line.response;
+    let out = LineJson {
+        principal: domain.name(line.ids.principal),
+        action: domain.name(line.ids.action),
+        resource: domain.name(line.ids.resource),
+        context: domain.contexts[line.ids.context as usize].to_json(),
+        decision: r.decision,
+        kind: r.kind,
+        determining: &r.determining,
+        errors: &r.errors,
+    };
+    serde_json::to_string(&out).unwrap_or_default()
 }
 
 /// Every line as a JSON line.
 pub fn json_lines(domain: &Domain, lines: &[Line]) -> String {
     let mut out = String::new();
     for line in lines {
-        out.push_str(&line_json(domain, line).to_string());
+        out.push_str(&line_json(domain, line));
         out.push('\n');
     }
     out
@@ -85,11 +93,9 @@ pub fn text(domain: &Domain, lines: &[Line]) -> String {
             principal = Some(line.ids.principal);
             let _ = writeln!(out, "{}", domain.name(line.ids.principal));
         }
-        let context = &domain.context_json[line.ids.context as usize];
-        let context = if context == "{}" {
-            String::new()
-        } else {
-            format!(" with context {context}")
+        let context = match &domain.contexts[line.ids.context as usize] {
+            crate::value::Value::Record(r) if r.is_empty() => String::new(),
+            other => format!(" with context {other}"),
         };
         let r = &line.response;
         let verdict = match (r.decision, r.kind) {

@@ -13,7 +13,6 @@ use super::Auditor;
 use crate::authorize::Decision;
 use crate::entities::json::Request;
 use crate::syntax::ast::EntityUid;
-use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 
 /// One unused grant.
@@ -27,14 +26,23 @@ pub struct Unused {
     pub message: String,
 }
 
+/// An unused grant in JSON, its keys in this order.
+#[derive(serde::Serialize)]
+struct UnusedJson<'a> {
+    principal: String,
+    grant: super::grants::GrantJson,
+    message: &'a str,
+}
+
 impl Unused {
     /// `{"principal", "grant", "message"}`.
-    pub fn to_json(&self) -> Json {
-        json!({
-            "principal": self.principal.to_string(),
-            "grant": self.grant.to_json(),
-            "message": self.message,
-        })
+    pub fn to_json(&self) -> String {
+        let out = UnusedJson {
+            principal: self.principal.to_string(),
+            grant: self.grant.to_json(),
+            message: &self.message,
+        };
+        serde_json::to_string(&out).unwrap_or_default()
     }
 }
 

@@ -136,6 +136,9 @@ pub struct FindingsArgs {
     /// Exit 2 when a finding of this severity or worse exists.
     #[arg(long, value_name = "SEVERITY", value_parser = ["error", "security_warning", "warning", "suggestion"])]
     pub fail_on: Option<String>,
+    /// Only these findings (ids such as `administrator-access`).
+    #[arg(long, num_args = 1..)]
+    pub finding: Vec<String>,
     /// Inputs and output.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -379,7 +382,7 @@ fn findings_out(
     a: &FindingsArgs,
     threads: usize,
 ) -> Outcome {
-    let found = match findings(auditor, threads) {
+    let found = match findings(auditor, threads, &a.finding) {
         Ok(f) => f,
         Err(diagnostics) => {
             let format = if common.format == AuditFormat::Json {
@@ -397,7 +400,7 @@ fn findings_out(
     match common.format {
         AuditFormat::Json => {
             for f in &found[..shown] {
-                out.stdout.push_str(&f.to_json().to_string());
+                out.stdout.push_str(&f.to_json());
                 out.stdout.push('\n');
             }
         }
@@ -476,7 +479,7 @@ fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &Unus
     match common.format {
         AuditFormat::Json => {
             for u in &found[..shown] {
-                out.stdout.push_str(&u.to_json().to_string());
+                out.stdout.push_str(&u.to_json());
                 out.stdout.push('\n');
             }
         }

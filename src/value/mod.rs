@@ -69,8 +69,10 @@ impl Value {
             Value::Bool(b) => json!(b),
             Value::Long(n) => json!(n),
             Value::String(s) => json!(s.as_str()),
+            // Keys inserted in sorted order, so that the text is the same
+            // whether or not serde_json keeps insertion order.
             Value::Entity(uid) => {
-                json!({"__entity": {"type": uid.ty.as_str(), "id": uid.id.as_str()}})
+                json!({"__entity": {"id": uid.id.as_str(), "type": uid.ty.as_str()}})
             }
             Value::Set(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
@@ -80,8 +82,29 @@ impl Value {
                     .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect(),
             ),
-            Value::Ext(e) => json!({"__extn": e.to_extn_json()}),
+            Value::Ext(e) => json!({"__extn": sorted_keys(e.to_extn_json())}),
         }
+    }
+}
+
+/// `json` with every object's keys in sorted order (what serde_json's map
+/// gives without `preserve_order`, and the same with it).
+fn sorted_keys(json: serde_json::Value) -> serde_json::Value {
+    match json {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted_keys).collect())
+        }
+        other => other,
     }
 }
 

@@ -1,0 +1,419 @@
+//! `mspl audit` from the command line, tested from files:
+//!
+//! - `tests/cases/audit/findings/NAME.json`: small Model Studio stores, each
+//!   made to trigger the finding NAME (`clean.json` none); beside each, the
+//!   findings as JSON lines (`NAME.findings.jsonl`). `MSPL_UPDATE_AUDIT=1`
+//!   rewrites them (review the diff);
+//! - the shipped examples' own audit (`tests/cases/audit/examples.*`);
+//! - the HTML report's counts against the JSON matrix;
+//! - every command of `docs/audit.md`, with the output shown there.
+
+use std::path::Path;
+
+const POLICIES: &str = "policies/model_studio";
+const EXAMPLES: &str = "policies/model_studio/examples/entities.json";
+
+/// Runs mspl in-process: (exit code, stdout, stderr).
+fn mspl(args: &[&str]) -> (i32, String, String) {
+    let out = mspl::cli::execute(std::iter::once("mspl").chain(args.iter().copied()));
+    (out.code, out.stdout, out.stderr)
+}
+
+/// Compares `actual` with the file at `path`, or writes it there with
+/// `MSPL_UPDATE_AUDIT=1`.
+fn expect_file(path: &Path, actual: &str) {
+    if std::env::var_os("MSPL_UPDATE_AUDIT").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run with MSPL_UPDATE_AUDIT=1",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "{} differs", path.display());
+}
+
+/// The finding ids of `policies/model_studio/audit.mspl`.
+fn model_studio_ids() -> Vec<String> {
+    let text = std::fs::read_to_string("policies/model_studio/audit.mspl").unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("@finding(\""))
+        .map(|l| l.trim_end_matches("\")").to_string())
+        .collect()
+}
+
+#[test]
+fn each_finding_is_triggered_by_its_store_and_absent_from_the_clean_one() {
+    let ids = model_studio_ids();
+    assert!(ids.len() >= 11, "{ids:?}");
+    let mut stores = 0;
+    for entry in std::fs::read_dir("tests/cases/audit/findings").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        stores += 1;
+        let (code, stdout, stderr) = mspl(&[
+            "audit",
+            "findings",
+            "--policies",
+            POLICIES,
+            "--entities",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        expect_file(
+            &path.with_file_name(format!("{stem}.findings.jsonl")),
+            &stdout,
+        );
+        let found: Vec<String> = stdout
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                for key in [
+                    "severity", "finding", "entity", "grant", "message", "reason", "fix",
+                ] {
+                    assert!(v.get(key).is_some(), "{name}: {key} missing in {l}");
+                }
+                v["finding"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(
+            !found.iter().any(|f| f == "finding-error"),
+            "{name}: {stdout}"
+        );
+        if stem == "clean" {
+            let model_studio: Vec<&String> = found.iter().filter(|f| ids.contains(f)).collect();
+            assert!(
+                model_studio.is_empty(),
+                "the clean store has {model_studio:?}"
+            );
+        } else {
+            assert!(ids.iter().any(|i| i == stem), "{name} names no finding");
+            assert!(
+                found.iter().any(|f| f == stem),
+                "{name} does not trigger {stem}: {stdout}"
+            );
+        }
+    }
+    assert_eq!(stores, ids.len() + 1, "a store per finding and a clean one");
+}
+
+#[test]
+fn fail_on_gates_on_severity() {
+    let run = |store: &str, severity: &str| {
+        let path = format!("tests/cases/audit/findings/{store}.json");
+        mspl(&[
+            "audit",
+            "findings",
+            "--policies",
+            POLICIES,
+            "--entities",
+            &path,
+            "--fail-on",
+            severity,
+        ])
+        .0
+    };
+    assert_eq!(run("administrator-access", "security_warning"), 2);
+    assert_eq!(run("administrator-access", "error"), 0);
+    assert_eq!(run("no-access", "security_warning"), 0);
+    assert_eq!(run("no-access", "suggestion"), 2);
+    let (code, _, stderr) = mspl(&[
+        "audit",
+        "findings",
+        "--policies",
+        POLICIES,
+        "--finding",
+        "administrator-acess",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("did you mean `administrator-access`?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_examples_own_audit() {
+    let (code, stdout, stderr) = mspl(&[
+        "audit",
+        "findings",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    expect_file(
+        Path::new("tests/cases/audit/examples.findings.txt"),
+        &stdout,
+    );
+    let (code, stdout, stderr) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    expect_file(
+        Path::new("tests/cases/audit/examples.matrix.jsonl"),
+        &stdout,
+    );
+    let (code, stdout, _) = mspl(&[
+        "audit",
+        "unused",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--requests",
+        "policies/model_studio/examples/requests.jsonl",
+    ]);
+    assert_eq!(code, 0);
+    expect_file(Path::new("tests/cases/audit/examples.unused.txt"), &stdout);
+}
+
+#[test]
+fn the_html_report_counts_what_the_json_matrix_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("matrix.html");
+    let (code, _, stderr) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--format",
+        "html",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let (_, json, _) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--format",
+        "json",
+    ]);
+    let cells: std::collections::BTreeSet<(String, String, String)> = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["decision"] == "allow")
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap().to_string();
+            (s("principal"), s("action"), s("resource"))
+        })
+        .collect();
+    assert!(cells.len() > 100, "{}", cells.len());
+    assert!(html.contains(&format!(
+        "<meta name=\"mspl-allowed-cells\" content=\"{}\">",
+        cells.len()
+    )));
+    // Every principal of the examples is in one account: a cell each.
+    assert_eq!(html.matches("<td class=\"allow").count(), cells.len());
+    let sections: usize = html
+        .match_indices("<section data-cells=\"")
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            rest[..rest.find('"').unwrap()].parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(sections, cells.len());
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "the page loads nothing"
+    );
+    assert!(!html.contains("<script src"), "no external script");
+    // Refused without --out, and csv has a row per line plus the header.
+    assert_eq!(
+        mspl(&[
+            "audit",
+            "matrix",
+            "--policies",
+            POLICIES,
+            "--format",
+            "html"
+        ])
+        .0,
+        1
+    );
+    let (_, csv, _) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(csv.lines().count(), json.lines().count() + 1);
+    assert!(csv.starts_with("principal,action,resource,context,determining\n"));
+}
+
+#[test]
+fn bad_input_and_cut_answers_say_so() {
+    let (code, _, stderr) = mspl(&[
+        "audit",
+        "who-can",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--action",
+        "model.cal",
+        "--resource",
+        "Model::\"qwen-max\"",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("did you mean `Action::\"model.call\"`?"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = mspl(&[
+        "audit",
+        "who-can",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--action",
+        "model.call",
+        "--resource",
+        "Model::\"gpt\"",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("resource `Model::\"gpt\"`"), "{stderr}");
+    let (code, stdout, stderr) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--max-results",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 4);
+    assert_eq!(stdout.lines().count(), 3);
+    assert!(stderr.contains("incomplete"), "{stderr}");
+    // A context attribute that cannot be enumerated must be given.
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("s.mspl");
+    std::fs::write(
+        &schema,
+        "entity User; entity Doc;\naction read appliesTo { principal: [User], resource: [Doc], context: { reason: String } };\npermit(principal, action, resource) when { context.reason == \"audit\" };\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = mspl(&["audit", "matrix", "--policies", schema.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`reason` (String)") && stderr.contains("--context"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        schema.to_str().unwrap(),
+        "--context",
+        "{\"reason\": \"audit\"}",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// The fenced blocks of a Markdown text: (info string, body).
+fn blocks(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(info) = line.strip_prefix("```") {
+            match current.take() {
+                Some(block) => out.push(block),
+                None => current = Some((info.trim().to_string(), String::new())),
+            }
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn every_example_of_docs_audit_runs_and_prints_what_it_shows() {
+    let text = std::fs::read_to_string("docs/audit.md").expect("docs/audit.md");
+    let blocks = blocks(&text);
+    let mut ran = 0;
+    for (i, (info, body)) in blocks.iter().enumerate() {
+        if info != "sh" || !body.starts_with("mspl audit ") {
+            continue;
+        }
+        let words: Vec<String> = shell_words(body.trim().trim_start_matches("mspl "));
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        let (code, stdout, stderr) = mspl(&args);
+        let shown = blocks.get(i + 1).filter(|(info, _)| info == "text");
+        let Some((_, shown)) = shown else {
+            panic!(
+                "the command `{}` has no ```text block after it",
+                body.trim()
+            );
+        };
+        let printed = if stdout.is_empty() { &stderr } else { &stdout };
+        assert_eq!(
+            printed,
+            shown,
+            "docs/audit.md: `{}` (exit {code})",
+            body.trim()
+        );
+        ran += 1;
+    }
+    assert!(ran >= 5, "only {ran} commands in docs/audit.md");
+}
+
+/// Splits a command line: words separated by spaces, `'…'` quoted, a
+/// backslash at a line's end joins it to the next.
+fn shell_words(line: &str) -> Vec<String> {
+    let line = line.replace("\\\n", " ");
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
