@@ -525,3 +525,110 @@ fn world(seed: u64) -> World {
         context,
     }
 }
+
+/// `entities` rebuilt from scratch without `grant` of `owner` (independent
+/// of the audit's own in-place removal).
+fn rebuilt_without(
+    set: &PolicySet,
+    entities: &Entities,
+    owner: &mspl::syntax::ast::EntityUid,
+    grant: &mspl::audit::grants::Grant,
+) -> Entities {
+    use mspl::audit::grants::Grant;
+    use mspl::eval::Value;
+    let mut store = Entities::new();
+    for (uid, data) in entities.iter() {
+        let mut data = data.clone();
+        let mut parents: Vec<_> = entities.parents(uid).into_iter().cloned().collect();
+        let mut drop_element = |attr: &str, value: &Value| {
+            if let Some(Value::Set(items)) = data.attrs.get(attr) {
+                let kept: Vec<Value> = items.iter().filter(|v| *v != value).cloned().collect();
+                data.attrs.insert(attr.into(), Value::set(kept));
+            }
+        };
+        match grant {
+            Grant::Parent(p) if uid == owner => parents.retain(|x| x != p),
+            Grant::Element { attribute, value } if uid == owner => drop_element(attribute, value),
+            Grant::In { holder, attribute } if uid == holder => {
+                drop_element(attribute, &Value::Entity(owner.clone()))
+            }
+            _ => {}
+        }
+        store.insert(uid.clone(), data, &parents);
+    }
+    mspl::engine::merge_actions(&set.schema, &mut store);
+    mspl::audit::domain::add_named_actions(set, &mut store);
+    store
+}
+
+#[test]
+fn an_unused_grant_is_needed_by_no_allowed_request_and_every_other_by_one() {
+    let mut checked = (0, 0);
+    for seed in 0..100 {
+        let w = world(seed);
+        let set = load(&w.policies, Limits::default()).unwrap();
+        let mut entities =
+            build_entities(&set.schema, [("world.json", w.entities.as_str())]).unwrap();
+        mspl::audit::domain::add_named_actions(&set, &mut entities);
+        let options = Options::default();
+        let auditor = Auditor::new(&set, &entities, &options, w.context.as_ref()).unwrap();
+        // The log: every third request of the domain.
+        let d = &auditor.domain;
+        let mut log = Vec::new();
+        let mut n = 0;
+        for a in &d.actions {
+            for &p in &a.principals {
+                for &r in &a.resources {
+                    for &c in &a.contexts {
+                        n += 1;
+                        if n % 3 == 0 {
+                            log.push(Request {
+                                principal: entities.node_uid(p).clone(),
+                                action: a.action.clone(),
+                                resource: entities.node_uid(r).clone(),
+                                context: d.contexts[c as usize].clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let reported = mspl::audit::unused::unused(&auditor, &log);
+        let grants = mspl::audit::grants::all_grants(&entities);
+        let mut principals: Vec<u32> = d
+            .actions
+            .iter()
+            .flat_map(|a| a.principals.clone())
+            .collect();
+        principals.sort();
+        principals.dedup();
+        for p in principals {
+            let owner = entities.node_uid(p);
+            let allowed: Vec<&Request> = log
+                .iter()
+                .filter(|r| &r.principal == owner)
+                .filter(|r| authorize(&set, &entities, r, &options).decision == Decision::Allow)
+                .collect();
+            for grant in grants.get(owner).into_iter().flatten() {
+                let store = rebuilt_without(&set, &entities, owner, grant);
+                let flips = allowed
+                    .iter()
+                    .any(|r| authorize(&set, &store, r, &options).decision != Decision::Allow);
+                let is_reported = reported
+                    .iter()
+                    .any(|u| &u.principal == owner && &u.grant == grant);
+                assert_eq!(is_reported, !flips, "world {seed}: {owner} {grant:?}");
+                if is_reported {
+                    checked.0 += 1;
+                } else {
+                    checked.1 += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} unused grants and {} needed ones checked",
+        checked.0, checked.1
+    );
+    assert!(checked.0 >= 200 && checked.1 >= 50, "{checked:?}");
+}
