@@ -450,14 +450,23 @@ fn world(seed: u64) -> World {
         " when { deep(principal.level) }",
         " unless { deep(if resource has owner then 3 else 1) }",
         " when { deep(if context.urgent then 2 else 0) && deep(principal.level) }",
+        " when { resource has owner && resource.owner == principal }",
+        " when { resource.tag == \"urgent\" || principal.level > 3 }",
     ];
+    // Every other world files no policy by its resource, so that the
+    // judge's grouping of resources by an attribute is taken.
+    let resource_scopes = if seed % 4 < 2 {
+        &scopes_r[..]
+    } else {
+        &[scopes_r[0], scopes_r[3]][..]
+    };
     for i in 0..2 + pick(5) {
         let effect = if pick(3) == 0 { "forbid" } else { "permit" };
         policies.push_str(&format!(
             "@id(\"p{i}\") {effect}({}, {}, {}){};\n",
             scopes_p[pick(scopes_p.len())],
             scopes_a[pick(scopes_a.len())],
-            scopes_r[pick(scopes_r.len())],
+            resource_scopes[pick(resource_scopes.len())],
             conditions[pick(conditions.len())]
         ));
     }

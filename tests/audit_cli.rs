@@ -417,3 +417,67 @@ fn shell_words(line: &str) -> Vec<String> {
     }
     words
 }
+
+/// Headless Chromium, when this machine has it (CI installs it).
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[test]
+fn the_html_report_runs_its_script_and_filters_in_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("matrix.html");
+    let (code, _, stderr) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--format",
+        "html",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // The hash filters principals on load; the DOM after the script ran
+    // shows which rows it hid.
+    let url = format!("file://{}#p=user-01", page.display());
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            &url,
+        ])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-ready=\"yes\""),
+        "the script did not run:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<&str> = dom.split("<tr data-principal=").skip(1).collect();
+    assert!(rows.len() > 10, "{} rows", rows.len());
+    for row in rows {
+        let head = &row[..row.find('>').unwrap()];
+        let hidden = head.contains("class=\"hidden\"");
+        assert_eq!(!hidden, head.contains("user-01"), "{head}");
+    }
+}

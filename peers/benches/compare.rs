@@ -173,6 +173,7 @@ struct BigWorld {
 fn tile_params(requests: usize) -> WorldParams {
     WorldParams {
         accounts: 10,
+        min_sub_workspaces: 0,
         max_sub_workspaces: 3,
         users_per_account: 60,
         roles_per_account: 10,

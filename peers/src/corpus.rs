@@ -18,6 +18,7 @@ pub fn world_params(i: u64, requests: usize) -> WorldParams {
     let i = i as usize;
     WorldParams {
         accounts: 1 + i % 4,
+        min_sub_workspaces: 0,
         max_sub_workspaces: i % 5,
         users_per_account: 1 + i % 6,
         roles_per_account: i % 3,

@@ -23,7 +23,9 @@ use crate::spec::{FEATURES, SYSTEM_POLICIES};
 pub struct WorldParams {
     /// Number of accounts (at least 1).
     pub accounts: usize,
-    /// Each account gets between 0 and this many sub-workspaces.
+    /// Each account gets at least this many sub-workspaces ...
+    pub min_sub_workspaces: usize,
+    /// ... and at most this many.
     pub max_sub_workspaces: usize,
     /// RAM users per account.
     pub users_per_account: usize,
@@ -39,6 +41,7 @@ impl Default for WorldParams {
     fn default() -> Self {
         WorldParams {
             accounts: 3,
+            min_sub_workspaces: 0,
             max_sub_workspaces: 3,
             users_per_account: 4,
             roles_per_account: 2,
@@ -182,7 +185,10 @@ impl World {
         let accounts: Vec<String> = (0..params.accounts).map(|a| format!("acct-{a}")).collect();
         let mut workspaces = Vec::new();
         for (a, account) in accounts.iter().enumerate() {
-            let subs = rng.between(0, params.max_sub_workspaces);
+            let subs = rng.between(
+                params.min_sub_workspaces.min(params.max_sub_workspaces),
+                params.max_sub_workspaces,
+            );
             for w in 0..=subs {
                 let id = match w {
                     0 => format!("{account}-default"),

@@ -4,7 +4,8 @@
 //! the resources with the actions allowed on them, grouped under their
 //! action groups; a cell per allowed (principal, action, resource) shows
 //! the determining policies (and the contexts, where an action has them).
-//! Three filters (principal, resource, action) hide what does not match.
+//! Three filters (principal, resource, action) hide what does not match;
+//! `#p=…&r=…&a=…` in the address sets them.
 
 use super::judge::Line;
 use super::Auditor;
@@ -148,19 +149,21 @@ pub fn page(auditor: &Auditor, lines: &[Line]) -> String {
             for (group, n) in groups {
                 let _ = write!(
                     body,
-                    "<th class=\"g\" colspan=\"{n}\" data-resource=\"{}\">{}</th>",
+                    "<th class=\"g\" colspan=\"{n}\" data-resource=\"{}\" data-group=\"{}\">{}</th>",
                     esc(resource),
+                    esc(group),
                     esc(group)
                 );
             }
         }
         body.push_str("</tr><tr>");
         for (resource, actions) in &columns {
-            for (_, action) in actions {
+            for (group, action) in actions {
                 let _ = write!(
                     body,
-                    "<th class=\"a\" data-resource=\"{}\" data-action=\"{}\">{}</th>",
+                    "<th class=\"a\" data-resource=\"{}\" data-group=\"{}\" data-action=\"{}\">{}</th>",
                     esc(resource),
+                    esc(group),
                     esc(action),
                     esc(action)
                 );
@@ -245,16 +248,29 @@ td span {{ display: none; }} body.show td span {{ display: block; font-size: 11p
     document.querySelectorAll('tr[data-principal]').forEach(function (tr) {{
       tr.classList.toggle('hidden', tr.dataset.principal.toLowerCase().indexOf(p) < 0);
     }});
-    document.querySelectorAll('[data-resource]').forEach(function (el) {{
-      var off = el.dataset.resource.toLowerCase().indexOf(r) < 0 ||
-        (el.dataset.action !== undefined && el.dataset.action.toLowerCase().indexOf(a) < 0);
-      if (el.colSpan > 1 || el.classList.contains('r') || el.classList.contains('g')) {{
-        off = el.dataset.resource.toLowerCase().indexOf(r) < 0;
-      }}
-      el.classList.toggle('hidden', off);
+    document.querySelectorAll('td[data-resource], th.a').forEach(function (el) {{
+      el.classList.toggle('hidden', el.dataset.resource.toLowerCase().indexOf(r) < 0 ||
+        el.dataset.action.toLowerCase().indexOf(a) < 0);
+    }});
+    // A resource's and a group's heading spans its visible actions.
+    document.querySelectorAll('th.r, th.g').forEach(function (el) {{
+      var n = 0;
+      el.closest('table').querySelectorAll('th.a').forEach(function (x) {{
+        if (!x.classList.contains('hidden') && x.dataset.resource === el.dataset.resource &&
+            (el.dataset.group === undefined || x.dataset.group === el.dataset.group)) {{ n += 1; }}
+      }});
+      el.colSpan = Math.max(n, 1);
+      el.classList.toggle('hidden', n === 0);
     }});
   }}
   [fp, fr, fa].forEach(function (i) {{ i.addEventListener('input', apply); }});
+  // `#p=…&r=…&a=…` sets the filters: a link can point at a view.
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {{
+    var parts = kv.split('='), box = {{ p: fp, r: fr, a: fa }}[parts[0]];
+    if (box && parts.length > 1) {{ box.value = decodeURIComponent(parts[1]); }}
+  }});
+  apply();
+  document.body.dataset.ready = 'yes';
   document.getElementById('show').addEventListener('change', function (e) {{
     document.body.classList.toggle('show', e.target.checked);
   }});

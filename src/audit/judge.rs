@@ -31,7 +31,8 @@ use crate::entities::{Entities, FastHash};
 use crate::eval::interp::Buffers;
 use crate::eval::{EvalError, EvalErrorKind, Evaluator, Tracer, Value};
 use crate::policy_set::PolicySet;
-use crate::syntax::ast::{Effect, Var};
+use crate::syntax::ast::{Effect, EntityUid, Var};
+use smol_str::SmolStr;
 use std::collections::HashMap;
 
 const READ_PRINCIPAL: u8 = 1;
@@ -40,12 +41,29 @@ const READ_RESOURCE: u8 = 4;
 const READ_CONTEXT: u8 = 8;
 
 /// The tracer of the audit's evaluations: which request variables were
-/// read, and which rules were called and which of their clauses held (for
-/// the findings).
+/// read (the resource possibly only for one attribute), and which rules
+/// were called and which of their clauses held (for the findings).
 #[derive(Default)]
 struct Reads<'c> {
     vars: u8,
+    /// The one attribute of the resource read in place, when the resource
+    /// itself was not otherwise read.
+    resource_attr: Option<SmolStr>,
     coverage: Option<&'c mut Coverage>,
+}
+
+impl Reads<'_> {
+    /// What the evaluation read, as a memo table's key shape.
+    fn spec(&self) -> Spec {
+        Spec {
+            vars: self.vars,
+            resource_attr: if self.vars & READ_RESOURCE != 0 {
+                None
+            } else {
+                self.resource_attr.clone()
+            },
+        }
+    }
 }
 
 impl Tracer for Reads<'_> {
@@ -56,6 +74,18 @@ impl Tracer for Reads<'_> {
             Var::Resource => READ_RESOURCE,
             Var::Context => READ_CONTEXT,
         };
+    }
+
+    fn read_var_attr(&mut self, var: Var, attr: &str) {
+        if var != Var::Resource {
+            return self.read_var(var);
+        }
+        match &self.resource_attr {
+            None => self.resource_attr = Some(attr.into()),
+            Some(a) if a == attr => {}
+            // Two attributes: keyed by the resource itself.
+            Some(_) => self.vars |= READ_RESOURCE,
+        }
     }
 
     fn rule_enter(&mut self, rule: u32, _args: &[Value], _span: crate::syntax::Span) {
@@ -95,19 +125,113 @@ pub struct Ids {
     pub context: u32,
 }
 
-/// The memo key of `ids` projected on the variables `reads`.
-fn key(ids: Ids, reads: u8) -> u128 {
+/// What an evaluation read: the request variables, and the one attribute of
+/// the resource it looked up in place when it read no more of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Spec {
+    vars: u8,
+    resource_attr: Option<SmolStr>,
+}
+
+impl Spec {
+    /// The variables the outcome depends on (the resource too when only one
+    /// of its attributes was read).
+    fn depends(&self) -> u8 {
+        match self.resource_attr {
+            Some(_) => self.vars | READ_RESOURCE,
+            None => self.vars,
+        }
+    }
+}
+
+/// The memo key of `ids` under `spec`: the values of the variables read;
+/// for a resource read only for one attribute, that attribute's value
+/// (interned, tagged with the top bit), or the resource itself when the
+/// attribute or the entity is absent (the error then names it).
+fn key(ids: Ids, spec: &Spec, interner: &mut Interner, entities: &Entities) -> u128 {
     let part = |bit: u8, v: u32| -> u128 {
-        if reads & bit != 0 {
+        if spec.vars & bit != 0 {
             v as u128
         } else {
             u32::MAX as u128
         }
     };
+    let resource = match &spec.resource_attr {
+        Some(attr) => interner.attr_key(entities, ids.resource, attr) as u128,
+        None => part(READ_RESOURCE, ids.resource),
+    };
     part(READ_PRINCIPAL, ids.principal)
         | part(READ_ACTION, ids.action) << 32
-        | part(READ_RESOURCE, ids.resource) << 64
+        | resource << 64
         | part(READ_CONTEXT, ids.context) << 96
+}
+
+/// Attribute values by number, for memo keys, with each store node's key
+/// part cached per attribute (so that a lookup hashes no string).
+#[derive(Default)]
+struct Interner {
+    values: HashMap<Value, u32, FastHash>,
+    /// Per attribute: each node's key part, `u32::MAX` until computed.
+    cached: Vec<(SmolStr, Vec<u32>)>,
+}
+
+impl Interner {
+    /// The key part of `node`'s attribute `attr`: its value's number with
+    /// the top bit set, or the node itself when there is no such value.
+    fn attr_key(&mut self, entities: &Entities, node: u32, attr: &str) -> u32 {
+        let slot = match self.cached.iter().position(|(a, _)| a == attr) {
+            Some(slot) => slot,
+            None => {
+                let nodes = entities.node_count() as usize;
+                self.cached.push((attr.into(), vec![u32::MAX; nodes]));
+                self.cached.len() - 1
+            }
+        };
+        if let Some(&known) = self.cached[slot].1.get(node as usize) {
+            if known != u32::MAX {
+                return known;
+            }
+        }
+        let value = entities
+            .get(entities.node_uid(node))
+            .and_then(|d| d.attrs.get(attr));
+        let part = match value {
+            Some(v) => {
+                let next = self.values.len() as u32;
+                // Past 2^31 - 1 values, keyed by the resource itself (exact, slower).
+                if next >= (1 << 31) - 1 {
+                    node
+                } else {
+                    (1 << 31) | *self.values.entry(v.clone()).or_insert(next)
+                }
+            }
+            None => node,
+        };
+        if let Some(cell) = self.cached[slot].1.get_mut(node as usize) {
+            *cell = part;
+        }
+        part
+    }
+}
+
+/// A copy of `uid` that shares no allocation with it, so that the threads
+/// judging at once never touch one reference count.
+fn own_uid(uid: &EntityUid) -> EntityUid {
+    EntityUid::new(SmolStr::new(uid.ty.as_str()), SmolStr::new(uid.id.as_str()))
+}
+
+/// A copy of `value` that shares no allocation with it (see [`own_uid`]).
+fn own_value(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(SmolStr::new(s.as_str())),
+        Value::Entity(uid) => Value::Entity(own_uid(uid)),
+        Value::Set(items) => Value::set(items.iter().map(own_value)),
+        Value::Record(map) => Value::record(
+            map.iter()
+                .map(|(k, v)| (SmolStr::new(k.as_str()), own_value(v))),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// A kept outcome and the steps it took.
@@ -117,10 +241,10 @@ struct Known {
     steps: u64,
 }
 
-/// One policy's kept outcomes: a table per set of variables read.
+/// One policy's kept outcomes: a table per shape of what was read.
 #[derive(Default)]
 struct Memo {
-    tables: Vec<(u8, HashMap<u128, Known, FastHash>)>,
+    tables: Vec<(Spec, HashMap<u128, Known, FastHash>)>,
 }
 
 /// What one request's policies gave, beyond the response.
@@ -224,6 +348,11 @@ pub struct Judge<'a> {
     index: &'a PolicyIndex,
     domain: &'a Domain,
     memo: Vec<Memo>,
+    interner: Interner,
+    /// This thread's own copies of the store's uids and the domain's
+    /// contexts, by node and by number.
+    uids: Vec<EntityUid>,
+    contexts: Vec<Value>,
     buffers: Option<Buffers>,
     request: Request,
     principal: Option<u32>,
@@ -231,6 +360,9 @@ pub struct Judge<'a> {
     extra: Vec<u32>,
     candidates: Vec<u32>,
     ancestors: Vec<u32>,
+    /// Per group of resources (by attribute key), whether a permit may
+    /// hold in it.
+    groups: HashMap<u32, bool, FastHash>,
     /// What the requests judged so far saw, when recorded.
     pub coverage: Option<Coverage>,
 }
@@ -263,6 +395,11 @@ impl<'a> Judge<'a> {
             index,
             domain,
             memo: (0..set.policies.len()).map(|_| Memo::default()).collect(),
+            interner: Interner::default(),
+            uids: (0..entities.node_count())
+                .map(|n| own_uid(entities.node_uid(n)))
+                .collect(),
+            contexts: domain.contexts.iter().map(own_value).collect(),
             buffers: Some(Buffers::default()),
             request: Request {
                 principal: placeholder.clone(),
@@ -275,6 +412,7 @@ impl<'a> Judge<'a> {
             extra: Vec::new(),
             candidates: Vec::new(),
             ancestors: Vec::new(),
+            groups: HashMap::default(),
             coverage: None,
         }
     }
@@ -320,10 +458,10 @@ impl<'a> Judge<'a> {
             return;
         }
         self.principal = Some(principal);
-        self.request.principal = self.entities.node_uid(principal).clone();
+        self.request.principal = self.uids[principal as usize].clone();
         for memo in &mut self.memo {
-            for (reads, table) in &mut memo.tables {
-                if *reads & READ_PRINCIPAL != 0 {
+            for (spec, table) in &mut memo.tables {
+                if spec.vars & READ_PRINCIPAL != 0 {
                     table.clear();
                 }
             }
@@ -341,7 +479,7 @@ impl<'a> Judge<'a> {
         let shortcut = keep == Keep::Reported;
         let (set, entities, domain) = (self.set, self.entities, self.domain);
         let ad = &domain.actions[a];
-        self.request.action = ad.action.clone();
+        self.request.action = self.uids[ad.node as usize].clone();
         // The policies whose principal and action constraints match: the
         // candidates of every request of this action, the resource
         // constraint still to check.
@@ -375,7 +513,8 @@ impl<'a> Judge<'a> {
         let budget_safe = (self.base.len() as u64 + 1).saturating_mul(limits.max_steps + 1)
             < limits.max_request_steps;
         for &c in &ad.contexts {
-            self.request.context = domain.contexts[c as usize].clone();
+            let mut grouped: Option<SmolStr> = None;
+            self.request.context = self.contexts[c as usize].clone();
             let ids = |resource: u32| Ids {
                 principal,
                 action: ad.node,
@@ -383,21 +522,52 @@ impl<'a> Judge<'a> {
                 context: c,
             };
             if shortcut && !by_resource && budget_safe && resources.len() > 1 {
-                self.request.resource = entities.node_uid(first).clone();
+                self.request.resource = self.uids[first as usize].clone();
                 let base = std::mem::take(&mut self.base);
                 let fixed = base.iter().filter(|i| is_permit(i)).all(|&i| {
                     let (known, reads) = self.probe(i, ids(first));
                     reads & READ_RESOURCE == 0
                         && matches!(known.outcome, PolicyOutcome::NotSatisfied)
                 });
+                // The permits read the resource only for one attribute:
+                // resources with one value of it share their permits'
+                // outcomes (see `group_attribute`).
+                grouped = if fixed {
+                    None
+                } else {
+                    self.group_attribute(&base, ids(first))
+                };
                 self.base = base;
                 if fixed {
                     continue;
                 }
             }
+            self.groups.clear();
             for &r in resources {
-                self.request.resource = entities.node_uid(r).clone();
-                let (response, flags) = self.judge(ids(r), by_resource);
+                if let Some(attr) = &grouped {
+                    let group = self.interner.attr_key(entities, r, attr);
+                    let interesting = match self.groups.get(&group) {
+                        Some(&known) => known,
+                        None => {
+                            self.request.resource = self.uids[r as usize].clone();
+                            let base = std::mem::take(&mut self.base);
+                            let interesting = base
+                                .iter()
+                                .filter(|i| is_permit(i))
+                                .any(|&i| !self.not_satisfied_by_attr(i, ids(r), attr));
+                            self.base = base;
+                            self.groups.insert(group, interesting);
+                            interesting
+                        }
+                    };
+                    if !interesting {
+                        continue;
+                    }
+                }
+                self.request.resource = self.uids[r as usize].clone();
+                let Some((response, flags)) = self.judge(ids(r), by_resource, shortcut) else {
+                    continue;
+                };
                 let kept = match keep {
                     Keep::Every => true,
                     Keep::Reported => flags.reported(&response),
@@ -414,8 +584,49 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// The attribute of the resource through which, and only through which,
+    /// every permit of `base` read the resource on `ids` (`None` when some
+    /// read it otherwise or none read it): then every resource with the
+    /// same value of that attribute gives each permit the outcome it gave
+    /// (its memo entry is keyed by that value), and a group of resources
+    /// whose first one satisfies no permit holds no reported request.
+    fn group_attribute(&mut self, base: &[u32], ids: Ids) -> Option<SmolStr> {
+        let set = self.set;
+        let mut attr: Option<SmolStr> = None;
+        for &i in base {
+            if set.policies[i as usize].policy.effect != Effect::Permit {
+                continue;
+            }
+            let (_, spec) = self.probe_spec(i, ids);
+            if spec.vars & READ_RESOURCE != 0 {
+                return None;
+            }
+            match (&attr, spec.resource_attr) {
+                (_, None) => {}
+                (None, Some(a)) => attr = Some(a),
+                (Some(b), Some(a)) if *b == a => {}
+                (Some(_), Some(_)) => return None,
+            }
+        }
+        attr
+    }
+
+    /// Whether permit `i` is not satisfied on `ids`, having read the
+    /// resource at most through `attr`.
+    fn not_satisfied_by_attr(&mut self, i: u32, ids: Ids, attr: &SmolStr) -> bool {
+        let (known, spec) = self.probe_spec(i, ids);
+        matches!(known.outcome, PolicyOutcome::NotSatisfied)
+            && spec.vars & READ_RESOURCE == 0
+            && spec.resource_attr.as_ref().is_none_or(|a| a == attr)
+    }
+
     /// Judges the request being built (`self.request`, numbered `ids`).
-    fn judge(&mut self, ids: Ids, by_resource: bool) -> (Response, Flags) {
+    /// With `shortcut`, returns `None`, judging only the permits, when no
+    /// permit is satisfied or erred: such a request is denied whatever its
+    /// forbids do and not reported (taken only when the request's budget
+    /// cannot run out on its candidates, so that the order of judging
+    /// changes no outcome).
+    fn judge(&mut self, ids: Ids, by_resource: bool, shortcut: bool) -> Option<(Response, Flags)> {
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
         if by_resource {
@@ -436,6 +647,22 @@ impl<'a> Judge<'a> {
             candidates.extend_from_slice(&self.base);
         }
         let set = self.set;
+        let limits = &self.options.limits;
+        if shortcut
+            && (candidates.len() as u64 + 1).saturating_mul(limits.max_steps + 1)
+                < limits.max_request_steps
+        {
+            let some_permit = candidates.iter().any(|&i| {
+                let policy = &set.policies[i as usize].policy;
+                policy.effect == Effect::Permit
+                    && entity_constraint(&policy.resource, &self.request.resource, self.entities)
+                    && !matches!(self.probe(i, ids).0.outcome, PolicyOutcome::NotSatisfied)
+            });
+            if !some_permit {
+                self.candidates = candidates;
+                return None;
+            }
+        }
         let mut flags = Flags::default();
         let response = authorize::decide_by(set, self.options, &candidates, |i, left| {
             let policy = &set.policies[i as usize].policy;
@@ -472,7 +699,7 @@ impl<'a> Judge<'a> {
             }
         }
         self.candidates = candidates;
-        (response, flags)
+        Some((response, flags))
     }
 
     /// Policy `i`'s outcome on the request being built, with `left` steps
@@ -488,38 +715,48 @@ impl<'a> Judge<'a> {
         (outcome, steps)
     }
 
-    /// Policy `i`'s kept outcome for `ids` and the variables it read,
+    /// Policy `i`'s kept outcome for `ids` and the variables it depends on,
     /// evaluating it with a full budget when none is kept. An outcome cut
     /// by a limit is returned but not kept.
     fn probe(&mut self, i: u32, ids: Ids) -> (Known, u8) {
-        for (reads, table) in &self.memo[i as usize].tables {
-            if let Some(known) = table.get(&key(ids, *reads)) {
-                return (known.clone(), *reads);
+        let (known, spec) = self.probe_spec(i, ids);
+        (known, spec.depends())
+    }
+
+    /// [`Self::probe`], with the shape of what the evaluation read.
+    fn probe_spec(&mut self, i: u32, ids: Ids) -> (Known, Spec) {
+        let (memo, interner, entities) =
+            (&self.memo[i as usize], &mut self.interner, self.entities);
+        for (spec, table) in &memo.tables {
+            if let Some(known) = table.get(&key(ids, spec, interner, entities)) {
+                return (known.clone(), spec.clone());
             }
         }
-        let (outcome, steps, reads) = self.evaluate(i, self.options.limits.max_request_steps);
+        let (outcome, steps, spec) = self.evaluate(i, self.options.limits.max_request_steps);
         let known = Known { outcome, steps };
         if !cut_by_limit(&known.outcome) {
+            let k = key(ids, &spec, &mut self.interner, self.entities);
             let memo = &mut self.memo[i as usize];
-            let table = match memo.tables.iter().position(|(r, _)| *r == reads) {
+            let table = match memo.tables.iter().position(|(s, _)| *s == spec) {
                 Some(t) => &mut memo.tables[t].1,
                 None => {
-                    memo.tables.push((reads, HashMap::default()));
+                    memo.tables.push((spec.clone(), HashMap::default()));
                     // INVARIANT: just pushed.
                     &mut memo.tables.last_mut().expect("just pushed").1
                 }
             };
-            table.insert(key(ids, reads), known.clone());
+            table.insert(k, known.clone());
         }
-        (known, reads)
+        (known, spec)
     }
 
     /// Evaluates policy `i`'s conditions on the request being built, as a
     /// fresh evaluator capped at `left` steps would.
-    fn evaluate(&mut self, i: u32, left: u64) -> (PolicyOutcome, u64, u8) {
+    fn evaluate(&mut self, i: u32, left: u64) -> (PolicyOutcome, u64, Spec) {
         let buffers = self.buffers.take().unwrap_or_default();
         let tracer = Reads {
             vars: 0,
+            resource_attr: None,
             coverage: self.coverage.as_mut(),
         };
         let mut eval = Evaluator::with_buffers(
@@ -534,9 +771,9 @@ impl<'a> Judge<'a> {
         eval.cap_steps(left);
         let outcome = evaluate_conditions(&self.set.policies[i as usize].policy, &mut eval);
         let steps = eval.steps();
-        let reads = eval.tracer.vars;
+        let spec = eval.tracer.spec();
         self.buffers = Some(eval.into_buffers());
-        (outcome, steps, reads)
+        (outcome, steps, spec)
     }
 }
 

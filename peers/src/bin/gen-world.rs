@@ -53,6 +53,7 @@ fn main() -> ExitCode {
     }
     let params = WorldParams {
         accounts: args.accounts,
+        min_sub_workspaces: 0,
         max_sub_workspaces: args.workspaces,
         users_per_account: args.users,
         roles_per_account: args.roles,

@@ -177,9 +177,20 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     /// reads without a copy; if so, counts the step that `eval(e)` would.
     #[inline]
     pub(super) fn peekable(&mut self, e: &Expr) -> Result<bool, EvalError> {
+        self.peekable_for(e, None)
+    }
+
+    /// [`Self::peekable`] for reading the attribute `attr` of `e` (`.attr`,
+    /// `has attr`): a request variable read only for one attribute is
+    /// reported to the tracer as that ([`Tracer::read_var_attr`]).
+    #[inline]
+    pub(super) fn peekable_for(&mut self, e: &Expr, attr: Option<&str>) -> Result<bool, EvalError> {
         let bound = match e.kind {
             ExprKind::Var(v) => {
-                self.tracer.read_var(v);
+                match attr {
+                    Some(a) => self.tracer.read_var_attr(v, a),
+                    None => self.tracer.read_var(v),
+                }
                 true
             }
             // An unbound local is an internal error, raised by the plain

@@ -32,6 +32,13 @@ pub trait Tracer {
     /// A request variable is read (in place or as a copy): what the audit's
     /// memo learns an outcome depends on.
     fn read_var(&mut self, _var: Var) {}
+    /// A request variable is read in place only to look up its attribute
+    /// `attr` (`resource.workspace`, `resource has owner`): what the
+    /// evaluation learns of it is that attribute's value, or that it is
+    /// absent. By default, a read of the variable.
+    fn read_var_attr(&mut self, var: Var, _attr: &str) {
+        self.read_var(var)
+    }
 }
 
 /// The tracer of the decision path: records nothing.
@@ -318,12 +325,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, span)?,
             ExprKind::Has(e, path) => {
                 let owned;
-                let mut current = if self.in_place && self.peekable(e)? {
-                    self.peek(e)
-                } else {
-                    owned = self.eval(e)?;
-                    Peek::Value(&owned)
-                };
+                let mut current =
+                    if self.in_place && self.peekable_for(e, path.first().map(|a| a.as_str()))? {
+                        self.peek(e)
+                    } else {
+                        owned = self.eval(e)?;
+                        Peek::Value(&owned)
+                    };
                 for name in path {
                     let next = match current {
                         Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => {
@@ -375,7 +383,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 }
             }
             ExprKind::GetAttr(e, attr) => {
-                if self.in_place && self.peekable(e)? {
+                if self.in_place && self.peekable_for(e, Some(attr))? {
                     match self.peek(e) {
                         Peek::Uid(uid) => self.entity_attr(uid, attr, span)?,
                         Peek::Value(v) => self.get_attr(v, attr, span)?,

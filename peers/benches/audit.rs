@@ -1,0 +1,353 @@
+//! `mspl audit` on a Model Studio world against brute force, in one run
+//! (docs/performance.md, "Audit", has the results and the machine).
+//!
+//! ```sh
+//! cargo bench -p mspl-peers --bench audit -- --help
+//! ```
+//!
+//! The world: `--accounts` accounts of `--workspaces` workspaces (the
+//! default one included), `--users` RAM users and `--roles` RAM roles each,
+//! `--models` models: about 20,000 entities by default. Measured after
+//! load: who-can for one (action, resource), what-can for one principal
+//! (medians of `--repeat` runs) and the full matrix on every core (once),
+//! each against brute force, `PolicyIndex::authorize` on every request of
+//! the same query one by one on one core. Brute force for the matrix is
+//! timed on a sample of principals (`--sample`) and scaled to all of them
+//! and to the cores. The sample's answers are checked equal to the
+//! matrix's lines, and who-can and what-can to their brute force.
+//!
+//! Run by `cargo test` (without `--bench`), it does a small smoke run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use mspl::audit::{Auditor, Run};
+use mspl::authorize::{Decision, PolicyIndex};
+use mspl::Request;
+use mspl_peers::world::{World, WorldParams};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// The world's seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Accounts.
+    #[arg(long, default_value_t = 10)]
+    accounts: usize,
+    /// Workspaces per account, the default one included.
+    #[arg(long, default_value_t = 20)]
+    workspaces: usize,
+    /// RAM users per account.
+    #[arg(long, default_value_t = 2_000)]
+    users: usize,
+    /// RAM roles per account.
+    #[arg(long, default_value_t = 50)]
+    roles: usize,
+    /// Models.
+    #[arg(long, default_value_t = 50)]
+    models: usize,
+    /// Principals whose requests brute force judges for the matrix.
+    #[arg(long, default_value_t = 200)]
+    sample: usize,
+    /// Runs of who-can and what-can (the median is reported).
+    #[arg(long, default_value_t = 11)]
+    repeat: usize,
+    /// Threads for the audit [default: every core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Set by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// The requests of `principal` for action `a` of the domain.
+fn requests_of(auditor: &Auditor, principal: u32, a: usize, out: &mut Vec<Request>) {
+    let d = &auditor.domain;
+    let ad = &d.actions[a];
+    for &r in &ad.resources {
+        for &c in &ad.contexts {
+            out.push(Request {
+                principal: auditor.entities.node_uid(principal).clone(),
+                action: ad.action.clone(),
+                resource: auditor.entities.node_uid(r).clone(),
+                context: d.contexts[c as usize].clone(),
+            });
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args = Args::parse();
+    if !args.bench {
+        // `cargo test`: a smoke run.
+        args.accounts = 2;
+        args.workspaces = 3;
+        args.users = 30;
+        args.roles = 3;
+        args.models = 4;
+        args.sample = 10;
+        args.repeat = 3;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or(cores).max(1);
+    let params = WorldParams {
+        accounts: args.accounts,
+        min_sub_workspaces: args.workspaces.saturating_sub(1),
+        max_sub_workspaces: args.workspaces.saturating_sub(1),
+        users_per_account: args.users,
+        roles_per_account: args.roles,
+        models: args.models,
+        requests: 0,
+    };
+    let world = World::generate(args.seed, &params);
+    let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
+    let mut engine = mspl::Engine::load(&[policies], &[]).expect("the Model Studio policies load");
+    let text = world.entities_json().to_string();
+    let started = Instant::now();
+    engine.set_entities_json(&text).expect("the world loads");
+    let load = started.elapsed();
+    let (set, entities, options) = (engine.set(), &engine.entities, &engine.options);
+    let started = Instant::now();
+    let auditor = Auditor::new(set, entities, options, None).expect("a domain");
+    let domain_time = started.elapsed();
+    let index = PolicyIndex::new(set);
+    let d = &auditor.domain;
+    let size = d.size();
+    println!(
+        "# mspl audit on a Model Studio world (seed {}, {threads} threads of {cores} cores)\n",
+        args.seed
+    );
+    println!(
+        "world: {} entities ({} accounts x {} workspaces, {} users and {} roles each, {} models); load {}, domain {} ({} requests)\n",
+        entities.len(),
+        args.accounts,
+        args.workspaces,
+        args.users,
+        args.roles,
+        args.models,
+        ms(load),
+        ms(domain_time),
+        size
+    );
+    let run = Run {
+        threads,
+        max_results: None,
+        all: false,
+    };
+    let brute = |requests: &[Request]| -> Vec<usize> {
+        requests
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| index.authorize(set, entities, r, options).decision == Decision::Allow)
+            .map(|(i, _)| i)
+            .collect()
+    };
+
+    // who-can: model.call on the first model.
+    let call = auditor.action("model.call").expect("model.call");
+    let model = d.actions[call].resources[0];
+    let mut who_requests = Vec::new();
+    for &p in &d.actions[call].principals {
+        for &c in &d.actions[call].contexts {
+            who_requests.push(Request {
+                principal: entities.node_uid(p).clone(),
+                action: d.actions[call].action.clone(),
+                resource: entities.node_uid(model).clone(),
+                context: d.contexts[c as usize].clone(),
+            });
+        }
+    }
+    let mut who_times = Vec::new();
+    let mut who_lines = 0;
+    for _ in 0..args.repeat {
+        let started = Instant::now();
+        let answer = auditor.who_can(call, model, run).expect("who-can");
+        who_times.push(started.elapsed());
+        who_lines = answer.lines.len();
+    }
+    let started = Instant::now();
+    let who_brute = brute(&who_requests);
+    let who_brute_time = started.elapsed();
+    assert_eq!(
+        who_lines,
+        who_brute.len(),
+        "who-can differs from brute force"
+    );
+
+    // who-can: page.view on the first page (no context to enumerate).
+    let view = auditor.action("page.view").expect("page.view");
+    let page = d.actions[view].resources[0];
+    let view_requests: Vec<Request> = d.actions[view]
+        .principals
+        .iter()
+        .map(|&p| Request {
+            principal: entities.node_uid(p).clone(),
+            action: d.actions[view].action.clone(),
+            resource: entities.node_uid(page).clone(),
+            context: d.contexts[d.actions[view].contexts[0] as usize].clone(),
+        })
+        .collect();
+    let mut view_times = Vec::new();
+    let mut view_lines = 0;
+    for _ in 0..args.repeat {
+        let started = Instant::now();
+        let answer = auditor.who_can(view, page, run).expect("who-can");
+        view_times.push(started.elapsed());
+        view_lines = answer.lines.len();
+    }
+    let started = Instant::now();
+    let view_brute = brute(&view_requests);
+    let view_brute_time = started.elapsed();
+    assert_eq!(
+        view_lines,
+        view_brute.len(),
+        "who-can page.view differs from brute force"
+    );
+
+    // what-can: the RAM user with the most allowed requests among the first 50.
+    let user_type = "RamUser";
+    let principals: Vec<u32> = {
+        let mut all: Vec<u32> = d
+            .actions
+            .iter()
+            .flat_map(|a| a.principals.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    };
+    let users: Vec<u32> = principals
+        .iter()
+        .copied()
+        .filter(|&p| entities.node_uid(p).ty == user_type)
+        .collect();
+    let busiest = users
+        .iter()
+        .take(50)
+        .copied()
+        .max_by_key(|&p| {
+            auditor
+                .what_can(p, &[], Run { threads: 1, ..run })
+                .lines
+                .len()
+        })
+        .expect("a user");
+    let mut what_requests = Vec::new();
+    for a in 0..d.actions.len() {
+        if d.actions[a].principals.contains(&busiest) {
+            requests_of(&auditor, busiest, a, &mut what_requests);
+        }
+    }
+    let mut what_times = Vec::new();
+    let mut what_lines = 0;
+    for _ in 0..args.repeat {
+        let started = Instant::now();
+        let answer = auditor.what_can(busiest, &[], run);
+        what_times.push(started.elapsed());
+        what_lines = answer.lines.len();
+    }
+    let started = Instant::now();
+    let what_brute = brute(&what_requests);
+    let what_brute_time = started.elapsed();
+    assert_eq!(
+        what_lines,
+        what_brute.len(),
+        "what-can differs from brute force"
+    );
+
+    // The matrix, on every core, once.
+    let started = Instant::now();
+    let matrix = auditor.matrix(&[], &[], run);
+    let matrix_time = started.elapsed();
+
+    // Brute force on a sample of principals (every k-th), scaled.
+    let step = (principals.len() / args.sample.max(1)).max(1);
+    let sample: Vec<u32> = principals
+        .iter()
+        .copied()
+        .step_by(step)
+        .take(args.sample)
+        .collect();
+    let mut sample_requests = 0u128;
+    let mut sample_allowed = 0usize;
+    let mut buffer = Vec::new();
+    let started = Instant::now();
+    for &p in &sample {
+        for a in 0..d.actions.len() {
+            if !d.actions[a].principals.contains(&p) {
+                continue;
+            }
+            buffer.clear();
+            requests_of(&auditor, p, a, &mut buffer);
+            sample_requests += buffer.len() as u128;
+            sample_allowed += brute(&buffer).len();
+        }
+    }
+    let sample_time = started.elapsed();
+    let in_sample = matrix
+        .lines
+        .iter()
+        .filter(|l| sample.contains(&l.ids.principal))
+        .count();
+    assert_eq!(
+        in_sample, sample_allowed,
+        "the matrix differs from brute force on the sample"
+    );
+    let per_request = sample_time.as_secs_f64() / sample_requests as f64;
+    let brute_one_core = per_request * size as f64;
+    let brute_cores = brute_one_core / threads as f64;
+
+    println!("| query | audit | brute force | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| who-can `model.call` on one model ({} requests, {} allowed) | {} (median of {}) | {} | {:.1}x |",
+        who_requests.len(),
+        who_lines,
+        ms(median(who_times.clone())),
+        args.repeat,
+        ms(who_brute_time),
+        who_brute_time.as_secs_f64() / median(who_times).as_secs_f64()
+    );
+    println!(
+        "| who-can `page.view` on one page ({} requests, {} allowed) | {} (median of {}) | {} | {:.1}x |",
+        view_requests.len(),
+        view_lines,
+        ms(median(view_times.clone())),
+        args.repeat,
+        ms(view_brute_time),
+        view_brute_time.as_secs_f64() / median(view_times).as_secs_f64()
+    );
+    println!(
+        "| what-can for one RAM user ({} requests, {} allowed) | {} (median of {}) | {} | {:.1}x |",
+        what_requests.len(),
+        what_lines,
+        ms(median(what_times.clone())),
+        args.repeat,
+        ms(what_brute_time),
+        what_brute_time.as_secs_f64() / median(what_times).as_secs_f64()
+    );
+    println!(
+        "| matrix ({} requests, {} allowed) | {:.1} s on {threads} threads | {:.1} s on {threads} threads ({:.0} s on one core; {:.2} µs a request on a sample of {} principals, {} requests) | {:.1}x |",
+        size,
+        matrix.lines.len(),
+        matrix_time.as_secs_f64(),
+        brute_cores,
+        brute_one_core,
+        per_request * 1e6,
+        sample.len(),
+        sample_requests,
+        brute_cores / matrix_time.as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
