@@ -617,7 +617,7 @@ impl<'a> Judge<'a> {
         let (known, spec) = self.probe_spec(i, ids);
         matches!(known.outcome, PolicyOutcome::NotSatisfied)
             && spec.vars & READ_RESOURCE == 0
-            && spec.resource_attr.as_ref().is_none_or(|a| a == attr)
+            && spec.resource_attr.as_ref().map_or(true, |a| a == attr)
     }
 
     /// Judges the request being built (`self.request`, numbered `ids`).
