@@ -71,8 +71,37 @@ pub fn page(auditor: &Auditor, lines: &[Line]) -> String {
     // root -> principal -> (resource, action) -> cell; names for order.
     type Cells = BTreeMap<(String, String), Cell>;
     let mut sections: BTreeMap<String, BTreeMap<String, Cells>> = BTreeMap::new();
+    // A principal in no hierarchy (no parents) is shown with the top-level
+    // entity that most of the resources it may act on are in (ties: the
+    // first by name), where an administrator of those looks for it.
+    let mut placed: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let mut votes: BTreeMap<u32, BTreeMap<&str, (usize, u32)>> = BTreeMap::new();
     for line in lines {
-        for root in roots(entities, line.ids.principal) {
+        let p = line.ids.principal;
+        let own = roots(entities, p);
+        if own != [p] {
+            placed.insert(p, own);
+        } else {
+            for root in roots(entities, line.ids.resource) {
+                votes
+                    .entry(p)
+                    .or_default()
+                    .entry(d.name(root))
+                    .or_insert((0, root))
+                    .0 += 1;
+            }
+        }
+    }
+    for (p, counts) in votes {
+        if let Some((_, &(_, root))) = counts
+            .iter()
+            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.0.cmp(a.0)))
+        {
+            placed.entry(p).or_insert_with(|| vec![root]);
+        }
+    }
+    for line in lines {
+        for &root in &placed[&line.ids.principal] {
             let cells = sections
                 .entry(d.name(root).to_string())
                 .or_default()
@@ -165,7 +194,7 @@ pub fn page(auditor: &Auditor, lines: &[Line]) -> String {
                     esc(resource),
                     esc(group),
                     esc(action),
-                    esc(action)
+                    esc(&super::uid_or_action(action).id)
                 );
             }
         }
@@ -225,6 +254,7 @@ pub fn page(auditor: &Auditor, lines: &[Line]) -> String {
 body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
 h1 {{ font-size: 1.4em; }} h2 {{ font-size: 1.15em; margin-top: 1.5em; }}
 .filters input {{ margin-right: 1em; padding: .3em; width: 14em; }}
+.filters input[type=checkbox] {{ width: auto; margin-right: .3em; }}
 .scroll {{ overflow: auto; max-height: 80vh; border: 1px solid #ccc; }}
 table {{ border-collapse: collapse; }}
 th, td {{ border: 1px solid #ddd; padding: 2px 6px; white-space: nowrap; }}
@@ -261,6 +291,10 @@ td span {{ display: none; }} body.show td span {{ display: block; font-size: 11p
       }});
       el.colSpan = Math.max(n, 1);
       el.classList.toggle('hidden', n === 0);
+    }});
+    // A section with no principal left is hidden whole.
+    document.querySelectorAll('section').forEach(function (sec) {{
+      sec.classList.toggle('hidden', !sec.querySelector('tr[data-principal]:not(.hidden)'));
     }});
   }}
   [fp, fr, fa].forEach(function (i) {{ i.addEventListener('input', apply); }});
