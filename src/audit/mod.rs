@@ -279,8 +279,10 @@ impl<'a> Auditor<'a> {
             });
         }
         let mut results = results.into_inner().unwrap_or_default();
-        // The judged prefix, completed in order where threads stopped early.
-        let mut lines = Vec::new();
+        // The judged prefix, completed in order where threads stopped early;
+        // sized once (an answer may hold millions of lines).
+        let judged: usize = results.iter().flatten().map(Vec::len).sum();
+        let mut lines = Vec::with_capacity(judged.min(limit.saturating_add(1)));
         let mut judge = None;
         for (u, slot) in results.iter_mut().enumerate() {
             if lines.len() > limit {
