@@ -72,13 +72,7 @@ fn reported(
 fn brute_force(auditor: &Auditor, all: bool) -> Vec<String> {
     let d = &auditor.domain;
     let mut lines = Vec::new();
-    let mut principals: Vec<u32> = d
-        .actions
-        .iter()
-        .flat_map(|a| a.principals.clone())
-        .collect();
-    principals.sort_by(|a, b| d.name(*a).cmp(d.name(*b)));
-    principals.dedup();
+    let principals = d.principals();
     for &p in &principals {
         for a in &d.actions {
             if !a.principals.contains(&p) {
@@ -230,14 +224,7 @@ fn check_world(
                     );
                 }
             }
-            let mut principals: Vec<u32> = auditor
-                .domain
-                .actions
-                .iter()
-                .flat_map(|a| a.principals.clone())
-                .collect();
-            principals.sort();
-            principals.dedup();
+            let principals = auditor.domain.principals();
             for p in principals {
                 let what_can = auditor.what_can(
                     p,
@@ -604,13 +591,7 @@ fn an_unused_grant_is_needed_by_no_allowed_request_and_every_other_by_one() {
         }
         let reported = mspl::audit::unused::unused(&auditor, &log);
         let grants = mspl::audit::grants::all_grants(&entities);
-        let mut principals: Vec<u32> = d
-            .actions
-            .iter()
-            .flat_map(|a| a.principals.clone())
-            .collect();
-        principals.sort();
-        principals.dedup();
+        let principals = auditor.domain.principals();
         for p in principals {
             let owner = entities.node_uid(p);
             let allowed: Vec<&Request> = log

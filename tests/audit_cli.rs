@@ -183,10 +183,9 @@ fn the_examples_own_audit() {
     expect_file(Path::new("tests/cases/audit/examples.unused.txt"), &stdout);
 }
 
-#[test]
-fn the_html_report_counts_what_the_json_matrix_lists() {
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("matrix.html");
+/// Writes the examples' HTML matrix into `dir`; returns its path.
+fn examples_page(dir: &Path) -> std::path::PathBuf {
+    let page = dir.join("matrix.html");
     let (code, _, stderr) = mspl(&[
         "audit",
         "matrix",
@@ -200,6 +199,13 @@ fn the_html_report_counts_what_the_json_matrix_lists() {
         page.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
+    page
+}
+
+#[test]
+fn the_html_report_counts_what_the_json_matrix_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = examples_page(dir.path());
     let html = std::fs::read_to_string(&page).unwrap();
     let (_, json, _) = mspl(&[
         "audit",
@@ -439,20 +445,7 @@ fn the_html_report_runs_its_script_and_filters_in_chromium() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("matrix.html");
-    let (code, _, stderr) = mspl(&[
-        "audit",
-        "matrix",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--format",
-        "html",
-        "--out",
-        page.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
+    let page = examples_page(dir.path());
     // The hash filters principals on load; the DOM after the script ran
     // shows which rows it hid.
     let url = format!("file://{}#p=user-01", page.display());

@@ -217,16 +217,7 @@ fn main() -> ExitCode {
 
     // what-can: the RAM user with the most allowed requests among the first 50.
     let user_type = "RamUser";
-    let principals: Vec<u32> = {
-        let mut all: Vec<u32> = d
-            .actions
-            .iter()
-            .flat_map(|a| a.principals.iter().copied())
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
-    };
+    let principals = d.principals();
     let users: Vec<u32> = principals
         .iter()
         .copied()

@@ -209,6 +209,20 @@ impl Domain {
         nodes.sort_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
     }
 
+    /// Every principal of some action, each once, in the order of their
+    /// names.
+    pub fn principals(&self) -> Vec<u32> {
+        let mut all: Vec<u32> = self
+            .actions
+            .iter()
+            .flat_map(|a| a.principals.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        self.sort_nodes(&mut all);
+        all
+    }
+
     /// The number of requests in the domain.
     pub fn size(&self) -> u128 {
         self.actions

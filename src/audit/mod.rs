@@ -201,17 +201,13 @@ impl<'a> Auditor<'a> {
     }
 
     fn matrix_units(&self, types: &[Name], actions: &[usize]) -> Vec<Unit> {
-        let mut principals: Vec<u32> = self
+        let principals: Vec<u32> = self
             .domain
-            .actions
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| actions.is_empty() || actions.contains(i))
-            .flat_map(|(_, a)| a.principals.iter().copied())
+            .principals()
+            .into_iter()
             .filter(|&p| types.is_empty() || types.contains(&self.entities.node_uid(p).ty))
+            .filter(|&p| !self.actions_of(p, actions).is_empty())
             .collect();
-        principals.sort_by(|a, b| self.domain.name(*a).cmp(self.domain.name(*b)));
-        principals.dedup();
         principals
             .into_iter()
             .map(|p| Unit {

@@ -61,14 +61,7 @@ pub fn unused(auditor: &Auditor, requests: &[Request]) -> Vec<Unused> {
             allowed.entry(&request.principal).or_default().push(request);
         }
     }
-    let mut principals: Vec<u32> = auditor
-        .domain
-        .actions
-        .iter()
-        .flat_map(|a| a.principals.iter().copied())
-        .collect();
-    principals.sort_unstable();
-    principals.dedup();
+    let principals = auditor.domain.principals();
     let grants = all_grants(auditor.entities);
     let mut store = auditor.entities.clone();
     let mut out = Vec::new();
