@@ -449,12 +449,21 @@ fn world(seed: u64) -> World {
     };
     for i in 0..2 + pick(5) {
         let effect = if pick(3) == 0 { "forbid" } else { "permit" };
-        policies.push_str(&format!(
-            "@id(\"p{i}\") {effect}({}, {}, {}){};\n",
+        let (p, a, r) = (
             scopes_p[pick(scopes_p.len())],
             scopes_a[pick(scopes_a.len())],
             resource_scopes[pick(resource_scopes.len())],
+        );
+        // One or two conditions, so that a policy's conditions read
+        // different variables (each is kept on its own).
+        let first = conditions[pick(conditions.len())];
+        let second = if pick(2) == 0 {
             conditions[pick(conditions.len())]
+        } else {
+            ""
+        };
+        policies.push_str(&format!(
+            "@id(\"p{i}\") {effect}({p}, {a}, {r}){first}{second};\n"
         ));
     }
     let level = |pick: &mut dyn FnMut(usize) -> usize| match pick(6) {
@@ -621,4 +630,39 @@ fn an_unused_grant_is_needed_by_no_allowed_request_and_every_other_by_one() {
         checked.0, checked.1
     );
     assert!(checked.0 >= 200 && checked.1 >= 50, "{checked:?}");
+}
+
+#[test]
+fn a_condition_on_the_principal_after_one_on_the_resource_hides_no_error() {
+    // The first condition reads the resource (and errs on `d1`, whose tag
+    // is a number), the second only the principal (and is false): the
+    // shortcuts must see that the outcome depends on the resource.
+    let policies = "permit(principal, action == Action::\"read\", resource) when { resource.tag like \"u*\" } when { principal.level > 5 };";
+    let set = load(policies, Limits::default()).unwrap();
+    let entities = r#"[
+        {"uid": {"type": "User", "id": "u"}, "attrs": {"level": 1}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"tag": "urgent"}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"tag": 7}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d2"}, "attrs": {"tag": "usual"}, "parents": []}
+    ]"#;
+    let mut entities = build_entities(&set.schema, [("e.json", entities)]).unwrap();
+    mspl::audit::domain::add_named_actions(&set, &mut entities);
+    let mut tally = Tally::default();
+    check_world(
+        "resource then principal",
+        &set,
+        &entities,
+        None,
+        Limits::default(),
+        &mut tally,
+    );
+    let options = Options::default();
+    let auditor = Auditor::new(&set, &entities, &options, None).unwrap();
+    let found = auditor.matrix(&[], &[], Run::default());
+    let errs: Vec<String> = lines(&auditor, &found.lines);
+    assert!(
+        errs.iter()
+            .any(|l| l.contains("Doc::\"d1\"") && l.contains("\"errors\":[{")),
+        "{errs:#?}"
+    );
 }

@@ -1,37 +1,45 @@
 //! Judging an audit's requests, sharing work between them without changing
 //! an answer.
 //!
-//! A policy's conditions are evaluated by the plain interpreter with a
-//! tracer that notes which request variables the evaluation read. The
-//! evaluation is deterministic, so its outcome and step count hold for
-//! every request that agrees with it on those variables: they are kept
-//! under exactly those values (`Memo`) and reused. A rule call on the
-//! principal alone is therefore evaluated once per principal, a forbid on
-//! the resource alone once per resource, whatever the other variables.
-//! Reuse is exact, limits included: an outcome is reused only when it took
-//! no more steps than the request's budget has left (a capped evaluation
-//! would have been the same run), and an outcome cut by a step limit is
-//! never kept. The decision itself is [`authorize::decide_by`], the one
-//! place outcomes become a decision.
+//! Each condition of a policy is evaluated by the plain interpreter with a
+//! tracer that notes which request variables the evaluation read (the
+//! resource possibly only for one attribute, `resource.workspace`). The
+//! evaluation is deterministic, so its value and step count hold for every
+//! request that agrees with it on those values: they are kept under
+//! exactly those values (`Memo`, one per condition) and reused, and a
+//! policy's outcome is composed from its conditions' as
+//! `evaluate_conditions` would reach it. A rule call on the principal alone
+//! is therefore evaluated once per principal, an `unless` on the resource
+//! alone once per resource, whatever the other variables. Reuse is exact,
+//! limits included: a value is reused only when the steps it took fit the
+//! policy's and the request's budget (a capped evaluation would have been
+//! the same run), a value cut by a step limit is never kept, and where the
+//! conditions together would pass the per-policy limit the policy is
+//! evaluated whole. The decision itself is [`authorize::decide_by`], the
+//! one place outcomes become a decision.
 //!
-//! One more shortcut, for queries that list only what is reported (see
-//! [`Flags::reported`]): when every permit that may apply to a principal,
-//! action and context is not satisfied whatever the resource (its
-//! evaluation read no resource), no request of that context can be
-//! reported, and its resources are not judged one by one. It is taken only
-//! when the request's step budget cannot run out on those candidates.
+//! More shortcuts, for queries that list only what is reported (see
+//! [`Flags::reported`]), each taken only when the request's step budget
+//! cannot run out on the candidates: permits are judged first, and a
+//! request none of whose permits holds is not judged further (nothing about
+//! it is reported, whatever its forbids do); when every permit that may
+//! apply to a principal, action and context is not satisfied whatever the
+//! resource, the context's resources are not judged one by one; and when the
+//! permits read the resource only through one attribute, resources are
+//! grouped by its value and a group whose first resource satisfies no
+//! permit is skipped.
 
 use super::domain::Domain;
 use crate::authorize::{
-    self, action_constraint, entity_constraint, evaluate_conditions, Decision, Options,
-    PolicyIndex, PolicyOutcome, Response,
+    self, action_constraint, entity_constraint, evaluate_condition, evaluate_conditions, Decision,
+    Options, PolicyIndex, PolicyOutcome, Response,
 };
 use crate::entities::json::Request;
 use crate::entities::{Entities, FastHash};
 use crate::eval::interp::Buffers;
 use crate::eval::{EvalError, EvalErrorKind, Evaluator, Tracer, Value};
 use crate::policy_set::PolicySet;
-use crate::syntax::ast::{Effect, EntityUid, Var};
+use crate::syntax::ast::{ConditionKind, Effect, EntityUid, Var};
 use smol_str::SmolStr;
 use std::collections::HashMap;
 
@@ -134,6 +142,29 @@ struct Spec {
 }
 
 impl Spec {
+    /// What was read by two evaluations, one after the other.
+    fn union(self, other: &Spec) -> Spec {
+        let mut vars = self.vars | other.vars;
+        let resource_attr = match (self.resource_attr, &other.resource_attr) {
+            (a, None) => a,
+            (None, b) => b.clone(),
+            (Some(a), Some(b)) if a == *b => Some(a),
+            // Two attributes: keyed by the resource itself.
+            (Some(_), Some(_)) => {
+                vars |= READ_RESOURCE;
+                None
+            }
+        };
+        Spec {
+            vars,
+            resource_attr: if vars & READ_RESOURCE != 0 {
+                None
+            } else {
+                resource_attr
+            },
+        }
+    }
+
     /// The variables the outcome depends on (the resource too when only one
     /// of its attributes was read).
     fn depends(&self) -> u8 {
@@ -241,10 +272,17 @@ struct Known {
     steps: u64,
 }
 
-/// One policy's kept outcomes: a table per shape of what was read.
+/// A kept value of one condition's body and the steps it took.
+#[derive(Clone, Debug)]
+struct KnownCondition {
+    value: Result<bool, EvalError>,
+    steps: u64,
+}
+
+/// One condition's kept values: a table per shape of what was read.
 #[derive(Default)]
 struct Memo {
-    tables: Vec<(Spec, HashMap<u128, Known, FastHash>)>,
+    tables: Vec<(Spec, HashMap<u128, KnownCondition, FastHash>)>,
 }
 
 /// What one request's policies gave, beyond the response.
@@ -347,7 +385,8 @@ pub struct Judge<'a> {
     options: &'a Options,
     index: &'a PolicyIndex,
     domain: &'a Domain,
-    memo: Vec<Memo>,
+    /// Per policy, per condition.
+    memo: Vec<Vec<Memo>>,
     interner: Interner,
     /// This thread's own copies of the store's uids and the domain's
     /// contexts, by node and by number.
@@ -394,7 +433,17 @@ impl<'a> Judge<'a> {
             options,
             index,
             domain,
-            memo: (0..set.policies.len()).map(|_| Memo::default()).collect(),
+            memo: set
+                .policies
+                .iter()
+                .map(|p| {
+                    p.policy
+                        .conditions
+                        .iter()
+                        .map(|_| Memo::default())
+                        .collect()
+                })
+                .collect(),
             interner: Interner::default(),
             uids: (0..entities.node_count())
                 .map(|n| own_uid(entities.node_uid(n)))
@@ -459,7 +508,7 @@ impl<'a> Judge<'a> {
         }
         self.principal = Some(principal);
         self.request.principal = self.uids[principal as usize].clone();
-        for memo in &mut self.memo {
+        for memo in self.memo.iter_mut().flatten() {
             for (spec, table) in &mut memo.tables {
                 if spec.vars & READ_PRINCIPAL != 0 {
                     table.clear();
@@ -723,31 +772,117 @@ impl<'a> Judge<'a> {
         (known, spec.depends())
     }
 
-    /// [`Self::probe`], with the shape of what the evaluation read.
+    /// [`Self::probe`], with the shape of what the evaluation read. Each
+    /// condition's value is kept on its own, under what that condition
+    /// read (a policy's `unless` on the resource alone is shared by every
+    /// principal), and the policy's outcome is composed from them as
+    /// [`evaluate_conditions`] would reach it; where the conditions
+    /// together would pass the per-policy step limit, the policy is
+    /// evaluated whole.
     fn probe_spec(&mut self, i: u32, ids: Ids) -> (Known, Spec) {
+        let set = self.set;
+        let limits = &self.options.limits;
+        let budget = limits.max_steps.min(limits.max_request_steps);
+        let mut steps = 0u64;
+        let mut spec = Spec {
+            vars: 0,
+            resource_attr: None,
+        };
+        for (k, c) in set.policies[i as usize]
+            .policy
+            .conditions
+            .iter()
+            .enumerate()
+        {
+            let Some((known, read)) = self.condition(i, k, ids) else {
+                return self.whole(i);
+            };
+            spec = spec.union(&read);
+            steps += known.steps;
+            if steps > budget {
+                return self.whole(i);
+            }
+            let outcome = match known.value {
+                Ok(b) if b == (c.kind == ConditionKind::When) => continue,
+                Ok(_) => PolicyOutcome::NotSatisfied,
+                Err(e) => PolicyOutcome::Error(e),
+            };
+            return (Known { outcome, steps }, spec);
+        }
+        (
+            Known {
+                outcome: PolicyOutcome::Satisfied,
+                steps,
+            },
+            spec,
+        )
+    }
+
+    /// Policy `i` evaluated whole with a full budget, what it read.
+    fn whole(&mut self, i: u32) -> (Known, Spec) {
+        let (outcome, steps, spec) = self.evaluate(i, self.options.limits.max_request_steps);
+        (Known { outcome, steps }, spec)
+    }
+
+    /// Condition `k` of policy `i` on `ids`: kept, or evaluated alone with
+    /// a full budget (and kept); `None` when a step limit cut it.
+    fn condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, Spec)> {
         let (memo, interner, entities) =
-            (&self.memo[i as usize], &mut self.interner, self.entities);
+            (&self.memo[i as usize][k], &mut self.interner, self.entities);
         for (spec, table) in &memo.tables {
             if let Some(known) = table.get(&key(ids, spec, interner, entities)) {
-                return (known.clone(), spec.clone());
+                return Some((known.clone(), spec.clone()));
             }
         }
-        let (outcome, steps, spec) = self.evaluate(i, self.options.limits.max_request_steps);
-        let known = Known { outcome, steps };
-        if !cut_by_limit(&known.outcome) {
-            let k = key(ids, &spec, &mut self.interner, self.entities);
-            let memo = &mut self.memo[i as usize];
-            let table = match memo.tables.iter().position(|(s, _)| *s == spec) {
-                Some(t) => &mut memo.tables[t].1,
-                None => {
-                    memo.tables.push((spec.clone(), HashMap::default()));
-                    // INVARIANT: just pushed.
-                    &mut memo.tables.last_mut().expect("just pushed").1
-                }
-            };
-            table.insert(k, known.clone());
+        let (value, steps, spec) = self.evaluate_condition(i, k);
+        if let Err(e) = &value {
+            if matches!(
+                e.kind,
+                EvalErrorKind::StepLimit { .. } | EvalErrorKind::RequestStepLimit { .. }
+            ) {
+                return None;
+            }
         }
-        (known, spec)
+        let known = KnownCondition { value, steps };
+        let key = key(ids, &spec, &mut self.interner, self.entities);
+        let memo = &mut self.memo[i as usize][k];
+        let table = match memo.tables.iter().position(|(s, _)| *s == spec) {
+            Some(t) => &mut memo.tables[t].1,
+            None => {
+                memo.tables.push((spec.clone(), HashMap::default()));
+                // INVARIANT: just pushed.
+                &mut memo.tables.last_mut().expect("just pushed").1
+            }
+        };
+        table.insert(key, known.clone());
+        Some((known, spec))
+    }
+
+    /// Evaluates condition `k` of policy `i` alone on the request being
+    /// built, as a fresh evaluator with a full budget would.
+    fn evaluate_condition(&mut self, i: u32, k: usize) -> (Result<bool, EvalError>, u64, Spec) {
+        let buffers = self.buffers.take().unwrap_or_default();
+        let tracer = Reads {
+            vars: 0,
+            resource_attr: None,
+            coverage: self.coverage.as_mut(),
+        };
+        let mut eval = Evaluator::with_buffers(
+            self.set,
+            self.entities,
+            &self.request,
+            &self.options.limits,
+            tracer,
+            buffers,
+        );
+        eval.set_in_place(!self.options.plain);
+        eval.cap_steps(self.options.limits.max_request_steps);
+        let condition = &self.set.policies[i as usize].policy.conditions[k];
+        let value = evaluate_condition(condition, &mut eval);
+        let steps = eval.steps();
+        let spec = eval.tracer.spec();
+        self.buffers = Some(eval.into_buffers());
+        (value, steps, spec)
     }
 
     /// Evaluates policy `i`'s conditions on the request being built, as a

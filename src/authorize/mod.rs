@@ -152,17 +152,27 @@ pub fn evaluate_conditions<T: crate::eval::Tracer>(
     eval: &mut Evaluator<'_, T>,
 ) -> PolicyOutcome {
     for c in &policy.conditions {
-        let what = match c.kind {
-            ConditionKind::When => "a `when` condition",
-            ConditionKind::Unless => "an `unless` condition",
-        };
-        match eval.eval_bool(&c.body, what) {
+        match evaluate_condition(c, eval) {
             Ok(b) if b == (c.kind == ConditionKind::When) => {}
             Ok(_) => return PolicyOutcome::NotSatisfied,
             Err(e) => return PolicyOutcome::Error(e),
         }
     }
     PolicyOutcome::Satisfied
+}
+
+/// The value of one condition's body (a boolean, or the error it raised):
+/// [`evaluate_conditions`] evaluates a policy's conditions in order with
+/// this, and the audit keeps each condition's value on its own.
+pub fn evaluate_condition<T: crate::eval::Tracer>(
+    c: &crate::syntax::ast::Condition,
+    eval: &mut Evaluator<'_, T>,
+) -> Result<bool, EvalError> {
+    let what = match c.kind {
+        ConditionKind::When => "a `when` condition",
+        ConditionKind::Unless => "an `unless` condition",
+    };
+    eval.eval_bool(&c.body, what)
 }
 
 /// Decides `request`, judging every policy of `set` in load order: the
