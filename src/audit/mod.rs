@@ -13,6 +13,7 @@ pub mod findings;
 pub mod grants;
 pub mod html;
 pub mod judge;
+mod memo;
 pub mod report;
 pub mod unused;
 
