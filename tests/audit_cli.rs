@@ -321,6 +321,18 @@ fn bad_input_and_cut_answers_say_so() {
     assert_eq!(code, 4);
     assert_eq!(stdout.lines().count(), 3);
     assert!(stderr.contains("incomplete"), "{stderr}");
+    let (code, _, stderr) = mspl(&[
+        "audit",
+        "matrix",
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+        "--principal-type",
+        "RamUsr",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("did you mean `RamUser`?"), "{stderr}");
     // A context attribute that cannot be enumerated must be given.
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("s.mspl");

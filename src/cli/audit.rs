@@ -232,9 +232,9 @@ pub fn run(args: &AuditArgs) -> Outcome {
             }
         }
         Verb::Matrix(a) => {
-            let answer = actions(&auditor, &a.action).map(|actions| {
-                let types: Vec<_> = a.principal_type.iter().map(|t| t.as_str().into()).collect();
-                auditor.matrix(&types, &actions, run)
+            let answer = actions(&auditor, &a.action).and_then(|actions| {
+                let types = principal_types(&auditor, &a.principal_type)?;
+                Ok(auditor.matrix(&types, &actions, run))
             });
             let answer = match answer {
                 Ok(answer) => answer,
@@ -328,6 +328,35 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
 /// The domain's numbers of the actions named.
 fn actions(auditor: &Auditor, names: &[String]) -> Result<Vec<usize>, DomainError> {
     names.iter().map(|n| auditor.action(n)).collect()
+}
+
+/// The principal types named, each one of the domain's.
+fn principal_types(
+    auditor: &Auditor,
+    names: &[String],
+) -> Result<Vec<crate::syntax::ast::Name>, DomainError> {
+    let known: std::collections::BTreeSet<String> = auditor
+        .domain
+        .principals()
+        .into_iter()
+        .map(|p| auditor.entities.node_uid(p).ty.to_string())
+        .collect();
+    names
+        .iter()
+        .map(|name| {
+            if known.contains(name) {
+                return Ok(name.as_str().into());
+            }
+            let help = crate::suggest::closest(name, known.iter().map(String::as_str))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            Err(DomainError::Unknown {
+                what: "principal type",
+                name: name.clone(),
+                help,
+            })
+        })
+        .collect()
 }
 
 fn fail(mut out: Outcome, common: &CommonArgs, e: &DomainError) -> Outcome {
