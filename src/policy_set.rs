@@ -164,6 +164,17 @@ pub enum IdScheme {
     Cedar,
 }
 
+impl IdScheme {
+    /// The scheme of `--cedar` (`Cedar`) or of mspl (`Annotated`).
+    pub fn cedar(cedar: bool) -> IdScheme {
+        if cedar {
+            IdScheme::Cedar
+        } else {
+            IdScheme::Annotated
+        }
+    }
+}
+
 /// Gathers files, then links them into a [`PolicySet`].
 #[derive(Default)]
 pub struct Loader {

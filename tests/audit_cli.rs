@@ -19,6 +19,20 @@ fn mspl(args: &[&str]) -> (i32, String, String) {
     (out.code, out.stdout, out.stderr)
 }
 
+/// Runs `mspl audit VERB` on the shipped policies and examples, with `more`.
+fn on_examples(verb: &str, more: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "audit",
+        verb,
+        "--policies",
+        POLICIES,
+        "--entities",
+        EXAMPLES,
+    ];
+    args.extend_from_slice(more);
+    mspl(&args)
+}
+
 /// Compares `actual` with the file at `path`, or writes it there with
 /// `MSPL_UPDATE_AUDIT=1`.
 fn expect_file(path: &Path, actual: &str) {
@@ -141,44 +155,25 @@ fn fail_on_gates_on_severity() {
 
 #[test]
 fn the_examples_own_audit() {
-    let (code, stdout, stderr) = mspl(&[
-        "audit",
-        "findings",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-    ]);
+    let (code, stdout, stderr) = on_examples("findings", &[]);
     assert_eq!(code, 0, "{stderr}");
     expect_file(
         Path::new("tests/cases/audit/examples.findings.txt"),
         &stdout,
     );
-    let (code, stdout, stderr) = mspl(&[
-        "audit",
-        "matrix",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--format",
-        "json",
-    ]);
+    let (code, stdout, stderr) = on_examples("matrix", &["--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
     expect_file(
         Path::new("tests/cases/audit/examples.matrix.jsonl"),
         &stdout,
     );
-    let (code, stdout, _) = mspl(&[
-        "audit",
+    let (code, stdout, _) = on_examples(
         "unused",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--requests",
-        "policies/model_studio/examples/requests.jsonl",
-    ]);
+        &[
+            "--requests",
+            "policies/model_studio/examples/requests.jsonl",
+        ],
+    );
     assert_eq!(code, 0);
     expect_file(Path::new("tests/cases/audit/examples.unused.txt"), &stdout);
 }
@@ -186,18 +181,10 @@ fn the_examples_own_audit() {
 /// Writes the examples' HTML matrix into `dir`; returns its path.
 fn examples_page(dir: &Path) -> std::path::PathBuf {
     let page = dir.join("matrix.html");
-    let (code, _, stderr) = mspl(&[
-        "audit",
+    let (code, _, stderr) = on_examples(
         "matrix",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--format",
-        "html",
-        "--out",
-        page.to_str().unwrap(),
-    ]);
+        &["--format", "html", "--out", page.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{stderr}");
     page
 }
@@ -207,16 +194,7 @@ fn the_html_report_counts_what_the_json_matrix_lists() {
     let dir = tempfile::tempdir().unwrap();
     let page = examples_page(dir.path());
     let html = std::fs::read_to_string(&page).unwrap();
-    let (_, json, _) = mspl(&[
-        "audit",
-        "matrix",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--format",
-        "json",
-    ]);
+    let (_, json, _) = on_examples("matrix", &["--format", "json"]);
     let cells: std::collections::BTreeSet<(String, String, String)> = json
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -259,78 +237,33 @@ fn the_html_report_counts_what_the_json_matrix_lists() {
         .0,
         1
     );
-    let (_, csv, _) = mspl(&[
-        "audit",
-        "matrix",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--format",
-        "csv",
-    ]);
+    let (_, csv, _) = on_examples("matrix", &["--format", "csv"]);
     assert_eq!(csv.lines().count(), json.lines().count() + 1);
     assert!(csv.starts_with("principal,action,resource,context,determining\n"));
 }
 
 #[test]
 fn bad_input_and_cut_answers_say_so() {
-    let (code, _, stderr) = mspl(&[
-        "audit",
+    let (code, _, stderr) = on_examples(
         "who-can",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--action",
-        "model.cal",
-        "--resource",
-        "Model::\"qwen-max\"",
-    ]);
+        &["--action", "model.cal", "--resource", "Model::\"qwen-max\""],
+    );
     assert_eq!(code, 1);
     assert!(
         stderr.contains("did you mean `Action::\"model.call\"`?"),
         "{stderr}"
     );
-    let (code, _, stderr) = mspl(&[
-        "audit",
+    let (code, _, stderr) = on_examples(
         "who-can",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--action",
-        "model.call",
-        "--resource",
-        "Model::\"gpt\"",
-    ]);
+        &["--action", "model.call", "--resource", "Model::\"gpt\""],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("resource `Model::\"gpt\"`"), "{stderr}");
-    let (code, stdout, stderr) = mspl(&[
-        "audit",
-        "matrix",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--max-results",
-        "3",
-        "--format",
-        "json",
-    ]);
+    let (code, stdout, stderr) = on_examples("matrix", &["--max-results", "3", "--format", "json"]);
     assert_eq!(code, 4);
     assert_eq!(stdout.lines().count(), 3);
     assert!(stderr.contains("incomplete"), "{stderr}");
-    let (code, _, stderr) = mspl(&[
-        "audit",
-        "matrix",
-        "--policies",
-        POLICIES,
-        "--entities",
-        EXAMPLES,
-        "--principal-type",
-        "RamUsr",
-    ]);
+    let (code, _, stderr) = on_examples("matrix", &["--principal-type", "RamUsr"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("did you mean `RamUser`?"), "{stderr}");
     // A context attribute that cannot be enumerated must be given.

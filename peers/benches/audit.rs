@@ -87,6 +87,37 @@ fn requests_of(auditor: &Auditor, principal: u32, a: usize, out: &mut Vec<Reques
     }
 }
 
+/// Times `query` (which returns its number of lines) `repeat` times and
+/// brute force on the same `requests` once, checks that they agree, and
+/// returns the table row.
+fn timed_query(
+    label: &str,
+    repeat: usize,
+    requests: &[Request],
+    query: impl Fn() -> usize,
+    brute: &dyn Fn(&[Request]) -> usize,
+) -> String {
+    let mut times = Vec::new();
+    let mut lines = 0;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        lines = query();
+        times.push(started.elapsed());
+    }
+    let started = Instant::now();
+    let allowed = brute(requests);
+    let brute_time = started.elapsed();
+    assert_eq!(lines, allowed, "{label} differs from brute force");
+    let audit = median(times);
+    format!(
+        "| {label} ({} requests, {lines} allowed) | {} (median of {repeat}) | {} | {:.1}x |",
+        requests.len(),
+        ms(audit),
+        ms(brute_time),
+        brute_time.as_secs_f64() / audit.as_secs_f64()
+    )
+}
+
 fn main() -> ExitCode {
     let mut args = Args::parse();
     if !args.bench {
@@ -145,13 +176,11 @@ fn main() -> ExitCode {
         max_results: None,
         all: false,
     };
-    let brute = |requests: &[Request]| -> Vec<usize> {
+    let brute = |requests: &[Request]| -> usize {
         requests
             .iter()
-            .enumerate()
-            .filter(|(_, r)| index.authorize(set, entities, r, options).decision == Decision::Allow)
-            .map(|(i, _)| i)
-            .collect()
+            .filter(|r| index.authorize(set, entities, r, options).decision == Decision::Allow)
+            .count()
     };
 
     // who-can: model.call on the first model.
@@ -168,21 +197,18 @@ fn main() -> ExitCode {
             });
         }
     }
-    let mut who_times = Vec::new();
-    let mut who_lines = 0;
-    for _ in 0..args.repeat {
-        let started = Instant::now();
-        let answer = auditor.who_can(call, model, run).expect("who-can");
-        who_times.push(started.elapsed());
-        who_lines = answer.lines.len();
-    }
-    let started = Instant::now();
-    let who_brute = brute(&who_requests);
-    let who_brute_time = started.elapsed();
-    assert_eq!(
-        who_lines,
-        who_brute.len(),
-        "who-can differs from brute force"
+    let who_row = timed_query(
+        "who-can `model.call` on one model",
+        args.repeat,
+        &who_requests,
+        || {
+            auditor
+                .who_can(call, model, run)
+                .expect("who-can")
+                .lines
+                .len()
+        },
+        &brute,
     );
 
     // who-can: page.view on the first page (no context to enumerate).
@@ -198,21 +224,18 @@ fn main() -> ExitCode {
             context: d.contexts[d.actions[view].contexts[0] as usize].clone(),
         })
         .collect();
-    let mut view_times = Vec::new();
-    let mut view_lines = 0;
-    for _ in 0..args.repeat {
-        let started = Instant::now();
-        let answer = auditor.who_can(view, page, run).expect("who-can");
-        view_times.push(started.elapsed());
-        view_lines = answer.lines.len();
-    }
-    let started = Instant::now();
-    let view_brute = brute(&view_requests);
-    let view_brute_time = started.elapsed();
-    assert_eq!(
-        view_lines,
-        view_brute.len(),
-        "who-can page.view differs from brute force"
+    let view_row = timed_query(
+        "who-can `page.view` on one page",
+        args.repeat,
+        &view_requests,
+        || {
+            auditor
+                .who_can(view, page, run)
+                .expect("who-can")
+                .lines
+                .len()
+        },
+        &brute,
     );
 
     // what-can: the RAM user with the most allowed requests among the first 50.
@@ -240,21 +263,12 @@ fn main() -> ExitCode {
             requests_of(&auditor, busiest, a, &mut what_requests);
         }
     }
-    let mut what_times = Vec::new();
-    let mut what_lines = 0;
-    for _ in 0..args.repeat {
-        let started = Instant::now();
-        let answer = auditor.what_can(busiest, &[], run);
-        what_times.push(started.elapsed());
-        what_lines = answer.lines.len();
-    }
-    let started = Instant::now();
-    let what_brute = brute(&what_requests);
-    let what_brute_time = started.elapsed();
-    assert_eq!(
-        what_lines,
-        what_brute.len(),
-        "what-can differs from brute force"
+    let what_row = timed_query(
+        "what-can for one RAM user",
+        args.repeat,
+        &what_requests,
+        || auditor.what_can(busiest, &[], run).lines.len(),
+        &brute,
     );
 
     // The matrix, on every core, once.
@@ -282,7 +296,7 @@ fn main() -> ExitCode {
             buffer.clear();
             requests_of(&auditor, p, a, &mut buffer);
             sample_requests += buffer.len() as u128;
-            sample_allowed += brute(&buffer).len();
+            sample_allowed += brute(&buffer);
         }
     }
     let sample_time = started.elapsed();
@@ -301,33 +315,9 @@ fn main() -> ExitCode {
 
     println!("| query | audit | brute force | ratio |");
     println!("|---|---|---|---|");
-    println!(
-        "| who-can `model.call` on one model ({} requests, {} allowed) | {} (median of {}) | {} | {:.1}x |",
-        who_requests.len(),
-        who_lines,
-        ms(median(who_times.clone())),
-        args.repeat,
-        ms(who_brute_time),
-        who_brute_time.as_secs_f64() / median(who_times).as_secs_f64()
-    );
-    println!(
-        "| who-can `page.view` on one page ({} requests, {} allowed) | {} (median of {}) | {} | {:.1}x |",
-        view_requests.len(),
-        view_lines,
-        ms(median(view_times.clone())),
-        args.repeat,
-        ms(view_brute_time),
-        view_brute_time.as_secs_f64() / median(view_times).as_secs_f64()
-    );
-    println!(
-        "| what-can for one RAM user ({} requests, {} allowed) | {} (median of {}) | {} | {:.1}x |",
-        what_requests.len(),
-        what_lines,
-        ms(median(what_times.clone())),
-        args.repeat,
-        ms(what_brute_time),
-        what_brute_time.as_secs_f64() / median(what_times).as_secs_f64()
-    );
+    println!("{who_row}");
+    println!("{view_row}");
+    println!("{what_row}");
     println!(
         "| matrix ({} requests, {} allowed) | {:.1} s on {threads} threads | {:.1} s on {threads} threads ({:.0} s on one core; {:.2} µs a request on a sample of {} principals, {} requests) | {:.1}x |",
         size,

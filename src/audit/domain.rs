@@ -14,7 +14,7 @@
 use crate::entities::json::context_from_json;
 use crate::entities::Entities;
 use crate::policy_set::PolicySet;
-use crate::schema::{AttrType, Type};
+use crate::schema::{is_action_type, AttrType, Type};
 use crate::syntax::ast::{ActionConstraint, EntityUid, Name};
 use crate::value::Value;
 use serde_json::Value as Json;
@@ -232,11 +232,6 @@ impl Domain {
             })
             .sum()
     }
-}
-
-/// Whether `ty` is an action type (`Action` or `NS::Action`).
-pub fn is_action_type(ty: &Name) -> bool {
-    ty.as_str() == "Action" || ty.as_str().ends_with("::Action")
 }
 
 /// The actions the policies' scopes name.

@@ -320,7 +320,7 @@ fn written_findings(auditor: &Auditor, rules: &[FindingRule]) -> Vec<Finding> {
     let grants = all_grants(entities);
     let mut out = Vec::new();
     for (uid, own) in &grants {
-        if super::domain::is_action_type(&uid.ty) || entities.get(uid).is_none() {
+        if crate::schema::is_action_type(&uid.ty) || entities.get(uid).is_none() {
             continue;
         }
         let request = Request {

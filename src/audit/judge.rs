@@ -598,13 +598,8 @@ impl<'a> Judge<'a> {
             }
         }
         let (value, steps, spec) = self.evaluate_condition(i, k);
-        if let Err(e) = &value {
-            if matches!(
-                e.kind,
-                EvalErrorKind::StepLimit { .. } | EvalErrorKind::RequestStepLimit { .. }
-            ) {
-                return None;
-            }
+        if value.as_ref().is_err_and(limit_error) {
+            return None;
         }
         let known = KnownCondition { value, steps };
         let key = key(ids, &spec, &mut self.interner, self.entities);
@@ -624,33 +619,29 @@ impl<'a> Judge<'a> {
     /// Evaluates condition `k` of policy `i` alone on the request being
     /// built, as a fresh evaluator with a full budget would.
     fn evaluate_condition(&mut self, i: u32, k: usize) -> (Result<bool, EvalError>, u64, Spec) {
-        let buffers = self.buffers.take().unwrap_or_default();
-        let tracer = Reads {
-            vars: 0,
-            resource_attr: None,
-            coverage: self.coverage.as_mut(),
-        };
-        let mut eval = Evaluator::with_buffers(
-            self.set,
-            self.entities,
-            &self.request,
-            &self.options.limits,
-            tracer,
-            buffers,
-        );
-        eval.set_in_place(!self.options.plain);
-        eval.cap_steps(self.options.limits.max_request_steps);
-        let condition = &self.set.policies[i as usize].policy.conditions[k];
-        let value = evaluate_condition(condition, &mut eval);
-        let steps = eval.steps();
-        let spec = eval.tracer.spec();
-        self.buffers = Some(eval.into_buffers());
-        (value, steps, spec)
+        let set = self.set;
+        let condition = &set.policies[i as usize].policy.conditions[k];
+        self.traced(self.options.limits.max_request_steps, |eval| {
+            evaluate_condition(condition, eval)
+        })
     }
 
     /// Evaluates policy `i`'s conditions on the request being built, as a
     /// fresh evaluator capped at `left` steps would.
     fn evaluate(&mut self, i: u32, left: u64) -> (PolicyOutcome, u64, Spec) {
+        let set = self.set;
+        let policy = &set.policies[i as usize].policy;
+        self.traced(left, |eval| evaluate_conditions(policy, eval))
+    }
+
+    /// Runs `f` on a fresh evaluator of the request being built, with the
+    /// audit's tracer, capped at `left` steps: what it gave, the steps it
+    /// took and what it read.
+    fn traced<R>(
+        &mut self,
+        left: u64,
+        f: impl FnOnce(&mut Evaluator<'_, Reads<'_>>) -> R,
+    ) -> (R, u64, Spec) {
         let buffers = self.buffers.take().unwrap_or_default();
         let tracer = Reads {
             vars: 0,
@@ -667,24 +658,26 @@ impl<'a> Judge<'a> {
         );
         eval.set_in_place(!self.options.plain);
         eval.cap_steps(left);
-        let outcome = evaluate_conditions(&self.set.policies[i as usize].policy, &mut eval);
+        let result = f(&mut eval);
         let steps = eval.steps();
         let spec = eval.tracer.spec();
         self.buffers = Some(eval.into_buffers());
-        (outcome, steps, spec)
+        (result, steps, spec)
     }
+}
+
+/// Whether `e` is a step limit's (and so depends on the budget given).
+fn limit_error(e: &EvalError) -> bool {
+    matches!(
+        e.kind,
+        EvalErrorKind::StepLimit { .. } | EvalErrorKind::RequestStepLimit { .. }
+    )
 }
 
 /// Whether `outcome` was cut by a step limit (and so depends on the budget
 /// it was given).
 fn cut_by_limit(outcome: &PolicyOutcome) -> bool {
-    matches!(
-        outcome,
-        PolicyOutcome::Error(e) if matches!(
-            e.kind,
-            EvalErrorKind::StepLimit { .. } | EvalErrorKind::RequestStepLimit { .. }
-        )
-    )
+    matches!(outcome, PolicyOutcome::Error(e) if limit_error(e))
 }
 
 /// Merges two sorted lists of policy numbers into `out`, each once.

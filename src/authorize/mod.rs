@@ -51,6 +51,17 @@ pub enum ErrorMode {
     Cedar,
 }
 
+impl ErrorMode {
+    /// The mode of `--cedar` (`Cedar`) or of mspl (`FailClosed`).
+    pub fn cedar(cedar: bool) -> ErrorMode {
+        if cedar {
+            ErrorMode::Cedar
+        } else {
+            ErrorMode::FailClosed
+        }
+    }
+}
+
 /// Options of one authorization.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {

@@ -69,6 +69,31 @@ pub struct CommonArgs {
     pub limits: super::limit_args::LimitArgs,
 }
 
+impl CommonArgs {
+    /// The format of diagnostics: JSON with `--format json`, else text.
+    fn diagnostics_format(&self) -> Format {
+        match self.format {
+            AuditFormat::Json => Format::Json,
+            _ => Format::Text,
+        }
+    }
+
+    /// How many of `total` results `--max-results` lets through.
+    fn shown(&self, total: usize) -> usize {
+        self.max_results.map_or(total, |n| n.min(total))
+    }
+}
+
+/// Whether `shown` of `total` results is a cut; if so, says so on stderr.
+fn cut_short(out: &mut Outcome, shown: usize, total: usize, what: &str) -> bool {
+    if shown < total {
+        out.stderr.push_str(&format!(
+            "stopped after {shown} results (--max-results): {total} {what} in all\n"
+        ));
+    }
+    shown < total
+}
+
 /// Output formats of `mspl audit`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditFormat {
@@ -270,15 +295,8 @@ pub fn run(args: &AuditArgs) -> Outcome {
 
 fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
     let limits = common.limits.limits();
-    let format = match common.format {
-        AuditFormat::Json => Format::Json,
-        _ => Format::Text,
-    };
-    let ids = if common.cedar {
-        IdScheme::Cedar
-    } else {
-        IdScheme::Annotated
-    };
+    let format = common.diagnostics_format();
+    let ids = IdScheme::cedar(common.cedar);
     let set = load_policies_with(&common.policies, &common.schema, ids, &limits, format, out)?;
     let mut entities = match load_store(common.entities.as_deref(), &set, &limits) {
         Ok(e) => e,
@@ -309,11 +327,7 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
         None => None,
     };
     let options = Options {
-        errors: if common.cedar {
-            ErrorMode::Cedar
-        } else {
-            ErrorMode::FailClosed
-        },
+        errors: ErrorMode::cedar(common.cedar),
         limits,
         plain: false,
     };
@@ -361,11 +375,7 @@ fn principal_types(
 
 fn fail(mut out: Outcome, common: &CommonArgs, e: &DomainError) -> Outcome {
     let d = Diagnostic::plain(e.to_string());
-    let format = if common.format == AuditFormat::Json {
-        Format::Json
-    } else {
-        Format::Text
-    };
+    let format = common.diagnostics_format();
     out.diagnostics(&Sources::new(), &[d], format);
     out.exit(1)
 }
@@ -414,18 +424,12 @@ fn findings_out(
     let found = match findings(auditor, threads, &a.finding) {
         Ok(f) => f,
         Err(diagnostics) => {
-            let format = if common.format == AuditFormat::Json {
-                Format::Json
-            } else {
-                Format::Text
-            };
+            let format = common.diagnostics_format();
             out.diagnostics(&auditor.set.sources, &diagnostics, format);
             return out.exit(1);
         }
     };
-    let shown = common
-        .max_results
-        .map_or(found.len(), |n| n.min(found.len()));
+    let shown = common.shown(found.len());
     match common.format {
         AuditFormat::Json => {
             for f in &found[..shown] {
@@ -473,11 +477,7 @@ fn findings_out(
             }
         }
     }
-    if shown < found.len() {
-        out.stderr.push_str(&format!(
-            "stopped after {shown} results (--max-results): {} findings in all\n",
-            found.len()
-        ));
+    if cut_short(&mut out, shown, found.len(), "findings") {
         return out.exit(4);
     }
     let tripped = a
@@ -492,19 +492,13 @@ fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &Unus
     let requests = match read_log(&a.requests, auditor, common) {
         Ok(r) => r,
         Err(d) => {
-            let format = if common.format == AuditFormat::Json {
-                Format::Json
-            } else {
-                Format::Text
-            };
+            let format = common.diagnostics_format();
             out.diagnostics(&Sources::new(), &d, format);
             return out.exit(1);
         }
     };
     let found = unused(auditor, &requests);
-    let shown = common
-        .max_results
-        .map_or(found.len(), |n| n.min(found.len()));
+    let shown = common.shown(found.len());
     match common.format {
         AuditFormat::Json => {
             for u in &found[..shown] {
@@ -535,11 +529,7 @@ fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &Unus
             }
         }
     }
-    if shown < found.len() {
-        out.stderr.push_str(&format!(
-            "stopped after {shown} results (--max-results): {} unused grants in all\n",
-            found.len()
-        ));
+    if cut_short(&mut out, shown, found.len(), "unused grants") {
         return out.exit(4);
     }
     out.exit(0)

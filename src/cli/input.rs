@@ -71,19 +71,11 @@ impl RequestArgs {
     /// Loads policies, entities and requests, reporting problems into `out`.
     /// `None` when anything could not be read.
     pub fn load(&self, out: &mut Outcome) -> Option<Loaded> {
-        let ids = if self.cedar {
-            IdScheme::Cedar
-        } else {
-            IdScheme::Annotated
-        };
+        let ids = IdScheme::cedar(self.cedar);
         let limits = self.limits.limits();
         let set = load_policies_with(&self.policies, &self.schema, ids, &limits, self.format, out)?;
         let options = Options {
-            errors: if self.cedar {
-                ErrorMode::Cedar
-            } else {
-                ErrorMode::FailClosed
-            },
+            errors: ErrorMode::cedar(self.cedar),
             limits,
             plain: false,
         };

@@ -186,7 +186,7 @@ pub fn example(session: &Session, v: Var) -> String {
                     .entities
                     .iter()
                     .map(|(uid, _)| uid)
-                    .find(|uid| uid.ty != "Action" && !uid.ty.ends_with("::Action"))
+                    .find(|uid| !crate::schema::is_action_type(&uid.ty))
             })
             .map(|uid| uid.to_string())
     };

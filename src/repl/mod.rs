@@ -117,11 +117,7 @@ impl Session {
     /// A session with nothing loaded.
     pub fn empty(cedar: bool, color: bool) -> Session {
         let options = Options {
-            errors: if cedar {
-                ErrorMode::Cedar
-            } else {
-                ErrorMode::FailClosed
-            },
+            errors: ErrorMode::cedar(cedar),
             ..Options::default()
         };
         Session {
@@ -130,11 +126,7 @@ impl Session {
             bindings: Bindings::default(),
             options,
             color,
-            ids: if cedar {
-                IdScheme::Cedar
-            } else {
-                IdScheme::Annotated
-            },
+            ids: IdScheme::cedar(cedar),
             policy_paths: Vec::new(),
             schema_paths: Vec::new(),
             entities_path: None,

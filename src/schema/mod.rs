@@ -30,6 +30,11 @@ pub enum Type {
     Extension(&'static str),
 }
 
+/// Whether `ty` names action entities (`Action`, `Ns::Action`).
+pub fn is_action_type(ty: &str) -> bool {
+    ty == "Action" || ty.ends_with("::Action")
+}
+
 /// An attribute's type and whether it may be absent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttrType {

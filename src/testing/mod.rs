@@ -135,11 +135,7 @@ pub fn load(
     if let Some(Value::String(s)) = json.get("schema") {
         loader.add_path(&resolve(s));
     }
-    let ids = if options.cedar {
-        IdScheme::Cedar
-    } else {
-        IdScheme::Annotated
-    };
+    let ids = IdScheme::cedar(options.cedar);
     let (set, diagnostics) = loader.finish(ids);
     if diagnostics
         .iter()
@@ -260,11 +256,7 @@ pub fn run(
     mut observe: impl FnMut(&Case, &Response),
 ) -> Vec<CaseResult> {
     let authorize_options = Options {
-        errors: if options.cedar {
-            ErrorMode::Cedar
-        } else {
-            ErrorMode::FailClosed
-        },
+        errors: ErrorMode::cedar(options.cedar),
         limits: options.limits,
         plain: false,
     };

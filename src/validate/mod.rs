@@ -81,7 +81,7 @@ impl<'a> Declared<'a> {
 
     /// Whether `ty` names action entities (`Action`, `Ns::Action`).
     pub fn is_action_type(&self, ty: &str) -> bool {
-        ty == "Action" || ty.ends_with("::Action")
+        crate::schema::is_action_type(ty)
     }
 
     /// Whether `ty` is a declared entity type or an action type.
