@@ -156,16 +156,12 @@ impl PolicyIndex {
         out: &mut Vec<u32>,
         ancestors: &mut Vec<u32>,
     ) {
-        out.clear();
-        self.principal
-            .collect(&request.principal, entities, out, ancestors);
-        self.resource
-            .collect(&request.resource, entities, out, ancestors);
-        self.action
-            .collect(&request.action, entities, out, ancestors);
-        out.extend_from_slice(&self.fallback);
-        out.sort_unstable();
-        out.dedup();
+        let keys = [
+            (&self.principal, &request.principal),
+            (&self.resource, &request.resource),
+            (&self.action, &request.action),
+        ];
+        self.collect_into(&keys, true, entities, out, ancestors);
     }
 
     /// Puts into `out` the numbers of the policies filed under `principal`,
@@ -181,12 +177,8 @@ impl PolicyIndex {
         out: &mut Vec<u32>,
         ancestors: &mut Vec<u32>,
     ) {
-        out.clear();
-        self.principal.collect(principal, entities, out, ancestors);
-        self.action.collect(action, entities, out, ancestors);
-        out.extend_from_slice(&self.fallback);
-        out.sort_unstable();
-        out.dedup();
+        let keys = [(&self.principal, principal), (&self.action, action)];
+        self.collect_into(&keys, true, entities, out, ancestors);
     }
 
     /// Puts into `out` the numbers of the policies filed under `resource`
@@ -198,8 +190,32 @@ impl PolicyIndex {
         out: &mut Vec<u32>,
         ancestors: &mut Vec<u32>,
     ) {
+        self.collect_into(
+            &[(&self.resource, resource)],
+            false,
+            entities,
+            out,
+            ancestors,
+        );
+    }
+
+    /// The policies filed under each (bucket, uid) of `keys`, and the
+    /// fallback list with `fallback`, into `out` in load order, each once.
+    fn collect_into(
+        &self,
+        keys: &[(&Bucket, &EntityUid)],
+        fallback: bool,
+        entities: &Entities,
+        out: &mut Vec<u32>,
+        ancestors: &mut Vec<u32>,
+    ) {
         out.clear();
-        self.resource.collect(resource, entities, out, ancestors);
+        for (bucket, uid) in keys {
+            bucket.collect(uid, entities, out, ancestors);
+        }
+        if fallback {
+            out.extend_from_slice(&self.fallback);
+        }
         out.sort_unstable();
         out.dedup();
     }
