@@ -12,12 +12,14 @@ pub mod builtins;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod diag;
+pub mod diff;
 pub mod engine;
 pub mod entities;
 pub mod eval;
 pub mod explain;
 pub mod files;
 pub mod fmt;
+pub mod generate;
 pub mod limits;
 pub mod policy_set;
 pub mod repl;

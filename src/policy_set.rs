@@ -56,8 +56,10 @@ pub struct PolicySet {
 impl PolicySet {
     /// Which rules are called, by number: those the policies' conditions
     /// call, directly or through other rules, and with `findings` also the
-    /// audit's finding rules (a clause with `@finding`, which
-    /// `mspl audit findings` calls) and the rules they call. The validator
+    /// rules tools call: the audit's finding rules (a clause with
+    /// `@finding`, which `mspl audit findings` calls), the generator's
+    /// invariants (`@invariant`, `mspl generate` and `mspl diff --worlds`)
+    /// and the rules they call. The validator
     /// warns about the others; coverage counts only what policies call.
     pub fn rules_called(&self, findings: bool) -> Vec<bool> {
         let mut called = vec![false; self.rules.len()];
@@ -78,11 +80,10 @@ impl PolicySet {
         }
         if findings {
             for (i, rule) in self.rules.iter().enumerate() {
-                if rule
-                    .clauses
-                    .iter()
-                    .any(|c| annotation(&c.annotations, "finding").is_some())
-                {
+                if rule.clauses.iter().any(|c| {
+                    annotation(&c.annotations, "finding").is_some()
+                        || annotation(&c.annotations, "invariant").is_some()
+                }) {
                     // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
                     todo.push(i as u32);
                 }

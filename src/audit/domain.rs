@@ -101,6 +101,17 @@ impl Domain {
         entities: &Entities,
         given: Option<&Json>,
     ) -> Result<Domain, DomainError> {
+        Domain::build_with(set, entities, given, &|_| None)
+    }
+
+    /// [`Domain::build`], with `choices` giving the values of a context
+    /// attribute whose type cannot be enumerated (`None`: it must be given).
+    pub fn build_with(
+        set: &PolicySet,
+        entities: &Entities,
+        given: Option<&Json>,
+        choices: &dyn Fn(&Type) -> Option<Vec<Value>>,
+    ) -> Result<Domain, DomainError> {
         let mut domain = Domain {
             names: (0..entities.node_count())
                 .map(|n| entities.node_uid(n).to_string())
@@ -167,7 +178,8 @@ impl Domain {
                 )?),
                 None => None,
             };
-            let contexts = enumerate_contexts(&action, context_type, fixed, &by_type, entities)?;
+            let contexts =
+                enumerate_contexts(&action, context_type, fixed, &by_type, entities, choices)?;
             let mut numbers: Vec<u32> = contexts
                 .into_iter()
                 .map(|c| {
@@ -221,6 +233,84 @@ impl Domain {
         all.dedup();
         self.sort_nodes(&mut all);
         all
+    }
+
+    /// The actions (of `only`, or all), by number, whose principals include
+    /// `principal`.
+    pub fn actions_of(&self, principal: u32, only: &[usize]) -> Vec<usize> {
+        (0..self.actions.len())
+            .filter(|i| only.is_empty() || only.contains(i))
+            .filter(|&i| {
+                self.actions[i]
+                    .principals
+                    .binary_search_by(|p| self.name(*p).cmp(self.name(principal)))
+                    .is_ok()
+            })
+            .collect()
+    }
+
+    /// Every request of this domain (over `store`) and of `other` (over
+    /// `other_store`), as nodes of `store`, which must know every uid of
+    /// `other_store` ([`Entities::add_node`]): actions, principals,
+    /// resources and contexts joined by name. Two stores that know each
+    /// other's uids give the two unions the same requests in the same
+    /// order.
+    pub fn union(&self, store: &Entities, other: &Domain, other_store: &Entities) -> Domain {
+        let mut out = Domain {
+            names: (0..store.node_count())
+                .map(|n| store.node_uid(n).to_string())
+                .collect(),
+            ..Domain::default()
+        };
+        let mut interned: HashMap<String, u32> = HashMap::new();
+        let mut actions: BTreeMap<String, ActionDomain> = BTreeMap::new();
+        for (domain, from) in [(self, store), (other, other_store)] {
+            let node = |n: u32| store.node(from.node_uid(n));
+            for a in &domain.actions {
+                let Some(action_node) = node(a.node) else {
+                    continue;
+                };
+                let entry = actions
+                    .entry(out.names[action_node as usize].clone())
+                    .or_insert_with(|| ActionDomain {
+                        action: a.action.clone(),
+                        node: action_node,
+                        principals: Vec::new(),
+                        resources: Vec::new(),
+                        contexts: Vec::new(),
+                    });
+                entry
+                    .principals
+                    .extend(a.principals.iter().filter_map(|&p| node(p)));
+                entry
+                    .resources
+                    .extend(a.resources.iter().filter_map(|&r| node(r)));
+                for &c in &a.contexts {
+                    let text = &domain.context_json[c as usize];
+                    let number = *interned.entry(text.clone()).or_insert_with(|| {
+                        out.contexts.push(domain.contexts[c as usize].clone());
+                        out.context_json.push(text.clone());
+                        // INVARIANT: as many as the two domains' contexts.
+                        (out.contexts.len() - 1) as u32
+                    });
+                    entry.contexts.push(number);
+                }
+            }
+        }
+        for (_, mut a) in actions {
+            for nodes in [&mut a.principals, &mut a.resources] {
+                nodes.sort_unstable();
+                nodes.dedup();
+                out.sort_nodes(nodes);
+            }
+            let json = &out.context_json;
+            a.contexts.sort_unstable();
+            a.contexts.dedup();
+            a.contexts
+                .sort_by(|x, y| json[*x as usize].cmp(&json[*y as usize]));
+            out.actions.push(a);
+        }
+        out
     }
 
     /// The number of requests in the domain.
@@ -279,6 +369,7 @@ fn enumerate_contexts(
     fixed: Option<Value>,
     by_type: &BTreeMap<&Name, Vec<u32>>,
     entities: &Entities,
+    choices: &dyn Fn(&Type) -> Option<Vec<Value>>,
 ) -> Result<Vec<Value>, DomainError> {
     let fixed: BTreeMap<SmolStr, Value> = match fixed {
         Some(Value::Record(map)) => (*map).clone(),
@@ -302,13 +393,16 @@ fn enumerate_contexts(
                 .flatten()
                 .map(|&n| Some(Value::Entity(entities.node_uid(n).clone())))
                 .collect(),
-            other => {
-                return Err(DomainError::NeedsContext {
-                    action: action.to_string(),
-                    attribute: name.to_string(),
-                    ty: type_name(other),
-                })
-            }
+            other => match choices(other) {
+                Some(values) => values.into_iter().map(Some).collect(),
+                None => {
+                    return Err(DomainError::NeedsContext {
+                        action: action.to_string(),
+                        attribute: name.to_string(),
+                        ty: type_name(other),
+                    })
+                }
+            },
         };
         if attr.optional {
             choices.push(None);

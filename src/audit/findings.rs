@@ -24,7 +24,7 @@ use crate::entities::json::Request;
 use crate::eval::{Evaluator, NoTrace};
 use crate::explain::fill_with;
 use crate::policy_set::PolicySet;
-use crate::syntax::ast::{annotation, CallTarget, EntityUid, Expr, ExprKind, Literal};
+use crate::syntax::ast::{annotation, EntityUid, Expr, ExprKind, Literal};
 use crate::syntax::Span;
 use crate::value::Value;
 use serde::Serialize;
@@ -354,7 +354,7 @@ fn written_findings(auditor: &Auditor, rules: &[FindingRule]) -> Vec<Finding> {
                     &auditor.options.limits,
                     NoTrace,
                 );
-                let call = call_expr(rule, args.len());
+                let call = crate::eval::rule_call(&rule.name, rule.rule, args.len());
                 eval.bind_locals(args.clone());
                 let roots = |root: &str| -> Option<Value> {
                     match root {
@@ -425,23 +425,6 @@ fn finding_error(
         fix: format!("Guard the rule `{}` (with `has`, `is`) so that it holds or fails on every entity and grant", rule.name),
         location: None,
     }
-}
-
-/// `rule(local 0, local 1, …)`.
-fn call_expr(rule: &FindingRule, arity: usize) -> Expr {
-    let span = Span::default();
-    let args = (0..arity)
-        // INVARIANT: a rule has at most three parameters here.
-        .map(|i| Expr::new(ExprKind::Local(i as u32, SmolStr::new("arg")), span))
-        .collect();
-    Expr::new(
-        ExprKind::Call {
-            name: rule.name.clone(),
-            args,
-            target: CallTarget::Rule(rule.rule),
-        },
-        span,
-    )
 }
 
 /// The findings any policy set has, from one pass over the whole domain.

@@ -61,6 +61,8 @@ pub struct Flags {
     pub forbid_error: bool,
     /// The request's step budget ran out.
     pub spent: bool,
+    /// The two versions of [`Versions`] decide it differently.
+    pub flipped: bool,
 }
 
 impl Flags {
@@ -139,6 +141,31 @@ pub enum Keep {
     Every,
     /// None: the pass is for its [`Coverage`]; every request is judged.
     Nothing,
+    /// Those the two versions of the judge's [`Versions`] decide
+    /// differently (the shortcuts of `Reported` are taken: a request on
+    /// which no permit of either version holds is denied by both).
+    Flips,
+}
+
+/// Two versions of a policy set judged at once, for `mspl diff`: the
+/// judge's set holds the policies of both, each in one version or in both
+/// (unchanged), so that what the versions share is evaluated once.
+#[derive(Clone, Debug, Default)]
+pub struct Versions {
+    /// Per policy of the set: whether the old version has it.
+    pub old: Vec<bool>,
+    /// Per policy: whether the new version has it.
+    pub new: Vec<bool>,
+    /// Per policy: its position in the old version (the old candidates are
+    /// judged in the old load order).
+    pub old_rank: Vec<u32>,
+    /// The policies in only one version, in order.
+    pub changed: Vec<u32>,
+    /// Whether the shared policies stand in the same order in both
+    /// versions. Then a request none of whose candidates is changed is
+    /// decided alike by both (the same policies judged in the same order),
+    /// and is not judged.
+    pub same_order: bool,
 }
 
 /// One thread's judge: memo tables, buffers and the request being built.
@@ -167,6 +194,11 @@ pub struct Judge<'a> {
     groups: HashMap<u32, bool, FastHash>,
     /// What the requests judged so far saw, when recorded.
     pub coverage: Option<Coverage>,
+    /// The two versions, for [`Keep::Flips`].
+    versions: Option<&'a Versions>,
+    /// The candidates of each version.
+    old_list: Vec<u32>,
+    new_list: Vec<u32>,
 }
 
 /// One judged request of a query.
@@ -226,7 +258,16 @@ impl<'a> Judge<'a> {
             ancestors: Vec::new(),
             groups: HashMap::default(),
             coverage: None,
+            versions: None,
+            old_list: Vec::new(),
+            new_list: Vec::new(),
         }
+    }
+
+    /// Judges the set as two versions: every query of this judge keeps
+    /// [`Keep::Flips`].
+    pub fn set_versions(&mut self, versions: &'a Versions) {
+        self.versions = Some(versions);
     }
 
     /// Records per-policy counts and rule coverage from now on.
@@ -288,10 +329,23 @@ impl<'a> Judge<'a> {
         keep: Keep,
         out: &mut Vec<Line>,
     ) {
-        let shortcut = keep == Keep::Reported;
+        let shortcut = matches!(keep, Keep::Reported | Keep::Flips);
         let (set, entities, domain) = (self.set, self.entities, self.domain);
         let ad = &domain.actions[a];
         self.request.action = self.uids[ad.node as usize].clone();
+        if let Some(v) = self.versions.filter(|v| v.same_order) {
+            // No changed policy can apply to a request of this principal
+            // and action: both versions judge the same policies alike.
+            let request = &self.request;
+            let touched = v.changed.iter().any(|&i| {
+                let p = &set.policies[i as usize].policy;
+                entity_constraint(&p.principal, &request.principal, entities)
+                    && action_constraint(&p.action, &request.action, entities)
+            });
+            if !touched {
+                return;
+            }
+        }
         // The policies whose principal and action constraints match: the
         // candidates of every request of this action, the resource
         // constraint still to check.
@@ -384,6 +438,7 @@ impl<'a> Judge<'a> {
                     Keep::Every => true,
                     Keep::Reported => flags.reported(&response),
                     Keep::Nothing => false,
+                    Keep::Flips => flags.flipped,
                 };
                 if kept {
                     out.push(Line {
@@ -458,6 +513,13 @@ impl<'a> Judge<'a> {
         } else {
             candidates.extend_from_slice(&self.base);
         }
+        if self
+            .versions
+            .is_some_and(|v| self.untouched(v, &candidates))
+        {
+            self.candidates = candidates;
+            return None;
+        }
         let set = self.set;
         let limits = &self.options.limits;
         if shortcut
@@ -475,8 +537,62 @@ impl<'a> Judge<'a> {
                 return None;
             }
         }
+        if let Some(v) = self.versions {
+            let result = self.judge_versions(v, &candidates, ids);
+            self.candidates = candidates;
+            return result;
+        }
+        let (response, flags) = self.decide(&candidates, ids);
+        self.candidates = candidates;
+        Some((response, flags))
+    }
+
+    /// Whether both versions decide the request being built alike without
+    /// judging it: they share their order and no changed policy of
+    /// `candidates` applies to its resource.
+    fn untouched(&self, v: &Versions, candidates: &[u32]) -> bool {
+        let (set, entities) = (self.set, self.entities);
+        v.same_order
+            && !candidates.iter().any(|&i| {
+                !(v.old[i as usize] && v.new[i as usize])
+                    && entity_constraint(
+                        &set.policies[i as usize].policy.resource,
+                        &self.request.resource,
+                        entities,
+                    )
+            })
+    }
+
+    /// Both versions' decisions of the request being built, whose
+    /// candidates in the merged set are `candidates`; the response is the
+    /// new version's.
+    fn judge_versions(
+        &mut self,
+        v: &Versions,
+        candidates: &[u32],
+        ids: Ids,
+    ) -> Option<(Response, Flags)> {
+        let mut old_list = std::mem::take(&mut self.old_list);
+        let mut new_list = std::mem::take(&mut self.new_list);
+        old_list.clear();
+        new_list.clear();
+        old_list.extend(candidates.iter().filter(|&&i| v.old[i as usize]));
+        old_list.sort_by_key(|&i| v.old_rank[i as usize]);
+        new_list.extend(candidates.iter().filter(|&&i| v.new[i as usize]));
+        let (old, _) = self.decide(&old_list, ids);
+        let (new, mut flags) = self.decide(&new_list, ids);
+        flags.flipped = old.decision != new.decision;
+        self.old_list = old_list;
+        self.new_list = new_list;
+        Some((new, flags))
+    }
+
+    /// Decides the request being built on the policies numbered
+    /// `candidates`, in that order, with what the policies gave.
+    fn decide(&mut self, candidates: &[u32], ids: Ids) -> (Response, Flags) {
+        let set = self.set;
         let mut flags = Flags::default();
-        let response = authorize::decide_by(set, self.options, &candidates, |i, left| {
+        let response = authorize::decide_by(set, self.options, candidates, |i, left| {
             let policy = &set.policies[i as usize].policy;
             if !entity_constraint(&policy.resource, &self.request.resource, self.entities) {
                 return (PolicyOutcome::ScopeMismatch, 0);
@@ -510,8 +626,7 @@ impl<'a> Judge<'a> {
                 }
             }
         }
-        self.candidates = candidates;
-        Some((response, flags))
+        (response, flags)
     }
 
     /// Policy `i`'s outcome on the request being built, with `left` steps

@@ -219,17 +219,8 @@ impl<'a> Auditor<'a> {
             .collect()
     }
 
-    /// The actions (of `only`, or all) whose principals include `principal`.
     fn actions_of(&self, principal: u32, only: &[usize]) -> Vec<usize> {
-        (0..self.domain.actions.len())
-            .filter(|i| only.is_empty() || only.contains(i))
-            .filter(|&i| {
-                self.domain.actions[i]
-                    .principals
-                    .binary_search_by(|p| self.domain.name(*p).cmp(self.domain.name(principal)))
-                    .is_ok()
-            })
-            .collect()
+        self.domain.actions_of(principal, only)
     }
 
     /// Judges `units` on `run.threads` threads, in order; with
@@ -358,4 +349,45 @@ impl<'a> Auditor<'a> {
 /// `Action::"a"` for `a`, or the uid `name` spells.
 pub fn uid_or_action(name: &str) -> EntityUid {
     parse_uid(name).unwrap_or_else(|_| EntityUid::new("Action", name))
+}
+
+/// `f` on `0..count` on up to `threads` threads, each with its own
+/// `worker` (made on the thread that uses it), the results in order
+/// whatever the threads.
+pub fn in_order<W, T: Send>(
+    count: usize,
+    threads: usize,
+    worker: impl Fn() -> W + Sync,
+    f: impl Fn(&mut W, usize) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.clamp(1, count.max(1));
+    if threads == 1 {
+        let mut w = worker();
+        return (0..count).map(|i| f(&mut w, i)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..count).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut w = worker();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    let r = f(&mut w, i);
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
 }

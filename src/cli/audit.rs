@@ -2,14 +2,13 @@
 //! findings and unused grants, over the entity store (docs/audit.md).
 
 use super::common::{load_policies_with, Format, Outcome};
-use super::input::{load_store, read_context, read_data};
+use super::input::{load_store, read_context, read_log};
 use crate::audit::domain::{add_named_actions, DomainError};
 use crate::audit::findings::{findings, Severity};
 use crate::audit::unused::unused;
 use crate::audit::{html, report, Answer, Auditor, Run};
 use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Sources};
-use crate::entities::json::{self, Origin, Request};
 use crate::policy_set::IdScheme;
 use std::path::PathBuf;
 
@@ -489,7 +488,7 @@ fn findings_out(
 }
 
 fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &UnusedArgs) -> Outcome {
-    let requests = match read_log(&a.requests, auditor, common) {
+    let requests = match read_log(&a.requests, &auditor.set.schema, &common.limits.limits()) {
         Ok(r) => r,
         Err(d) => {
             let format = common.diagnostics_format();
@@ -533,52 +532,4 @@ fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &Unus
         return out.exit(4);
     }
     out.exit(0)
-}
-
-/// The log's requests: each line a request, or an object with the request
-/// under `"request"` (a decision log).
-fn read_log(
-    path: &std::path::Path,
-    auditor: &Auditor,
-    common: &CommonArgs,
-) -> Result<Vec<Request>, Vec<Diagnostic>> {
-    let limits = common.limits.limits();
-    let text = read_data(path, &limits)?;
-    let name = path.display().to_string();
-    let mut requests = Vec::new();
-    let mut errors = Vec::new();
-    let mut offset = 0;
-    for (number, line) in text.split_inclusive('\n').enumerate() {
-        let body = line.trim_end_matches(['\n', '\r']);
-        if !body.trim().is_empty() {
-            let origin = Origin {
-                file: &name,
-                text: &text,
-                offset,
-            };
-            let request = match json::parse_json(&origin, body, &limits) {
-                Err(e) => Err(Diagnostic::from(&e)),
-                Ok(j) => {
-                    let inner = j.get("request").filter(|r| r.is_object()).unwrap_or(&j);
-                    json::request_from_json(inner, &auditor.set.schema).map_err(|m| {
-                        let mut d = Diagnostic::plain(format!("line {}: {m}", number + 1));
-                        d.file = Some(name.clone());
-                        d.line = Some(number + 1);
-                        d.column = Some(1);
-                        d
-                    })
-                }
-            };
-            match request {
-                Ok(r) => requests.push(r),
-                Err(d) => errors.push(d),
-            }
-        }
-        offset += line.len();
-    }
-    if errors.is_empty() {
-        Ok(requests)
-    } else {
-        Err(errors)
-    }
 }

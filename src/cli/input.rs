@@ -263,3 +263,50 @@ pub fn decision_code(batch: bool, last: Option<crate::authorize::Decision>) -> i
         (false, _) => 2,
     }
 }
+
+/// The log's requests: each line a request, or an object with the request
+/// under `"request"` (a decision log).
+pub fn read_log(
+    path: &std::path::Path,
+    schema: &crate::schema::Schema,
+    limits: &Limits,
+) -> Result<Vec<Request>, Vec<Diagnostic>> {
+    let text = read_data(path, limits)?;
+    let name = path.display().to_string();
+    let mut requests = Vec::new();
+    let mut errors = Vec::new();
+    let mut offset = 0;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let body = line.trim_end_matches(['\n', '\r']);
+        if !body.trim().is_empty() {
+            let origin = Origin {
+                file: &name,
+                text: &text,
+                offset,
+            };
+            let request = match json::parse_json(&origin, body, limits) {
+                Err(e) => Err(Diagnostic::from(&e)),
+                Ok(j) => {
+                    let inner = j.get("request").filter(|r| r.is_object()).unwrap_or(&j);
+                    json::request_from_json(inner, schema).map_err(|m| {
+                        let mut d = Diagnostic::plain(format!("line {}: {m}", number + 1));
+                        d.file = Some(name.clone());
+                        d.line = Some(number + 1);
+                        d.column = Some(1);
+                        d
+                    })
+                }
+            };
+            match request {
+                Ok(r) => requests.push(r),
+                Err(d) => errors.push(d),
+            }
+        }
+        offset += line.len();
+    }
+    if errors.is_empty() {
+        Ok(requests)
+    } else {
+        Err(errors)
+    }
+}

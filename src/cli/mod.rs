@@ -4,8 +4,10 @@ pub mod audit;
 pub mod authorize;
 pub mod check;
 pub mod common;
+pub mod diff;
 pub mod explain;
 pub mod fmt;
+pub mod generate;
 pub mod input;
 pub mod limit_args;
 pub mod repl;
@@ -48,6 +50,10 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Access review over the entity store: who-can, what-can, matrix, findings, unused.
     Audit(audit::AuditArgs),
+    /// What a policy or data change flips: every request decided differently, and who is responsible.
+    Diff(diff::DiffArgs),
+    /// Generate an entity store and a batch of requests from a policy set's declarations.
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the command line in-process: what it would print, and its exit code.
@@ -85,6 +91,8 @@ where
         Command::Test(a) => test::run(&a),
         Command::Validate(a) => validate::run(&a),
         Command::Audit(a) => audit::run(&a),
+        Command::Diff(a) => diff::run(&a),
+        Command::Generate(a) => generate::run(&a),
     }
 }
 

@@ -134,6 +134,13 @@ impl Entities {
         push_unique(&mut node.parents, parent_ids);
     }
 
+    /// Makes `uid` known to the store without data, as a uid that only
+    /// appears as a parent is: it is still no entity of the store, so
+    /// nothing any policy sees changes, but it has a node number.
+    pub fn add_node(&mut self, uid: &EntityUid) -> u32 {
+        self.node_id(uid)
+    }
+
     /// Gives `uid` empty data if it has none, so that it exists as an entity.
     pub fn ensure_exists(&mut self, uid: &EntityUid) {
         let id = self.node_id(uid);

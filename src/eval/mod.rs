@@ -9,3 +9,26 @@ pub use error::{EvalError, EvalErrorKind};
 pub use interp::{Evaluator, NoTrace, Tracer};
 // Values live in `crate::value`, below evaluation and the entity store.
 pub use crate::value::Value;
+
+use crate::syntax::ast::{CallTarget, Expr, ExprKind, Name};
+use crate::syntax::Span;
+
+/// The expression `name(local 0, local 1, …)` calling rule number `rule`
+/// with `arity` arguments: evaluated after [`Evaluator::bind_locals`], it
+/// calls a rule with values a tool chose (the audit's findings, the
+/// generator's invariants).
+pub fn rule_call(name: &Name, rule: u32, arity: usize) -> Expr {
+    let span = Span::default();
+    let args = (0..arity)
+        // INVARIANT: a rule's arity comes from its text, far below u32::MAX.
+        .map(|i| Expr::new(ExprKind::Local(i as u32, "arg".into()), span))
+        .collect();
+    Expr::new(
+        ExprKind::Call {
+            name: name.clone(),
+            args,
+            target: CallTarget::Rule(rule),
+        },
+        span,
+    )
+}

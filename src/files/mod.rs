@@ -1,5 +1,6 @@
 //! Files: every input is read here and every output written here.
 //!
+//! - [`git`]: policy files as a git revision has them, without a checkout;
 //! - [`read`]: bounded, streamed reading of a named file or a stream, with
 //!   UTF-8 checked at a location and a leading byte-order mark dropped;
 //! - [`walk`]: the policy files below a directory, each loaded once, with
@@ -7,6 +8,7 @@
 //! - [`write`]: replacing a file safely (no planted link followed, mode,
 //!   owner and hard links kept, nothing written that the user may not write).
 
+pub mod git;
 pub mod read;
 pub mod walk;
 pub mod write;

@@ -511,3 +511,51 @@ pub fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         }
     })
 }
+
+/// Calls `f` on `e` and every expression inside it, to change them in
+/// place; `f` sees an expression before the ones inside it.
+pub fn visit_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    crate::limits::with_stack(|| {
+        f(e);
+        match &mut e.kind {
+            ExprKind::Error
+            | ExprKind::Lit(_)
+            | ExprKind::Entity(_)
+            | ExprKind::Var(_)
+            | ExprKind::Local(..) => {}
+            ExprKind::If(a, b, c) => {
+                visit_mut(a, f);
+                visit_mut(b, f);
+                visit_mut(c, f);
+            }
+            ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Set(items) => {
+                items.iter_mut().for_each(|i| visit_mut(i, f))
+            }
+            ExprKind::Not(a)
+            | ExprKind::Neg(a)
+            | ExprKind::Has(a, _)
+            | ExprKind::Like(a, _)
+            | ExprKind::GetAttr(a, _) => visit_mut(a, f),
+            ExprKind::Is(a, _, b) => {
+                visit_mut(a, f);
+                if let Some(b) = b {
+                    visit_mut(b, f);
+                }
+            }
+            ExprKind::Binary(_, a, b) => {
+                visit_mut(a, f);
+                visit_mut(b, f);
+            }
+            ExprKind::Method(r, _, args) => {
+                visit_mut(r, f);
+                args.iter_mut().for_each(|a| visit_mut(a, f));
+            }
+            ExprKind::Call { args, .. } => args.iter_mut().for_each(|a| visit_mut(a, f)),
+            ExprKind::Record(entries) => entries.iter_mut().for_each(|(_, v)| visit_mut(v, f)),
+            ExprKind::Quantified { set, body, .. } => {
+                visit_mut(set, f);
+                visit_mut(body, f);
+            }
+        }
+    })
+}

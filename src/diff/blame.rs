@@ -1,0 +1,149 @@
+//! Who is responsible for a flip: the policies that decide or erred in
+//! either version and differ between them, the changed rules those call,
+//! and the changed entities the request reaches.
+//!
+//! A policy that did not change and calls no rule that changed is never
+//! blamed. Where no deciding policy differs (a step budget spent sooner,
+//! say), the differing policies whose scope matches the request are named
+//! instead. The entities a request reaches are its principal, resource and
+//! the entities of its context, their ancestors, and the entities their
+//! attributes name with those entities' ancestors, in either store.
+
+use super::changes::{calls, Status};
+use super::{Blamed, Diff};
+use crate::authorize::{scope_matches, Response};
+use crate::entities::json::Request;
+use crate::entities::Entities;
+use crate::syntax::ast::EntityUid;
+use crate::value::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The blame of `request`, decided `old` and `new` by the two versions:
+/// policies, then rules (`rule:NAME`), then entities, each sorted.
+pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> Vec<Blamed> {
+    let mut policies: BTreeMap<String, Status> = BTreeMap::new();
+    let mut rules: BTreeMap<String, Status> = BTreeMap::new();
+    let deciding = |r: &Response| -> Vec<smol_str::SmolStr> {
+        r.determining
+            .iter()
+            .cloned()
+            .chain(r.errors.iter().map(|e| e.policy.clone()))
+            .collect()
+    };
+    let changes = &diff.changes;
+    let mut note_rules = |set: &crate::policy_set::PolicySet, i: u32| {
+        for name in calls(set, &set.policies[i as usize].policy) {
+            if let Some(&status) = changes.rules.get(&name) {
+                rules.insert(format!("rule:{name}"), status);
+            }
+        }
+    };
+    for id in deciding(old) {
+        let Some(o) = diff.old_policy(&id) else {
+            continue;
+        };
+        let status = changes.old_status[o as usize];
+        if status.differs() {
+            policies.insert(old_name(diff, o), status);
+            note_rules(diff.old_set, o);
+        }
+    }
+    for id in deciding(new) {
+        let Some(n) = diff.new_policy(&id) else {
+            continue;
+        };
+        let status = changes.new_status[n as usize];
+        if status.differs() {
+            policies.insert(id.to_string(), status);
+            note_rules(diff.new_set, n);
+        }
+    }
+    if policies.is_empty() && diff.entity_changes.is_empty() {
+        // No deciding policy differs: name those that apply and differ.
+        for (o, status) in changes.old_status.iter().enumerate() {
+            let p = &diff.old_set.policies[o].policy;
+            if status.differs() && scope_matches(p, request, &diff.old_entities) {
+                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
+                policies.insert(old_name(diff, o as u32), *status);
+            }
+        }
+        for (n, status) in changes.new_status.iter().enumerate() {
+            let entry = &diff.new_set.policies[n];
+            if status.differs() && scope_matches(&entry.policy, request, &diff.new_entities) {
+                policies.insert(entry.id.to_string(), *status);
+            }
+        }
+    }
+    let mut out: Vec<Blamed> = Vec::new();
+    for (id, status) in policies.into_iter().chain(rules) {
+        out.push(Blamed {
+            id,
+            what: status.describe().to_string(),
+        });
+    }
+    if !diff.entity_changes.is_empty() {
+        let mut reached = BTreeSet::new();
+        for store in [&diff.old_entities, &diff.new_entities] {
+            reach(store, request, &mut reached);
+        }
+        for uid in reached {
+            if let Some(status) = diff.entity_changes.get(&uid) {
+                out.push(Blamed {
+                    id: uid.to_string(),
+                    what: format!("entity {}", status.describe()),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The name of old policy `o`: its new id where it is matched, so that a
+/// changed policy is named once.
+fn old_name(diff: &Diff, o: u32) -> String {
+    match diff.changes.old_match[o as usize] {
+        Some(n) => diff.new_set.policies[n as usize].id.to_string(),
+        None => diff.old_set.policies[o as usize].id.to_string(),
+    }
+}
+
+/// Adds to `out` the entities `request` reaches in `store` (see the
+/// module's documentation).
+fn reach(store: &Entities, request: &Request, out: &mut BTreeSet<EntityUid>) {
+    let mut first = vec![request.principal.clone(), request.resource.clone()];
+    entities_in(&request.context, &mut first);
+    let mut second = Vec::new();
+    for uid in with_ancestors(store, &first) {
+        if let Some(data) = store.get(&uid) {
+            for v in data.attrs.values().chain(data.tags.values()) {
+                entities_in(v, &mut second);
+            }
+        }
+        out.insert(uid);
+    }
+    out.extend(with_ancestors(store, &second));
+}
+
+/// `uids` and all their ancestors in `store`.
+fn with_ancestors(store: &Entities, uids: &[EntityUid]) -> Vec<EntityUid> {
+    let mut out = uids.to_vec();
+    let mut buffer = Vec::new();
+    for uid in uids {
+        if let Some(node) = store.node(uid) {
+            buffer.clear();
+            store.ancestors_into(node, &mut buffer);
+            out.extend(buffer.iter().map(|&n| store.node_uid(n).clone()));
+        }
+    }
+    out
+}
+
+/// Appends every entity `value` holds, however deep.
+fn entities_in(value: &Value, out: &mut Vec<EntityUid>) {
+    match value {
+        Value::Entity(uid) => out.push(uid.clone()),
+        Value::Set(items) => items.iter().for_each(|v| entities_in(v, out)),
+        Value::Record(map) => map.values().for_each(|v| entities_in(v, out)),
+        _ => {}
+    }
+}

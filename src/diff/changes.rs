@@ -1,0 +1,335 @@
+//! What differs between two versions of a policy set, and the one set that
+//! holds both for judging.
+//!
+//! Policies are matched by their `@id` annotation where both versions have
+//! it, else by their text (as `mspl fmt` prints it, annotations aside),
+//! else by position. A matched policy is changed when its text differs or
+//! it calls a changed rule; an unmatched one is added or removed. Rules are
+//! matched by name; a rule is changed when its clauses (each as printed,
+//! in any order: the order of clauses never changes a result) differ, it
+//! is in one version only, or it calls a changed rule.
+
+use crate::audit::judge::Versions;
+use crate::policy_set::PolicySet;
+use crate::syntax::ast::{annotation, CallTarget, Expr, ExprKind, File, Item, Name, Policy};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How a policy or a rule of one version stands in the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The same in both.
+    Unchanged,
+    /// In both, its text differs.
+    Changed,
+    /// In both with the same text, but it calls a changed rule.
+    CallsChanged,
+    /// Only in the new version.
+    Added,
+    /// Only in the old version.
+    Removed,
+}
+
+impl Status {
+    /// How the text output says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Status::Unchanged => "unchanged",
+            Status::Changed => "changed",
+            Status::CallsChanged => "calls a changed rule",
+            Status::Added => "added",
+            Status::Removed => "removed",
+        }
+    }
+
+    /// Whether the two versions may judge it differently.
+    pub fn differs(self) -> bool {
+        self != Status::Unchanged
+    }
+}
+
+/// The differences between two versions.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// Per old policy: the new policy it matches.
+    pub old_match: Vec<Option<u32>>,
+    /// Per new policy: the old policy it matches.
+    pub new_match: Vec<Option<u32>>,
+    /// Per old policy, how it stands.
+    pub old_status: Vec<Status>,
+    /// Per new policy, how it stands.
+    pub new_status: Vec<Status>,
+    /// Every rule that differs, by name, and how.
+    pub rules: BTreeMap<Name, Status>,
+}
+
+impl Changes {
+    /// The differences between `old` and `new`.
+    pub fn between(old: &PolicySet, new: &PolicySet) -> Changes {
+        let (old_match, new_match) = match_policies(old, new);
+        let rules = changed_rules(old, new);
+        let calls_changed = |set: &PolicySet, policy: &Policy| {
+            calls(set, policy)
+                .iter()
+                .any(|name| rules.contains_key(name))
+        };
+        let status = |set: &PolicySet, other: &PolicySet, i: usize, m: Option<u32>, gone| {
+            let policy = &set.policies[i].policy;
+            match m {
+                None => gone,
+                Some(j) if text(policy) != text(&other.policies[j as usize].policy) => {
+                    Status::Changed
+                }
+                Some(_) if calls_changed(set, policy) => Status::CallsChanged,
+                Some(_) => Status::Unchanged,
+            }
+        };
+        let old_status = (0..old.policies.len())
+            .map(|i| status(old, new, i, old_match[i], Status::Removed))
+            .collect();
+        let new_status = (0..new.policies.len())
+            .map(|i| status(new, old, i, new_match[i], Status::Added))
+            .collect();
+        Changes {
+            old_match,
+            new_match,
+            old_status,
+            new_status,
+            rules,
+        }
+    }
+
+    /// Whether nothing differs.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+            && !self.old_status.iter().any(|s| s.differs())
+            && !self.new_status.iter().any(|s| s.differs())
+    }
+}
+
+/// A policy's text as `mspl fmt` prints it, without its annotations.
+fn text(policy: &Policy) -> String {
+    let mut bare = policy.clone();
+    bare.annotations.clear();
+    crate::fmt::print_file(&File {
+        items: vec![Item::Policy(bare)],
+    })
+}
+
+/// Pairs the policies of `old` and `new`: by `@id`, by text, by position.
+fn match_policies(old: &PolicySet, new: &PolicySet) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
+    let mut old_match: Vec<Option<u32>> = vec![None; old.policies.len()];
+    let mut new_match: Vec<Option<u32>> = vec![None; new.policies.len()];
+    let pair =
+        |o: usize, n: usize, old_match: &mut [Option<u32>], new_match: &mut [Option<u32>]| {
+            // INVARIANT: the policy-file size limit keeps the counts below u32::MAX.
+            old_match[o] = Some(n as u32);
+            new_match[n] = Some(o as u32);
+        };
+    // By `@id`, then by text: each key's policies paired in load order.
+    let by_id = |set: &PolicySet, i: usize| {
+        annotation(&set.policies[i].policy.annotations, "id")
+            .and_then(|a| a.value.as_ref().map(|v| v.to_string()))
+    };
+    let by_text = |set: &PolicySet, i: usize| Some(text(&set.policies[i].policy));
+    for key in [
+        &by_id as &dyn Fn(&PolicySet, usize) -> Option<String>,
+        &by_text,
+    ] {
+        let mut waiting: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for o in (0..old.policies.len()).rev() {
+            if let (None, Some(k)) = (old_match[o], key(old, o)) {
+                waiting.entry(k).or_default().push(o);
+            }
+        }
+        for n in 0..new.policies.len() {
+            if new_match[n].is_some() {
+                continue;
+            }
+            if let Some(o) = key(new, n).and_then(|k| waiting.get_mut(&k)?.pop()) {
+                pair(o, n, &mut old_match, &mut new_match);
+            }
+        }
+    }
+    // By position: what is left at the same place in both.
+    for i in 0..old.policies.len().min(new.policies.len()) {
+        if old_match[i].is_none() && new_match[i].is_none() {
+            pair(i, i, &mut old_match, &mut new_match);
+        }
+    }
+    (old_match, new_match)
+}
+
+/// The rules a policy's conditions call, directly or through other
+/// rules, by name.
+pub fn calls(set: &PolicySet, policy: &Policy) -> BTreeSet<Name> {
+    let mut out = BTreeSet::new();
+    for c in &policy.conditions {
+        called(set, &c.body, &mut out);
+    }
+    let mut todo: Vec<Name> = out.iter().cloned().collect();
+    while let Some(name) = todo.pop() {
+        let Some((_, rule)) = set.rule(&name) else {
+            continue;
+        };
+        let mut more = BTreeSet::new();
+        for clause in &rule.clauses {
+            called(set, &clause.body, &mut more);
+        }
+        for m in more {
+            if out.insert(m.clone()) {
+                todo.push(m);
+            }
+        }
+    }
+    out
+}
+
+/// Adds the rules `e` calls directly to `out`, by name.
+fn called(set: &PolicySet, e: &Expr, out: &mut BTreeSet<Name>) {
+    crate::syntax::ast::visit(e, &mut |e| {
+        if let ExprKind::Call {
+            target: CallTarget::Rule(i),
+            ..
+        } = &e.kind
+        {
+            if let Some(rule) = set.rules.get(*i as usize) {
+                out.insert(rule.name.clone());
+            }
+        }
+    });
+}
+
+/// Every rule that differs between the versions, and how.
+fn changed_rules(old: &PolicySet, new: &PolicySet) -> BTreeMap<Name, Status> {
+    // Per name: the clauses' texts (sorted) and the rules called.
+    let shape = |set: &PolicySet| -> BTreeMap<Name, (Vec<String>, BTreeSet<Name>)> {
+        set.rules
+            .iter()
+            .map(|r| {
+                let mut texts: Vec<String> = r
+                    .clauses
+                    .iter()
+                    .map(|c| {
+                        let mut bare = c.clone();
+                        bare.annotations.clear();
+                        crate::fmt::print_file(&File {
+                            items: vec![Item::Rule(bare)],
+                        })
+                    })
+                    .collect();
+                texts.sort();
+                let mut calls = BTreeSet::new();
+                for c in &r.clauses {
+                    called(set, &c.body, &mut calls);
+                }
+                (r.name.clone(), (texts, calls))
+            })
+            .collect()
+    };
+    let (before, after) = (shape(old), shape(new));
+    let mut out: BTreeMap<Name, Status> = BTreeMap::new();
+    for (name, (texts, _)) in &before {
+        match after.get(name) {
+            None => {
+                out.insert(name.clone(), Status::Removed);
+            }
+            Some((t, _)) if t != texts => {
+                out.insert(name.clone(), Status::Changed);
+            }
+            Some(_) => {}
+        }
+    }
+    for name in after.keys() {
+        if !before.contains_key(name) {
+            out.insert(name.clone(), Status::Added);
+        }
+    }
+    // A rule that calls a changed rule, in either version, is changed too.
+    loop {
+        let mut grew = false;
+        for (name, (_, calls)) in before.iter().chain(&after) {
+            if !out.contains_key(name) && calls.iter().any(|c| out.contains_key(c)) {
+                out.insert(name.clone(), Status::CallsChanged);
+                grew = true;
+            }
+        }
+        if !grew {
+            return out;
+        }
+    }
+}
+
+/// The policies of both versions in one set, and which version has which.
+pub struct Merged {
+    /// The new version's policies and rules, then the old version's
+    /// policies that differ and the old version's rules (their calls
+    /// renumbered).
+    pub set: PolicySet,
+    /// Which policy is in which version.
+    pub versions: Versions,
+}
+
+/// `new` with the policies of `old` that differ appended (and `old`'s
+/// rules for them to call), and which policy each version has.
+pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
+    let offset = new.rules.len() as u32;
+    let mut set = new.clone();
+    let mut versions = Versions {
+        same_order: true,
+        ..Versions::default()
+    };
+    let mut last_rank = None;
+    for (n, status) in changes.new_status.iter().enumerate() {
+        let shared = !status.differs();
+        versions.new.push(true);
+        versions.old.push(shared);
+        match changes.new_match[n] {
+            Some(o) if shared => {
+                versions.same_order &= last_rank.map_or(true, |r| r < o);
+                last_rank = Some(o);
+                versions.old_rank.push(o);
+            }
+            _ => {
+                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
+                versions.changed.push(n as u32);
+                versions.old_rank.push(u32::MAX);
+            }
+        }
+    }
+    for rule in &old.rules {
+        let mut rule = rule.clone();
+        for clause in &mut rule.clauses {
+            renumber(&mut clause.body, offset);
+        }
+        set.rules.push(rule);
+    }
+    for (o, status) in changes.old_status.iter().enumerate() {
+        if !status.differs() {
+            continue;
+        }
+        let mut entry = old.policies[o].clone();
+        for c in &mut entry.policy.conditions {
+            renumber(&mut c.body, offset);
+        }
+        // INVARIANT: as above.
+        versions.changed.push(set.policies.len() as u32);
+        set.policies.push(entry);
+        versions.new.push(false);
+        versions.old.push(true);
+        versions.old_rank.push(o as u32);
+    }
+    Merged { set, versions }
+}
+
+/// Adds `offset` to every rule number `e` calls.
+fn renumber(e: &mut Expr, offset: u32) {
+    crate::syntax::ast::visit_mut(e, &mut |e| {
+        if let ExprKind::Call {
+            target: CallTarget::Rule(i),
+            ..
+        } = &mut e.kind
+        {
+            *i += offset;
+        }
+    });
+}

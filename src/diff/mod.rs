@@ -1,0 +1,391 @@
+//! Change impact (`mspl diff`): every request whose decision two versions
+//! of a policy set, or of the entity store, or of both, decide differently,
+//! and the policies, rules and entities responsible.
+//!
+//! Over a store the answer is exact: the requests of the audit's
+//! enumeration domain (the union of both versions' domains) are judged by
+//! the audit's judge. When only the policies differ, one judge holds both
+//! versions ([`changes::merge`]): what they share is evaluated once, and a
+//! request that no changed policy can apply to is not judged at all (both
+//! versions judge the same policies alike). When the stores differ, each
+//! version is judged on its own store and the answers are compared. Either
+//! way each request found is decided again by `authorize` on both
+//! versions, which gives the responses reported. [`search`] looks for a
+//! difference in generated stores.
+
+pub mod blame;
+pub mod changes;
+pub mod report;
+pub mod search;
+
+use crate::audit::domain::{add_named_actions, Domain, DomainError};
+use crate::audit::in_order;
+use crate::audit::judge::{Judge, Keep, Line};
+use crate::authorize::{Options, PolicyIndex, Response};
+use crate::entities::json::Request;
+use crate::entities::Entities;
+use crate::policy_set::PolicySet;
+use crate::schema::Type;
+use crate::syntax::ast::EntityUid;
+use crate::value::Value;
+use changes::{Changes, Status};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, HashMap};
+
+/// Why a diff has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// The domain could not be enumerated.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The shared judging and `authorize` disagree: a bug, reported
+    /// rather than answered wrong.
+    #[error(
+        "internal error: the diff's judging and `authorize` disagree on {0}; please report it"
+    )]
+    Disagree(String),
+}
+
+/// One request whose decision differs between the versions.
+#[derive(Clone, Debug)]
+pub struct Flip {
+    /// The request.
+    pub request: Request,
+    /// Its context's canonical JSON text (the order of an answer).
+    pub context_json: String,
+    /// The old version's response.
+    pub old: Response,
+    /// The new version's response.
+    pub new: Response,
+    /// Who is responsible, by kind, each with how it changed.
+    pub blame: Vec<Blamed>,
+}
+
+impl Flip {
+    /// Whether the new version allows what the old one denied.
+    pub fn newly_allowed(&self) -> bool {
+        self.new.decision == crate::authorize::Decision::Allow
+    }
+}
+
+/// A policy, rule or entity responsible for a flip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blamed {
+    /// The policy's id, `rule:NAME` for a rule, `Type::"id"` for an entity.
+    pub id: String,
+    /// How it changed (`changed`, `added`, `entity changed`, …).
+    pub what: String,
+}
+
+/// Two versions of a policy set and a store, ready to compare.
+pub struct Diff<'a> {
+    /// The old policies.
+    pub old_set: &'a PolicySet,
+    /// The new policies.
+    pub new_set: &'a PolicySet,
+    /// The old store, knowing every uid of the new one.
+    pub old_entities: Entities,
+    /// The new store, knowing every uid of the old one.
+    pub new_entities: Entities,
+    /// How requests are judged.
+    pub options: &'a Options,
+    /// What differs between the policy sets.
+    pub changes: Changes,
+    /// The entities that differ between the stores, and how.
+    pub entity_changes: BTreeMap<EntityUid, Status>,
+    old_index: PolicyIndex,
+    new_index: PolicyIndex,
+    old_ids: HashMap<smol_str::SmolStr, u32>,
+    new_ids: HashMap<smol_str::SmolStr, u32>,
+}
+
+impl<'a> Diff<'a> {
+    /// The comparison of `old_set` over `old_entities` with `new_set` over
+    /// `new_entities`. Each store gets the actions both sets' scopes name
+    /// (as the audit adds them) and a node for each uid of the other.
+    pub fn new(
+        old_set: &'a PolicySet,
+        mut old_entities: Entities,
+        new_set: &'a PolicySet,
+        mut new_entities: Entities,
+        options: &'a Options,
+    ) -> Diff<'a> {
+        for set in [old_set, new_set] {
+            add_named_actions(set, &mut old_entities);
+            add_named_actions(set, &mut new_entities);
+        }
+        for n in 0..new_entities.node_count() {
+            old_entities.add_node(new_entities.node_uid(n));
+        }
+        for n in 0..old_entities.node_count() {
+            new_entities.add_node(old_entities.node_uid(n));
+        }
+        let ids = |set: &PolicySet| {
+            set.policies
+                .iter()
+                .enumerate()
+                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
+                .map(|(i, p)| (p.id.clone(), i as u32))
+                .collect()
+        };
+        Diff {
+            old_set,
+            new_set,
+            changes: Changes::between(old_set, new_set),
+            entity_changes: changed_entities(&old_entities, &new_entities),
+            old_index: PolicyIndex::new(old_set),
+            new_index: PolicyIndex::new(new_set),
+            old_ids: ids(old_set),
+            new_ids: ids(new_set),
+            old_entities,
+            new_entities,
+            options,
+        }
+    }
+
+    /// Every request of the domain (both versions' domains joined) that the
+    /// versions decide differently, in the audit's order; `context` fixes
+    /// context attributes, `choices` gives the values of those that cannot
+    /// be enumerated.
+    pub fn over_domain(
+        &self,
+        context: Option<&Json>,
+        threads: usize,
+        choices: &dyn Fn(&Type) -> Option<Vec<Value>>,
+    ) -> Result<Vec<Flip>, DiffError> {
+        if self.changes.is_empty() && self.entity_changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let old_domain = Domain::build_with(self.old_set, &self.old_entities, context, choices)?;
+        let new_domain = Domain::build_with(self.new_set, &self.new_entities, context, choices)?;
+        let found = if self.entity_changes.is_empty() {
+            self.policy_flips(&old_domain, &new_domain, threads)
+        } else {
+            self.store_flips(&old_domain, &new_domain, threads)
+        };
+        found
+            .into_iter()
+            .map(|(request, context_json)| self.flip(request, context_json))
+            .collect()
+    }
+
+    /// The requests of `requests` that the versions decide differently, in
+    /// the audit's order, each once.
+    pub fn over_requests(&self, requests: &[Request]) -> Vec<Flip> {
+        let mut found: Vec<(Request, String)> = requests
+            .iter()
+            .map(|r| {
+                let json = serde_json::to_string(&r.context.to_json()).unwrap_or_default();
+                (r.clone(), json)
+            })
+            .collect();
+        found.sort_by_cached_key(|(r, json)| {
+            (
+                r.principal.to_string(),
+                r.action.to_string(),
+                r.resource.to_string(),
+                json.clone(),
+            )
+        });
+        found.dedup_by(|a, b| a.0 == b.0);
+        found
+            .into_iter()
+            .filter_map(|(request, json)| self.flip(request, json).ok())
+            .collect()
+    }
+
+    /// `request` decided by both versions, with the blame: `Err` when they
+    /// decide alike (from the domain, an internal error; from a log, not a
+    /// flip).
+    fn flip(&self, request: Request, context_json: String) -> Result<Flip, DiffError> {
+        let old =
+            self.old_index
+                .authorize(self.old_set, &self.old_entities, &request, self.options);
+        let new =
+            self.new_index
+                .authorize(self.new_set, &self.new_entities, &request, self.options);
+        if old.decision == new.decision {
+            return Err(DiffError::Disagree(format!(
+                "{}, {}, {}",
+                request.principal, request.action, request.resource
+            )));
+        }
+        let blame = blame::blame(self, &request, &old, &new);
+        Ok(Flip {
+            request,
+            context_json,
+            old,
+            new,
+            blame,
+        })
+    }
+
+    /// Only the policies differ: one judge over the merged set and the one
+    /// store, requests that no changed policy applies to skipped.
+    fn policy_flips(&self, old: &Domain, new: &Domain, threads: usize) -> Vec<(Request, String)> {
+        let store = &self.new_entities;
+        let domain = new.union(store, old, &self.old_entities);
+        let merged = changes::merge(self.old_set, self.new_set, &self.changes);
+        let index = PolicyIndex::new(&merged.set);
+        let principals = domain.principals();
+        let lines = in_order(
+            principals.len(),
+            threads,
+            || {
+                let mut judge = Judge::new(&merged.set, store, self.options, &index, &domain);
+                judge.set_versions(&merged.versions);
+                judge
+            },
+            |judge, u| {
+                let p = principals[u];
+                let mut lines = Vec::new();
+                judge.principal(p, &domain.actions_of(p, &[]), None, Keep::Flips, &mut lines);
+                lines
+            },
+        );
+        lines
+            .iter()
+            .flatten()
+            .map(|line| request_of(&domain, store, line))
+            .collect()
+    }
+
+    /// The stores differ: each version judged on its own store over the
+    /// joined domain, the allowed requests of the two compared.
+    fn store_flips(&self, old: &Domain, new: &Domain, threads: usize) -> Vec<(Request, String)> {
+        let (old_store, new_store) = (&self.old_entities, &self.new_entities);
+        let old_domain = old.union(old_store, new, new_store);
+        let new_domain = new.union(new_store, old, old_store);
+        let principals = new_domain.principals();
+        let found = in_order(
+            principals.len(),
+            threads,
+            || {
+                (
+                    Judge::new(
+                        self.old_set,
+                        old_store,
+                        self.options,
+                        &self.old_index,
+                        &old_domain,
+                    ),
+                    Judge::new(
+                        self.new_set,
+                        new_store,
+                        self.options,
+                        &self.new_index,
+                        &new_domain,
+                    ),
+                )
+            },
+            |(old_judge, new_judge), u| {
+                let p_new = principals[u];
+                let uid = new_store.node_uid(p_new);
+                let Some(p_old) = old_store.node(uid) else {
+                    return Vec::new();
+                };
+                let allowed = |judge: &mut Judge, domain: &Domain, p: u32| {
+                    let mut lines = Vec::new();
+                    judge.principal(
+                        p,
+                        &domain.actions_of(p, &[]),
+                        None,
+                        Keep::Reported,
+                        &mut lines,
+                    );
+                    lines.retain(|l| l.response.decision == crate::authorize::Decision::Allow);
+                    lines
+                };
+                let before = allowed(old_judge, &old_domain, p_old);
+                let after = allowed(new_judge, &new_domain, p_new);
+                // Both lists are in the domain's order (action, resource,
+                // context): walk them side by side.
+                let key = |d: &'_ Domain, l: &Line| {
+                    (
+                        l.action,
+                        d.name(l.ids.resource).to_string(),
+                        d.context_json[l.ids.context as usize].clone(),
+                    )
+                };
+                let mut out = Vec::new();
+                let (mut i, mut j) = (0, 0);
+                while i < before.len() || j < after.len() {
+                    let a = before.get(i).map(|l| key(&old_domain, l));
+                    let b = after.get(j).map(|l| key(&new_domain, l));
+                    match (a, b) {
+                        (Some(a), Some(b)) if a == b => {
+                            i += 1;
+                            j += 1;
+                        }
+                        (Some(a), Some(b)) if a < b => {
+                            out.push(request_of(&old_domain, old_store, &before[i]));
+                            i += 1;
+                        }
+                        (Some(_), None) => {
+                            out.push(request_of(&old_domain, old_store, &before[i]));
+                            i += 1;
+                        }
+                        _ => {
+                            out.push(request_of(&new_domain, new_store, &after[j]));
+                            j += 1;
+                        }
+                    }
+                }
+                out
+            },
+        );
+        found.into_iter().flatten().collect()
+    }
+
+    /// The number in the old version of the policy with id `id`.
+    fn old_policy(&self, id: &str) -> Option<u32> {
+        self.old_ids.get(id).copied()
+    }
+
+    /// The number in the new version of the policy with id `id`.
+    fn new_policy(&self, id: &str) -> Option<u32> {
+        self.new_ids.get(id).copied()
+    }
+}
+
+/// The request of an answer's line, and its context's JSON text.
+fn request_of(domain: &Domain, store: &Entities, line: &Line) -> (Request, String) {
+    let ids = line.ids;
+    (
+        Request {
+            principal: store.node_uid(ids.principal).clone(),
+            action: store.node_uid(ids.action).clone(),
+            resource: store.node_uid(ids.resource).clone(),
+            context: domain.contexts[ids.context as usize].clone(),
+        },
+        domain.context_json[ids.context as usize].clone(),
+    )
+}
+
+/// The entities whose data or parents differ between the stores, and how:
+/// `Changed`, `Added` (only in `new`) or `Removed` (only in `old`).
+pub fn changed_entities(old: &Entities, new: &Entities) -> BTreeMap<EntityUid, Status> {
+    let mut out = BTreeMap::new();
+    let parents = |store: &Entities, uid: &EntityUid| {
+        let mut p: Vec<EntityUid> = store.parents(uid).into_iter().cloned().collect();
+        p.sort();
+        p
+    };
+    for (uid, data) in old.iter() {
+        match new.get(uid) {
+            None => {
+                out.insert(uid.clone(), Status::Removed);
+            }
+            Some(other) if other != data || parents(old, uid) != parents(new, uid) => {
+                out.insert(uid.clone(), Status::Changed);
+            }
+            Some(_) => {}
+        }
+    }
+    for (uid, _) in new.iter() {
+        if !old.contains(uid) {
+            out.insert(uid.clone(), Status::Added);
+        }
+    }
+    out
+}
