@@ -150,22 +150,19 @@ pub enum Keep {
 /// Two versions of a policy set judged at once, for `mspl diff`: the
 /// judge's set holds the policies of both, each in one version or in both
 /// (unchanged), so that what the versions share is evaluated once.
+///
+/// A decision does not depend on the order its policies are judged in
+/// (the request's budget is spent exactly when their steps together pass
+/// it), so a request none of whose candidates is in only one version is
+/// decided alike by both and is not judged.
 #[derive(Clone, Debug, Default)]
 pub struct Versions {
     /// Per policy of the set: whether the old version has it.
     pub old: Vec<bool>,
     /// Per policy: whether the new version has it.
     pub new: Vec<bool>,
-    /// Per policy: its position in the old version (the old candidates are
-    /// judged in the old load order).
-    pub old_rank: Vec<u32>,
     /// The policies in only one version, in order.
     pub changed: Vec<u32>,
-    /// Whether the shared policies stand in the same order in both
-    /// versions. Then a request none of whose candidates is changed is
-    /// decided alike by both (the same policies judged in the same order),
-    /// and is not judged.
-    pub same_order: bool,
 }
 
 /// One thread's judge: memo tables, buffers and the request being built.
@@ -333,7 +330,7 @@ impl<'a> Judge<'a> {
         let (set, entities, domain) = (self.set, self.entities, self.domain);
         let ad = &domain.actions[a];
         self.request.action = self.uids[ad.node as usize].clone();
-        if let Some(v) = self.versions.filter(|v| v.same_order) {
+        if let Some(v) = self.versions {
             // No changed policy can apply to a request of this principal
             // and action: both versions judge the same policies alike.
             let request = &self.request;
@@ -540,7 +537,7 @@ impl<'a> Judge<'a> {
         if let Some(v) = self.versions {
             let result = self.judge_versions(v, &candidates, ids);
             self.candidates = candidates;
-            return result;
+            return Some(result);
         }
         let (response, flags) = self.decide(&candidates, ids);
         self.candidates = candidates;
@@ -548,12 +545,11 @@ impl<'a> Judge<'a> {
     }
 
     /// Whether both versions decide the request being built alike without
-    /// judging it: they share their order and no changed policy of
-    /// `candidates` applies to its resource.
+    /// judging it: no changed policy of `candidates` applies to its
+    /// resource.
     fn untouched(&self, v: &Versions, candidates: &[u32]) -> bool {
         let (set, entities) = (self.set, self.entities);
-        v.same_order
-            && !candidates.iter().any(|&i| {
+        !candidates.iter().any(|&i| {
                 !(v.old[i as usize] && v.new[i as usize])
                     && entity_constraint(
                         &set.policies[i as usize].policy.resource,
@@ -571,20 +567,19 @@ impl<'a> Judge<'a> {
         v: &Versions,
         candidates: &[u32],
         ids: Ids,
-    ) -> Option<(Response, Flags)> {
+    ) -> (Response, Flags) {
         let mut old_list = std::mem::take(&mut self.old_list);
         let mut new_list = std::mem::take(&mut self.new_list);
         old_list.clear();
         new_list.clear();
         old_list.extend(candidates.iter().filter(|&&i| v.old[i as usize]));
-        old_list.sort_by_key(|&i| v.old_rank[i as usize]);
         new_list.extend(candidates.iter().filter(|&&i| v.new[i as usize]));
         let (old, _) = self.decide(&old_list, ids);
         let (new, mut flags) = self.decide(&new_list, ids);
         flags.flipped = old.decision != new.decision;
         self.old_list = old_list;
         self.new_list = new_list;
-        Some((new, flags))
+        (new, flags)
     }
 
     /// Decides the request being built on the policies numbered

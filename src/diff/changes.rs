@@ -274,26 +274,14 @@ pub struct Merged {
 pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
     let offset = new.rules.len() as u32;
     let mut set = new.clone();
-    let mut versions = Versions {
-        same_order: true,
-        ..Versions::default()
-    };
-    let mut last_rank = None;
+    let mut versions = Versions::default();
     for (n, status) in changes.new_status.iter().enumerate() {
         let shared = !status.differs();
         versions.new.push(true);
         versions.old.push(shared);
-        match changes.new_match[n] {
-            Some(o) if shared => {
-                versions.same_order &= last_rank.map_or(true, |r| r < o);
-                last_rank = Some(o);
-                versions.old_rank.push(o);
-            }
-            _ => {
-                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
-                versions.changed.push(n as u32);
-                versions.old_rank.push(u32::MAX);
-            }
+        if !shared {
+            // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
+            versions.changed.push(n as u32);
         }
     }
     for rule in &old.rules {
@@ -316,7 +304,6 @@ pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
         set.policies.push(entry);
         versions.new.push(false);
         versions.old.push(true);
-        versions.old_rank.push(o as u32);
     }
     Merged { set, versions }
 }

@@ -1,0 +1,296 @@
+//! The diff is exact: on generated worlds, for policy changes, data
+//! changes and both, in both error modes and under tight step limits, the
+//! requests `mspl diff` reports are exactly those of the joined domain that
+//! two brute-force `authorize` runs decide differently, with their
+//! responses; and a policy that did not change is never blamed.
+
+#[path = "support/worlds.rs"]
+mod worlds;
+
+use mspl::audit::domain::{add_named_actions, Domain};
+use mspl::authorize::{authorize, ErrorMode, Options};
+use mspl::diff::Diff;
+use mspl::engine::build_entities;
+use mspl::entities::json::Request;
+use mspl::policy_set::{IdScheme, Loader};
+use mspl::{Entities, Limits, PolicySet};
+use std::collections::{BTreeMap, BTreeSet};
+use worlds::{bytes, world};
+
+fn load(text: &str, limits: Limits, ids: IdScheme) -> PolicySet {
+    let mut loader = Loader::new(limits);
+    loader.add_source("gen.mspl".into(), text.into());
+    let (set, diagnostics) = loader.finish(ids);
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.severity != mspl::diag::Severity::Error),
+        "{text}\n{diagnostics:?}"
+    );
+    set
+}
+
+fn store(set: &PolicySet, text: &str, sets: [&PolicySet; 2]) -> Entities {
+    let mut entities = build_entities(&set.schema, [("world.json", text)]).unwrap();
+    for s in sets {
+        add_named_actions(s, &mut entities);
+    }
+    entities
+}
+
+/// The policies of `text` changed by the edits `edits` picks; which edits
+/// were made.
+fn edit(text: &str, other: &str, edits: &[u8]) -> (String, Vec<&'static str>) {
+    let (head, mut lines): (Vec<&str>, Vec<String>) = {
+        let mut head = Vec::new();
+        let mut lines = Vec::new();
+        for l in text.lines() {
+            if l.starts_with("@id(") {
+                lines.push(l.to_string());
+            } else {
+                head.push(l);
+            }
+        }
+        (head, lines)
+    };
+    let theirs: Vec<&str> = other.lines().filter(|l| l.starts_with("@id(")).collect();
+    let mut made = Vec::new();
+    let mut head = head.join("\n");
+    for (k, &e) in edits.iter().enumerate() {
+        let at = usize::from(edits[(k + 1) % edits.len()]) % lines.len().max(1);
+        match e % 6 {
+            0 if lines.len() > 1 => {
+                lines.remove(at);
+                made.push("remove");
+            }
+            1 if !lines.is_empty() && !theirs.is_empty() => {
+                // The same id, another body.
+                let body = split_id(theirs[at % theirs.len()]).1;
+                lines[at] = format!("{}{body}", split_id(&lines[at]).0);
+                made.push("change");
+            }
+            2 if !theirs.is_empty() => {
+                let body = theirs[at % theirs.len()];
+                lines.push(body.replacen("@id(\"p", "@id(\"q", 1));
+                made.push("add");
+            }
+            3 if lines.len() > 1 => {
+                let last = lines.len() - 1;
+                lines.swap(at, last);
+                made.push("reorder");
+            }
+            4 => {
+                head = head.replace("u.level > 2", "u.level > 3");
+                made.push("rule");
+            }
+            5 if !lines.is_empty() => {
+                lines[at] = split_id(&lines[at]).1.to_string();
+                made.push("unnamed");
+            }
+            _ => {}
+        }
+    }
+    (format!("{head}\n{}\n", lines.join("\n")), made)
+}
+
+/// A policy line's `@id("…")` (or nothing) and the rest.
+fn split_id(line: &str) -> (&str, &str) {
+    if line.starts_with("@id(") {
+        let end = line.find(')').unwrap() + 1;
+        line.split_at(end)
+    } else {
+        ("", line)
+    }
+}
+
+/// Every request of the two domains joined (by name) that the versions
+/// decide differently, judged one by one with `authorize`.
+fn brute_force(
+    old: (&PolicySet, &Entities),
+    new: (&PolicySet, &Entities),
+    context: Option<&serde_json::Value>,
+    options: &Options,
+) -> Vec<String> {
+    // action -> (principals, resources, contexts by JSON)
+    type Requests = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, BTreeMap<String, mspl::eval::Value>)>;
+    let mut joined: Requests = BTreeMap::new();
+    let mut uids: BTreeMap<String, mspl::syntax::ast::EntityUid> = BTreeMap::new();
+    for (set, entities) in [old, new] {
+        let d = Domain::build(set, entities, context).unwrap();
+        for a in &d.actions {
+            let entry = joined.entry(d.name(a.node).to_string()).or_default();
+            uids.insert(d.name(a.node).to_string(), a.action.clone());
+            for &p in &a.principals {
+                entry.0.insert(d.name(p).to_string());
+                uids.insert(d.name(p).to_string(), entities.node_uid(p).clone());
+            }
+            for &r in &a.resources {
+                entry.1.insert(d.name(r).to_string());
+                uids.insert(d.name(r).to_string(), entities.node_uid(r).clone());
+            }
+            for &c in &a.contexts {
+                entry
+                    .2
+                    .insert(d.context_json[c as usize].clone(), d.contexts[c as usize].clone());
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for (action, (principals, resources, contexts)) in &joined {
+        for p in principals {
+            for r in resources {
+                for (json, c) in contexts {
+                    let request = Request {
+                        principal: uids[p].clone(),
+                        action: uids[action].clone(),
+                        resource: uids[r].clone(),
+                        context: c.clone(),
+                    };
+                    let before = authorize(old.0, old.1, &request, options);
+                    let after = authorize(new.0, new.1, &request, options);
+                    if before.decision != after.decision {
+                        lines.push(line(p, action, r, json, &before, &after));
+                    }
+                }
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+fn line(
+    p: &str,
+    a: &str,
+    r: &str,
+    c: &str,
+    old: &mspl::Response,
+    new: &mspl::Response,
+) -> String {
+    format!(
+        "{p} {a} {r} {c} {} {}",
+        serde_json::to_string(old).unwrap(),
+        serde_json::to_string(new).unwrap()
+    )
+}
+
+fn limits_for(seed: u64) -> Limits {
+    if seed % 4 == 0 {
+        Limits {
+            max_steps: 20,
+            max_request_steps: 50,
+            ..Limits::default()
+        }
+    } else {
+        Limits::default()
+    }
+}
+
+#[test]
+fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
+    let (mut worlds_checked, mut flips, mut compared_kinds) = (0, 0, BTreeMap::new());
+    for seed in 0..120u64 {
+        let limits = limits_for(seed);
+        let mine = world(seed);
+        // A world of the same kind (with or without declarations).
+        let theirs = world(seed + 1000);
+        let kind = seed % 3; // 0 policies, 1 data, 2 both
+        let edits = bytes(seed, 3);
+        let (new_text, made) = if kind == 1 {
+            (mine.policies.clone(), Vec::new())
+        } else {
+            edit(&mine.policies, &theirs.policies, &edits[..1 + usize::from(edits[2] % 2)])
+        };
+        for (errors, ids) in [
+            (ErrorMode::FailClosed, IdScheme::Annotated),
+            (ErrorMode::Cedar, IdScheme::Cedar),
+        ] {
+            let options = Options {
+                errors,
+                limits,
+                plain: false,
+            };
+            let old_set = load(&mine.policies, limits, ids);
+            let new_set = load(&new_text, limits, ids);
+            let new_data = if kind == 0 { &mine.entities } else { &theirs.entities };
+            let sets = [&old_set, &new_set];
+            let old_store = store(&old_set, &mine.entities, sets);
+            let new_store = store(&new_set, new_data, sets);
+            let expected = brute_force(
+                (&old_set, &old_store),
+                (&new_set, &new_store),
+                mine.context.as_ref(),
+                &options,
+            );
+            let diff = Diff::new(&old_set, old_store.clone(), &new_set, new_store.clone(), &options);
+            for threads in [1, 3] {
+                let got = diff
+                    .over_domain(mine.context.as_ref(), threads, &|_| None)
+                    .unwrap();
+                let lines: Vec<String> = got
+                    .iter()
+                    .map(|f| {
+                        line(
+                            &f.request.principal.to_string(),
+                            &f.request.action.to_string(),
+                            &f.request.resource.to_string(),
+                            &f.context_json,
+                            &f.old,
+                            &f.new,
+                        )
+                    })
+                    .collect();
+                let mut sorted = lines.clone();
+                sorted.sort();
+                assert_eq!(
+                    sorted, expected,
+                    "seed {seed} ({made:?}, kind {kind}, {errors:?}, {threads} threads)\nold:\n{}\nnew:\n{new_text}",
+                    mine.policies
+                );
+                // In the audit's order.
+                let keys: Vec<(String, String, String, String)> = got
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.request.principal.to_string(),
+                            f.request.action.to_string(),
+                            f.request.resource.to_string(),
+                            f.context_json.clone(),
+                        )
+                    })
+                    .collect();
+                let mut ordered = keys.clone();
+                ordered.sort();
+                assert_eq!(keys, ordered, "seed {seed}: the flips are in order");
+                if kind == 0 && ids == IdScheme::Annotated && !made.contains(&"unnamed") {
+                    // Only policies whose text differs, or that call the
+                    // changed rule, are blamed.
+                    let text_of = |t: &str, id: &str| {
+                        t.lines()
+                            .find(|l| l.starts_with(&format!("@id(\"{id}\")")))
+                            .map(str::to_string)
+                    };
+                    for f in &got {
+                        for b in f.blame.iter().filter(|b| !b.id.starts_with("rule:")) {
+                            let (a, z) = (text_of(&mine.policies, &b.id), text_of(&new_text, &b.id));
+                            let differs = a != z
+                                || (made.contains(&"rule")
+                                    && a.is_some_and(|l| l.contains("senior(")));
+                            assert!(differs, "seed {seed}: `{}` is blamed but did not change", b.id);
+                        }
+                    }
+                }
+            }
+            flips += expected.len();
+            *compared_kinds.entry(kind).or_insert(0) += expected.len();
+        }
+        worlds_checked += 1;
+    }
+    eprintln!("{worlds_checked} worlds, {flips} flips compared, by kind {compared_kinds:?}");
+    for kind in 0..3 {
+        assert!(
+            compared_kinds.get(&kind).copied().unwrap_or(0) >= 100,
+            "too few flips of kind {kind}: {compared_kinds:?}"
+        );
+    }
+}
