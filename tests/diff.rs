@@ -112,7 +112,14 @@ fn brute_force(
     options: &Options,
 ) -> Vec<String> {
     // action -> (principals, resources, contexts by JSON)
-    type Requests = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, BTreeMap<String, mspl::eval::Value>)>;
+    type Requests = BTreeMap<
+        String,
+        (
+            BTreeSet<String>,
+            BTreeSet<String>,
+            BTreeMap<String, mspl::eval::Value>,
+        ),
+    >;
     let mut joined: Requests = BTreeMap::new();
     let mut uids: BTreeMap<String, mspl::syntax::ast::EntityUid> = BTreeMap::new();
     for (set, entities) in [old, new] {
@@ -129,9 +136,10 @@ fn brute_force(
                 uids.insert(d.name(r).to_string(), entities.node_uid(r).clone());
             }
             for &c in &a.contexts {
-                entry
-                    .2
-                    .insert(d.context_json[c as usize].clone(), d.contexts[c as usize].clone());
+                entry.2.insert(
+                    d.context_json[c as usize].clone(),
+                    d.contexts[c as usize].clone(),
+                );
             }
         }
     }
@@ -159,14 +167,7 @@ fn brute_force(
     lines
 }
 
-fn line(
-    p: &str,
-    a: &str,
-    r: &str,
-    c: &str,
-    old: &mspl::Response,
-    new: &mspl::Response,
-) -> String {
+fn line(p: &str, a: &str, r: &str, c: &str, old: &mspl::Response, new: &mspl::Response) -> String {
     format!(
         "{p} {a} {r} {c} {} {}",
         serde_json::to_string(old).unwrap(),
@@ -199,7 +200,11 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
         let (new_text, made) = if kind == 1 {
             (mine.policies.clone(), Vec::new())
         } else {
-            edit(&mine.policies, &theirs.policies, &edits[..1 + usize::from(edits[2] % 2)])
+            edit(
+                &mine.policies,
+                &theirs.policies,
+                &edits[..1 + usize::from(edits[2] % 2)],
+            )
         };
         for (errors, ids) in [
             (ErrorMode::FailClosed, IdScheme::Annotated),
@@ -212,7 +217,11 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
             };
             let old_set = load(&mine.policies, limits, ids);
             let new_set = load(&new_text, limits, ids);
-            let new_data = if kind == 0 { &mine.entities } else { &theirs.entities };
+            let new_data = if kind == 0 {
+                &mine.entities
+            } else {
+                &theirs.entities
+            };
             let sets = [&old_set, &new_set];
             let old_store = store(&old_set, &mine.entities, sets);
             let new_store = store(&new_set, new_data, sets);
@@ -222,7 +231,13 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
                 mine.context.as_ref(),
                 &options,
             );
-            let diff = Diff::new(&old_set, old_store.clone(), &new_set, new_store.clone(), &options);
+            let diff = Diff::new(
+                &old_set,
+                old_store.clone(),
+                &new_set,
+                new_store.clone(),
+                &options,
+            );
             for threads in [1, 3] {
                 let got = diff
                     .over_domain(mine.context.as_ref(), threads, &|_| None)
@@ -272,11 +287,16 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
                     };
                     for f in &got {
                         for b in f.blame.iter().filter(|b| !b.id.starts_with("rule:")) {
-                            let (a, z) = (text_of(&mine.policies, &b.id), text_of(&new_text, &b.id));
+                            let (a, z) =
+                                (text_of(&mine.policies, &b.id), text_of(&new_text, &b.id));
                             let differs = a != z
                                 || (made.contains(&"rule")
                                     && a.is_some_and(|l| l.contains("senior(")));
-                            assert!(differs, "seed {seed}: `{}` is blamed but did not change", b.id);
+                            assert!(
+                                differs,
+                                "seed {seed}: `{}` is blamed but did not change",
+                                b.id
+                            );
                         }
                     }
                 }

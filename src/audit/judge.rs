@@ -550,24 +550,19 @@ impl<'a> Judge<'a> {
     fn untouched(&self, v: &Versions, candidates: &[u32]) -> bool {
         let (set, entities) = (self.set, self.entities);
         !candidates.iter().any(|&i| {
-                !(v.old[i as usize] && v.new[i as usize])
-                    && entity_constraint(
-                        &set.policies[i as usize].policy.resource,
-                        &self.request.resource,
-                        entities,
-                    )
-            })
+            !(v.old[i as usize] && v.new[i as usize])
+                && entity_constraint(
+                    &set.policies[i as usize].policy.resource,
+                    &self.request.resource,
+                    entities,
+                )
+        })
     }
 
     /// Both versions' decisions of the request being built, whose
     /// candidates in the merged set are `candidates`; the response is the
     /// new version's.
-    fn judge_versions(
-        &mut self,
-        v: &Versions,
-        candidates: &[u32],
-        ids: Ids,
-    ) -> (Response, Flags) {
+    fn judge_versions(&mut self, v: &Versions, candidates: &[u32], ids: Ids) -> (Response, Flags) {
         let mut old_list = std::mem::take(&mut self.old_list);
         let mut new_list = std::mem::take(&mut self.new_list);
         old_list.clear();

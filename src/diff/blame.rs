@@ -1,5 +1,6 @@
 //! Who is responsible for a flip: the policies that decide or erred in
-//! either version and differ between them, the changed rules those call,
+//! either version and differ between them, the rules those call whose
+//! text changed (or that one version lacks),
 //! and the changed entities the request reaches.
 //!
 //! A policy that did not change and calls no rule that changed is never
@@ -33,8 +34,13 @@ pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> 
     let changes = &diff.changes;
     let mut note_rules = |set: &crate::policy_set::PolicySet, i: u32| {
         for name in calls(set, &set.policies[i as usize].policy) {
-            if let Some(&status) = changes.rules.get(&name) {
-                rules.insert(format!("rule:{name}"), status);
+            // The rules whose own text differs: a rule that only calls
+            // one of them is not where the change is.
+            match changes.rules.get(&name) {
+                Some(Status::CallsChanged) | None => {}
+                Some(&status) => {
+                    rules.insert(format!("rule:{name}"), status);
+                }
             }
         }
     };

@@ -172,4 +172,3 @@ pub fn world(seed: u64) -> World {
         context,
     }
 }
-
