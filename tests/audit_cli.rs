@@ -8,6 +8,9 @@
 //! - the HTML report's counts against the JSON matrix;
 //! - every command of `docs/audit.md`, with the output shown there.
 
+#[path = "support/doc_examples.rs"]
+mod doc_examples;
+
 use std::path::Path;
 
 const POLICIES: &str = "policies/model_studio";
@@ -291,82 +294,10 @@ fn bad_input_and_cut_answers_say_so() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-/// The fenced blocks of a Markdown text: (info string, body).
-fn blocks(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
-        if let Some(info) = line.strip_prefix("```") {
-            match current.take() {
-                Some(block) => out.push(block),
-                None => current = Some((info.trim().to_string(), String::new())),
-            }
-        } else if let Some((_, body)) = current.as_mut() {
-            body.push_str(line);
-            body.push('\n');
-        }
-    }
-    out
-}
-
 #[test]
 fn every_example_of_docs_audit_runs_and_prints_what_it_shows() {
-    let text = std::fs::read_to_string("docs/audit.md").expect("docs/audit.md");
-    let blocks = blocks(&text);
-    let mut ran = 0;
-    for (i, (info, body)) in blocks.iter().enumerate() {
-        if info != "sh" || !body.starts_with("mspl audit ") {
-            continue;
-        }
-        let words: Vec<String> = shell_words(body.trim().trim_start_matches("mspl "));
-        let args: Vec<&str> = words.iter().map(String::as_str).collect();
-        let (code, stdout, stderr) = mspl(&args);
-        let shown = blocks.get(i + 1).filter(|(info, _)| info == "text");
-        let Some((_, shown)) = shown else {
-            panic!(
-                "the command `{}` has no ```text block after it",
-                body.trim()
-            );
-        };
-        let printed = if stdout.is_empty() { &stderr } else { &stdout };
-        assert_eq!(
-            printed,
-            shown,
-            "docs/audit.md: `{}` (exit {code})",
-            body.trim()
-        );
-        ran += 1;
-    }
+    let ran = doc_examples::check("docs/audit.md", "mspl audit ", |args| mspl(args));
     assert!(ran >= 5, "only {ran} commands in docs/audit.md");
-}
-
-/// Splits a command line: words separated by spaces, `'…'` quoted, a
-/// backslash at a line's end joins it to the next.
-fn shell_words(line: &str) -> Vec<String> {
-    let line = line.replace("\\\n", " ");
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                any = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if any || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-                any = false;
-            }
-            c => word.push(c),
-        }
-    }
-    if any || !word.is_empty() {
-        words.push(word);
-    }
-    words
 }
 
 /// Headless Chromium, when this machine has it (CI installs it).

@@ -11,7 +11,11 @@
 //!   mutant's edits), `entities.json` (the shipped examples),
 //!   `new-entities.json` (with the case's entity edits) and
 //!   `requests.jsonl`; beside each, `NAME.out` with the exit code, stdout
-//!   and stderr. `MSPL_UPDATE_DIFF=1` rewrites them (review the diff).
+//!   and stderr. `MSPL_UPDATE_DIFF=1` rewrites them (review the diff);
+//! - every command of `docs/diff.md`, with the output shown there.
+
+#[path = "support/doc_examples.rs"]
+mod doc_examples;
 
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
@@ -403,4 +407,13 @@ fn generate_is_deterministic_valid_and_keeps_the_invariants() {
             read(&format!("{out}/requests.jsonl")).lines().count()
         );
     }
+}
+
+#[test]
+fn every_example_of_docs_diff_runs_and_prints_what_it_shows() {
+    let ran = doc_examples::check("docs/diff.md", "mspl ", |args| {
+        let out = mspl::cli::execute(std::iter::once("mspl").chain(args.iter().copied()));
+        (out.code, out.stdout, out.stderr)
+    });
+    assert!(ran >= 5, "only {ran} commands in docs/diff.md");
 }

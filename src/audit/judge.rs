@@ -196,6 +196,18 @@ pub struct Judge<'a> {
     /// The candidates of each version.
     old_list: Vec<u32>,
     new_list: Vec<u32>,
+    /// The outcomes the new version's decision of the request being judged
+    /// gave, for the old version's to reuse.
+    seen: Vec<(u32, PolicyOutcome, u64)>,
+}
+
+/// Whether a decision records the outcomes it gets, or reuses those
+/// recorded (for the policies both versions share).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    Off,
+    Record,
+    Replay,
 }
 
 /// One judged request of a query.
@@ -258,6 +270,7 @@ impl<'a> Judge<'a> {
             versions: None,
             old_list: Vec::new(),
             new_list: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -539,7 +552,7 @@ impl<'a> Judge<'a> {
             self.candidates = candidates;
             return Some(result);
         }
-        let (response, flags) = self.decide(&candidates, ids);
+        let (response, flags) = self.decide(&candidates, ids, Reuse::Off);
         self.candidates = candidates;
         Some((response, flags))
     }
@@ -569,8 +582,9 @@ impl<'a> Judge<'a> {
         new_list.clear();
         old_list.extend(candidates.iter().filter(|&&i| v.old[i as usize]));
         new_list.extend(candidates.iter().filter(|&&i| v.new[i as usize]));
-        let (old, _) = self.decide(&old_list, ids);
-        let (new, mut flags) = self.decide(&new_list, ids);
+        self.seen.clear();
+        let (new, mut flags) = self.decide(&new_list, ids, Reuse::Record);
+        let (old, _) = self.decide(&old_list, ids, Reuse::Replay);
         flags.flipped = old.decision != new.decision;
         self.old_list = old_list;
         self.new_list = new_list;
@@ -578,16 +592,32 @@ impl<'a> Judge<'a> {
     }
 
     /// Decides the request being built on the policies numbered
-    /// `candidates`, in that order, with what the policies gave.
-    fn decide(&mut self, candidates: &[u32], ids: Ids) -> (Response, Flags) {
+    /// `candidates`, in that order, with what the policies gave; `reuse`
+    /// records each outcome, or takes a recorded one where it fits the
+    /// budget left (the run a capped evaluation would make).
+    fn decide(&mut self, candidates: &[u32], ids: Ids, reuse: Reuse) -> (Response, Flags) {
         let set = self.set;
         let mut flags = Flags::default();
+        let mut seen = std::mem::take(&mut self.seen);
         let response = authorize::decide_by(set, self.options, candidates, |i, left| {
             let policy = &set.policies[i as usize].policy;
             if !entity_constraint(&policy.resource, &self.request.resource, self.entities) {
                 return (PolicyOutcome::ScopeMismatch, 0);
             }
-            let (outcome, steps) = self.outcome(i, ids, left);
+            // The test of `outcome`: a recorded run is the one an
+            // evaluation capped at `left` would make when it fit.
+            let recorded = seen
+                .iter()
+                .find(|(j, o, steps)| *j == i && *steps <= left && !cut_by_limit(o))
+                .filter(|_| reuse == Reuse::Replay)
+                .map(|(_, o, steps)| (o.clone(), *steps));
+            let (outcome, steps) = match recorded {
+                Some(known) => known,
+                None => self.outcome(i, ids, left),
+            };
+            if reuse == Reuse::Record {
+                seen.push((i, outcome.clone(), steps));
+            }
             let permit = policy.effect == Effect::Permit;
             match &outcome {
                 PolicyOutcome::Satisfied if permit => flags.permit_satisfied = true,
@@ -601,6 +631,7 @@ impl<'a> Judge<'a> {
             }
             (outcome, steps)
         });
+        self.seen = seen;
         flags.spent = response
             .errors
             .iter()

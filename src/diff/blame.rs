@@ -10,7 +10,7 @@
 //! the entities of its context, their ancestors, and the entities their
 //! attributes name with those entities' ancestors, in either store.
 
-use super::changes::{calls, Status};
+use super::changes::Status;
 use super::{Blamed, Diff};
 use crate::authorize::{scope_matches, Response};
 use crate::entities::json::Request;
@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// policies, then rules (`rule:NAME`), then entities, each sorted.
 pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> Vec<Blamed> {
     let mut policies: BTreeMap<String, Status> = BTreeMap::new();
-    let mut rules: BTreeMap<String, Status> = BTreeMap::new();
+    let mut rules: BTreeMap<String, String> = BTreeMap::new();
     let deciding = |r: &Response| -> Vec<smol_str::SmolStr> {
         r.determining
             .iter()
@@ -32,16 +32,9 @@ pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> 
             .collect()
     };
     let changes = &diff.changes;
-    let mut note_rules = |set: &crate::policy_set::PolicySet, i: u32| {
-        for name in calls(set, &set.policies[i as usize].policy) {
-            // The rules whose own text differs: a rule that only calls
-            // one of them is not where the change is.
-            match changes.rules.get(&name) {
-                Some(Status::CallsChanged) | None => {}
-                Some(&status) => {
-                    rules.insert(format!("rule:{name}"), status);
-                }
-            }
+    let mut note_rules = |old: bool, i: u32| {
+        for b in diff.rules_of(old, i) {
+            rules.insert(b.id.clone(), b.what.clone());
         }
     };
     for id in deciding(old) {
@@ -51,7 +44,7 @@ pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> 
         let status = changes.old_status[o as usize];
         if status.differs() {
             policies.insert(old_name(diff, o), status);
-            note_rules(diff.old_set, o);
+            note_rules(true, o);
         }
     }
     for id in deciding(new) {
@@ -61,7 +54,7 @@ pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> 
         let status = changes.new_status[n as usize];
         if status.differs() {
             policies.insert(id.to_string(), status);
-            note_rules(diff.new_set, n);
+            note_rules(false, n);
         }
     }
     if policies.is_empty() && diff.entity_changes.is_empty() {
@@ -80,13 +73,14 @@ pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> 
             }
         }
     }
-    let mut out: Vec<Blamed> = Vec::new();
-    for (id, status) in policies.into_iter().chain(rules) {
-        out.push(Blamed {
+    let mut out: Vec<Blamed> = policies
+        .into_iter()
+        .map(|(id, status)| Blamed {
             id,
             what: status.describe().to_string(),
-        });
-    }
+        })
+        .chain(rules.into_iter().map(|(id, what)| Blamed { id, what }))
+        .collect();
     if !diff.entity_changes.is_empty() {
         let mut reached = BTreeSet::new();
         for store in [&diff.old_entities, &diff.new_entities] {

@@ -97,6 +97,19 @@ pub struct Diff<'a> {
     new_index: PolicyIndex,
     old_ids: HashMap<smol_str::SmolStr, u32>,
     new_ids: HashMap<smol_str::SmolStr, u32>,
+    /// Per old and per new policy: the rules it calls whose own text
+    /// changed, as blamed.
+    old_rules: Vec<Vec<Blamed>>,
+    new_rules: Vec<Vec<Blamed>>,
+}
+
+/// A request found to flip, with the response of the version that judged
+/// it where one did.
+struct Found {
+    request: Request,
+    context_json: String,
+    old: Option<Response>,
+    new: Option<Response>,
 }
 
 impl<'a> Diff<'a> {
@@ -128,10 +141,32 @@ impl<'a> Diff<'a> {
                 .map(|(i, p)| (p.id.clone(), i as u32))
                 .collect()
         };
+        let changes = Changes::between(old_set, new_set);
+        let rules = |set: &PolicySet| -> Vec<Vec<Blamed>> {
+            set.policies
+                .iter()
+                .map(|p| {
+                    changes::calls(set, &p.policy)
+                        .into_iter()
+                        .filter_map(|name| match changes.rules.get(&name) {
+                            // A rule that only calls a changed one is not
+                            // where the change is.
+                            Some(Status::CallsChanged) | None => None,
+                            Some(status) => Some(Blamed {
+                                id: format!("rule:{name}"),
+                                what: status.describe().to_string(),
+                            }),
+                        })
+                        .collect()
+                })
+                .collect()
+        };
         Diff {
+            old_rules: rules(old_set),
+            new_rules: rules(new_set),
             old_set,
             new_set,
-            changes: Changes::between(old_set, new_set),
+            changes,
             entity_changes: changed_entities(&old_entities, &new_entities),
             old_index: PolicyIndex::new(old_set),
             new_index: PolicyIndex::new(new_set),
@@ -163,57 +198,76 @@ impl<'a> Diff<'a> {
         } else {
             self.store_flips(&old_domain, &new_domain, threads)
         };
-        found
-            .into_iter()
-            .map(|(request, context_json)| self.flip(request, context_json))
-            .collect()
+        // Each found request decided by the version that did not judge it,
+        // on every core.
+        const CHUNK: usize = 1024;
+        let chunks: Vec<&[Found]> = found.chunks(CHUNK).collect();
+        let decided = in_order(
+            chunks.len(),
+            threads,
+            || (),
+            |_, k| {
+                chunks[k]
+                    .iter()
+                    .map(|f| {
+                        self.flip(f).ok_or_else(|| {
+                            let r = &f.request;
+                            DiffError::Disagree(format!(
+                                "{}, {}, {}",
+                                r.principal, r.action, r.resource
+                            ))
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
+        decided.into_iter().flatten().collect()
     }
 
     /// The requests of `requests` that the versions decide differently, in
     /// the audit's order, each once.
     pub fn over_requests(&self, requests: &[Request]) -> Vec<Flip> {
-        let mut found: Vec<(Request, String)> = requests
+        let mut found: Vec<Found> = requests
             .iter()
-            .map(|r| {
-                let json = serde_json::to_string(&r.context.to_json()).unwrap_or_default();
-                (r.clone(), json)
+            .map(|r| Found {
+                context_json: serde_json::to_string(&r.context.to_json()).unwrap_or_default(),
+                request: r.clone(),
+                old: None,
+                new: None,
             })
             .collect();
-        found.sort_by_cached_key(|(r, json)| {
+        found.sort_by_cached_key(|f| {
+            let r = &f.request;
             (
                 r.principal.to_string(),
                 r.action.to_string(),
                 r.resource.to_string(),
-                json.clone(),
+                f.context_json.clone(),
             )
         });
-        found.dedup_by(|a, b| a.0 == b.0);
-        found
-            .into_iter()
-            .filter_map(|(request, json)| self.flip(request, json).ok())
-            .collect()
+        found.dedup_by(|a, b| a.request == b.request);
+        found.iter().filter_map(|f| self.flip(f)).collect()
     }
 
-    /// `request` decided by both versions, with the blame: `Err` when they
-    /// decide alike (from the domain, an internal error; from a log, not a
-    /// flip).
-    fn flip(&self, request: Request, context_json: String) -> Result<Flip, DiffError> {
-        let old =
+    /// `found` decided by both versions (the response given reused), with
+    /// the blame; `None` when they decide alike.
+    fn flip(&self, found: &Found) -> Option<Flip> {
+        let request = &found.request;
+        let old = found.old.clone().unwrap_or_else(|| {
             self.old_index
-                .authorize(self.old_set, &self.old_entities, &request, self.options);
-        let new =
+                .authorize(self.old_set, &self.old_entities, request, self.options)
+        });
+        let new = found.new.clone().unwrap_or_else(|| {
             self.new_index
-                .authorize(self.new_set, &self.new_entities, &request, self.options);
+                .authorize(self.new_set, &self.new_entities, request, self.options)
+        });
         if old.decision == new.decision {
-            return Err(DiffError::Disagree(format!(
-                "{}, {}, {}",
-                request.principal, request.action, request.resource
-            )));
+            return None;
         }
-        let blame = blame::blame(self, &request, &old, &new);
-        Ok(Flip {
-            request,
-            context_json,
+        let blame = blame::blame(self, request, &old, &new);
+        Some(Flip {
+            request: request.clone(),
+            context_json: found.context_json.clone(),
             old,
             new,
             blame,
@@ -222,7 +276,7 @@ impl<'a> Diff<'a> {
 
     /// Only the policies differ: one judge over the merged set and the one
     /// store, requests that no changed policy applies to skipped.
-    fn policy_flips(&self, old: &Domain, new: &Domain, threads: usize) -> Vec<(Request, String)> {
+    fn policy_flips(&self, old: &Domain, new: &Domain, threads: usize) -> Vec<Found> {
         let store = &self.new_entities;
         let domain = new.union(store, old, &self.old_entities);
         let merged = changes::merge(self.old_set, self.new_set, &self.changes);
@@ -244,15 +298,23 @@ impl<'a> Diff<'a> {
             },
         );
         lines
-            .iter()
+            .into_iter()
             .flatten()
-            .map(|line| request_of(&domain, store, line))
+            .map(|line| {
+                let (request, context_json) = request_of(&domain, store, &line);
+                Found {
+                    request,
+                    context_json,
+                    old: None,
+                    new: Some(line.response),
+                }
+            })
             .collect()
     }
 
     /// The stores differ: each version judged on its own store over the
     /// joined domain, the allowed requests of the two compared.
-    fn store_flips(&self, old: &Domain, new: &Domain, threads: usize) -> Vec<(Request, String)> {
+    fn store_flips(&self, old: &Domain, new: &Domain, threads: usize) -> Vec<Found> {
         let (old_store, new_store) = (&self.old_entities, &self.new_entities);
         let old_domain = old.union(old_store, new, new_store);
         let new_domain = new.union(new_store, old, old_store);
@@ -318,15 +380,15 @@ impl<'a> Diff<'a> {
                             j += 1;
                         }
                         (Some(a), Some(b)) if a < b => {
-                            out.push(request_of(&old_domain, old_store, &before[i]));
+                            out.push(found(&old_domain, old_store, &before[i], true));
                             i += 1;
                         }
                         (Some(_), None) => {
-                            out.push(request_of(&old_domain, old_store, &before[i]));
+                            out.push(found(&old_domain, old_store, &before[i], true));
                             i += 1;
                         }
                         _ => {
-                            out.push(request_of(&new_domain, new_store, &after[j]));
+                            out.push(found(&new_domain, new_store, &after[j], false));
                             j += 1;
                         }
                     }
@@ -337,6 +399,17 @@ impl<'a> Diff<'a> {
         found.into_iter().flatten().collect()
     }
 
+    /// The rules policy `i` of the old version (`old`) or the new one calls
+    /// whose own text changed.
+    fn rules_of(&self, old: bool, i: u32) -> &[Blamed] {
+        let rules = if old {
+            &self.old_rules
+        } else {
+            &self.new_rules
+        };
+        &rules[i as usize]
+    }
+
     /// The number in the old version of the policy with id `id`.
     fn old_policy(&self, id: &str) -> Option<u32> {
         self.old_ids.get(id).copied()
@@ -345,6 +418,24 @@ impl<'a> Diff<'a> {
     /// The number in the new version of the policy with id `id`.
     fn new_policy(&self, id: &str) -> Option<u32> {
         self.new_ids.get(id).copied()
+    }
+}
+
+/// The request of a line that one version allowed (the old one when
+/// `old`), with that version's response.
+fn found(domain: &Domain, store: &Entities, line: &Line, old: bool) -> Found {
+    let (request, context_json) = request_of(domain, store, line);
+    let response = Some(line.response.clone());
+    let (old, new) = if old {
+        (response, None)
+    } else {
+        (None, response)
+    };
+    Found {
+        request,
+        context_json,
+        old,
+        new,
     }
 }
 

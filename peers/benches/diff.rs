@@ -1,0 +1,259 @@
+//! `mspl diff` on a Model Studio world against the full matrix, in one run
+//! (docs/performance.md, "Diff", has the results and the machine).
+//!
+//! ```sh
+//! cargo bench -p mspl-peers --bench diff -- --help
+//! ```
+//!
+//! The world is the audit benchmark's (about 20,000 entities by default).
+//! Measured after load: the full access matrix on every core (once), then
+//! `mspl diff` over the whole domain for two policy changes: one that
+//! touches one permit on one action (`rule-11-view-bills` asks for another
+//! system policy; median of `--repeat` runs), and one that touches every
+//! request (the cross-account forbid, `rule-02-cross-account`, no longer
+//! applies to RAM roles; once). Each diff is checked against
+//! `PolicyIndex::authorize` of both versions on the requests of the
+//! changed actions of a sample of principals.
+//!
+//! Run by `cargo test` (without `--bench`), it does a small smoke run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use mspl::audit::{Auditor, Run};
+use mspl::authorize::PolicyIndex;
+use mspl::diff::Diff;
+use mspl::policy_set::{IdScheme, Loader, PolicySet};
+use mspl::Request;
+use mspl_peers::world::{World, WorldParams};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// The world's seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Accounts.
+    #[arg(long, default_value_t = 10)]
+    accounts: usize,
+    /// Workspaces per account, the default one included.
+    #[arg(long, default_value_t = 20)]
+    workspaces: usize,
+    /// RAM users per account.
+    #[arg(long, default_value_t = 2_000)]
+    users: usize,
+    /// RAM roles per account.
+    #[arg(long, default_value_t = 50)]
+    roles: usize,
+    /// Models.
+    #[arg(long, default_value_t = 50)]
+    models: usize,
+    /// Runs of the one-permit diff (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// Principals whose requests brute force checks.
+    #[arg(long, default_value_t = 100)]
+    sample: usize,
+    /// Threads [default: every core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Set by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn secs(d: Duration) -> String {
+    if d.as_secs_f64() < 1.0 {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// The Model Studio set with `find` replaced by `replace` in `file`.
+fn changed(policies: &std::path::Path, file: &str, find: &str, replace: &str) -> PolicySet {
+    let mut loader = Loader::new(mspl::Limits::default());
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(policies)
+        .expect("the policies")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mspl"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let mut text = std::fs::read_to_string(&path).expect("a policy file");
+        if path.file_name().is_some_and(|n| n == file) {
+            assert_eq!(text.matches(find).count(), 1, "{find} in {file}");
+            text = text.replace(find, replace);
+        }
+        loader.add_source(path.display().to_string(), text);
+    }
+    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.severity != mspl::diag::Severity::Error),
+        "{diagnostics:?}"
+    );
+    set
+}
+
+fn main() -> ExitCode {
+    let mut args = Args::parse();
+    if !args.bench {
+        // `cargo test`: a smoke run.
+        args.accounts = 2;
+        args.workspaces = 3;
+        args.users = 30;
+        args.roles = 3;
+        args.models = 4;
+        args.repeat = 1;
+        args.sample = 10;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or(cores).max(1);
+    let params = WorldParams {
+        accounts: args.accounts,
+        min_sub_workspaces: args.workspaces.saturating_sub(1),
+        max_sub_workspaces: args.workspaces.saturating_sub(1),
+        users_per_account: args.users,
+        roles_per_account: args.roles,
+        models: args.models,
+        requests: 0,
+    };
+    let world = World::generate(args.seed, &params);
+    let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
+    let mut engine = mspl::Engine::load(std::slice::from_ref(&policies), &[])
+        .expect("the Model Studio policies load");
+    engine
+        .set_entities_json(&world.entities_json().to_string())
+        .expect("the world loads");
+    let (old, entities, options) = (engine.set(), &engine.entities, &engine.options);
+    let auditor = Auditor::new(old, entities, options, None).expect("a domain");
+    println!(
+        "# mspl diff on a Model Studio world (seed {}, {threads} threads of {cores} cores)\n",
+        args.seed
+    );
+    println!(
+        "world: {} entities, {} requests in the domain\n",
+        entities.len(),
+        auditor.domain.size()
+    );
+    let run = Run {
+        threads,
+        max_results: None,
+        all: false,
+    };
+    let started = Instant::now();
+    let matrix = auditor.matrix(&[], &[], run);
+    let matrix_time = started.elapsed();
+    println!("| query | time | flips | against the matrix | goal |");
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| matrix ({} lines) | {} (once) | | 1.00x | |",
+        matrix.lines.len(),
+        secs(matrix_time)
+    );
+
+    let cases = [
+        (
+            "one permit on one action: `rule-11-view-bills` asks for AliyunBSSOrderAccess",
+            "billing.mspl",
+            "holds(principal, \"AliyunBSSReadOnlyAccess\")",
+            "holds(principal, \"AliyunBSSOrderAccess\")",
+            args.repeat,
+            0.1,
+        ),
+        (
+            "every request: `rule-02-cross-account` no longer binds RAM roles",
+            "accounts_and_ram.mspl",
+            "when { ram_identity(principal) && !same_account(principal, resource) };",
+            "when { principal is RamUser && !same_account(principal, resource) };",
+            1,
+            1.0,
+        ),
+    ];
+    let principals = auditor.domain.principals();
+    let step = (principals.len() / args.sample.max(1)).max(1);
+    for (label, file, find, replace, repeat, goal) in cases {
+        let new = changed(&policies, file, find, replace);
+        let diff = Diff::new(old, entities.clone(), &new, entities.clone(), options);
+        let mut times = Vec::new();
+        let mut flips = Vec::new();
+        for _ in 0..repeat.max(1) {
+            let started = Instant::now();
+            flips = diff.over_domain(None, threads, &|_| None).expect("a diff");
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        // Brute force on a sample: every request of the sampled
+        // principals, both versions, one by one.
+        let (old_index, new_index) = (PolicyIndex::new(old), PolicyIndex::new(&new));
+        let d = &auditor.domain;
+        let mut expected = Vec::new();
+        let sample: Vec<u32> = principals.iter().copied().step_by(step).collect();
+        for &p in &sample {
+            for a in &d.actions {
+                if !a.principals.contains(&p) {
+                    continue;
+                }
+                for &r in &a.resources {
+                    for &c in &a.contexts {
+                        let request = Request {
+                            principal: entities.node_uid(p).clone(),
+                            action: a.action.clone(),
+                            resource: entities.node_uid(r).clone(),
+                            context: d.contexts[c as usize].clone(),
+                        };
+                        let before = old_index.authorize(old, entities, &request, options);
+                        let after = new_index.authorize(&new, entities, &request, options);
+                        if before.decision != after.decision {
+                            expected.push(format!(
+                                "{} {} {} {}",
+                                request.principal,
+                                request.action,
+                                request.resource,
+                                d.context_json[c as usize]
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let sampled: std::collections::BTreeSet<String> = sample
+            .iter()
+            .map(|&p| entities.node_uid(p).to_string())
+            .collect();
+        let got: Vec<String> = flips
+            .iter()
+            .filter(|f| sampled.contains(&f.request.principal.to_string()))
+            .map(|f| {
+                format!(
+                    "{} {} {} {}",
+                    f.request.principal, f.request.action, f.request.resource, f.context_json
+                )
+            })
+            .collect();
+        expected.sort();
+        let mut got_sorted = got.clone();
+        got_sorted.sort();
+        assert_eq!(
+            got_sorted, expected,
+            "{label}: the diff differs from brute force on the sample"
+        );
+        let ratio = median.as_secs_f64() / matrix_time.as_secs_f64();
+        println!(
+            "| diff, {label} | {} ({}) | {} | {ratio:.3}x | <= {goal}x: {} |",
+            secs(median),
+            if repeat > 1 {
+                format!("median of {repeat}")
+            } else {
+                "once".to_string()
+            },
+            flips.len(),
+            if ratio <= goal { "met" } else { "NOT met" }
+        );
+    }
+    ExitCode::SUCCESS
+}
