@@ -296,7 +296,7 @@ fn bad_input_and_cut_answers_say_so() {
 
 #[test]
 fn every_example_of_docs_audit_runs_and_prints_what_it_shows() {
-    let ran = doc_examples::check("docs/audit.md", "mspl audit ", |args| mspl(args));
+    let ran = doc_examples::check("docs/audit.md", "mspl audit ", mspl);
     assert!(ran >= 5, "only {ran} commands in docs/audit.md");
 }
 

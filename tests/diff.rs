@@ -58,7 +58,7 @@ fn edit(text: &str, other: &str, edits: &[u8]) -> (String, Vec<&'static str>) {
     let mut head = head.join("\n");
     for (k, &e) in edits.iter().enumerate() {
         let at = usize::from(edits[(k + 1) % edits.len()]) % lines.len().max(1);
-        match e % 6 {
+        match e % 8 {
             0 if lines.len() > 1 => {
                 lines.remove(at);
                 made.push("remove");
@@ -86,6 +86,24 @@ fn edit(text: &str, other: &str, edits: &[u8]) -> (String, Vec<&'static str>) {
             5 if !lines.is_empty() => {
                 lines[at] = split_id(&lines[at]).1.to_string();
                 made.push("unnamed");
+            }
+            6 if !lines.is_empty() => {
+                // The other effect, the same scope and conditions.
+                let (id, body) = split_id(&lines[at]);
+                let flipped = if body.contains("permit(") {
+                    body.replacen("permit(", "forbid(", 1)
+                } else {
+                    body.replacen("forbid(", "permit(", 1)
+                };
+                lines[at] = format!("{id}{flipped}");
+                made.push("effect");
+            }
+            7 if !lines.is_empty() => {
+                // The same outcome in more steps (a tight budget may run
+                // out in one version only).
+                let padded = lines[at].trim_end_matches(';').to_string();
+                lines[at] = format!("{padded} when {{ 1 + 1 == 2 && [1, 2].contains(2) }};");
+                made.push("steps");
             }
             _ => {}
         }
@@ -313,4 +331,47 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
             "too few flips of kind {kind}: {compared_kinds:?}"
         );
     }
+}
+
+#[test]
+fn a_change_that_only_costs_steps_can_spend_the_budget() {
+    // `a` does not apply in either version, but the new one takes more
+    // steps: with the shared permit the request's budget runs out.
+    let rules = "rule deep(n) { n > 0 && deep(n - 1) }\nrule deep(n) { n == 0 }\n";
+    let shared = "@id(\"shared\") permit(principal, action == Action::\"read\", resource) when { deep(6) };\n";
+    let old_text = format!(
+        "{rules}@id(\"a\") forbid(principal, action, resource) when {{ false }};\n{shared}"
+    );
+    let new_text = format!("{rules}@id(\"a\") forbid(principal, action, resource) when {{ deep(6) && false }};\n{shared}");
+    let limits = Limits {
+        max_request_steps: 60,
+        ..Limits::default()
+    };
+    let options = Options {
+        limits,
+        ..Options::default()
+    };
+    let old_set = load(&old_text, limits, IdScheme::Annotated);
+    let new_set = load(&new_text, limits, IdScheme::Annotated);
+    let data = r#"[{"uid": {"type": "User", "id": "u"}, "attrs": {}, "parents": []}]"#;
+    let sets = [&old_set, &new_set];
+    let (old_store, new_store) = (store(&old_set, data, sets), store(&new_set, data, sets));
+    let expected = brute_force(
+        (&old_set, &old_store),
+        (&new_set, &new_store),
+        None,
+        &options,
+    );
+    assert_eq!(expected.len(), 1, "{expected:?}");
+    let diff = Diff::new(&old_set, old_store, &new_set, new_store, &options);
+    let got = diff.over_domain(None, 1, &|_| None).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0]
+            .blame
+            .iter()
+            .map(|b| b.id.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
 }

@@ -163,6 +163,9 @@ pub struct Versions {
     pub new: Vec<bool>,
     /// The policies in only one version, in order.
     pub changed: Vec<u32>,
+    /// Per policy in only one version: its counterpart in the other (the
+    /// same policy, changed), if it has one.
+    pub partner: Vec<Option<u32>>,
 }
 
 /// One thread's judge: memo tables, buffers and the request being built.
@@ -523,12 +526,11 @@ impl<'a> Judge<'a> {
         } else {
             candidates.extend_from_slice(&self.base);
         }
-        if self
-            .versions
-            .is_some_and(|v| self.untouched(v, &candidates))
-        {
-            self.candidates = candidates;
-            return None;
+        if let Some(v) = self.versions {
+            if self.untouched(v, &candidates) || self.pairs_agree(v, &candidates, ids) {
+                self.candidates = candidates;
+                return None;
+            }
         }
         let set = self.set;
         let limits = &self.options.limits;
@@ -570,6 +572,62 @@ impl<'a> Judge<'a> {
                     entities,
                 )
         })
+    }
+
+    /// Whether every changed policy of `candidates` that applies to the
+    /// request being built has a counterpart in the other version that
+    /// gives the same outcome: the same effect, both applying, both not
+    /// (scope or conditions) or both erring, in the same steps (or any
+    /// steps where the budget cannot run out). Then the versions judge the
+    /// same outcomes and decide alike.
+    fn pairs_agree(&mut self, v: &Versions, candidates: &[u32], ids: Ids) -> bool {
+        /// What an outcome counts for in a decision.
+        #[derive(PartialEq)]
+        enum Counts {
+            Applies,
+            Not,
+            Errs,
+        }
+        let set = self.set;
+        let limits = &self.options.limits;
+        let safe = ((candidates.len() + v.changed.len()) as u64 + 1)
+            .saturating_mul(limits.max_steps + 1)
+            < limits.max_request_steps;
+        let judged = |judge: &mut Self, i: u32| -> Option<(Counts, u64)> {
+            let policy = &set.policies[i as usize].policy;
+            if !authorize::scope_matches(policy, &judge.request, judge.entities) {
+                return Some((Counts::Not, 0));
+            }
+            let (known, _) = judge.probe(i, ids);
+            match known.outcome {
+                _ if cut_by_limit(&known.outcome) => None,
+                PolicyOutcome::Satisfied => Some((Counts::Applies, known.steps)),
+                PolicyOutcome::Error(_) => Some((Counts::Errs, known.steps)),
+                PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {
+                    Some((Counts::Not, known.steps))
+                }
+            }
+        };
+        for &c in candidates {
+            if v.old[c as usize] && v.new[c as usize] {
+                continue;
+            }
+            let Some(p) = v.partner[c as usize] else {
+                return false;
+            };
+            let same_effect =
+                set.policies[c as usize].policy.effect == set.policies[p as usize].policy.effect;
+            let (Some(a), Some(b)) = (judged(self, c), judged(self, p)) else {
+                return false;
+            };
+            if !same_effect && (a.0 != Counts::Not || b.0 != Counts::Not) {
+                return false;
+            }
+            if a.0 != b.0 || (!safe && a.1 != b.1) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Both versions' decisions of the request being built, whose

@@ -72,22 +72,23 @@ impl Changes {
                 .iter()
                 .any(|name| rules.contains_key(name))
         };
-        let status = |set: &PolicySet, other: &PolicySet, i: usize, m: Option<u32>, gone| {
-            let policy = &set.policies[i].policy;
-            match m {
-                None => gone,
-                Some(j) if text(policy) != text(&other.policies[j as usize].policy) => {
-                    Status::Changed
-                }
-                Some(_) if calls_changed(set, policy) => Status::CallsChanged,
-                Some(_) => Status::Unchanged,
+        // A matched pair has one status, from both versions (a name may be
+        // a rule in one and an extension function in the other).
+        let pair = |o: usize, n: usize| {
+            let (a, b) = (&old.policies[o].policy, &new.policies[n].policy);
+            if text(a) != text(b) {
+                Status::Changed
+            } else if calls_changed(old, a) || calls_changed(new, b) {
+                Status::CallsChanged
+            } else {
+                Status::Unchanged
             }
         };
-        let old_status = (0..old.policies.len())
-            .map(|i| status(old, new, i, old_match[i], Status::Removed))
+        let old_status: Vec<Status> = (0..old.policies.len())
+            .map(|o| old_match[o].map_or(Status::Removed, |n| pair(o, n as usize)))
             .collect();
         let new_status = (0..new.policies.len())
-            .map(|i| status(new, old, i, new_match[i], Status::Added))
+            .map(|n| new_match[n].map_or(Status::Added, |o| old_status[o as usize]))
             .collect();
         Changes {
             old_match,
@@ -279,6 +280,7 @@ pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
         let shared = !status.differs();
         versions.new.push(true);
         versions.old.push(shared);
+        versions.partner.push(None);
         if !shared {
             // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
             versions.changed.push(n as u32);
@@ -300,10 +302,17 @@ pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
             renumber(&mut c.body, offset);
         }
         // INVARIANT: as above.
-        versions.changed.push(set.policies.len() as u32);
+        let at = set.policies.len() as u32;
+        versions.changed.push(at);
         set.policies.push(entry);
         versions.new.push(false);
         versions.old.push(true);
+        // A changed policy and its old version are each other's partners.
+        let partner = changes.old_match[o];
+        versions.partner.push(partner);
+        if let Some(n) = partner {
+            versions.partner[n as usize] = Some(at);
+        }
     }
     Merged { set, versions }
 }
