@@ -191,11 +191,30 @@ impl<'a> Diff<'a> {
         if self.changes.is_empty() && self.entity_changes.is_empty() {
             return Ok(Vec::new());
         }
-        let old_domain = Domain::build_with(self.old_set, &self.old_entities, context, choices)?;
         let new_domain = Domain::build_with(self.new_set, &self.new_entities, context, choices)?;
-        let found = if self.entity_changes.is_empty() {
-            self.policy_flips(&old_domain, &new_domain, threads)
+        // A domain depends on the set only through its declared actions
+        // (or, without declarations, the actions its scopes name): the
+        // same declarations over the same store give the same domain.
+        let same = self.old_set.schema == self.new_set.schema
+            && !self.new_set.schema.actions.is_empty()
+            && self.entity_changes.is_empty();
+        let old_domain = if same {
+            None
         } else {
+            Some(Domain::build_with(
+                self.old_set,
+                &self.old_entities,
+                context,
+                choices,
+            )?)
+        };
+        let found = if self.entity_changes.is_empty() {
+            self.policy_flips(old_domain.as_ref(), &new_domain, threads)
+        } else {
+            let old_domain = match old_domain {
+                Some(d) => d,
+                None => Domain::build_with(self.old_set, &self.old_entities, context, choices)?,
+            };
             self.store_flips(&old_domain, &new_domain, threads)
         };
         // Each found request decided by the version that did not judge it,
@@ -275,10 +294,12 @@ impl<'a> Diff<'a> {
     }
 
     /// Only the policies differ: one judge over the merged set and the one
-    /// store, requests that no changed policy applies to skipped.
-    fn policy_flips(&self, old: &Domain, new: &Domain, threads: usize) -> Vec<Found> {
+    /// store, requests that no changed policy applies to skipped. `old`:
+    /// the old version's domain, where it may differ from the new one's.
+    fn policy_flips(&self, old: Option<&Domain>, new: &Domain, threads: usize) -> Vec<Found> {
         let store = &self.new_entities;
-        let domain = new.union(store, old, &self.old_entities);
+        let joined = old.map(|old| new.union(store, old, &self.old_entities));
+        let domain = joined.as_ref().unwrap_or(new);
         let merged = changes::merge(self.old_set, self.new_set, &self.changes);
         let index = PolicyIndex::new(&merged.set);
         let principals = domain.principals();

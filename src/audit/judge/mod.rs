@@ -29,24 +29,29 @@
 //! grouped by its value and a group whose first resource satisfies no
 //! permit is skipped.
 
+mod coverage;
+mod evaluate;
+mod versions;
+
+use evaluate::cut_by_limit;
+
 use super::domain::Domain;
 pub use super::memo::Ids;
-use super::memo::{
-    key, own_uid, own_value, Interner, Known, KnownCondition, Memo, Reads, Spec, READ_PRINCIPAL,
-    READ_RESOURCE,
-};
+use super::memo::{own_uid, own_value, Interner, Memo, READ_PRINCIPAL, READ_RESOURCE};
 use crate::authorize::{
-    self, action_constraint, entity_constraint, evaluate_condition, evaluate_conditions, Decision,
-    Options, PolicyIndex, PolicyOutcome, Response,
+    self, action_constraint, entity_constraint, Decision, Options, PolicyIndex, PolicyOutcome,
+    Response,
 };
 use crate::entities::json::Request;
 use crate::entities::{Entities, FastHash};
 use crate::eval::interp::Buffers;
-use crate::eval::{EvalError, EvalErrorKind, Evaluator, Value};
+use crate::eval::{EvalErrorKind, Value};
 use crate::policy_set::PolicySet;
-use crate::syntax::ast::{ConditionKind, Effect, EntityUid};
+use crate::syntax::ast::{Effect, EntityUid};
+pub use coverage::{Coverage, PolicyStats};
 use smol_str::SmolStr;
 use std::collections::HashMap;
+pub use versions::Versions;
 
 /// What one request's policies gave, beyond the response.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,58 +84,6 @@ impl Flags {
     }
 }
 
-/// Per-policy counts over the requests judged (for the findings).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PolicyStats {
-    /// Requests whose scope matched and whose conditions held.
-    pub satisfied: u64,
-    /// Requests allowed with this policy among the determining ones.
-    pub allowed: u64,
-}
-
-/// What a pass over requests saw: per-policy counts, the rules called and
-/// the clauses that held.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Coverage {
-    /// Per policy, in load order.
-    pub stats: Vec<PolicyStats>,
-    /// Per rule: whether it was called.
-    pub entered: Vec<bool>,
-    /// Per rule and clause: whether the clause held.
-    pub held: Vec<Vec<bool>>,
-}
-
-impl Coverage {
-    /// Nothing seen yet, for `set`.
-    pub fn new(set: &PolicySet) -> Coverage {
-        Coverage {
-            stats: vec![PolicyStats::default(); set.policies.len()],
-            entered: vec![false; set.rules.len()],
-            held: set
-                .rules
-                .iter()
-                .map(|r| vec![false; r.clauses.len()])
-                .collect(),
-        }
-    }
-
-    /// Adds what `other` saw.
-    pub fn merge(&mut self, other: &Coverage) {
-        for (a, b) in self.stats.iter_mut().zip(&other.stats) {
-            a.satisfied += b.satisfied;
-            a.allowed += b.allowed;
-        }
-        for (a, b) in self.entered.iter_mut().zip(&other.entered) {
-            *a |= b;
-        }
-        for (a, b) in self.held.iter_mut().zip(&other.held) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x |= y;
-            }
-        }
-    }
-}
-
 /// Which judged requests a query keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Keep {
@@ -145,27 +98,6 @@ pub enum Keep {
     /// differently (the shortcuts of `Reported` are taken: a request on
     /// which no permit of either version holds is denied by both).
     Flips,
-}
-
-/// Two versions of a policy set judged at once, for `mspl diff`: the
-/// judge's set holds the policies of both, each in one version or in both
-/// (unchanged), so that what the versions share is evaluated once.
-///
-/// A decision does not depend on the order its policies are judged in
-/// (the request's budget is spent exactly when their steps together pass
-/// it), so a request none of whose candidates is in only one version is
-/// decided alike by both and is not judged.
-#[derive(Clone, Debug, Default)]
-pub struct Versions {
-    /// Per policy of the set: whether the old version has it.
-    pub old: Vec<bool>,
-    /// Per policy: whether the new version has it.
-    pub new: Vec<bool>,
-    /// The policies in only one version, in order.
-    pub changed: Vec<u32>,
-    /// Per policy in only one version: its counterpart in the other (the
-    /// same policy, changed), if it has one.
-    pub partner: Vec<Option<u32>>,
 }
 
 /// One thread's judge: memo tables, buffers and the request being built.
@@ -207,7 +139,7 @@ pub struct Judge<'a> {
 /// Whether a decision records the outcomes it gets, or reuses those
 /// recorded (for the policies both versions share).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Reuse {
+pub(super) enum Reuse {
     Off,
     Record,
     Replay,
@@ -526,11 +458,12 @@ impl<'a> Judge<'a> {
         } else {
             candidates.extend_from_slice(&self.base);
         }
-        if let Some(v) = self.versions {
-            if self.untouched(v, &candidates) || self.pairs_agree(v, &candidates, ids) {
-                self.candidates = candidates;
-                return None;
-            }
+        if self
+            .versions
+            .is_some_and(|v| self.untouched(v, &candidates))
+        {
+            self.candidates = candidates;
+            return None;
         }
         let set = self.set;
         let limits = &self.options.limits;
@@ -550,110 +483,28 @@ impl<'a> Judge<'a> {
             }
         }
         if let Some(v) = self.versions {
-            let result = self.judge_versions(v, &candidates, ids);
+            // Past the permits: a request on which every changed policy
+            // agrees with its counterpart is decided alike.
+            let result = (!self.pairs_agree(v, &candidates, ids))
+                .then(|| self.judge_versions(v, &candidates, ids));
             self.candidates = candidates;
-            return Some(result);
+            return result;
         }
         let (response, flags) = self.decide(&candidates, ids, Reuse::Off);
         self.candidates = candidates;
         Some((response, flags))
     }
 
-    /// Whether both versions decide the request being built alike without
-    /// judging it: no changed policy of `candidates` applies to its
-    /// resource.
-    fn untouched(&self, v: &Versions, candidates: &[u32]) -> bool {
-        let (set, entities) = (self.set, self.entities);
-        !candidates.iter().any(|&i| {
-            !(v.old[i as usize] && v.new[i as usize])
-                && entity_constraint(
-                    &set.policies[i as usize].policy.resource,
-                    &self.request.resource,
-                    entities,
-                )
-        })
-    }
-
-    /// Whether every changed policy of `candidates` that applies to the
-    /// request being built has a counterpart in the other version that
-    /// gives the same outcome: the same effect, both applying, both not
-    /// (scope or conditions) or both erring, in the same steps (or any
-    /// steps where the budget cannot run out). Then the versions judge the
-    /// same outcomes and decide alike.
-    fn pairs_agree(&mut self, v: &Versions, candidates: &[u32], ids: Ids) -> bool {
-        /// What an outcome counts for in a decision.
-        #[derive(PartialEq)]
-        enum Counts {
-            Applies,
-            Not,
-            Errs,
-        }
-        let set = self.set;
-        let limits = &self.options.limits;
-        let safe = ((candidates.len() + v.changed.len()) as u64 + 1)
-            .saturating_mul(limits.max_steps + 1)
-            < limits.max_request_steps;
-        let judged = |judge: &mut Self, i: u32| -> Option<(Counts, u64)> {
-            let policy = &set.policies[i as usize].policy;
-            if !authorize::scope_matches(policy, &judge.request, judge.entities) {
-                return Some((Counts::Not, 0));
-            }
-            let (known, _) = judge.probe(i, ids);
-            match known.outcome {
-                _ if cut_by_limit(&known.outcome) => None,
-                PolicyOutcome::Satisfied => Some((Counts::Applies, known.steps)),
-                PolicyOutcome::Error(_) => Some((Counts::Errs, known.steps)),
-                PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {
-                    Some((Counts::Not, known.steps))
-                }
-            }
-        };
-        for &c in candidates {
-            if v.old[c as usize] && v.new[c as usize] {
-                continue;
-            }
-            let Some(p) = v.partner[c as usize] else {
-                return false;
-            };
-            let same_effect =
-                set.policies[c as usize].policy.effect == set.policies[p as usize].policy.effect;
-            let (Some(a), Some(b)) = (judged(self, c), judged(self, p)) else {
-                return false;
-            };
-            if !same_effect && (a.0 != Counts::Not || b.0 != Counts::Not) {
-                return false;
-            }
-            if a.0 != b.0 || (!safe && a.1 != b.1) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Both versions' decisions of the request being built, whose
-    /// candidates in the merged set are `candidates`; the response is the
-    /// new version's.
-    fn judge_versions(&mut self, v: &Versions, candidates: &[u32], ids: Ids) -> (Response, Flags) {
-        let mut old_list = std::mem::take(&mut self.old_list);
-        let mut new_list = std::mem::take(&mut self.new_list);
-        old_list.clear();
-        new_list.clear();
-        old_list.extend(candidates.iter().filter(|&&i| v.old[i as usize]));
-        new_list.extend(candidates.iter().filter(|&&i| v.new[i as usize]));
-        self.seen.clear();
-        let (new, mut flags) = self.decide(&new_list, ids, Reuse::Record);
-        let (old, _) = self.decide(&old_list, ids, Reuse::Replay);
-        flags.flipped = old.decision != new.decision;
-        self.old_list = old_list;
-        self.new_list = new_list;
-        (new, flags)
-    }
-
     /// Decides the request being built on the policies numbered
     /// `candidates`, in that order, with what the policies gave; `reuse`
     /// records each outcome, or takes a recorded one where it fits the
     /// budget left (the run a capped evaluation would make).
-    fn decide(&mut self, candidates: &[u32], ids: Ids, reuse: Reuse) -> (Response, Flags) {
+    pub(super) fn decide(
+        &mut self,
+        candidates: &[u32],
+        ids: Ids,
+        reuse: Reuse,
+    ) -> (Response, Flags) {
         let set = self.set;
         let mut flags = Flags::default();
         let mut seen = std::mem::take(&mut self.seen);
@@ -707,171 +558,6 @@ impl<'a> Judge<'a> {
         }
         (response, flags)
     }
-
-    /// Policy `i`'s outcome on the request being built, with `left` steps
-    /// left in the request's budget: kept, or evaluated (and kept).
-    fn outcome(&mut self, i: u32, ids: Ids, left: u64) -> (PolicyOutcome, u64) {
-        let (known, _) = self.probe(i, ids);
-        if known.steps <= left && !cut_by_limit(&known.outcome) {
-            return (known.outcome, known.steps);
-        }
-        // The request's budget has less left than this evaluation took, or
-        // a limit cut it: the run a plain decision would make.
-        let (outcome, steps, _) = self.evaluate(i, left);
-        (outcome, steps)
-    }
-
-    /// Policy `i`'s kept outcome for `ids` and the variables it depends on,
-    /// evaluating it with a full budget when none is kept. An outcome cut
-    /// by a limit is returned but not kept.
-    fn probe(&mut self, i: u32, ids: Ids) -> (Known, u8) {
-        let (known, spec) = self.probe_spec(i, ids);
-        (known, spec.depends())
-    }
-
-    /// [`Self::probe`], with the shape of what the evaluation read. Each
-    /// condition's value is kept on its own, under what that condition
-    /// read (a policy's `unless` on the resource alone is shared by every
-    /// principal), and the policy's outcome is composed from them as
-    /// [`evaluate_conditions`] would reach it; where the conditions
-    /// together would pass the per-policy step limit, the policy is
-    /// evaluated whole.
-    fn probe_spec(&mut self, i: u32, ids: Ids) -> (Known, Spec) {
-        let set = self.set;
-        let limits = &self.options.limits;
-        let budget = limits.max_steps.min(limits.max_request_steps);
-        let mut steps = 0u64;
-        let mut spec = Spec {
-            vars: 0,
-            resource_attr: None,
-        };
-        for (k, c) in set.policies[i as usize]
-            .policy
-            .conditions
-            .iter()
-            .enumerate()
-        {
-            let Some((known, read)) = self.condition(i, k, ids) else {
-                return self.whole(i);
-            };
-            spec = spec.union(&read);
-            steps += known.steps;
-            if steps > budget {
-                return self.whole(i);
-            }
-            let outcome = match known.value {
-                Ok(b) if b == (c.kind == ConditionKind::When) => continue,
-                Ok(_) => PolicyOutcome::NotSatisfied,
-                Err(e) => PolicyOutcome::Error(e),
-            };
-            return (Known { outcome, steps }, spec);
-        }
-        (
-            Known {
-                outcome: PolicyOutcome::Satisfied,
-                steps,
-            },
-            spec,
-        )
-    }
-
-    /// Policy `i` evaluated whole with a full budget, what it read.
-    fn whole(&mut self, i: u32) -> (Known, Spec) {
-        let (outcome, steps, spec) = self.evaluate(i, self.options.limits.max_request_steps);
-        (Known { outcome, steps }, spec)
-    }
-
-    /// Condition `k` of policy `i` on `ids`: kept, or evaluated alone with
-    /// a full budget (and kept); `None` when a step limit cut it.
-    fn condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, Spec)> {
-        let (memo, interner, entities) =
-            (&self.memo[i as usize][k], &mut self.interner, self.entities);
-        for (spec, table) in &memo.tables {
-            if let Some(known) = table.get(&key(ids, spec, interner, entities)) {
-                return Some((known.clone(), spec.clone()));
-            }
-        }
-        let (value, steps, spec) = self.evaluate_condition(i, k);
-        if value.as_ref().is_err_and(limit_error) {
-            return None;
-        }
-        let known = KnownCondition { value, steps };
-        let key = key(ids, &spec, &mut self.interner, self.entities);
-        let memo = &mut self.memo[i as usize][k];
-        let table = match memo.tables.iter().position(|(s, _)| *s == spec) {
-            Some(t) => &mut memo.tables[t].1,
-            None => {
-                memo.tables.push((spec.clone(), HashMap::default()));
-                // INVARIANT: just pushed.
-                &mut memo.tables.last_mut().expect("just pushed").1
-            }
-        };
-        table.insert(key, known.clone());
-        Some((known, spec))
-    }
-
-    /// Evaluates condition `k` of policy `i` alone on the request being
-    /// built, as a fresh evaluator with a full budget would.
-    fn evaluate_condition(&mut self, i: u32, k: usize) -> (Result<bool, EvalError>, u64, Spec) {
-        let set = self.set;
-        let condition = &set.policies[i as usize].policy.conditions[k];
-        self.traced(self.options.limits.max_request_steps, |eval| {
-            evaluate_condition(condition, eval)
-        })
-    }
-
-    /// Evaluates policy `i`'s conditions on the request being built, as a
-    /// fresh evaluator capped at `left` steps would.
-    fn evaluate(&mut self, i: u32, left: u64) -> (PolicyOutcome, u64, Spec) {
-        let set = self.set;
-        let policy = &set.policies[i as usize].policy;
-        self.traced(left, |eval| evaluate_conditions(policy, eval))
-    }
-
-    /// Runs `f` on a fresh evaluator of the request being built, with the
-    /// audit's tracer, capped at `left` steps: what it gave, the steps it
-    /// took and what it read.
-    fn traced<R>(
-        &mut self,
-        left: u64,
-        f: impl FnOnce(&mut Evaluator<'_, Reads<'_>>) -> R,
-    ) -> (R, u64, Spec) {
-        let buffers = self.buffers.take().unwrap_or_default();
-        let tracer = Reads {
-            vars: 0,
-            resource_attr: None,
-            coverage: self.coverage.as_mut(),
-        };
-        let mut eval = Evaluator::with_buffers(
-            self.set,
-            self.entities,
-            &self.request,
-            &self.options.limits,
-            tracer,
-            buffers,
-        );
-        eval.set_in_place(!self.options.plain);
-        eval.cap_steps(left);
-        let result = f(&mut eval);
-        let steps = eval.steps();
-        let spec = eval.tracer.spec();
-        self.buffers = Some(eval.into_buffers());
-        (result, steps, spec)
-    }
-}
-
-/// Whether `e` is a step limit's (and so depends on the budget given).
-fn limit_error(e: &EvalError) -> bool {
-    matches!(
-        e.kind,
-        EvalErrorKind::StepLimit { .. } | EvalErrorKind::RequestStepLimit { .. }
-    )
-}
-
-/// Whether `outcome` was cut by a step limit (and so depends on the budget
-/// it was given).
-fn cut_by_limit(outcome: &PolicyOutcome) -> bool {
-    matches!(outcome, PolicyOutcome::Error(e) if limit_error(e))
 }
 
 /// Merges two sorted lists of policy numbers into `out`, each once.
