@@ -20,7 +20,7 @@ use mspl::eval::{EvalErrorKind, Evaluator};
 use mspl::policy_set::{IdScheme, Loader};
 use mspl::syntax::ast::Effect;
 use mspl::{Entities, Limits, PolicySet};
-use worlds::{bytes, world};
+use worlds::{bytes, limits_for, world};
 
 /// Whether brute force reports `response`: allowed, or an error could have
 /// changed it (judged from each policy evaluated on its own).
@@ -240,20 +240,6 @@ fn check_world(
     }
 }
 
-/// Every third world under tight step limits, so that the limits (per
-/// policy and per request) decide some requests.
-fn limits_for(seed: u64) -> Limits {
-    if seed % 3 == 0 {
-        Limits {
-            max_steps: 20,
-            max_request_steps: 50,
-            ..Limits::default()
-        }
-    } else {
-        Limits::default()
-    }
-}
-
 #[test]
 fn the_audit_equals_brute_force_on_generated_worlds() {
     let mut tally = Tally::default();
@@ -263,7 +249,7 @@ fn the_audit_equals_brute_force_on_generated_worlds() {
     while tally.worlds < 150 {
         seed += 1;
         let case = gen::case(&bytes(seed, 400));
-        let limits = limits_for(seed);
+        let limits = limits_for(seed, 3);
         let Some(set) = load(&case.policy_text(true), limits) else {
             continue;
         };
@@ -286,7 +272,7 @@ fn the_audit_equals_brute_force_on_generated_worlds() {
     // two, missing and mistyped attributes, enumerated contexts.
     for seed in 0..150 {
         let w = world(seed);
-        let limits = limits_for(seed);
+        let limits = limits_for(seed, 3);
         let set = load(&w.policies, limits)
             .unwrap_or_else(|| panic!("world {seed} loads:\n{}", w.policies));
         let mut entities = build_entities(&set.schema, [("world.json", w.entities.as_str())])

@@ -15,7 +15,7 @@ use mspl::entities::json::Request;
 use mspl::policy_set::{IdScheme, Loader};
 use mspl::{Entities, Limits, PolicySet};
 use std::collections::{BTreeMap, BTreeSet};
-use worlds::{bytes, world};
+use worlds::{bytes, limits_for, world};
 
 fn load(text: &str, limits: Limits, ids: IdScheme) -> PolicySet {
     let mut loader = Loader::new(limits);
@@ -193,23 +193,11 @@ fn line(p: &str, a: &str, r: &str, c: &str, old: &mspl::Response, new: &mspl::Re
     )
 }
 
-fn limits_for(seed: u64) -> Limits {
-    if seed % 4 == 0 {
-        Limits {
-            max_steps: 20,
-            max_request_steps: 50,
-            ..Limits::default()
-        }
-    } else {
-        Limits::default()
-    }
-}
-
 #[test]
 fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
     let (mut worlds_checked, mut flips, mut compared_kinds) = (0, 0, BTreeMap::new());
     for seed in 0..120u64 {
-        let limits = limits_for(seed);
+        let limits = limits_for(seed, 4);
         let mine = world(seed);
         // A world of the same kind (with or without declarations).
         let theirs = world(seed + 1000);

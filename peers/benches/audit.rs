@@ -26,28 +26,13 @@ use clap::Parser;
 use mspl::audit::{Auditor, Run};
 use mspl::authorize::{Decision, PolicyIndex};
 use mspl::Request;
-use mspl_peers::world::{World, WorldParams};
+use mspl_peers::world::{World, WorldArgs};
 
 #[derive(Parser, Debug)]
 struct Args {
-    /// The world's seed.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
-    /// Accounts.
-    #[arg(long, default_value_t = 10)]
-    accounts: usize,
-    /// Workspaces per account, the default one included.
-    #[arg(long, default_value_t = 20)]
-    workspaces: usize,
-    /// RAM users per account.
-    #[arg(long, default_value_t = 2_000)]
-    users: usize,
-    /// RAM roles per account.
-    #[arg(long, default_value_t = 50)]
-    roles: usize,
-    /// Models.
-    #[arg(long, default_value_t = 50)]
-    models: usize,
+    /// The world.
+    #[command(flatten)]
+    world: WorldArgs,
     /// Principals whose requests brute force judges for the matrix.
     #[arg(long, default_value_t = 200)]
     sample: usize,
@@ -122,26 +107,13 @@ fn main() -> ExitCode {
     let mut args = Args::parse();
     if !args.bench {
         // `cargo test`: a smoke run.
-        args.accounts = 2;
-        args.workspaces = 3;
-        args.users = 30;
-        args.roles = 3;
-        args.models = 4;
+        args.world.shrink_for_smoke();
         args.sample = 10;
         args.repeat = 3;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or(cores).max(1);
-    let params = WorldParams {
-        accounts: args.accounts,
-        min_sub_workspaces: args.workspaces.saturating_sub(1),
-        max_sub_workspaces: args.workspaces.saturating_sub(1),
-        users_per_account: args.users,
-        roles_per_account: args.roles,
-        models: args.models,
-        requests: 0,
-    };
-    let world = World::generate(args.seed, &params);
+    let world = World::generate(args.world.seed, &args.world.params());
     let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
     let mut engine = mspl::Engine::load(&[policies], &[]).expect("the Model Studio policies load");
     let text = world.entities_json().to_string();
@@ -157,16 +129,16 @@ fn main() -> ExitCode {
     let size = d.size();
     println!(
         "# mspl audit on a Model Studio world (seed {}, {threads} threads of {cores} cores)\n",
-        args.seed
+        args.world.seed
     );
     println!(
         "world: {} entities ({} accounts x {} workspaces, {} users and {} roles each, {} models); load {}, domain {} ({} requests)\n",
         entities.len(),
-        args.accounts,
-        args.workspaces,
-        args.users,
-        args.roles,
-        args.models,
+        args.world.accounts,
+        args.world.workspaces,
+        args.world.users,
+        args.world.roles,
+        args.world.models,
         ms(load),
         ms(domain_time),
         size

@@ -51,6 +51,55 @@ impl Default for WorldParams {
     }
 }
 
+/// The benchmarks' world as command-line flags: about 20,000 entities by
+/// default (the audit and diff benchmarks share it).
+#[derive(clap::Args, Clone, Debug)]
+pub struct WorldArgs {
+    /// The world's seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Accounts.
+    #[arg(long, default_value_t = 10)]
+    pub accounts: usize,
+    /// Workspaces per account, the default one included.
+    #[arg(long, default_value_t = 20)]
+    pub workspaces: usize,
+    /// RAM users per account.
+    #[arg(long, default_value_t = 2_000)]
+    pub users: usize,
+    /// RAM roles per account.
+    #[arg(long, default_value_t = 50)]
+    pub roles: usize,
+    /// Models.
+    #[arg(long, default_value_t = 50)]
+    pub models: usize,
+}
+
+impl WorldArgs {
+    /// The small world of a smoke run (`cargo test` runs a benchmark
+    /// without `--bench`).
+    pub fn shrink_for_smoke(&mut self) {
+        self.accounts = 2;
+        self.workspaces = 3;
+        self.users = 30;
+        self.roles = 3;
+        self.models = 4;
+    }
+
+    /// The world's sizes, without requests.
+    pub fn params(&self) -> WorldParams {
+        WorldParams {
+            accounts: self.accounts,
+            min_sub_workspaces: self.workspaces.saturating_sub(1),
+            max_sub_workspaces: self.workspaces.saturating_sub(1),
+            users_per_account: self.users,
+            roles_per_account: self.roles,
+            models: self.models,
+            requests: 0,
+        }
+    }
+}
+
 /// An entity reference: `{"type": ..., "id": ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Uid {

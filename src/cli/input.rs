@@ -150,33 +150,10 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
     if let Some(path) = &args.requests {
         let text = read(path)?;
         let name = path.display().to_string();
-        let mut requests = Vec::new();
-        let mut lines = Vec::new();
-        let mut errors = Vec::new();
-        let mut offset = 0;
-        for (number, line) in text.split_inclusive('\n').enumerate() {
-            let body = line.trim_end_matches(['\n', '\r']);
-            if !body.trim().is_empty() {
-                let origin = Origin {
-                    file: &name,
-                    text: &text,
-                    offset,
-                };
-                match json::request_from_text_with(&origin, body, &set.schema, &limits) {
-                    Ok(r) => {
-                        requests.push(r);
-                        lines.push(number + 1);
-                    }
-                    Err(e) => errors.push(Diagnostic::from(&e)),
-                }
-            }
-            offset += line.len();
-        }
-        return if errors.is_empty() {
-            Ok((requests, lines))
-        } else {
-            Err(errors)
-        };
+        return json_lines(&name, &text, |origin, body, _| {
+            json::request_from_text_with(origin, body, &set.schema, &limits)
+                .map_err(|e| Box::new(Diagnostic::from(&e)))
+        });
     }
     let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
         return Err(vec![Diagnostic::plain(
@@ -273,39 +250,53 @@ pub fn read_log(
 ) -> Result<Vec<Request>, Vec<Diagnostic>> {
     let text = read_data(path, limits)?;
     let name = path.display().to_string();
-    let mut requests = Vec::new();
+    let (requests, _) = json_lines(&name, &text, |origin, body, number| {
+        let j =
+            json::parse_json(origin, body, limits).map_err(|e| Box::new(Diagnostic::from(&e)))?;
+        let inner = j.get("request").filter(|r| r.is_object()).unwrap_or(&j);
+        json::request_from_json(inner, schema).map_err(|m| {
+            let mut d = Diagnostic::plain(format!("line {number}: {m}"));
+            d.file = Some(name.clone());
+            d.line = Some(number);
+            d.column = Some(1);
+            Box::new(d)
+        })
+    })?;
+    Ok(requests)
+}
+
+/// Each non-blank line of `text` (the file `name`) read by `each` (given
+/// where the line stands, its text and its 1-based number): the values
+/// with their line numbers, or every line's problem.
+fn json_lines<T>(
+    name: &str,
+    text: &str,
+    mut each: impl FnMut(&Origin, &str, usize) -> Result<T, Box<Diagnostic>>,
+) -> Result<(Vec<T>, Vec<usize>), Vec<Diagnostic>> {
+    let mut values = Vec::new();
+    let mut lines = Vec::new();
     let mut errors = Vec::new();
     let mut offset = 0;
     for (number, line) in text.split_inclusive('\n').enumerate() {
         let body = line.trim_end_matches(['\n', '\r']);
         if !body.trim().is_empty() {
             let origin = Origin {
-                file: &name,
-                text: &text,
+                file: name,
+                text,
                 offset,
             };
-            let request = match json::parse_json(&origin, body, limits) {
-                Err(e) => Err(Diagnostic::from(&e)),
-                Ok(j) => {
-                    let inner = j.get("request").filter(|r| r.is_object()).unwrap_or(&j);
-                    json::request_from_json(inner, schema).map_err(|m| {
-                        let mut d = Diagnostic::plain(format!("line {}: {m}", number + 1));
-                        d.file = Some(name.clone());
-                        d.line = Some(number + 1);
-                        d.column = Some(1);
-                        d
-                    })
+            match each(&origin, body, number + 1) {
+                Ok(v) => {
+                    values.push(v);
+                    lines.push(number + 1);
                 }
-            };
-            match request {
-                Ok(r) => requests.push(r),
-                Err(d) => errors.push(d),
+                Err(d) => errors.push(*d),
             }
         }
         offset += line.len();
     }
     if errors.is_empty() {
-        Ok(requests)
+        Ok((values, lines))
     } else {
         Err(errors)
     }

@@ -307,7 +307,7 @@ impl<'a> Diff<'a> {
             principals.len(),
             threads,
             || {
-                let mut judge = Judge::new(&merged.set, store, self.options, &index, &domain);
+                let mut judge = Judge::new(&merged.set, store, self.options, &index, domain);
                 judge.set_versions(&merged.versions);
                 judge
             },
@@ -322,7 +322,7 @@ impl<'a> Diff<'a> {
             .into_iter()
             .flatten()
             .map(|line| {
-                let (request, context_json) = request_of(&domain, store, &line);
+                let (request, context_json) = request_of(domain, store, &line);
                 Found {
                     request,
                     context_json,
