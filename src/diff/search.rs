@@ -98,6 +98,13 @@ pub fn search(
         .filter(|t| !crate::schema::is_action_type(t))
         .count();
     let limits = &options.limits;
+    if search.max_entities < types {
+        return Err(GenerateError::TooFewEntities {
+            max: search.max_entities,
+            types,
+        }
+        .into());
+    }
     for w in 0..search.worlds {
         // Small stores first: the cap grows from one entity per type to
         // `max_entities` over the search.
@@ -107,7 +114,7 @@ pub fn search(
             .seed
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(w as u64);
-        let world = generator.world(seed, cap.max(types))?;
+        let world = generator.world(seed, cap)?;
         let load = |schema: &Schema| {
             world
                 .store(schema, limits)
