@@ -11,15 +11,21 @@
 //! invariants about it alone hold, and a store again until all hold.
 
 pub mod invariants;
+mod values;
+mod world;
+
+use values::extension_defaults;
+pub use values::{Pools, Rng};
+use world::uid_json;
+pub use world::{request_json, Entity, World};
 
 use crate::diag::Diagnostic;
-use crate::engine::build_entities_with;
-use crate::entities::json::{value_from_json, DataError, Request};
+use crate::entities::json::{value_from_json, Request};
 use crate::entities::Entities;
 use crate::limits::Limits;
 use crate::policy_set::PolicySet;
 use crate::schema::{is_action_type, AttrType, Schema, Type};
-use crate::syntax::ast::{EntityUid, ExprKind, Literal, Name, PatternElem};
+use crate::syntax::ast::{EntityUid, Name};
 use crate::value::Value;
 use invariants::{first_broken, Invariant, Param};
 use serde_json::{json, Value as Json};
@@ -55,177 +61,6 @@ pub enum GenerateError {
     /// A generated store did not load: a bug in the generator.
     #[error("internal error: a generated store does not load: {0}")]
     Load(String),
-}
-
-/// The literals of a policy set, to draw values from.
-#[derive(Clone, Debug, Default)]
-pub struct Pools {
-    /// Strings (compared, matched by `like` with the wildcards dropped,
-    /// held in sets), and one no policy names.
-    pub strings: Vec<SmolStr>,
-    /// Numbers, with 0 and 1.
-    pub longs: Vec<i64>,
-    /// The arguments of extension constructors, by constructor.
-    pub extensions: BTreeMap<SmolStr, Vec<SmolStr>>,
-}
-
-impl Pools {
-    /// The literals of `sets`' policies and rules.
-    pub fn of(sets: &[&PolicySet]) -> Pools {
-        let mut strings = BTreeSet::new();
-        let mut longs = BTreeSet::from([0, 1]);
-        let mut extensions: BTreeMap<SmolStr, BTreeSet<SmolStr>> = BTreeMap::new();
-        let mut note = |e: &crate::syntax::ast::Expr| match &e.kind {
-            ExprKind::Lit(Literal::String(s)) => {
-                strings.insert(s.clone());
-            }
-            ExprKind::Lit(Literal::Long(n)) => {
-                longs.insert(*n);
-            }
-            ExprKind::Like(_, pattern) => {
-                let s: String = pattern
-                    .iter()
-                    .filter_map(|p| match p {
-                        PatternElem::Char(c) => Some(*c),
-                        PatternElem::Wildcard => None,
-                    })
-                    .collect();
-                strings.insert(s.into());
-            }
-            ExprKind::Call { name, args, .. } => {
-                if let [arg] = &args[..] {
-                    if let ExprKind::Lit(Literal::String(s)) = &arg.kind {
-                        extensions
-                            .entry(name.as_str().into())
-                            .or_default()
-                            .insert(s.clone());
-                    }
-                }
-            }
-            _ => {}
-        };
-        for set in sets {
-            for p in &set.policies {
-                for c in &p.policy.conditions {
-                    crate::syntax::ast::visit(&c.body, &mut note);
-                }
-            }
-            for r in &set.rules {
-                for c in &r.clauses {
-                    crate::syntax::ast::visit(&c.body, &mut note);
-                }
-            }
-        }
-        strings.insert("mspl-generated".into());
-        Pools {
-            strings: strings.into_iter().collect(),
-            longs: longs.into_iter().collect(),
-            extensions: extensions
-                .into_iter()
-                .map(|(k, v)| (k, v.into_iter().collect()))
-                .collect(),
-        }
-    }
-}
-
-/// A small deterministic random source (SplitMix64).
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// The source for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
-    }
-
-    /// The next 64 random bits.
-    pub fn bits(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            // INVARIANT: the remainder is below n, a usize.
-            (self.bits() % n as u64) as usize
-        }
-    }
-
-    /// True one time in `n`.
-    pub fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-}
-
-/// One generated entity, in Cedar's entity JSON terms.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entity {
-    /// Its uid.
-    pub uid: EntityUid,
-    /// Its attributes, as JSON values (escapes included).
-    pub attrs: BTreeMap<SmolStr, Json>,
-    /// Its tags, likewise.
-    pub tags: BTreeMap<SmolStr, Json>,
-    /// Its parents.
-    pub parents: Vec<EntityUid>,
-}
-
-/// A generated store.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct World {
-    /// The entities, in the order generated.
-    pub entities: Vec<Entity>,
-}
-
-/// An entity reference's JSON, its keys written in sorted order so that
-/// the text is the same whether or not serde_json keeps insertion order.
-fn uid_json(uid: &EntityUid) -> Json {
-    json!({"id": uid.id.as_str(), "type": uid.ty.as_str()})
-}
-
-impl World {
-    /// Cedar's entity JSON: an array, one entity a line.
-    pub fn to_json(&self) -> String {
-        let lines: Vec<String> = self
-            .entities
-            .iter()
-            .map(|e| {
-                let object = |m: &BTreeMap<SmolStr, Json>| {
-                    Json::Object(m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-                };
-                // Keys in this order whatever serde_json's map.
-                format!(
-                    "  {{\"uid\": {}, \"attrs\": {}, \"parents\": {}{}}}",
-                    uid_json(&e.uid),
-                    object(&e.attrs),
-                    Json::Array(e.parents.iter().map(uid_json).collect()),
-                    if e.tags.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", \"tags\": {}", object(&e.tags))
-                    }
-                )
-            })
-            .collect();
-        if lines.is_empty() {
-            "[]\n".to_string()
-        } else {
-            format!("[\n{}\n]\n", lines.join(",\n"))
-        }
-    }
-
-    /// The store, read from [`World::to_json`] with `schema`, as
-    /// `mspl authorize --entities` would read it.
-    pub fn store(&self, schema: &Schema, limits: &Limits) -> Result<Entities, DataError> {
-        let text = self.to_json();
-        build_entities_with(schema, [("generated entities.json", text.as_str())], limits)
-    }
 }
 
 /// Generates stores for one policy set.
@@ -320,9 +155,11 @@ impl<'a> Generator<'a> {
             .iter()
             .filter(|t| schema.entity_types[*t].enum_ids.is_none())
             .collect();
-        for _ in 0..rng.below(extra + 1) {
-            let t = free[rng.below(free.len())];
-            *counts.entry(t).or_default() += 1;
+        if !free.is_empty() {
+            for _ in 0..rng.below(extra + 1) {
+                let t = free[rng.below(free.len())];
+                *counts.entry(t).or_default() += 1;
+            }
         }
         let mut ids: BTreeMap<Name, Vec<EntityUid>> = BTreeMap::new();
         for t in &self.order {
@@ -577,34 +414,6 @@ impl<'a> Generator<'a> {
                 context: domain.contexts[c as usize].clone(),
             })
             .collect())
-    }
-}
-
-/// A request as one line of a batch file.
-pub fn request_json(r: &Request) -> String {
-    #[derive(serde::Serialize)]
-    struct Line {
-        principal: Json,
-        action: Json,
-        resource: Json,
-        context: Json,
-    }
-    serde_json::to_string(&Line {
-        principal: uid_json(&r.principal),
-        action: uid_json(&r.action),
-        resource: uid_json(&r.resource),
-        context: r.context.to_json(),
-    })
-    .unwrap_or_default()
-}
-
-/// An extension type's constructor and a few arguments it takes.
-fn extension_defaults(name: &str) -> (&'static str, &'static [&'static str]) {
-    match name {
-        "ipaddr" => ("ip", &["10.0.0.1", "192.168.0.0/16", "::1"]),
-        "decimal" => ("decimal", &["0.0", "1.5", "-2.25"]),
-        "datetime" => ("datetime", &["2024-01-01", "2024-06-30T12:00:00Z"]),
-        _ => ("duration", &["1h", "-30m", "1d2h"]),
     }
 }
 
