@@ -193,16 +193,19 @@ fn load_entity(
             None,
         ));
     };
-    for key in obj.keys() {
-        if !matches!(key.as_str(), "uid" | "attrs" | "parents" | "tags") {
-            return Err(origin.error_near(
-                piece,
-                key,
-                format!(
-                    "unknown field `{key}` in entity; expected `uid`, `attrs`, `parents` or `tags`"
-                ),
-            ));
-        }
+    // The first unknown field by name, whatever order serde_json keeps.
+    let unknown = obj
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "uid" | "attrs" | "parents" | "tags"))
+        .min();
+    if let Some(key) = unknown {
+        return Err(origin.error_near(
+            piece,
+            key,
+            format!(
+                "unknown field `{key}` in entity; expected `uid`, `attrs`, `parents` or `tags`"
+            ),
+        ));
     }
     let uid_json = obj
         .get("uid")
@@ -484,15 +487,15 @@ pub fn request_from_json(json: &Json, schema: &Schema) -> Result<Request, String
                 .into(),
         );
     };
-    for key in obj.keys() {
-        if !matches!(
-            key.as_str(),
-            "principal" | "action" | "resource" | "context"
-        ) {
-            return Err(format!(
-                "unknown field `{key}` in request; expected `principal`, `action`, `resource` or `context`"
-            ));
-        }
+    // The first unknown field by name, whatever order serde_json keeps.
+    let unknown = obj
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "principal" | "action" | "resource" | "context"))
+        .min();
+    if let Some(key) = unknown {
+        return Err(format!(
+            "unknown field `{key}` in request; expected `principal`, `action`, `resource` or `context`"
+        ));
     }
     let field = |name: &str| -> Result<EntityUid, String> {
         let v = obj

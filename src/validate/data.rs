@@ -226,7 +226,10 @@ impl DataChecker<'_> {
             self.report(E::Malformed { message }, path);
             return;
         };
-        for key in obj.keys() {
+        // In name order, whatever order serde_json keeps.
+        let mut keys: Vec<&String> = obj.keys().collect();
+        keys.sort();
+        for key in keys {
             if !matches!(key.as_str(), "uid" | "attrs" | "parents" | "tags") {
                 let message = format!(
                     "unknown field `{key}` in entity; expected `uid`, `attrs`, `parents` or `tags`"
