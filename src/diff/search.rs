@@ -83,7 +83,7 @@ pub fn search(
     let other = if std::ptr::eq(from, new) { old } else { new };
     let checker =
         Generator::new(other, Pools::default(), options.limits).map_err(SearchError::Invariants)?;
-    let both = |n: &crate::entities::Entities, o: &crate::entities::Entities| {
+    let invariants_hold = |n: &crate::entities::Entities, o: &crate::entities::Entities| {
         let (mine, theirs) = if std::ptr::eq(from, new) {
             (n, o)
         } else {
@@ -115,13 +115,11 @@ pub fn search(
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(w as u64);
         let world = generator.world(seed, cap)?;
-        let load = |schema: &Schema| {
-            world
-                .store(schema, limits)
-                .map_err(|e| GenerateError::Load(e.to_string()))
-        };
-        let (old_store, new_store) = (load(&old.schema)?, load(&new.schema)?);
-        if !both(&new_store, &old_store) {
+        let (old_store, new_store) = (
+            load_world(&world, &old.schema, limits)?,
+            load_world(&world, &new.schema, limits)?,
+        );
+        if !invariants_hold(&new_store, &old_store) {
             continue;
         }
         let diff = Diff::new(old, old_store, new, new_store, options);
@@ -134,7 +132,15 @@ pub fn search(
         };
         let found_in = world.entities.len();
         let allowed = flip.newly_allowed();
-        let entities = shrink(&both, old, new, options, world, &flip.request, allowed)?;
+        let entities = shrink(
+            &invariants_hold,
+            old,
+            new,
+            options,
+            world,
+            &flip.request,
+            allowed,
+        )?;
         let diff = Diff::new(
             old,
             load_world(&entities, &old.schema, limits)?,
@@ -157,6 +163,7 @@ pub fn search(
     Ok(None)
 }
 
+/// The store `world` is for the declarations `schema`.
 fn load_world(
     world: &World,
     schema: &Schema,
