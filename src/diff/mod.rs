@@ -220,17 +220,23 @@ impl<'a> Diff<'a> {
         // Each found request decided by the version that did not judge it,
         // on every core.
         const CHUNK: usize = 1024;
-        let chunks: Vec<&[Found]> = found.chunks(CHUNK).collect();
+        let mut found = found;
+        let mut chunks: Vec<std::sync::Mutex<Vec<Found>>> = Vec::new();
+        while !found.is_empty() {
+            let rest = found.split_off(found.len().min(CHUNK));
+            chunks.push(std::sync::Mutex::new(std::mem::replace(&mut found, rest)));
+        }
         let decided = in_order(
             chunks.len(),
             threads,
             || (),
             |_, k| {
-                chunks[k]
-                    .iter()
+                let chunk = chunks[k].lock().map(|mut c| std::mem::take(&mut *c));
+                chunk
+                    .unwrap_or_default()
+                    .into_iter()
                     .map(|f| {
-                        self.flip(f).ok_or_else(|| {
-                            let r = &f.request;
+                        self.flip(f).map_err(|r| {
                             DiffError::Disagree(format!(
                                 "{}, {}, {}",
                                 r.principal, r.action, r.resource
@@ -265,28 +271,31 @@ impl<'a> Diff<'a> {
             )
         });
         found.dedup_by(|a, b| a.request == b.request);
-        found.iter().filter_map(|f| self.flip(f)).collect()
+        found
+            .into_iter()
+            .filter_map(|f| self.flip(f).ok())
+            .collect()
     }
 
     /// `found` decided by both versions (the response given reused), with
-    /// the blame; `None` when they decide alike.
-    fn flip(&self, found: &Found) -> Option<Flip> {
-        let request = &found.request;
-        let old = found.old.clone().unwrap_or_else(|| {
+    /// the blame; the request back when they decide alike.
+    fn flip(&self, found: Found) -> Result<Flip, Request> {
+        let request = found.request;
+        let old = found.old.unwrap_or_else(|| {
             self.old_index
-                .authorize(self.old_set, &self.old_entities, request, self.options)
+                .authorize(self.old_set, &self.old_entities, &request, self.options)
         });
-        let new = found.new.clone().unwrap_or_else(|| {
+        let new = found.new.unwrap_or_else(|| {
             self.new_index
-                .authorize(self.new_set, &self.new_entities, request, self.options)
+                .authorize(self.new_set, &self.new_entities, &request, self.options)
         });
         if old.decision == new.decision {
-            return None;
+            return Err(request);
         }
-        let blame = blame::blame(self, request, &old, &new);
-        Some(Flip {
-            request: request.clone(),
-            context_json: found.context_json.clone(),
+        let blame = blame::blame(self, &request, &old, &new);
+        Ok(Flip {
+            request,
+            context_json: found.context_json,
             old,
             new,
             blame,
