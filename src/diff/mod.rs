@@ -220,11 +220,14 @@ impl<'a> Diff<'a> {
         // Each found request decided by the version that did not judge it,
         // on every core.
         const CHUNK: usize = 1024;
-        let mut found = found;
+        let mut found = found.into_iter();
         let mut chunks: Vec<std::sync::Mutex<Vec<Found>>> = Vec::new();
-        while !found.is_empty() {
-            let rest = found.split_off(found.len().min(CHUNK));
-            chunks.push(std::sync::Mutex::new(std::mem::replace(&mut found, rest)));
+        loop {
+            let chunk: Vec<Found> = found.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            chunks.push(std::sync::Mutex::new(chunk));
         }
         let decided = in_order(
             chunks.len(),
@@ -279,7 +282,7 @@ impl<'a> Diff<'a> {
 
     /// `found` decided by both versions (the response given reused), with
     /// the blame; the request back when they decide alike.
-    fn flip(&self, found: Found) -> Result<Flip, Request> {
+    fn flip(&self, found: Found) -> Result<Flip, Box<Request>> {
         let request = found.request;
         let old = found.old.unwrap_or_else(|| {
             self.old_index
@@ -290,7 +293,7 @@ impl<'a> Diff<'a> {
                 .authorize(self.new_set, &self.new_entities, &request, self.options)
         });
         if old.decision == new.decision {
-            return Err(request);
+            return Err(Box::new(request));
         }
         let blame = blame::blame(self, &request, &old, &new);
         Ok(Flip {
