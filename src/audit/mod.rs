@@ -377,16 +377,15 @@ pub fn in_order<W, T: Send>(
                         break;
                     }
                     let r = f(&mut w, i);
-                    if let Ok(mut all) = results.lock() {
-                        all[i] = Some(r);
-                    }
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
                 }
             });
         }
     });
+    // A thread that panicked makes `scope` panic, so every slot is filled.
     results
         .into_inner()
-        .unwrap_or_default()
+        .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .flatten()
         .collect()

@@ -234,9 +234,9 @@ impl<'a> Diff<'a> {
             threads,
             || (),
             |_, k| {
-                let chunk = chunks[k].lock().map(|mut c| std::mem::take(&mut *c));
-                chunk
-                    .unwrap_or_default()
+                // A lock another thread poisoned still holds its chunk.
+                let mut chunk = chunks[k].lock().unwrap_or_else(|e| e.into_inner());
+                std::mem::take(&mut *chunk)
                     .into_iter()
                     .map(|f| {
                         self.flip(f).map_err(|r| {
