@@ -111,6 +111,26 @@ fn edit(text: &str, other: &str, edits: &[u8]) -> (String, Vec<&'static str>) {
     (format!("{head}\n{}\n", lines.join("\n")), made)
 }
 
+/// A data change picked by `edits`: the other world's store, one entity
+/// replaced by the other world's entity of the same uid, or one entity
+/// dropped (each world lists the same uids in the same order).
+fn data_edit(mine: &str, theirs: &str, edits: &[u8]) -> String {
+    let entities = |text: &str| -> Vec<String> {
+        let inner = text.trim().trim_start_matches('[').trim_end_matches(']');
+        inner.split(",\n").map(str::to_string).collect()
+    };
+    let (mut a, b) = (entities(mine), entities(theirs));
+    let at = usize::from(edits[1]) % a.len();
+    match edits[0] % 3 {
+        0 => return theirs.to_string(),
+        1 => a[at] = b[at % b.len()].clone(),
+        _ => {
+            a.remove(at);
+        }
+    }
+    format!("[{}]", a.join(",\n"))
+}
+
 /// A policy line's `@id("…")` (or nothing) and the rest.
 fn split_id(line: &str) -> (&str, &str) {
     if line.starts_with("@id(") {
@@ -224,10 +244,11 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
             let old_set = load(&mine.policies, limits, ids);
             let new_set = load(&new_text, limits, ids);
             let new_data = if kind == 0 {
-                &mine.entities
+                mine.entities.clone()
             } else {
-                &theirs.entities
+                data_edit(&mine.entities, &theirs.entities, &edits)
             };
+            let new_data = &new_data;
             let sets = [&old_set, &new_set];
             let old_store = store(&old_set, &mine.entities, sets);
             let new_store = store(&new_set, new_data, sets);
@@ -362,4 +383,64 @@ fn a_change_that_only_costs_steps_can_spend_the_budget() {
             .collect::<Vec<_>>(),
         ["a"]
     );
+}
+
+#[test]
+fn a_data_change_judges_only_what_reaches_it_and_misses_nothing() {
+    // The Model Studio set names no entity, so a data change judges only
+    // the requests that start from an entity a changed one can be read
+    // from: its principal, its resource, or a context entity.
+    let mut loader = Loader::new(Limits::default());
+    loader.add_path(std::path::Path::new("policies/model_studio"));
+    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+    assert!(diagnostics
+        .iter()
+        .all(|d| d.severity != mspl::diag::Severity::Error));
+    let examples = std::fs::read_to_string("policies/model_studio/examples/entities.json").unwrap();
+    let edits = [
+        // A context entity: project-a loses qwen-max (the main account's
+        // model calls from it flip; the account reaches no workspace).
+        (
+            r#""is_default": false, "authorized_models": [{"__entity": {"type": "Model", "id": "qwen-max"}}]"#,
+            r#""is_default": false, "authorized_models": []"#,
+        ),
+        // A resource: a page becomes an administration page.
+        (
+            r#""workspace": {"__entity": {"type": "Workspace", "id": "project-a"}}, "feature": "models"}"#,
+            r#""workspace": {"__entity": {"type": "Workspace", "id": "project-a"}}, "feature": "key_management"}"#,
+        ),
+        // A principal: a RAM user is granted management.
+        (
+            r#"{"uid": {"type": "RamUser", "id": "nobody-01"}, "attrs": {"account": {"__entity": {"type": "Account", "id": "acct-1"}}, "policies": []"#,
+            r#"{"uid": {"type": "RamUser", "id": "nobody-01"}, "attrs": {"account": {"__entity": {"type": "Account", "id": "acct-1"}}, "policies": ["AliyunBailianFullAccess"]"#,
+        ),
+    ];
+    let options = Options::default();
+    for (find, replace) in edits {
+        assert_eq!(examples.matches(find).count(), 1, "{find}");
+        let changed = examples.replace(find, replace);
+        let sets = [&set, &set];
+        let (old_store, new_store) = (store(&set, &examples, sets), store(&set, &changed, sets));
+        let expected = brute_force((&set, &old_store), (&set, &new_store), None, &options);
+        assert!(!expected.is_empty(), "{replace}: nothing flips");
+        let diff = Diff::new(&set, old_store, &set, new_store, &options);
+        let got: Vec<String> = diff
+            .over_domain(None, 2, &|_| None)
+            .unwrap()
+            .iter()
+            .map(|f| {
+                line(
+                    &f.request.principal.to_string(),
+                    &f.request.action.to_string(),
+                    &f.request.resource.to_string(),
+                    &f.context_json,
+                    &f.old,
+                    &f.new,
+                )
+            })
+            .collect();
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "{replace}");
+    }
 }

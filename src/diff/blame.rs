@@ -11,12 +11,10 @@
 //! attributes name with those entities' ancestors, in either store.
 
 use super::changes::Status;
+use super::reach::reach;
 use super::{Blamed, Diff};
 use crate::authorize::{scope_matches, Response};
 use crate::entities::json::Request;
-use crate::entities::Entities;
-use crate::syntax::ast::EntityUid;
-use crate::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The blame of `request`, decided `old` and `new` by the two versions:
@@ -104,46 +102,5 @@ fn old_name(diff: &Diff, o: u32) -> String {
     match diff.changes.old_match[o as usize] {
         Some(n) => diff.new_set.policies[n as usize].id.to_string(),
         None => diff.old_set.policies[o as usize].id.to_string(),
-    }
-}
-
-/// Adds to `out` the entities `request` reaches in `store` (see the
-/// module's documentation).
-fn reach(store: &Entities, request: &Request, out: &mut BTreeSet<EntityUid>) {
-    let mut first = vec![request.principal.clone(), request.resource.clone()];
-    entities_in(&request.context, &mut first);
-    let mut second = Vec::new();
-    for uid in with_ancestors(store, &first) {
-        if let Some(data) = store.get(&uid) {
-            for v in data.attrs.values().chain(data.tags.values()) {
-                entities_in(v, &mut second);
-            }
-        }
-        out.insert(uid);
-    }
-    out.extend(with_ancestors(store, &second));
-}
-
-/// `uids` and all their ancestors in `store`.
-fn with_ancestors(store: &Entities, uids: &[EntityUid]) -> Vec<EntityUid> {
-    let mut out = uids.to_vec();
-    let mut buffer = Vec::new();
-    for uid in uids {
-        if let Some(node) = store.node(uid) {
-            buffer.clear();
-            store.ancestors_into(node, &mut buffer);
-            out.extend(buffer.iter().map(|&n| store.node_uid(n).clone()));
-        }
-    }
-    out
-}
-
-/// Appends every entity `value` holds, however deep.
-fn entities_in(value: &Value, out: &mut Vec<EntityUid>) {
-    match value {
-        Value::Entity(uid) => out.push(uid.clone()),
-        Value::Set(items) => items.iter().for_each(|v| entities_in(v, out)),
-        Value::Record(map) => map.values().for_each(|v| entities_in(v, out)),
-        _ => {}
     }
 }

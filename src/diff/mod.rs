@@ -15,6 +15,7 @@
 
 pub mod blame;
 pub mod changes;
+pub mod reach;
 pub mod report;
 pub mod search;
 
@@ -30,7 +31,7 @@ use crate::syntax::ast::EntityUid;
 use crate::value::Value;
 use changes::{Changes, Status};
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Why a diff has no answer.
 #[derive(Debug, thiserror::Error)]
@@ -351,6 +352,14 @@ impl<'a> Diff<'a> {
         let (old_store, new_store) = (&self.old_entities, &self.new_entities);
         let old_domain = old.union(old_store, new, new_store);
         let new_domain = new.union(new_store, old, old_store);
+        // Only the data changed: the entities a changed one can be read
+        // from. `None` where the policies changed too, or a policy names
+        // one of them (then every request may read it).
+        let tainted = self
+            .changes
+            .is_empty()
+            .then(|| reach::tainted(&self.entity_changes, [old_store, new_store]))
+            .filter(|t| !reach::names_any([self.old_set, self.new_set], t));
         let principals = new_domain.principals();
         let found = in_order(
             principals.len(),
@@ -379,57 +388,64 @@ impl<'a> Diff<'a> {
                 let Some(p_old) = old_store.node(uid) else {
                     return Vec::new();
                 };
-                let allowed = |judge: &mut Judge, domain: &Domain, p: u32| {
-                    let mut lines = Vec::new();
-                    judge.principal(
-                        p,
-                        &domain.actions_of(p, &[]),
-                        None,
-                        Keep::Reported,
-                        &mut lines,
-                    );
-                    lines.retain(|l| l.response.decision == crate::authorize::Decision::Allow);
-                    lines
-                };
-                let before = allowed(old_judge, &old_domain, p_old);
-                let after = allowed(new_judge, &new_domain, p_new);
-                // Both lists are in the domain's order (action, resource,
-                // context): walk them side by side.
-                let key = |d: &'_ Domain, l: &Line| {
-                    (
-                        l.action,
-                        d.name(l.ids.resource).to_string(),
-                        d.context_json[l.ids.context as usize].clone(),
-                    )
-                };
                 let mut out = Vec::new();
-                let (mut i, mut j) = (0, 0);
-                while i < before.len() || j < after.len() {
-                    let a = before.get(i).map(|l| key(&old_domain, l));
-                    let b = after.get(j).map(|l| key(&new_domain, l));
-                    match (a, b) {
-                        (Some(a), Some(b)) if a == b => {
-                            i += 1;
-                            j += 1;
-                        }
-                        (Some(a), Some(b)) if a < b => {
-                            out.push(found(&old_domain, old_store, &before[i], true));
-                            i += 1;
-                        }
-                        (Some(_), None) => {
-                            out.push(found(&old_domain, old_store, &before[i], true));
-                            i += 1;
-                        }
-                        _ => {
-                            out.push(found(&new_domain, new_store, &after[j], false));
-                            j += 1;
-                        }
-                    }
+                for (actions, resource) in self.calls(&new_domain, p_new, tainted.as_ref()) {
+                    let old_resource = resource.and_then(|r| old_store.node(new_store.node_uid(r)));
+                    let allowed = |judge: &mut Judge, p: u32, r: Option<u32>| {
+                        let mut lines = Vec::new();
+                        judge.principal(p, &actions, r, Keep::Reported, &mut lines);
+                        lines.retain(|l| l.response.decision == crate::authorize::Decision::Allow);
+                        lines
+                    };
+                    let before = allowed(old_judge, p_old, old_resource);
+                    let after = allowed(new_judge, p_new, resource);
+                    compare(
+                        (&old_domain, old_store, &before),
+                        (&new_domain, new_store, &after),
+                        &mut out,
+                    );
                 }
                 out
             },
         );
         found.into_iter().flatten().collect()
+    }
+
+    /// The judge calls that cover every request of `principal` a data
+    /// change can flip, in the domain's order: all its actions when it, or
+    /// any entity, may read a changed one (`tainted` is `None`); else per
+    /// action, all of it where the action or a context holds a tainted
+    /// entity, else each tainted resource.
+    fn calls(
+        &self,
+        domain: &Domain,
+        principal: u32,
+        tainted: Option<&HashSet<EntityUid>>,
+    ) -> Vec<(Vec<usize>, Option<u32>)> {
+        let store = &self.new_entities;
+        let all = domain.actions_of(principal, &[]);
+        let Some(t) = tainted.filter(|t| !t.contains(store.node_uid(principal))) else {
+            return vec![(all, None)];
+        };
+        let mut calls = Vec::new();
+        for a in all {
+            let ad = &domain.actions[a];
+            let whole = t.contains(&ad.action)
+                || ad
+                    .contexts
+                    .iter()
+                    .any(|&c| reach::holds_any(&domain.contexts[c as usize], t));
+            if whole {
+                calls.push((vec![a], None));
+                continue;
+            }
+            for &r in &ad.resources {
+                if t.contains(store.node_uid(r)) {
+                    calls.push((vec![a], Some(r)));
+                }
+            }
+        }
+        calls
     }
 
     /// The rules policy `i` of the old version (`old`) or the new one calls
@@ -451,6 +467,46 @@ impl<'a> Diff<'a> {
     /// The number in the new version of the policy with id `id`.
     fn new_policy(&self, id: &str) -> Option<u32> {
         self.new_ids.get(id).copied()
+    }
+}
+
+/// Adds to `out` the requests allowed in only one of `before` (the old
+/// version's lines) and `after`, both in their domain's order (action,
+/// resource, context).
+fn compare(
+    (old_domain, old_store, before): (&Domain, &Entities, &[Line]),
+    (new_domain, new_store, after): (&Domain, &Entities, &[Line]),
+    out: &mut Vec<Found>,
+) {
+    let key = |d: &'_ Domain, l: &Line| {
+        (
+            l.action,
+            d.name(l.ids.resource).to_string(),
+            d.context_json[l.ids.context as usize].clone(),
+        )
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < before.len() || j < after.len() {
+        let a = before.get(i).map(|l| key(old_domain, l));
+        let b = after.get(j).map(|l| key(new_domain, l));
+        match (a, b) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                out.push(found(old_domain, old_store, &before[i], true));
+                i += 1;
+            }
+            (Some(_), None) => {
+                out.push(found(old_domain, old_store, &before[i], true));
+                i += 1;
+            }
+            _ => {
+                out.push(found(new_domain, new_store, &after[j], false));
+                j += 1;
+            }
+        }
     }
 }
 
