@@ -360,6 +360,7 @@ impl<'a> Diff<'a> {
             .is_empty()
             .then(|| reach::tainted(&self.entity_changes, [old_store, new_store]))
             .filter(|t| !reach::names_any([self.old_set, self.new_set], t));
+        let reached = tainted.map(|t| Reached::of(&new_domain, new_store, t));
         let principals = new_domain.principals();
         let found = in_order(
             principals.len(),
@@ -389,7 +390,7 @@ impl<'a> Diff<'a> {
                     return Vec::new();
                 };
                 let mut out = Vec::new();
-                for (actions, resource) in self.calls(&new_domain, p_new, tainted.as_ref()) {
+                for (actions, resource) in calls(&new_domain, p_new, new_store, reached.as_ref()) {
                     let old_resource = resource.and_then(|r| old_store.node(new_store.node_uid(r)));
                     let allowed = |judge: &mut Judge, p: u32, r: Option<u32>| {
                         let mut lines = Vec::new();
@@ -409,43 +410,6 @@ impl<'a> Diff<'a> {
             },
         );
         found.into_iter().flatten().collect()
-    }
-
-    /// The judge calls that cover every request of `principal` a data
-    /// change can flip, in the domain's order: all its actions when it, or
-    /// any entity, may read a changed one (`tainted` is `None`); else per
-    /// action, all of it where the action or a context holds a tainted
-    /// entity, else each tainted resource.
-    fn calls(
-        &self,
-        domain: &Domain,
-        principal: u32,
-        tainted: Option<&HashSet<EntityUid>>,
-    ) -> Vec<(Vec<usize>, Option<u32>)> {
-        let store = &self.new_entities;
-        let all = domain.actions_of(principal, &[]);
-        let Some(t) = tainted.filter(|t| !t.contains(store.node_uid(principal))) else {
-            return vec![(all, None)];
-        };
-        let mut calls = Vec::new();
-        for a in all {
-            let ad = &domain.actions[a];
-            let whole = t.contains(&ad.action)
-                || ad
-                    .contexts
-                    .iter()
-                    .any(|&c| reach::holds_any(&domain.contexts[c as usize], t));
-            if whole {
-                calls.push((vec![a], None));
-                continue;
-            }
-            for &r in &ad.resources {
-                if t.contains(store.node_uid(r)) {
-                    calls.push((vec![a], Some(r)));
-                }
-            }
-        }
-        calls
     }
 
     /// The rules policy `i` of the old version (`old`) or the new one calls
@@ -468,6 +432,75 @@ impl<'a> Diff<'a> {
     fn new_policy(&self, id: &str) -> Option<u32> {
         self.new_ids.get(id).copied()
     }
+}
+
+/// Where a data change can be read from, per action of a domain.
+struct Reached {
+    /// The entities a changed one can be read from.
+    tainted: HashSet<EntityUid>,
+    /// Per action: whether every request may read one (the action or a
+    /// context holds one).
+    whole: Vec<bool>,
+    /// Per action: the resources that are such entities.
+    resources: Vec<Vec<u32>>,
+}
+
+impl Reached {
+    fn of(domain: &Domain, store: &Entities, tainted: HashSet<EntityUid>) -> Reached {
+        let whole = domain
+            .actions
+            .iter()
+            .map(|ad| {
+                tainted.contains(&ad.action)
+                    || ad
+                        .contexts
+                        .iter()
+                        .any(|&c| reach::holds_any(&domain.contexts[c as usize], &tainted))
+            })
+            .collect();
+        let resources = domain
+            .actions
+            .iter()
+            .map(|ad| {
+                ad.resources
+                    .iter()
+                    .copied()
+                    .filter(|&r| tainted.contains(store.node_uid(r)))
+                    .collect()
+            })
+            .collect();
+        Reached {
+            tainted,
+            whole,
+            resources,
+        }
+    }
+}
+
+/// The judge calls that cover every request of `principal` a data change
+/// can flip, in the domain's order: all its actions when it may read a
+/// changed entity, or any request may (`reached` is `None`); else per
+/// action, all of it where the action or a context may, else each resource
+/// that may.
+fn calls(
+    domain: &Domain,
+    principal: u32,
+    store: &Entities,
+    reached: Option<&Reached>,
+) -> Vec<(Vec<usize>, Option<u32>)> {
+    let all = domain.actions_of(principal, &[]);
+    let Some(reached) = reached.filter(|r| !r.tainted.contains(store.node_uid(principal))) else {
+        return vec![(all, None)];
+    };
+    let mut calls = Vec::new();
+    for a in all {
+        if reached.whole[a] {
+            calls.push((vec![a], None));
+        } else {
+            calls.extend(reached.resources[a].iter().map(|&r| (vec![a], Some(r))));
+        }
+    }
+    calls
 }
 
 /// Adds to `out` the requests allowed in only one of `before` (the old
