@@ -168,7 +168,7 @@ fn main() -> ExitCode {
     };
     // The matrix and the every-request diff take about as long as each
     // other and vary by a few percent from run to run: both are medians of
-    // `--repeat-whole` runs, interleaved.
+    // `--repeat-whole` runs.
     let mut matrix_times = Vec::new();
     let mut matrix = None;
     for _ in 0..args.repeat_whole.max(1) {
