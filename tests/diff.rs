@@ -213,6 +213,24 @@ fn line(p: &str, a: &str, r: &str, c: &str, old: &mspl::Response, new: &mspl::Re
     )
 }
 
+/// The flips as brute force's lines, sorted.
+fn sorted_lines(flips: &[mspl::diff::Flip]) -> Vec<String> {
+    let mut lines: Vec<String> = flips
+        .iter()
+        .map(|f| {
+            let r = &f.request;
+            let (p, a, res) = (
+                r.principal.to_string(),
+                r.action.to_string(),
+                r.resource.to_string(),
+            );
+            line(&p, &a, &res, &f.context_json, &f.old, &f.new)
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 #[test]
 fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
     let (mut worlds_checked, mut flips, mut compared_kinds) = (0, 0, BTreeMap::new());
@@ -269,21 +287,7 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
                 let got = diff
                     .over_domain(mine.context.as_ref(), threads, &|_| None)
                     .unwrap();
-                let lines: Vec<String> = got
-                    .iter()
-                    .map(|f| {
-                        line(
-                            &f.request.principal.to_string(),
-                            &f.request.action.to_string(),
-                            &f.request.resource.to_string(),
-                            &f.context_json,
-                            &f.old,
-                            &f.new,
-                        )
-                    })
-                    .collect();
-                let mut sorted = lines.clone();
-                sorted.sort();
+                let sorted = sorted_lines(&got);
                 assert_eq!(
                     sorted, expected,
                     "seed {seed} ({made:?}, kind {kind}, {errors:?}, {threads} threads)\nold:\n{}\nnew:\n{new_text}",
@@ -424,23 +428,7 @@ fn a_data_change_judges_only_what_reaches_it_and_misses_nothing() {
         let expected = brute_force((&set, &old_store), (&set, &new_store), None, &options);
         assert!(!expected.is_empty(), "{replace}: nothing flips");
         let diff = Diff::new(&set, old_store, &set, new_store, &options);
-        let got: Vec<String> = diff
-            .over_domain(None, 2, &|_| None)
-            .unwrap()
-            .iter()
-            .map(|f| {
-                line(
-                    &f.request.principal.to_string(),
-                    &f.request.action.to_string(),
-                    &f.request.resource.to_string(),
-                    &f.context_json,
-                    &f.old,
-                    &f.new,
-                )
-            })
-            .collect();
-        let mut sorted = got.clone();
-        sorted.sort();
-        assert_eq!(sorted, expected, "{replace}");
+        let got = diff.over_domain(None, 2, &|_| None).unwrap();
+        assert_eq!(sorted_lines(&got), expected, "{replace}");
     }
 }
