@@ -124,8 +124,14 @@ pub fn run(args: &DiffArgs) -> Outcome {
         let diff = Diff::new(&old_set, old_store, &new_set, new_store, &options);
         let found = match &args.requests {
             Some(log) => {
-                let read = read_log(log, &old_set.schema, &limits)
-                    .and_then(|_| read_log(log, &new_set.schema, &limits));
+                // Read as the new version's declarations type it; where the
+                // old ones differ, it must read under them too.
+                let read = read_log(log, &new_set.schema, &limits).and_then(|requests| {
+                    if old_set.schema != new_set.schema {
+                        read_log(log, &old_set.schema, &limits)?;
+                    }
+                    Ok(requests)
+                });
                 match read {
                     Ok(requests) => Ok(diff.over_requests(&requests)),
                     Err(d) => return bad(out, args, &d),
