@@ -7,11 +7,15 @@
 //! it calls a changed rule; an unmatched one is added or removed. Rules are
 //! matched by name; a rule is changed when its clauses (each as printed,
 //! in any order: the order of clauses never changes a result) differ, it
-//! is in one version only, or it calls a changed rule.
+//! is in one version only, or it calls a changed rule. Entities differ
+//! when their data or parents do, or one store lacks them.
 
 use crate::audit::judge::Versions;
+use crate::entities::Entities;
 use crate::policy_set::PolicySet;
-use crate::syntax::ast::{annotation, CallTarget, Expr, ExprKind, File, Item, Name, Policy};
+use crate::syntax::ast::{
+    annotation, CallTarget, EntityUid, Expr, ExprKind, File, Item, Name, Policy,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How a policy or a rule of one version stands in the other.
@@ -328,4 +332,32 @@ fn renumber(e: &mut Expr, offset: u32) {
             *i += offset;
         }
     });
+}
+
+/// The entities whose data or parents differ between the stores, and how:
+/// `Changed`, `Added` (only in `new`) or `Removed` (only in `old`).
+pub fn changed_entities(old: &Entities, new: &Entities) -> BTreeMap<EntityUid, Status> {
+    let mut out = BTreeMap::new();
+    let parents = |store: &Entities, uid: &EntityUid| {
+        let mut p: Vec<EntityUid> = store.parents(uid).into_iter().cloned().collect();
+        p.sort();
+        p
+    };
+    for (uid, data) in old.iter() {
+        match new.get(uid) {
+            None => {
+                out.insert(uid.clone(), Status::Removed);
+            }
+            Some(other) if other != data || parents(old, uid) != parents(new, uid) => {
+                out.insert(uid.clone(), Status::Changed);
+            }
+            Some(_) => {}
+        }
+    }
+    for (uid, _) in new.iter() {
+        if !old.contains(uid) {
+            out.insert(uid.clone(), Status::Added);
+        }
+    }
+    out
 }

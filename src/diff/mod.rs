@@ -29,7 +29,7 @@ use crate::policy_set::PolicySet;
 use crate::schema::Type;
 use crate::syntax::ast::EntityUid;
 use crate::value::Value;
-use changes::{Changes, Status};
+use changes::{changed_entities, Changes, Status};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -573,32 +573,4 @@ fn request_of(domain: &Domain, store: &Entities, line: &Line) -> (Request, Strin
         },
         domain.context_json[ids.context as usize].clone(),
     )
-}
-
-/// The entities whose data or parents differ between the stores, and how:
-/// `Changed`, `Added` (only in `new`) or `Removed` (only in `old`).
-pub fn changed_entities(old: &Entities, new: &Entities) -> BTreeMap<EntityUid, Status> {
-    let mut out = BTreeMap::new();
-    let parents = |store: &Entities, uid: &EntityUid| {
-        let mut p: Vec<EntityUid> = store.parents(uid).into_iter().cloned().collect();
-        p.sort();
-        p
-    };
-    for (uid, data) in old.iter() {
-        match new.get(uid) {
-            None => {
-                out.insert(uid.clone(), Status::Removed);
-            }
-            Some(other) if other != data || parents(old, uid) != parents(new, uid) => {
-                out.insert(uid.clone(), Status::Changed);
-            }
-            Some(_) => {}
-        }
-    }
-    for (uid, _) in new.iter() {
-        if !old.contains(uid) {
-            out.insert(uid.clone(), Status::Added);
-        }
-    }
-    out
 }
