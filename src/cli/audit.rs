@@ -2,7 +2,7 @@
 //! findings and unused grants, over the entity store (docs/audit.md).
 
 use super::common::{load_policies_with, Format, Outcome};
-use super::input::{load_store, read_context, read_log};
+use super::input::{load_store, read_fixed_context, read_log};
 use crate::audit::domain::{add_named_actions, DomainError};
 use crate::audit::findings::{findings, Severity};
 use crate::audit::unused::unused;
@@ -305,25 +305,12 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
         }
     };
     add_named_actions(&set, &mut entities);
-    let context = match &common.context {
-        Some(c) => match read_context(c, &limits) {
-            Ok((_, json)) if json.is_object() => Some(json),
-            Ok(_) => {
-                out.diagnostics(
-                    &Sources::new(),
-                    &[Diagnostic::plain(
-                        "in --context: a context is a JSON object",
-                    )],
-                    format,
-                );
-                return None;
-            }
-            Err(d) => {
-                out.diagnostics(&Sources::new(), &d, format);
-                return None;
-            }
-        },
-        None => None,
+    let context = match read_fixed_context(common.context.as_deref(), &limits) {
+        Ok(c) => c,
+        Err(d) => {
+            out.diagnostics(&Sources::new(), &d, format);
+            return None;
+        }
     };
     let options = Options {
         errors: ErrorMode::cedar(common.cedar),

@@ -2,7 +2,7 @@
 //! access (docs/diff.md).
 
 use super::common::{load_policies_with, Format, Outcome};
-use super::input::{load_store, read_context, read_log};
+use super::input::{load_store, read_fixed_context, read_log};
 use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Severity, Sources};
 use crate::diff::report::{flip_json, text, verdict};
@@ -138,16 +138,9 @@ pub fn run(args: &DiffArgs) -> Outcome {
                 }
             }
             None => {
-                let context = match &args.context {
-                    Some(c) => match read_context(c, &limits) {
-                        Ok((_, json)) if json.is_object() => Some(json),
-                        Ok(_) => {
-                            let d = Diagnostic::plain("in --context: a context is a JSON object");
-                            return bad(out, args, &[d]);
-                        }
-                        Err(d) => return bad(out, args, &d),
-                    },
-                    None => None,
+                let context = match read_fixed_context(args.context.as_deref(), &limits) {
+                    Ok(c) => c,
+                    Err(d) => return bad(out, args, &d),
                 };
                 diff.over_domain(context.as_ref(), threads, &|_| None)
             }

@@ -216,6 +216,24 @@ pub fn read_context(
     Ok((name, parsed))
 }
 
+/// `--context` as fixed attributes of every action (the audit's and the
+/// diff's): [`read_context`], which must give a JSON object; `None` when
+/// not given.
+pub fn read_fixed_context(
+    c: Option<&str>,
+    limits: &Limits,
+) -> Result<Option<serde_json::Value>, Vec<Diagnostic>> {
+    let Some(c) = c else {
+        return Ok(None);
+    };
+    match read_context(c, limits)? {
+        (_, json) if json.is_object() => Ok(Some(json)),
+        _ => Err(vec![Diagnostic::plain(
+            "in --context: a context is a JSON object",
+        )]),
+    }
+}
+
 /// A text block of a batch with its second line naming the request: its
 /// line in the batch file, principal, action and resource (the first line
 /// stays `ALLOW` or `DENY`, as the contract says).

@@ -64,25 +64,34 @@ pub struct Changes {
     pub new_status: Vec<Status>,
     /// Every rule that differs, by name, and how.
     pub rules: BTreeMap<Name, Status>,
+    /// Per old policy: the rules it calls, directly or not ([`calls`]).
+    pub old_calls: Vec<BTreeSet<Name>>,
+    /// Per new policy, likewise.
+    pub new_calls: Vec<BTreeSet<Name>>,
 }
 
 impl Changes {
     /// The differences between `old` and `new`.
     pub fn between(old: &PolicySet, new: &PolicySet) -> Changes {
-        let (old_match, new_match) = match_policies(old, new);
-        let rules = changed_rules(old, new);
-        let calls_changed = |set: &PolicySet, policy: &Policy| {
-            calls(set, policy)
-                .iter()
-                .any(|name| rules.contains_key(name))
+        // Each policy printed once, for matching and for comparing.
+        let texts = |set: &PolicySet| -> Vec<String> {
+            set.policies.iter().map(|p| text(&p.policy)).collect()
         };
+        let (old_texts, new_texts) = (texts(old), texts(new));
+        let (old_match, new_match) = match_policies(old, new, &old_texts, &new_texts);
+        let rules = changed_rules(old, new);
+        let all_calls = |set: &PolicySet| -> Vec<BTreeSet<Name>> {
+            set.policies.iter().map(|p| calls(set, &p.policy)).collect()
+        };
+        let (old_calls, new_calls) = (all_calls(old), all_calls(new));
+        let calls_changed =
+            |called: &BTreeSet<Name>| called.iter().any(|name| rules.contains_key(name));
         // A matched pair has one status, from both versions (a name may be
         // a rule in one and an extension function in the other).
         let pair = |o: usize, n: usize| {
-            let (a, b) = (&old.policies[o].policy, &new.policies[n].policy);
-            if text(a) != text(b) {
+            if old_texts[o] != new_texts[n] {
                 Status::Changed
-            } else if calls_changed(old, a) || calls_changed(new, b) {
+            } else if calls_changed(&old_calls[o]) || calls_changed(&new_calls[n]) {
                 Status::CallsChanged
             } else {
                 Status::Unchanged
@@ -100,6 +109,8 @@ impl Changes {
             old_status,
             new_status,
             rules,
+            old_calls,
+            new_calls,
         }
     }
 
@@ -120,8 +131,14 @@ fn text(policy: &Policy) -> String {
     })
 }
 
-/// Pairs the policies of `old` and `new`: by `@id`, by text, by position.
-fn match_policies(old: &PolicySet, new: &PolicySet) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
+/// Pairs the policies of `old` and `new` (printed as `old_texts` and
+/// `new_texts`): by `@id`, by text, by position.
+fn match_policies(
+    old: &PolicySet,
+    new: &PolicySet,
+    old_texts: &[String],
+    new_texts: &[String],
+) -> (Vec<Option<u32>>, Vec<Option<u32>>) {
     let mut old_match: Vec<Option<u32>> = vec![None; old.policies.len()];
     let mut new_match: Vec<Option<u32>> = vec![None; new.policies.len()];
     let pair =
@@ -131,18 +148,20 @@ fn match_policies(old: &PolicySet, new: &PolicySet) -> (Vec<Option<u32>>, Vec<Op
             new_match[n] = Some(o as u32);
         };
     // By `@id`, then by text: each key's policies paired in load order.
-    let by_id = |set: &PolicySet, i: usize| {
+    // A key of policy `i` of the old version (`true`) or the new one.
+    let by_id = |is_old: bool, i: usize| {
+        let set = if is_old { old } else { new };
         annotation(&set.policies[i].policy.annotations, "id")
             .and_then(|a| a.value.as_ref().map(|v| v.to_string()))
     };
-    let by_text = |set: &PolicySet, i: usize| Some(text(&set.policies[i].policy));
-    for key in [
-        &by_id as &dyn Fn(&PolicySet, usize) -> Option<String>,
-        &by_text,
-    ] {
+    let by_text = |is_old: bool, i: usize| {
+        let texts = if is_old { old_texts } else { new_texts };
+        Some(texts[i].clone())
+    };
+    for key in [&by_id as &dyn Fn(bool, usize) -> Option<String>, &by_text] {
         let mut waiting: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for o in (0..old.policies.len()).rev() {
-            if let (None, Some(k)) = (old_match[o], key(old, o)) {
+            if let (None, Some(k)) = (old_match[o], key(true, o)) {
                 waiting.entry(k).or_default().push(o);
             }
         }
@@ -150,7 +169,7 @@ fn match_policies(old: &PolicySet, new: &PolicySet) -> (Vec<Option<u32>>, Vec<Op
             if new_match[n].is_some() {
                 continue;
             }
-            if let Some(o) = key(new, n).and_then(|k| waiting.get_mut(&k)?.pop()) {
+            if let Some(o) = key(false, n).and_then(|k| waiting.get_mut(&k)?.pop()) {
                 pair(o, n, &mut old_match, &mut new_match);
             }
         }

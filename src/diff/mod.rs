@@ -27,11 +27,11 @@ use crate::entities::json::Request;
 use crate::entities::Entities;
 use crate::policy_set::PolicySet;
 use crate::schema::Type;
-use crate::syntax::ast::EntityUid;
+use crate::syntax::ast::{EntityUid, Name};
 use crate::value::Value;
 use changes::{changed_entities, Changes, Status};
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Why a diff has no answer.
 #[derive(Debug, thiserror::Error)]
@@ -143,15 +143,15 @@ impl<'a> Diff<'a> {
                 .collect()
         };
         let changes = Changes::between(old_set, new_set);
-        let rules = |set: &PolicySet| -> Vec<Vec<Blamed>> {
-            set.policies
+        // Per policy: the rules it calls whose own text changed (a rule
+        // that only calls a changed one is not where the change is).
+        let rules = |calls: &[BTreeSet<Name>]| {
+            calls
                 .iter()
-                .map(|p| {
-                    changes::calls(set, &p.policy)
-                        .into_iter()
-                        .filter_map(|name| match changes.rules.get(&name) {
-                            // A rule that only calls a changed one is not
-                            // where the change is.
+                .map(|called| {
+                    called
+                        .iter()
+                        .filter_map(|name| match changes.rules.get(name) {
                             Some(Status::CallsChanged) | None => None,
                             Some(status) => Some(Blamed {
                                 id: format!("rule:{name}"),
@@ -160,11 +160,11 @@ impl<'a> Diff<'a> {
                         })
                         .collect()
                 })
-                .collect()
+                .collect::<Vec<Vec<Blamed>>>()
         };
         Diff {
-            old_rules: rules(old_set),
-            new_rules: rules(new_set),
+            old_rules: rules(&changes.old_calls),
+            new_rules: rules(&changes.new_calls),
             old_set,
             new_set,
             changes,
