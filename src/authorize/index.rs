@@ -104,7 +104,12 @@ fn named_entity(c: &ScopeConstraint) -> Option<(&EntityUid, bool)> {
     match c {
         ScopeConstraint::Eq(uid, _) => Some((uid, false)),
         ScopeConstraint::In(uid, _) | ScopeConstraint::IsIn(_, uid, _) => Some((uid, true)),
-        ScopeConstraint::Any | ScopeConstraint::Is(..) => None,
+        // A template is never filed: only its links are policies.
+        ScopeConstraint::Any
+        | ScopeConstraint::Is(..)
+        | ScopeConstraint::EqSlot(_)
+        | ScopeConstraint::InSlot(_)
+        | ScopeConstraint::IsInSlot(..) => None,
     }
 }
 

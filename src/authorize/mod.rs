@@ -133,6 +133,10 @@ pub fn entity_constraint(c: &ScopeConstraint, uid: &EntityUid, entities: &Entiti
         ScopeConstraint::In(target, _) => entities.is_in(uid, target),
         ScopeConstraint::Is(ty, _) => uid.ty == *ty,
         ScopeConstraint::IsIn(ty, target, _) => uid.ty == *ty && entities.is_in(uid, target),
+        // A template never applies by itself; its links name entities.
+        ScopeConstraint::EqSlot(_) | ScopeConstraint::InSlot(_) | ScopeConstraint::IsInSlot(..) => {
+            false
+        }
     }
 }
 

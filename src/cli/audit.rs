@@ -39,11 +39,14 @@ pub enum Verb {
 #[derive(clap::Args, Debug)]
 pub struct CommonArgs {
     /// Policy files or directories.
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 's', long, num_args = 1..)]
     pub schema: Vec<PathBuf>,
+    /// Template links (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
     /// The entity file (Cedar's entity JSON); none: an empty store.
     #[arg(long)]
     pub entities: Option<PathBuf>,
@@ -296,7 +299,15 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
     let limits = common.limits.limits();
     let format = common.diagnostics_format();
     let ids = IdScheme::cedar(common.cedar);
-    let set = load_policies_with(&common.policies, &common.schema, ids, &limits, format, out)?;
+    let set = load_policies_with(
+        &common.policies,
+        &common.schema,
+        &common.inputs,
+        ids,
+        &limits,
+        format,
+        out,
+    )?;
     let mut entities = match load_store(common.entities.as_deref(), &set, &limits) {
         Ok(e) => e,
         Err(d) => {

@@ -9,8 +9,14 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// Policy files or directories (searched for *.mspl, *.cedar, *.cedarschema).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "policies")]
     pub paths: Vec<PathBuf>,
+    /// More policy files or directories (Cedar CLI's `-p`).
+    #[arg(short = 'p', long, num_args = 1..)]
+    pub policies: Vec<PathBuf>,
+    /// Template links (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -23,8 +29,11 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> Outcome {
     let mut out = Outcome::default();
     let mut loader = Loader::new(args.limits.limits());
-    for p in &args.paths {
+    for p in args.paths.iter().chain(&args.policies) {
         loader.add_path(p);
+    }
+    for k in &args.inputs.template_linked {
+        loader.add_links_path(k);
     }
     let (set, diagnostics) = loader.finish(IdScheme::Annotated);
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
@@ -41,8 +50,15 @@ pub fn run(args: &CheckArgs) -> Outcome {
             if failed {
                 out.stderr.push_str(&format!("{errors} error(s)\n"));
             } else {
+                // Templates and links only where there are any, so that
+                // the line of a set without them stays as it was.
+                let links = set.policies.iter().filter(|p| p.link.is_some()).count();
+                let templates = match set.templates.len() {
+                    0 => String::new(),
+                    n => format!(" ({links} linked), {n} templates"),
+                };
                 out.stdout.push_str(&format!(
-                    "ok: {} policies, {} rules, {} entity types, {} actions\n",
+                    "ok: {} policies{templates}, {} rules, {} entity types, {} actions\n",
                     set.policies.len(),
                     set.rules.len(),
                     set.schema.entity_types.len(),

@@ -94,6 +94,7 @@ impl Outcome {
 pub fn load_policies_with(
     paths: &[PathBuf],
     schemas: &[PathBuf],
+    inputs: &super::policy_args::PolicyInputs,
     ids: IdScheme,
     limits: &Limits,
     format: Format,
@@ -103,6 +104,20 @@ pub fn load_policies_with(
     for p in paths.iter().chain(schemas) {
         loader.add_path(p);
     }
+    for k in &inputs.template_linked {
+        loader.add_links_path(k);
+    }
+    finish_loading(loader, ids, format, out)
+}
+
+/// Links what `loader` holds, reporting problems into `out` (warnings only
+/// in text); the set, when nothing failed.
+pub fn finish_loading(
+    loader: Loader,
+    ids: IdScheme,
+    format: Format,
+    out: &mut Outcome,
+) -> Option<PolicySet> {
     let (set, diagnostics) = loader.finish(ids);
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
     if !diagnostics.is_empty() && (failed || format == Format::Text) {

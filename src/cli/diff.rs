@@ -1,10 +1,10 @@
 //! `mspl diff`: what a policy or data change flips, and a CI gate for new
 //! access (docs/diff.md).
 
-use super::common::{load_policies_with, Format, Outcome};
+use super::common::{finish_loading, load_policies_with, Format, Outcome};
 use super::input::{load_store, read_fixed_context, read_log};
 use crate::authorize::{ErrorMode, Options};
-use crate::diag::{Diagnostic, Severity, Sources};
+use crate::diag::{Diagnostic, Sources};
 use crate::diff::report::{flip_json, text, verdict};
 use crate::diff::search::{search, Counterexample, Search, SearchError};
 use crate::diff::{Diff, Flip};
@@ -28,8 +28,14 @@ pub struct DiffArgs {
     #[arg(long, value_name = "REV")]
     pub old_rev: Option<String>,
     /// Extra declaration files, for both versions.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 's', long, num_args = 1..)]
     pub schema: Vec<PathBuf>,
+    /// Template links of the new version (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
+    /// Template links of the old version [default: the new version's].
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub old_template_linked: Option<Vec<PathBuf>>,
     /// The entity file of both versions.
     #[arg(long)]
     pub entities: Option<PathBuf>,
@@ -208,9 +214,31 @@ fn load_versions(
     out: &mut Outcome,
 ) -> Option<(PolicySet, PolicySet)> {
     let ids = IdScheme::cedar(args.cedar);
-    let new = load_policies_with(&args.new, &args.schema, ids, limits, args.format, out)?;
+    let old_inputs = match &args.old_template_linked {
+        Some(files) => super::policy_args::PolicyInputs {
+            template_linked: files.clone(),
+        },
+        None => args.inputs.clone(),
+    };
+    let new = load_policies_with(
+        &args.new,
+        &args.schema,
+        &args.inputs,
+        ids,
+        limits,
+        args.format,
+        out,
+    )?;
     let old = match &args.old_rev {
-        None => load_policies_with(&args.old, &args.schema, ids, limits, args.format, out)?,
+        None => load_policies_with(
+            &args.old,
+            &args.schema,
+            &old_inputs,
+            ids,
+            limits,
+            args.format,
+            out,
+        )?,
         Some(rev) => {
             let mut loader = Loader::new(*limits);
             for path in &args.new {
@@ -233,15 +261,10 @@ fn load_versions(
             for path in &args.schema {
                 loader.add_path(path);
             }
-            let (set, diagnostics) = loader.finish(ids);
-            let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
-            if !diagnostics.is_empty() && (failed || args.format == Format::Text) {
-                out.diagnostics(&set.sources, &diagnostics, args.format);
+            for k in &old_inputs.template_linked {
+                loader.add_links_path(k);
             }
-            if failed {
-                return None;
-            }
-            set
+            finish_loading(loader, ids, args.format, out)?
         }
     };
     Some((old, new))

@@ -11,11 +11,14 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
     /// Policy files or directories (their declarations, literals and invariants).
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 's', long, num_args = 1..)]
     pub schema: Vec<PathBuf>,
+    /// Template links (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
     /// The seed: the same seed, the same store.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
@@ -41,6 +44,7 @@ pub fn run(args: &GenerateArgs) -> Outcome {
     let Some(set) = load_policies_with(
         &args.policies,
         &args.schema,
+        &args.inputs,
         IdScheme::Annotated,
         &limits,
         Format::Text,

@@ -16,11 +16,14 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct RequestArgs {
     /// Policy files or directories.
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 's', long, num_args = 1..)]
     pub schema: Vec<PathBuf>,
+    /// Template links (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
     /// The entity file (Cedar's entity JSON); none: an empty store.
     #[arg(long)]
     pub entities: Option<PathBuf>,
@@ -73,7 +76,15 @@ impl RequestArgs {
     pub fn load(&self, out: &mut Outcome) -> Option<Loaded> {
         let ids = IdScheme::cedar(self.cedar);
         let limits = self.limits.limits();
-        let set = load_policies_with(&self.policies, &self.schema, ids, &limits, self.format, out)?;
+        let set = load_policies_with(
+            &self.policies,
+            &self.schema,
+            &self.inputs,
+            ids,
+            &limits,
+            self.format,
+            out,
+        )?;
         let options = Options {
             errors: ErrorMode::cedar(self.cedar),
             limits,

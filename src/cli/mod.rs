@@ -10,6 +10,8 @@ pub mod fmt;
 pub mod generate;
 pub mod input;
 pub mod limit_args;
+pub mod link;
+pub mod policy_args;
 pub mod repl;
 pub mod test;
 pub mod validate;
@@ -52,6 +54,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// What a policy or data change flips: every request decided differently, and who is responsible.
     Diff(diff::DiffArgs),
+    /// Add a template-linked policy to a linked-policies file (Cedar CLI's `link`).
+    Link(link::LinkArgs),
     /// Generate an entity store and a batch of requests from a policy set's declarations.
     Generate(generate::GenerateArgs),
 }
@@ -93,6 +97,7 @@ where
         Command::Audit(a) => audit::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Generate(a) => generate::run(&a),
+        Command::Link(a) => link::run(&a),
     }
 }
 

@@ -8,11 +8,14 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct ReplArgs {
     /// Policy files or directories to load at the start.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 'p', long, num_args = 1..)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 's', long, num_args = 1..)]
     pub schema: Vec<PathBuf>,
+    /// Template links (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
     /// The entity file (Cedar's entity JSON).
     #[arg(long)]
     pub entities: Option<PathBuf>,
@@ -42,6 +45,7 @@ pub fn run(args: &ReplArgs) -> Outcome {
     let config = Config {
         policies: args.policies.clone(),
         schema: args.schema.clone(),
+        links: args.inputs.template_linked.clone(),
         entities: args.entities.clone(),
         history,
         cedar: args.cedar,

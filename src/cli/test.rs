@@ -19,6 +19,9 @@ pub struct TestArgs {
     /// Policies for test files that name none.
     #[arg(long, num_args = 1..)]
     pub policies: Vec<PathBuf>,
+    /// Template links for test files that name none (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
     /// Write the actual outputs as snapshots beside the test files.
     #[arg(long)]
     pub update: bool,
@@ -55,7 +58,8 @@ pub fn run(args: &TestArgs) -> Outcome {
         // File and case names are user strings: escaped, so that none can
         // forge a line of the report.
         let name = printable(&file.display().to_string()).into_owned();
-        let suite = match testing::load(file, &args.policies, options) {
+        let suite = match testing::load(file, &args.policies, &args.inputs.template_linked, options)
+        {
             Ok(s) => s,
             Err(problems) => {
                 out.stdout.push_str(&format!("ERROR {name}\n"));

@@ -13,11 +13,14 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
     /// Policy files or directories (searched for *.mspl, *.cedar, *.cedarschema).
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 's', long, num_args = 1..)]
     pub schema: Vec<PathBuf>,
+    /// Template links (`-k`, as Cedar's CLI).
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
     /// An entity file (Cedar's entity JSON) to check against the declarations.
     #[arg(long)]
     pub entities: Option<PathBuf>,
@@ -86,6 +89,7 @@ pub fn run(args: &ValidateArgs) -> Outcome {
     let Some(mut set) = load_policies_with(
         &args.policies,
         &args.schema,
+        &args.inputs,
         IdScheme::Annotated,
         &limits,
         args.format,

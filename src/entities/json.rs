@@ -326,49 +326,7 @@ fn not_a_long(n: &serde_json::Number) -> String {
     }
 }
 
-/// Whether `ty` is a valid entity type name: identifiers (not reserved
-/// words) joined by `::`, as Cedar's normalized names are.
-pub fn is_type_name(ty: &str) -> bool {
-    ty.split("::").all(is_identifier_segment)
-}
-
-fn is_identifier_segment(seg: &str) -> bool {
-    let mut chars = seg.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !matches!(
-            seg,
-            "true" | "false" | "if" | "then" | "else" | "in" | "is" | "like" | "has"
-        )
-}
-
-/// Parses `T::"id"` as written in policies.
-pub fn parse_uid(text: &str) -> Result<EntityUid, String> {
-    if let Some(uid) = simple_uid(text) {
-        return Ok(uid);
-    }
-    let expr = crate::syntax::parse_expr(text, 0, &[], &crate::limits::Limits::default())
-        .map_err(|_| format!("`{text}` is not an entity reference like `Type::\"id\"`"))?;
-    match expr.kind {
-        crate::syntax::ast::ExprKind::Entity(uid) => Ok(uid),
-        _ => Err(format!(
-            "`{text}` is not an entity reference like `Type::\"id\"`"
-        )),
-    }
-}
-
-/// The common form `Ns::Type::"id"` without spaces, comments or escapes,
-/// read without the parser (entity files hold millions of these). Anything
-/// else is `None`, and the parser decides.
-fn simple_uid(text: &str) -> Option<EntityUid> {
-    let quote = text.find('"')?;
-    let ty = text[..quote].strip_suffix("::")?;
-    let id = text[quote + 1..].strip_suffix('"')?;
-    if id.contains(['"', '\\']) {
-        return None;
-    }
-    is_type_name(ty).then(|| EntityUid::new(ty, id))
-}
+pub use crate::syntax::uid::{is_type_name, parse_uid};
 
 fn short(json: &Json) -> String {
     let s = json.to_string();

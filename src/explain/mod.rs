@@ -71,11 +71,47 @@ pub struct PolicyTrace {
     /// one (from the rules they call), otherwise its own `@fix`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fixes: Vec<String>,
+    /// For a template-linked policy, its template and slot values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkTrace>,
     /// Its conditions, when the scope matched.
     pub conditions: Vec<ConditionTrace>,
     /// The policy's head, for rendering.
     #[serde(skip)]
     pub span: Span,
+}
+
+/// The template a linked policy was made of, and what fills its slots.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinkTrace {
+    /// The template's id.
+    pub template: String,
+    /// Each slot (`?principal`, `?resource`) and its entity, as `T::"id"`.
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl LinkTrace {
+    /// The trace of `link`.
+    pub fn new(link: &crate::policy_set::Link) -> LinkTrace {
+        LinkTrace {
+            template: link.template.to_string(),
+            values: link
+                .values
+                .iter()
+                .map(|(s, u)| (s.name().to_string(), u.to_string()))
+                .collect(),
+        }
+    }
+
+    /// `template `t` with ?principal = User::"a"`, for text output.
+    pub fn text(&self) -> String {
+        let values: Vec<String> = self
+            .values
+            .iter()
+            .map(|(s, u)| format!("{s} = {u}"))
+            .collect();
+        format!("template `{}` with {}", self.template, values.join(", "))
+    }
 }
 
 /// One `when` or `unless` condition.
@@ -304,6 +340,7 @@ fn trace_policy(
         reason: annotation_text("reason"),
         fix,
         fixes,
+        link: entry.link.as_deref().map(LinkTrace::new),
         conditions,
         span: policy.head,
     }

@@ -132,6 +132,9 @@ pub fn trace(
             "scope matches",
         );
         let mut notes = Vec::new();
+        if let Some(link) = &p.link {
+            notes.push(format!("linked: {}", printable(&link.text())));
+        }
         for part in p.conditions.iter().flat_map(|c| &c.parts) {
             let label = match (&part.error, part.value) {
                 (Some(e), _) => format!("error: {e}"),
@@ -191,10 +194,15 @@ fn rule_notes(notes: &mut Vec<String>, rule: &RuleTrace, depth: usize) {
 }
 
 fn at(set: &PolicySet, id: &str) -> String {
-    match set.policy(id).map(|p| p.policy.head) {
-        Some(span) => {
+    match set.policy(id) {
+        Some(p) => {
+            let span = p.policy.head;
             let (line, column) = set.sources.line_column(span);
-            format!("{}:{line}:{column}", set.sources.name(span.file))
+            let link = match &p.link {
+                Some(l) => format!(", {}", printable(&super::LinkTrace::new(l).text())),
+                None => String::new(),
+            };
+            format!("{}:{line}:{column}{link}", set.sources.name(span.file))
         }
         None => String::new(),
     }

@@ -119,9 +119,9 @@ impl<'a> Printer<'a> {
             Effect::Forbid => "forbid",
         };
         let scope = [
-            format!("principal{}", scope_text(&p.principal)),
+            format!("principal{}", scope_text(&p.principal, Slot::Principal)),
             format!("action{}", action_text(&p.action)),
-            format!("resource{}", scope_text(&p.resource)),
+            format!("resource{}", scope_text(&p.resource, Slot::Resource)),
         ];
         // Comments inside the head move above it.
         let head_end = p.conditions.first().map_or(p.span.end, |c| c.span.start);
@@ -394,7 +394,7 @@ fn annotation_text(a: &Annotation) -> String {
     }
 }
 
-fn scope_text(c: &ScopeConstraint) -> String {
+fn scope_text(c: &ScopeConstraint, slot: Slot) -> String {
     let uid = |u: &EntityUid| {
         let mut s = String::new();
         entity(&mut s, u);
@@ -406,6 +406,9 @@ fn scope_text(c: &ScopeConstraint) -> String {
         ScopeConstraint::In(u, _) => format!(" in {}", uid(u)),
         ScopeConstraint::Is(t, _) => format!(" is {t}"),
         ScopeConstraint::IsIn(t, u, _) => format!(" is {t} in {}", uid(u)),
+        ScopeConstraint::EqSlot(_) => format!(" == {slot}"),
+        ScopeConstraint::InSlot(_) => format!(" in {slot}"),
+        ScopeConstraint::IsInSlot(t, _) => format!(" is {t} in {slot}"),
     }
 }
 

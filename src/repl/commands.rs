@@ -76,6 +76,12 @@ pub const COMMANDS: &[Command] = &[
         expression: true,
     },
     Command {
+        name: ":link",
+        args: "TEMPLATE ID JSON",
+        help: "link a template under a new id, JSON filling its slots: {\"?principal\": \"T::\\\"id\\\"\"}",
+        expression: false,
+    },
+    Command {
         name: ":rules",
         args: "",
         help: "list the rules with their clauses",
@@ -125,6 +131,7 @@ pub fn run(session: &mut Session, text: &str) -> Reply {
         "unset" => unset(session, rest),
         "authorize" => decide(session, rest, false),
         "explain" => decide(session, rest, true),
+        "link" => link(session, rest),
         "rules" => out(rules(session)),
         "policies" => out(policies(session)),
         _ => {
@@ -364,14 +371,27 @@ fn rules(session: &Session) -> String {
     s
 }
 
+/// `:link TEMPLATE ID ARGUMENTS`.
+fn link(session: &mut Session, rest: &str) -> Reply {
+    let mut words = rest.splitn(3, char::is_whitespace);
+    match (words.next(), words.next(), words.next().map(str::trim)) {
+        (Some(t), Some(id), Some(args)) if !t.is_empty() && !args.is_empty() => {
+            session.link(t, id, args)
+        }
+        _ => usage(session, ":link"),
+    }
+}
+
 /// The text of `:policies`: every policy in load order (the order of
-/// `policyN` ids), with its effect and place.
+/// `policyN` ids), with its effect and place, then the templates; a link
+/// names its template.
 fn policies(session: &Session) -> String {
     let set = &session.set;
-    if set.policies.is_empty() {
+    if set.policies.is_empty() && set.templates.is_empty() {
         return "no policies loaded\n".into();
     }
-    let width = set.policies.iter().map(|p| p.id.len()).max().unwrap_or(0);
+    let all = || set.policies.iter().chain(&set.templates);
+    let width = all().map(|p| p.id.len()).max().unwrap_or(0);
     let mut s = String::new();
     for p in &set.policies {
         let effect = match p.policy.effect {
@@ -381,7 +401,20 @@ fn policies(session: &Session) -> String {
         let (line, column) = set.sources.line_column(p.policy.head);
         let _ = writeln!(
             s,
-            "{:width$}  {effect}  {}:{line}:{column}",
+            "{:width$}  {effect}  {}:{line}:{column}{}",
+            p.id,
+            set.sources.name(p.policy.head.file),
+            p.link
+                .as_ref()
+                .map(|l| format!("  (link of `{}`)", l.template))
+                .unwrap_or_default()
+        );
+    }
+    for p in &set.templates {
+        let (line, column) = set.sources.line_column(p.policy.head);
+        let _ = writeln!(
+            s,
+            "{:width$}  template  {}:{line}:{column}",
             p.id,
             set.sources.name(p.policy.head.file)
         );

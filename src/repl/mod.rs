@@ -41,6 +41,8 @@ pub struct Config {
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     pub schema: Vec<PathBuf>,
+    /// Linked-policies files (`-k`).
+    pub links: Vec<PathBuf>,
     /// The entity file.
     pub entities: Option<PathBuf>,
     /// Where line editing keeps its history; `None`: no history file.
@@ -101,13 +103,35 @@ pub struct Session {
     ids: IdScheme,
     policy_paths: Vec<PathBuf>,
     schema_paths: Vec<PathBuf>,
+    link_paths: Vec<PathBuf>,
     entities_path: Option<PathBuf>,
     /// Rules, policies and declarations typed at the prompt, loaded after
     /// the files on every load.
     typed: Vec<String>,
+    /// Links made with `:link`, as `(template, id, arguments)`, made after
+    /// the files' links on every load.
+    typed_links: Vec<TypedLink>,
     /// Counts loads, so that the line editor knows when to refresh its
     /// completion vocabulary.
     generation: u64,
+}
+
+/// A link made at the prompt: the template's id, the new id, the slot
+/// values as JSON text.
+#[derive(Clone, Debug)]
+struct TypedLink {
+    template: String,
+    id: String,
+    arguments: String,
+}
+
+/// What a session loads, files and typed items alike.
+struct Inputs<'a> {
+    policies: &'a [PathBuf],
+    schemas: &'a [PathBuf],
+    links: &'a [PathBuf],
+    typed: &'a [String],
+    typed_links: &'a [TypedLink],
 }
 
 /// A policy set and a store that loaded, or the rendered problems.
@@ -129,8 +153,10 @@ impl Session {
             ids: IdScheme::cedar(cedar),
             policy_paths: Vec::new(),
             schema_paths: Vec::new(),
+            link_paths: Vec::new(),
             entities_path: None,
             typed: Vec::new(),
+            typed_links: Vec::new(),
             generation: 0,
         }
     }
@@ -142,11 +168,19 @@ impl Session {
         session.options.limits = config.limits;
         let mut reply = Reply::default();
         if !config.policies.is_empty() || !config.schema.is_empty() {
-            match session.build(&config.policies, &config.schema, &[], None) {
+            let inputs = Inputs {
+                policies: &config.policies,
+                schemas: &config.schema,
+                links: &config.links,
+                typed: &[],
+                typed_links: &[],
+            };
+            match session.build(&inputs, None) {
                 Ok((set, entities)) => {
                     session.adopt(set, entities);
                     session.policy_paths = config.policies.clone();
                     session.schema_paths = config.schema.clone();
+                    session.link_paths = config.links.clone();
                 }
                 Err(text) => {
                     reply.stderr.push_str(&text);
@@ -198,7 +232,11 @@ impl Session {
         let mut all = self.policy_paths.clone();
         all.extend(paths.iter().cloned());
         let entities = self.entities_path.clone();
-        match self.build(&all, &self.schema_paths, &self.typed, entities.as_ref()) {
+        let inputs = Inputs {
+            policies: &all,
+            ..self.inputs()
+        };
+        match self.build(&inputs, entities.as_ref()) {
             Ok((set, store)) => {
                 self.adopt(set, store);
                 self.policy_paths = all;
@@ -214,12 +252,7 @@ impl Session {
     /// Reads every loaded file again.
     pub fn reload(&mut self) -> Reply {
         let entities = self.entities_path.clone();
-        match self.build(
-            &self.policy_paths,
-            &self.schema_paths,
-            &self.typed,
-            entities.as_ref(),
-        ) {
+        match self.build(&self.inputs(), entities.as_ref()) {
             Ok((set, store)) => {
                 self.adopt(set, store);
                 self.summary()
@@ -256,19 +289,28 @@ impl Session {
         let mut typed = self.typed.clone();
         typed.push(text.to_string());
         let entities = self.entities_path.clone();
-        let before = self.set.policies.len();
-        match self.build(
-            &self.policy_paths,
-            &self.schema_paths,
-            &typed,
-            entities.as_ref(),
-        ) {
+        let before = self
+            .set
+            .policies
+            .iter()
+            .filter(|p| p.link.is_none())
+            .count();
+        let templates_before = self.set.templates.len();
+        let inputs = Inputs {
+            typed: &typed,
+            ..self.inputs()
+        };
+        match self.build(&inputs, entities.as_ref()) {
             Ok((set, store)) => {
                 self.adopt(set, store);
                 self.typed = typed;
                 let mut out = String::new();
-                for entry in self.set.policies.iter().skip(before) {
+                let statics = self.set.policies.iter().filter(|p| p.link.is_none());
+                for entry in statics.skip(before) {
                     out.push_str(&format!("added policy `{}`\n", entry.id));
+                }
+                for entry in self.set.templates.iter().skip(templates_before) {
+                    out.push_str(&format!("added template `{}`\n", entry.id));
                 }
                 let parsed = crate::syntax::parse_file(text, 0, &self.options.limits);
                 for item in &parsed.file.items {
@@ -302,21 +344,68 @@ impl Session {
         }
     }
 
+    /// What the session has loaded so far.
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            policies: &self.policy_paths,
+            schemas: &self.schema_paths,
+            links: &self.link_paths,
+            typed: &self.typed,
+            typed_links: &self.typed_links,
+        }
+    }
+
+    /// Adds the link `id` of template `template` with the slot values
+    /// `arguments` (JSON) and loads everything again; on a problem,
+    /// nothing changes.
+    pub fn link(&mut self, template: &str, id: &str, arguments: &str) -> Reply {
+        let mut typed_links = self.typed_links.clone();
+        typed_links.push(TypedLink {
+            template: template.into(),
+            id: id.into(),
+            arguments: arguments.into(),
+        });
+        let entities = self.entities_path.clone();
+        let inputs = Inputs {
+            typed_links: &typed_links,
+            ..self.inputs()
+        };
+        match self.build(&inputs, entities.as_ref()) {
+            Ok((set, store)) => {
+                self.adopt(set, store);
+                self.typed_links = typed_links;
+                let text = match self.set.policy(id).and_then(|p| p.link.as_deref()) {
+                    Some(link) => crate::explain::LinkTrace::new(link).text(),
+                    None => String::new(),
+                };
+                Reply {
+                    stdout: format!("added link `{id}`: {text}\n"),
+                    ..Reply::default()
+                }
+            }
+            Err(text) => Reply {
+                stderr: text,
+                ..Reply::default()
+            },
+        }
+    }
+
     /// Loads files and typed items into a set, then the entity file against
     /// its declarations. Problems come back rendered.
-    fn build(
-        &self,
-        policies: &[PathBuf],
-        schemas: &[PathBuf],
-        typed: &[String],
-        entities: Option<&PathBuf>,
-    ) -> Loaded {
+    fn build(&self, inputs: &Inputs<'_>, entities: Option<&PathBuf>) -> Loaded {
         let mut loader = Loader::new(self.options.limits);
-        for p in policies.iter().chain(schemas) {
+        for p in inputs.policies.iter().chain(inputs.schemas) {
             loader.add_path(p);
         }
-        for (i, text) in typed.iter().enumerate() {
+        for (i, text) in inputs.typed.iter().enumerate() {
             loader.add_source(format!("<input {}>", i + 1), text.clone());
+        }
+        for k in inputs.links {
+            loader.add_links_path(k);
+        }
+        for (i, l) in inputs.typed_links.iter().enumerate() {
+            let name = format!("<link {}>", i + 1);
+            loader.add_link_arguments(&l.template, &l.id, name, l.arguments.clone());
         }
         let (set, diagnostics) = loader.finish(self.ids);
         if diagnostics.iter().any(|d| d.severity == Severity::Error) {

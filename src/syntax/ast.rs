@@ -108,6 +108,45 @@ pub struct Policy {
     pub head: Span,
 }
 
+impl Policy {
+    /// The slots of this policy, in scope order; a policy with any is a
+    /// template.
+    pub fn slots(&self) -> Vec<Slot> {
+        let mut out = Vec::new();
+        if self.principal.has_slot() {
+            out.push(Slot::Principal);
+        }
+        if self.resource.has_slot() {
+            out.push(Slot::Resource);
+        }
+        out
+    }
+
+    /// The constraint that holds `slot`.
+    pub fn scope_of(&self, slot: Slot) -> &ScopeConstraint {
+        match slot {
+            Slot::Principal => &self.principal,
+            Slot::Resource => &self.resource,
+        }
+    }
+
+    /// This template with its slots filled: `value(slot)` gives each slot's
+    /// entity and where it was written. A slot it leaves unfilled stays.
+    pub fn linked(&self, mut value: impl FnMut(Slot) -> Option<(EntityUid, Span)>) -> Policy {
+        let mut out = self.clone();
+        for slot in self.slots() {
+            if let Some((uid, span)) = value(slot) {
+                let c = match slot {
+                    Slot::Principal => &mut out.principal,
+                    Slot::Resource => &mut out.resource,
+                };
+                *c = c.filled(&uid, span);
+            }
+        }
+        out
+    }
+}
+
 /// A constraint on `principal` or `resource` in a policy scope.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ScopeConstraint {
@@ -121,6 +160,81 @@ pub enum ScopeConstraint {
     Is(Name, Span),
     /// `is T in E`.
     IsIn(Name, EntityUid, Span),
+    /// `== ?slot`, in a template (the slot is the scope's own: `?principal`
+    /// in the principal's, `?resource` in the resource's).
+    EqSlot(Span),
+    /// `in ?slot`, in a template.
+    InSlot(Span),
+    /// `is T in ?slot`, in a template.
+    IsInSlot(Name, Span),
+}
+
+impl ScopeConstraint {
+    /// Where the constraint is written (for `Any`, nowhere: a default span).
+    pub fn span(&self) -> Span {
+        match self {
+            ScopeConstraint::Any => Span::default(),
+            ScopeConstraint::Eq(_, s)
+            | ScopeConstraint::In(_, s)
+            | ScopeConstraint::Is(_, s)
+            | ScopeConstraint::IsIn(_, _, s)
+            | ScopeConstraint::EqSlot(s)
+            | ScopeConstraint::InSlot(s)
+            | ScopeConstraint::IsInSlot(_, s) => *s,
+        }
+    }
+
+    /// Whether this constraint names a slot (its policy is a template).
+    pub fn has_slot(&self) -> bool {
+        matches!(
+            self,
+            ScopeConstraint::EqSlot(_) | ScopeConstraint::InSlot(_) | ScopeConstraint::IsInSlot(..)
+        )
+    }
+
+    /// This constraint with its slot filled by `uid`, written at `span`;
+    /// a constraint without a slot is returned as it is.
+    pub fn filled(&self, uid: &EntityUid, span: Span) -> ScopeConstraint {
+        match self {
+            ScopeConstraint::EqSlot(_) => ScopeConstraint::Eq(uid.clone(), span),
+            ScopeConstraint::InSlot(_) => ScopeConstraint::In(uid.clone(), span),
+            ScopeConstraint::IsInSlot(t, _) => ScopeConstraint::IsIn(t.clone(), uid.clone(), span),
+            other => other.clone(),
+        }
+    }
+}
+
+/// A template's slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Slot {
+    /// `?principal`, in the principal's scope.
+    Principal,
+    /// `?resource`, in the resource's scope.
+    Resource,
+}
+
+impl Slot {
+    /// Both slots, in the order they stand in a scope.
+    pub const ALL: [Slot; 2] = [Slot::Principal, Slot::Resource];
+
+    /// `?principal` or `?resource`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::Principal => "?principal",
+            Slot::Resource => "?resource",
+        }
+    }
+
+    /// The slot named `text` (`?principal`, `?resource`).
+    pub fn parse(text: &str) -> Option<Slot> {
+        Slot::ALL.into_iter().find(|s| s.name() == text)
+    }
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A constraint on `action` in a policy scope.

@@ -80,7 +80,10 @@ impl Dumper {
         };
         self.nested(effect, |d| {
             d.annotations(&p.annotations);
-            d.line(&format!("principal {}", scope(&p.principal)));
+            d.line(&format!(
+                "principal {}",
+                scope(&p.principal, Slot::Principal)
+            ));
             d.line(&format!(
                 "action {}",
                 match &p.action {
@@ -95,7 +98,7 @@ impl Dumper {
                     ),
                 }
             ));
-            d.line(&format!("resource {}", scope(&p.resource)));
+            d.line(&format!("resource {}", scope(&p.resource, Slot::Resource)));
             for c in &p.conditions {
                 let kw = match c.kind {
                     ConditionKind::When => "when",
@@ -268,13 +271,16 @@ impl Dumper {
     }
 }
 
-fn scope(c: &ScopeConstraint) -> String {
+fn scope(c: &ScopeConstraint, slot: Slot) -> String {
     match c {
         ScopeConstraint::Any => "any".into(),
         ScopeConstraint::Eq(u, _) => format!("== {u}"),
         ScopeConstraint::In(u, _) => format!("in {u}"),
         ScopeConstraint::Is(t, _) => format!("is {t}"),
         ScopeConstraint::IsIn(t, u, _) => format!("is {t} in {u}"),
+        ScopeConstraint::EqSlot(_) => format!("== {slot}"),
+        ScopeConstraint::InSlot(_) => format!("in {slot}"),
+        ScopeConstraint::IsInSlot(t, _) => format!("is {t} in {slot}"),
     }
 }
 

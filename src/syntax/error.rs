@@ -102,13 +102,16 @@ pub enum ParseError {
         /// The key.
         key: String,
     },
-    /// `permit(principal == ?principal, …)` — templates are not supported.
-    #[error("template slot `{slot}` is not supported")]
+    /// `permit(principal == ?resource, …)` or `when { ?principal }` — a
+    /// slot where Cedar allows none.
+    #[error("template slot `{slot}` may not stand in {place}")]
     TemplateSlot {
         /// The slot.
         span: Span,
         /// Its text.
         slot: String,
+        /// Where it stands, in words (`a condition`, `the principal scope`).
+        place: String,
     },
     /// `rule f(principal) { … }` or `any context in S: …` — a local that
     /// would hide a request variable.
@@ -169,7 +172,7 @@ impl ParseError {
             ParseError::UnknownVariable { .. } => "not defined here".into(),
             ParseError::DuplicateKey { .. } => "key given again".into(),
             ParseError::DuplicateAnnotation { .. } => "annotation given again".into(),
-            ParseError::TemplateSlot { .. } => "slot".into(),
+            ParseError::TemplateSlot { .. } => "slot not allowed here".into(),
             ParseError::ReboundVariable { .. } => "rebinds a request variable".into(),
             ParseError::DuplicateParameter { .. } => "parameter given again".into(),
         }
@@ -215,9 +218,10 @@ impl ParseError {
                 "the variables are `principal`, `action`, `resource`, `context`, rule parameters and quantified names"
                     .into(),
             ),
-            ParseError::TemplateSlot { .. } => {
-                Some("write the entity in place of the slot".into())
-            }
+            ParseError::TemplateSlot { .. } => Some(
+                "`?principal` stands in the principal's scope and `?resource` in the resource's, after `==`, `in` or `is T in`"
+                    .into(),
+            ),
             ParseError::ReboundVariable { .. } => Some("choose another name".into()),
             _ => None,
         }

@@ -105,6 +105,14 @@ impl Lower {
                 )
             }
             Rule::var => self.var(pair.as_str(), span),
+            Rule::slot => {
+                self.errors.push(ParseError::TemplateSlot {
+                    span,
+                    slot: pair.as_str().into(),
+                    place: "a condition".into(),
+                });
+                Expr::new(ExprKind::Error, span)
+            }
             Rule::set_lit => {
                 let items = pair
                     .into_inner()

@@ -7,11 +7,13 @@
 pub mod ast;
 pub mod dump;
 pub mod error;
+pub mod json;
 pub mod parser;
 // Spans live in `crate::span`, below diagnostics; re-exported here.
 pub use crate::span;
 pub mod split;
 pub mod tokens;
+pub mod uid;
 pub mod unescape;
 
 pub use error::ParseError;

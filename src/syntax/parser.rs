@@ -13,6 +13,12 @@ use pest::iterators::Pair;
 use pest::Parser as _;
 use smol_str::SmolStr;
 
+/// What a scope's `==`, `in` or `is … in` names.
+enum Target {
+    Entity(EntityUid),
+    Slot,
+}
+
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/mspl.pest"]
 struct Grammar;
@@ -512,8 +518,12 @@ impl Lower {
                 Rule::scope => {
                     for s in p.into_inner() {
                         match s.as_rule() {
-                            Rule::principal_scope => policy.principal = self.scope_constraint(s),
-                            Rule::resource_scope => policy.resource = self.scope_constraint(s),
+                            Rule::principal_scope => {
+                                policy.principal = self.scope_constraint(s, Slot::Principal)
+                            }
+                            Rule::resource_scope => {
+                                policy.resource = self.scope_constraint(s, Slot::Resource)
+                            }
                             Rule::action_scope => policy.action = self.action_constraint(s),
                             _ => {}
                         }
@@ -541,7 +551,7 @@ impl Lower {
         policy
     }
 
-    fn scope_constraint(&mut self, pair: Pair<Rule>) -> ScopeConstraint {
+    fn scope_constraint(&mut self, pair: Pair<Rule>, own: Slot) -> ScopeConstraint {
         let Some(c) = pair.into_inner().find(|p| !is_keyword(p)) else {
             return ScopeConstraint::Any;
         };
@@ -552,37 +562,42 @@ impl Lower {
             return ScopeConstraint::Any;
         };
         match rule {
-            Rule::scope_eq => match self.scope_target(first) {
-                Some(uid) => ScopeConstraint::Eq(uid, span),
+            Rule::scope_eq => match self.scope_target(first, own) {
+                Some(Target::Entity(uid)) => ScopeConstraint::Eq(uid, span),
+                Some(Target::Slot) => ScopeConstraint::EqSlot(span),
                 None => ScopeConstraint::Any,
             },
-            Rule::scope_in => match self.scope_target(first) {
-                Some(uid) => ScopeConstraint::In(uid, span),
+            Rule::scope_in => match self.scope_target(first, own) {
+                Some(Target::Entity(uid)) => ScopeConstraint::In(uid, span),
+                Some(Target::Slot) => ScopeConstraint::InSlot(span),
                 None => ScopeConstraint::Any,
             },
             Rule::scope_is => {
                 let ty = path_name(first);
-                match parts.get(1) {
-                    None => ScopeConstraint::Is(ty, span),
-                    Some(t) => match self.scope_target(t) {
-                        Some(uid) => ScopeConstraint::IsIn(ty, uid, span),
-                        None => ScopeConstraint::Is(ty, span),
-                    },
+                match parts.get(1).map(|t| self.scope_target(t, own)) {
+                    None | Some(None) => ScopeConstraint::Is(ty, span),
+                    Some(Some(Target::Entity(uid))) => ScopeConstraint::IsIn(ty, uid, span),
+                    Some(Some(Target::Slot)) => ScopeConstraint::IsInSlot(ty, span),
                 }
             }
             _ => ScopeConstraint::Any,
         }
     }
 
-    fn scope_target(&mut self, pair: &Pair<Rule>) -> Option<EntityUid> {
+    /// An entity or the scope's own slot; another scope's slot is an error.
+    fn scope_target(&mut self, pair: &Pair<Rule>, own: Slot) -> Option<Target> {
         if pair.as_rule() == Rule::slot {
+            if pair.as_str() == own.name() {
+                return Some(Target::Slot);
+            }
             self.errors.push(ParseError::TemplateSlot {
                 span: self.span(pair),
                 slot: pair.as_str().into(),
+                place: format!("the {} scope", &own.name()[1..]),
             });
             return None;
         }
-        Some(self.entity_ref(pair.clone()))
+        Some(Target::Entity(self.entity_ref(pair.clone())))
     }
 
     fn action_constraint(&mut self, pair: Pair<Rule>) -> ActionConstraint {

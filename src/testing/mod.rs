@@ -8,6 +8,7 @@
 //!   "policies": "..",                       // or a list; relative to the file
 //!   "entities": "../examples/entities.json", // a path, or the entity array inline
 //!   "schema": "x.cedarschema",               // optional
+//!   "links": "links.json",                   // optional: template links, or a list
 //!   "requests": [
 //!     {"description": "user-01 views a page",
 //!      "principal": {"type": "RamUser", "id": "user-01"}, "action": …, "resource": …,
@@ -91,10 +92,12 @@ pub struct RunOptions {
     pub limits: Limits,
 }
 
-/// Loads a test file. `default_policies` serve when the file names none.
+/// Loads a test file. `default_policies` serve when the file names none,
+/// and `default_links` when it names no `links`.
 pub fn load(
     path: &Path,
     default_policies: &[PathBuf],
+    default_links: &[PathBuf],
     options: RunOptions,
 ) -> Result<Suite, Vec<Diagnostic>> {
     let name = path.display().to_string();
@@ -118,11 +121,15 @@ pub fn load(
             PathBuf::from(p)
         }
     };
-    let policies: Vec<PathBuf> = match json.get("policies") {
-        Some(Value::String(p)) => vec![resolve(p)],
-        Some(Value::Array(ps)) => ps.iter().filter_map(Value::as_str).map(resolve).collect(),
-        _ => default_policies.to_vec(),
+    // A path or a list of paths.
+    let paths = |key: &str| -> Option<Vec<PathBuf>> {
+        match json.get(key)? {
+            Value::String(p) => Some(vec![resolve(p)]),
+            Value::Array(ps) => Some(ps.iter().filter_map(Value::as_str).map(resolve).collect()),
+            _ => None,
+        }
     };
+    let policies = paths("policies").unwrap_or_else(|| default_policies.to_vec());
     if policies.is_empty() {
         return Err(vec![Diagnostic::plain(format!(
             "{name}: names no policies; give `policies` or --policies"
@@ -134,6 +141,9 @@ pub fn load(
     }
     if let Some(Value::String(s)) = json.get("schema") {
         loader.add_path(&resolve(s));
+    }
+    for k in &paths("links").unwrap_or_else(|| default_links.to_vec()) {
+        loader.add_links_path(k);
     }
     let ids = IdScheme::cedar(options.cedar);
     let (set, diagnostics) = loader.finish(ids);

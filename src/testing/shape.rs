@@ -68,6 +68,7 @@ impl Want {
 const FILE_FIELDS: &[(&str, Want)] = &[
     ("policies", Want::StrOrStrings),
     ("schema", Want::Str),
+    ("links", Want::StrOrStrings),
     ("entities", Want::PathOrArray),
     ("shouldValidate", Want::Bool),
     ("requests", Want::Requests),

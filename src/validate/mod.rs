@@ -3,7 +3,8 @@
 //!
 //! - [`types`]: the types and their lattice.
 //! - `policies`: names, scopes, and the conditions typed per request
-//!   environment; `expr` and `ops`: the typing rules.
+//!   environment; `templates`: each template once per type its slots may
+//!   take; `expr` and `ops`: the typing rules.
 //! - `data`: entity files and requests against the declarations.
 //! - [`error`]: what is reported, and its diagnostics.
 //!
@@ -19,6 +20,7 @@ mod expr;
 mod json;
 mod ops;
 mod policies;
+mod templates;
 pub mod types;
 
 pub mod data;
@@ -263,7 +265,9 @@ fn reachable<K: Clone + Ord + std::hash::Hash>(
 /// Problems come in source order, each once; see [`Problem::is_warning`].
 pub fn validate_policies(set: &PolicySet) -> Vec<Problem> {
     let index = Declared::new(set);
-    tidy(policies::check(&index))
+    let mut problems = policies::check(&index);
+    problems.extend(templates::check(set));
+    tidy(problems)
 }
 
 /// Sorts problems by place and drops repeats (one problem found in several

@@ -12,7 +12,7 @@ use super::Declared;
 use crate::syntax::ast::visit;
 use crate::syntax::ast::{
     ActionConstraint, BinOp, ConditionKind, EntityUid, Expr, ExprKind, Name, Policy,
-    ScopeConstraint, Var,
+    ScopeConstraint, Slot, Var,
 };
 use crate::syntax::Span;
 use std::collections::{BTreeSet, HashMap};
@@ -28,7 +28,8 @@ pub(crate) fn check(index: &Declared) -> Vec<Problem> {
         check_names(index, &entry.policy, &mut problems);
         // An unknown name already explains a scope that matches nothing.
         if problems.len() == before {
-            if let Some(p) = check_application(index, &entry.policy) {
+            if let Some(mut p) = check_application(index, &entry.policy) {
+                p.span = whole(entry);
                 problems.push(p);
             }
         }
@@ -84,7 +85,7 @@ pub(crate) fn check(index: &Declared) -> Vec<Problem> {
                 E::ImpossiblePolicy {
                     policy: entry.id.to_string(),
                 },
-                entry.policy.head,
+                whole(entry),
             ));
         }
     }
@@ -110,6 +111,22 @@ pub(crate) fn check(index: &Declared) -> Vec<Problem> {
     problems
 }
 
+/// Where a problem of a whole policy points: its head, or for a
+/// template-linked policy the slot values its link gave (in the links file).
+fn whole(entry: &crate::policy_set::PolicyEntry) -> Span {
+    match &entry.link {
+        Some(link) => {
+            let filled = |s: Slot| entry.policy.scope_of(s).span();
+            link.values
+                .iter()
+                .map(|(s, _)| filled(*s))
+                .reduce(|a, b| if a.file == b.file { a.to(b) } else { a })
+                .unwrap_or(entry.policy.head)
+        }
+        None => entry.policy.head,
+    }
+}
+
 /// Cedar's scope as expressions: `principal == E`, `action in [A, B]`, …
 fn scope_exprs(p: &Policy) -> Vec<Expr> {
     let var = |v: Var, span: Span| Expr::new(ExprKind::Var(v), span);
@@ -129,6 +146,13 @@ fn scope_exprs(p: &Policy) -> Vec<Expr> {
                 ExprKind::Is(Box::new(var(v, *s)), t.clone(), Some(Box::new(uid(u, *s)))),
                 *s,
             ),
+            // A template is checked through its instances (`templates.rs`);
+            // unfilled, it applies to nothing.
+            ScopeConstraint::EqSlot(s)
+            | ScopeConstraint::InSlot(s)
+            | ScopeConstraint::IsInSlot(_, s) => {
+                Expr::new(ExprKind::Lit(crate::syntax::ast::Literal::Bool(false)), *s)
+            }
         })
     };
     let action = match &p.action {
@@ -167,7 +191,8 @@ fn condition_exprs(p: &Policy) -> Vec<Expr> {
 fn check_names(index: &Declared, p: &Policy, out: &mut Vec<Problem>) {
     for c in [&p.principal, &p.resource] {
         match c {
-            ScopeConstraint::Any => {}
+            ScopeConstraint::Any | ScopeConstraint::EqSlot(_) | ScopeConstraint::InSlot(_) => {}
+            ScopeConstraint::IsInSlot(t, s) => check_type(index, t, *s, out),
             ScopeConstraint::Eq(u, s) | ScopeConstraint::In(u, s) => check_uid(index, u, *s, out),
             ScopeConstraint::Is(t, s) => check_type(index, t, *s, out),
             ScopeConstraint::IsIn(t, u, s) => {
@@ -275,6 +300,9 @@ fn check_application(index: &Declared, p: &Policy) -> Option<Problem> {
                 .into_iter()
                 .filter(|x| x == t)
                 .collect(),
+            ScopeConstraint::EqSlot(_)
+            | ScopeConstraint::InSlot(_)
+            | ScopeConstraint::IsInSlot(..) => BTreeSet::new(),
         }
     };
     let principals = allowed(&p.principal);

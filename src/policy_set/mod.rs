@@ -1,5 +1,6 @@
 //! Loading: files and directories -> one linked [`PolicySet`] of policies,
-//! rules and declarations, with policy ids assigned and calls resolved.
+//! templates, rules and declarations, with policy ids assigned, calls
+//! resolved and template links made into policies ([`links`]).
 //!
 //! **Invariant:** a `PolicySet` that loaded without errors has every call
 //! resolved to a rule or an extension function with the right arity, and
@@ -16,13 +17,18 @@ use smol_str::SmolStr;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub mod links;
+pub use links::{Link, LinkSpec};
+
 /// A policy with its id.
 #[derive(Clone, Debug)]
 pub struct PolicyEntry {
     /// `@id("…")` or `policyN`.
     pub id: SmolStr,
-    /// The policy.
+    /// The policy; for a link, its template with the slots filled.
     pub policy: Policy,
+    /// For a template-linked policy, its template and slot values.
+    pub link: Option<Box<Link>>,
 }
 
 /// A rule: all clauses with one name.
@@ -41,8 +47,12 @@ pub struct RuleDef {
 pub struct PolicySet {
     /// The source files, for diagnostics.
     pub sources: Sources,
-    /// Policies in load order.
+    /// Policies in load order, then the template-linked policies in link
+    /// order.
     pub policies: Vec<PolicyEntry>,
+    /// Templates (policies with slots) in load order; they never apply by
+    /// themselves, only their links in `policies` do.
+    pub templates: Vec<PolicyEntry>,
     /// Rules, indexed by [`CallTarget::Rule`].
     pub rules: Vec<RuleDef>,
     /// The declarations.
@@ -73,7 +83,7 @@ impl PolicySet {
                 todo.push(*i);
             }
         };
-        for p in &self.policies {
+        for p in self.policies.iter().chain(&self.templates) {
             for c in &p.policy.conditions {
                 crate::syntax::ast::visit(&c.body, &mut |e| calls(e, &mut todo));
             }
@@ -130,6 +140,12 @@ impl PolicySet {
         }
     }
 
+    /// The template named `name` in links: its `@id` where it has one,
+    /// else its `policyN` id, whatever the id scheme.
+    pub fn template(&self, name: &str) -> Option<&PolicyEntry> {
+        self.templates.iter().find(|t| template_name(t) == name)
+    }
+
     /// Links one expression parsed on its own (the REPL's input) against
     /// this set's rules, as [`Loader::finish`] links policy conditions:
     /// every call resolved to a rule or an extension function with the
@@ -153,6 +169,14 @@ impl PolicySet {
         linker.link(expr, &mut diagnostics);
         diagnostics
     }
+}
+
+/// The name links give a template: its `@id` where it has one (in both id
+/// schemes, as the Cedar CLI resolves it), else its `policyN` id.
+fn template_name(t: &PolicyEntry) -> &str {
+    annotation(&t.policy.annotations, "id")
+        .and_then(|a| a.value.as_deref())
+        .unwrap_or(&t.id)
 }
 
 /// How policy ids are assigned.
@@ -181,6 +205,7 @@ impl IdScheme {
 pub struct Loader {
     sources: Sources,
     items: Vec<Item>,
+    links: Vec<LinkSpec>,
     diagnostics: Vec<Diagnostic>,
     limits: Limits,
 }
@@ -231,12 +256,68 @@ impl Loader {
         id
     }
 
+    /// Adds the links of a linked-policies file (Cedar CLI's
+    /// `--template-linked`); an empty file has none.
+    pub fn add_links_path(&mut self, path: &Path) {
+        let name = path.display().to_string();
+        match read_text(path, self.limits.max_data_file_bytes, TextKind::Data) {
+            Ok(text) => self.add_links_source(name, text),
+            Err(e) => self.diagnostics.push(Diagnostic::unreadable(&name, &e)),
+        }
+    }
+
+    /// Adds the links of a linked-policies file's text, under `name`.
+    pub fn add_links_source(&mut self, name: String, text: String) {
+        let file = self.sources.next_id();
+        let (specs, errors) = if text.trim().is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            match crate::syntax::json::parse_json(&text, file, self.limits.max_json_depth) {
+                Ok(json) => links::read_links_file(&json),
+                Err(d) => (Vec::new(), vec![*d]),
+            }
+        };
+        self.sources.add(name, text);
+        self.links.extend(specs);
+        self.diagnostics.extend(errors);
+    }
+
+    /// Adds one link given as Cedar CLI's `link` takes it: the template's
+    /// id, the new id, and the slot values as JSON text (`arguments`, kept
+    /// as the source `name` for diagnostics).
+    pub fn add_link_arguments(
+        &mut self,
+        template: &str,
+        id: &str,
+        name: String,
+        arguments: String,
+    ) {
+        let file = self.sources.next_id();
+        let read = crate::syntax::json::parse_json(&arguments, file, self.limits.max_json_depth)
+            .and_then(|json| {
+                Ok(LinkSpec {
+                    template: template.into(),
+                    template_span: json.span,
+                    id: id.into(),
+                    id_span: json.span,
+                    values: links::read_slot_values(&json, "the arguments")?,
+                    span: json.span,
+                })
+            });
+        self.sources.add(name, arguments);
+        match read {
+            Ok(spec) => self.links.push(spec),
+            Err(d) => self.diagnostics.push(*d),
+        }
+    }
+
     /// Links everything added so far. Returns the set and every problem found
     /// (parse errors included); the set is usable only when there are no errors.
     pub fn finish(self, ids: IdScheme) -> (PolicySet, Vec<Diagnostic>) {
         let Loader {
             sources,
             items,
+            links,
             mut diagnostics,
             ..
         } = self;
@@ -272,7 +353,16 @@ impl Loader {
                     } else {
                         first_by_id.insert(id.clone(), policy.head);
                     }
-                    set.policies.push(PolicyEntry { id, policy });
+                    let entry = PolicyEntry {
+                        id,
+                        policy,
+                        link: None,
+                    };
+                    if entry.policy.slots().is_empty() {
+                        set.policies.push(entry);
+                    } else {
+                        set.templates.push(entry);
+                    }
                 }
                 Item::Rule(clause) => {
                     if builtins::function(&clause.name).is_some() {
@@ -331,9 +421,18 @@ impl Loader {
             arities: &arities,
             names: &names,
         };
-        for entry in &mut set.policies {
+        for entry in set.policies.iter_mut().chain(&mut set.templates) {
             for c in &mut entry.policy.conditions {
                 linker.link(&mut c.body, &mut diagnostics);
+            }
+        }
+        for spec in links {
+            match make_link(&set, &spec, &first_by_id) {
+                Ok(entry) => {
+                    first_by_id.insert(entry.id.clone(), spec.id_span);
+                    set.policies.push(entry);
+                }
+                Err(d) => diagnostics.push(*d),
             }
         }
         for rule in &mut set.rules {
@@ -343,6 +442,114 @@ impl Loader {
         }
         (set, diagnostics)
     }
+}
+
+/// The policy `spec` makes of its template, or why it cannot: an unknown
+/// template, a static policy named as one, a slot missing or extra, an id
+/// already taken.
+fn make_link(
+    set: &PolicySet,
+    spec: &LinkSpec,
+    taken: &HashMap<SmolStr, Span>,
+) -> Result<PolicyEntry, Box<Diagnostic>> {
+    let Some(template) = set.template(&spec.template) else {
+        let named = |p: &&PolicyEntry| {
+            p.id == spec.template
+                || annotation(&p.policy.annotations, "id").and_then(|a| a.value.as_deref())
+                    == Some(spec.template.as_str())
+        };
+        if let Some(p) = set.policies.iter().filter(|p| p.link.is_none()).find(named) {
+            return Err(Box::new(
+                Diagnostic::error(
+                    format!("`{}` is a static policy, not a template", spec.template),
+                    spec.template_span,
+                    "not a template",
+                )
+                .with_secondary(p.policy.head, "this policy has no slot")
+                .with_help(Some(
+                    "a template has `?principal` or `?resource` in its scope".into(),
+                )),
+            ));
+        }
+        let names: Vec<&str> = set.templates.iter().map(template_name).collect();
+        let help = match crate::suggest::closest(&spec.template, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if names.is_empty() => "no template is loaded".into(),
+            None => format!("the templates are {}", quoted_list(&names)),
+        };
+        return Err(Box::new(
+            Diagnostic::error(
+                format!("unknown template `{}`", spec.template),
+                spec.template_span,
+                "no template has this id",
+            )
+            .with_help(Some(help)),
+        ));
+    };
+    let slots = template.policy.slots();
+    for slot in &slots {
+        if spec.value(*slot).is_none() {
+            return Err(Box::new(
+                Diagnostic::error(
+                    format!(
+                        "template `{}` has the slot `{slot}`, which the link does not fill",
+                        spec.template
+                    ),
+                    spec.span,
+                    format!("no `{slot}`"),
+                )
+                .with_secondary(template.policy.scope_of(*slot).span(), "the slot"),
+            ));
+        }
+    }
+    if let Some((slot, _, span)) = spec.values.iter().find(|(s, _, _)| !slots.contains(s)) {
+        return Err(Box::new(
+            Diagnostic::error(
+                format!("template `{}` has no slot `{slot}`", spec.template),
+                *span,
+                "extra slot value",
+            )
+            .with_secondary(template.policy.head, "the template"),
+        ));
+    }
+    if let Some(first) = taken.get(&spec.id) {
+        return Err(Box::new(
+            Diagnostic::error(
+                format!("two policies have the id `{}`", spec.id),
+                spec.id_span,
+                "this link's id",
+            )
+            .with_secondary(*first, "first policy")
+            .with_help(Some("give each link its own `link_id`".into())),
+        ));
+    }
+    let mut policy = template.policy.linked(|s| spec.value(s));
+    for a in &mut policy.annotations {
+        if a.key == "id" {
+            a.value = Some(spec.id.clone());
+        }
+    }
+    Ok(PolicyEntry {
+        id: spec.id.clone(),
+        policy,
+        link: Some(Box::new(Link {
+            template: spec.template.clone(),
+            values: spec
+                .values
+                .iter()
+                .map(|(s, u, _)| (*s, u.clone()))
+                .collect(),
+        })),
+    })
+}
+
+/// `` `a`, `b` `` for a help line.
+fn quoted_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct Linker<'a> {
