@@ -14,9 +14,15 @@ pub struct CheckArgs {
     /// More policy files or directories (Cedar CLI's `-p`).
     #[arg(short = 'p', long, num_args = 1..)]
     pub policies: Vec<PathBuf>,
-    /// Template links (`-k`, as Cedar's CLI).
+    /// Declaration files (Cedar CLI's `-s`).
+    #[arg(short = 's', long, num_args = 1..)]
+    pub schema: Vec<PathBuf>,
+    /// Template links and input formats (`-k`, as Cedar's CLI).
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
+    /// An entity file that must read (Cedar CLI's `check-parse --entities`).
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -30,12 +36,20 @@ pub fn run(args: &CheckArgs) -> Outcome {
     let mut out = Outcome::default();
     let mut loader = Loader::new(args.limits.limits());
     for p in args.paths.iter().chain(&args.policies) {
-        loader.add_path(p);
+        loader.add_path_as(p, args.inputs.policy_source());
+    }
+    for p in &args.schema {
+        loader.add_path_as(p, args.inputs.schema_source());
     }
     for k in &args.inputs.template_linked {
         loader.add_links_path(k);
     }
-    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+    let (set, mut diagnostics) = loader.finish(IdScheme::Annotated);
+    if let Some(path) = &args.entities {
+        if let Err(mut ds) = super::input::load_store(Some(path), &set, &args.limits.limits()) {
+            diagnostics.append(&mut ds);
+        }
+    }
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
     match args.format {
         Format::Json => out.diagnostics(&set.sources, &diagnostics, Format::Json),

@@ -101,8 +101,11 @@ pub fn load_policies_with(
     out: &mut Outcome,
 ) -> Option<PolicySet> {
     let mut loader = Loader::new(*limits);
-    for p in paths.iter().chain(schemas) {
-        loader.add_path(p);
+    for p in paths {
+        loader.add_path_as(p, inputs.policy_source());
+    }
+    for p in schemas {
+        loader.add_path_as(p, inputs.schema_source());
     }
     for k in &inputs.template_linked {
         loader.add_links_path(k);

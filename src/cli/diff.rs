@@ -217,6 +217,7 @@ fn load_versions(
     let old_inputs = match &args.old_template_linked {
         Some(files) => super::policy_args::PolicyInputs {
             template_linked: files.clone(),
+            ..args.inputs.clone()
         },
         None => args.inputs.clone(),
     };
@@ -259,7 +260,7 @@ fn load_versions(
                 }
             }
             for path in &args.schema {
-                loader.add_path(path);
+                loader.add_path_as(path, args.inputs.schema_source());
             }
             for k in &old_inputs.template_linked {
                 loader.add_links_path(k);

@@ -7,7 +7,8 @@
 use super::common::{Format, Outcome};
 use crate::diag::{Diagnostic, Sources};
 use crate::files::read::io_message;
-use crate::files::{collect_files, read_stream, read_text, write_file, Collected, TextKind};
+use crate::files::walk::{collect_with, TEXT_EXTENSIONS};
+use crate::files::{read_stream, read_text, write_file, Collected, TextKind};
 use crate::fmt::{format_source, FormatError};
 use crate::limits::Limits;
 use std::path::PathBuf;
@@ -17,11 +18,24 @@ use std::path::PathBuf;
 pub struct FmtArgs {
     /// Files or directories (searched for *.mspl, *.cedar, *.cedarschema);
     /// `-` reads standard input and writes the result to standard output.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "policies")]
     pub paths: Vec<PathBuf>,
+    /// Cedar CLI's `format -p FILE`: print FILE formatted (with `-w`,
+    /// rewrite it).
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
+    /// With `-p`: rewrite the file instead of printing it.
+    #[arg(short = 'w', long, requires = "policies", conflicts_with = "check")]
+    pub write: bool,
     /// Change nothing: list the files that would change and exit 1 if any.
-    #[arg(long)]
+    #[arg(short = 'c', long)]
     pub check: bool,
+    /// Cedar CLI's line width; mspl has one layout, 80 columns wide.
+    #[arg(short = 'l', long, default_value_t = super::super::fmt::WIDTH)]
+    pub line_width: usize,
+    /// Cedar CLI's indent width; mspl indents by 2.
+    #[arg(short = 'i', long, default_value_t = 2)]
+    pub indent_width: usize,
     /// The limits in force.
     #[command(flatten)]
     pub limits: super::limit_args::LimitArgs,
@@ -37,7 +51,36 @@ pub fn run(args: &FmtArgs) -> Outcome {
     let report = |out: &mut Outcome, d: Diagnostic| {
         out.diagnostics(&Sources::new(), &[d], Format::Text);
     };
-    for path in &args.paths {
+    if args.line_width != crate::fmt::WIDTH || args.indent_width != 2 {
+        report(
+            &mut out,
+            Diagnostic::plain("mspl formats in one layout: 80 columns, indented by 2")
+                .with_help(Some("leave out `--line-width` and `--indent-width`".into())),
+        );
+        return out.exit(1);
+    }
+    if let Some(path) = args
+        .policies
+        .as_ref()
+        .filter(|_| !args.write && !args.check)
+    {
+        // Cedar's `format -p FILE`: the formatted text on standard output.
+        let name = path.display().to_string();
+        return match read_text(path, limit, TextKind::Policy) {
+            Ok(text) => match format_one(&name, &text, &limits, &mut out) {
+                Some(formatted) => {
+                    out.stdout.push_str(&formatted);
+                    out
+                }
+                None => out.exit(1),
+            },
+            Err(e) => {
+                report(&mut out, Diagnostic::unreadable(&name, &e));
+                out.exit(1)
+            }
+        };
+    }
+    for path in args.paths.iter().chain(&args.policies) {
         if path.as_os_str() == "-" {
             let text = match read_stream(std::io::stdin().lock(), limit, TextKind::Policy) {
                 Ok(t) => t,
@@ -58,7 +101,7 @@ pub fn run(args: &FmtArgs) -> Outcome {
             }
             continue;
         }
-        if let Err(e) = collect_files(path, &mut found) {
+        if let Err(e) = collect_with(path, TEXT_EXTENSIONS, &mut found) {
             report(
                 &mut out,
                 Diagnostic::unreadable(&path.display().to_string(), &e.into()),

@@ -27,23 +27,23 @@ pub struct RequestArgs {
     /// The entity file (Cedar's entity JSON); none: an empty store.
     #[arg(long)]
     pub entities: Option<PathBuf>,
-    /// One request as a JSON file.
-    #[arg(long, conflicts_with_all = ["requests", "principal"])]
+    /// One request as a JSON file (Cedar CLI's `--request-json`).
+    #[arg(long, alias = "request-json", conflicts_with_all = ["requests", "principal"])]
     pub request: Option<PathBuf>,
     /// A batch of requests, one JSON object per line.
     #[arg(long, conflicts_with = "principal")]
     pub requests: Option<PathBuf>,
-    /// The principal, as `Type::"id"`.
-    #[arg(long, requires_all = ["action", "resource"])]
+    /// The principal, as `Type::"id"` (`-l`, as Cedar's CLI).
+    #[arg(short = 'l', long, requires_all = ["action", "resource"])]
     pub principal: Option<String>,
     /// The action, as `Action::"id"`.
-    #[arg(long)]
+    #[arg(short = 'a', long)]
     pub action: Option<String>,
     /// The resource, as `Type::"id"`.
-    #[arg(long)]
+    #[arg(short = 'r', long)]
     pub resource: Option<String>,
     /// The context: inline JSON when it begins with `{`, a file path otherwise.
-    #[arg(long)]
+    #[arg(short = 'c', long)]
     pub context: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -51,6 +51,10 @@ pub struct RequestArgs {
     /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
     #[arg(long)]
     pub cedar: bool,
+    /// Accepted for Cedar CLI scripts: mspl always names the determining
+    /// policies.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     /// The limits in force.
     #[command(flatten)]
     pub limits: super::limit_args::LimitArgs,

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod check;
 pub mod common;
 pub mod diff;
+pub mod evaluate;
 pub mod explain;
 pub mod fmt;
 pub mod generate;
@@ -14,6 +15,7 @@ pub mod link;
 pub mod policy_args;
 pub mod repl;
 pub mod test;
+pub mod translate;
 pub mod validate;
 
 pub use common::Outcome;
@@ -37,10 +39,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Parse policy files and report every syntax error.
+    #[command(alias = "check-parse")]
     Check(check::CheckArgs),
     /// Decide one request or a batch of requests.
     Authorize(authorize::AuthorizeArgs),
     /// Rewrite policy files in the canonical layout, keeping every comment.
+    #[command(alias = "format")]
     Fmt(fmt::FmtArgs),
     /// Run policy test files: a line per case, `N passed, M failed` at the end.
     Test(test::TestArgs),
@@ -54,6 +58,16 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// What a policy or data change flips: every request decided differently, and who is responsible.
     Diff(diff::DiffArgs),
+    /// Translate policies between text and Cedar's JSON policy format.
+    #[command(alias = "translate-policy")]
+    Translate(translate::TranslateArgs),
+    /// Work with declarations: `mspl schema translate`.
+    Schema(translate::SchemaArgs),
+    /// Cedar CLI's `translate-schema`: `mspl schema translate`.
+    #[command(name = "translate-schema", hide = true)]
+    TranslateSchema(translate::SchemaTranslateArgs),
+    /// The value of one expression for a request (Cedar CLI's `evaluate`).
+    Evaluate(evaluate::EvaluateArgs),
     /// Add a template-linked policy to a linked-policies file (Cedar CLI's `link`).
     Link(link::LinkArgs),
     /// Generate an entity store and a batch of requests from a policy set's declarations.
@@ -98,6 +112,10 @@ where
         Command::Diff(a) => diff::run(&a),
         Command::Generate(a) => generate::run(&a),
         Command::Link(a) => link::run(&a),
+        Command::Evaluate(a) => evaluate::run(&a),
+        Command::Translate(a) => translate::run(&a),
+        Command::Schema(a) => translate::run_schema(&a),
+        Command::TranslateSchema(a) => translate::run_schema_translate(&a),
     }
 }
 

@@ -33,9 +33,22 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Fail (exit 3) on warnings too, as Cedar's CLI does.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Cedar CLI's validation mode; mspl's validator is Cedar's strict one.
+    #[arg(long, value_enum, default_value = "strict")]
+    pub validation_mode: ValidationMode,
     /// The limits in force.
     #[command(flatten)]
     pub limits: super::limit_args::LimitArgs,
+}
+
+/// Cedar CLI's `--validation-mode`: only `strict` is mspl's.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValidationMode {
+    /// Cedar's strict validation, the only mode mspl has.
+    Strict,
 }
 
 /// The data files to check besides the policies.
@@ -116,13 +129,18 @@ pub fn run(args: &ValidateArgs) -> Outcome {
         .filter(|d| d.severity == Severity::Error)
         .count();
     let warnings = diagnostics.len() - errors;
+    let failing = if args.deny_warnings {
+        errors + warnings
+    } else {
+        errors
+    };
     match args.format {
         Format::Json => out.diagnostics(&set.sources, &diagnostics, Format::Json),
         Format::Text => {
             if !diagnostics.is_empty() {
                 out.diagnostics(&set.sources, &diagnostics, Format::Text);
             }
-            if errors > 0 {
+            if failing > 0 {
                 out.stderr
                     .push_str(&format!("{errors} error(s), {warnings} warning(s)\n"));
             } else {
@@ -141,7 +159,7 @@ pub fn run(args: &ValidateArgs) -> Outcome {
             }
         }
     }
-    out.exit(if errors > 0 { 3 } else { 0 })
+    out.exit(if failing > 0 { 3 } else { 0 })
 }
 
 /// For `authorize --validate`: validates the loaded policies and the

@@ -87,10 +87,7 @@ pub fn files_at_revision(path: &Path, rev: &str, max_bytes: u64) -> Result<Vec<R
         let [_, "blob", object, size] = fields[..] else {
             continue;
         };
-        let wanted = Path::new(full)
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| POLICY_EXTENSIONS.contains(&e));
+        let wanted = super::walk::has_extension(Path::new(full), POLICY_EXTENSIONS);
         if !wanted {
             continue;
         }

@@ -11,8 +11,32 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// File extensions of policy and declaration files.
-pub const POLICY_EXTENSIONS: &[&str] = &["mspl", "cedar", "cedarschema"];
+/// File extensions of policy and declaration files: mspl and Cedar text,
+/// Cedar's schema text, and Cedar's JSON schema and JSON policy formats.
+pub const POLICY_EXTENSIONS: &[&str] = &[
+    "mspl",
+    "cedar",
+    "cedarschema",
+    "cedarschema.json",
+    "cedar.json",
+];
+
+/// The extensions of the text formats among [`POLICY_EXTENSIONS`] (what
+/// `mspl fmt` formats).
+pub const TEXT_EXTENSIONS: &[&str] = &["mspl", "cedar", "cedarschema"];
+
+/// Whether the file name of `path` ends in `.E` for one of `extensions`
+/// (an extension may have dots: `cedar.json`).
+pub fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    extensions.iter().any(|e| {
+        name.len() > e.len() + 1
+            && name.ends_with(e)
+            && name.as_bytes()[name.len() - e.len() - 1] == b'.'
+    })
+}
 
 /// What a walk found: the files, in sorted path order, and what it skipped.
 #[derive(Debug, Default)]
@@ -66,10 +90,7 @@ fn walk(dir: &Path, extensions: &[&str], out: &mut Collected) {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
-        let is_policy = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| extensions.contains(&e));
+        let is_policy = has_extension(&p, extensions);
         let meta = match std::fs::metadata(&p) {
             Ok(m) => m,
             Err(e) => {

@@ -17,6 +17,7 @@ use smol_str::SmolStr;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub mod json;
 pub mod links;
 pub use links::{Link, LinkSpec};
 
@@ -171,12 +172,42 @@ impl PolicySet {
     }
 }
 
-/// The name links give a template: its `@id` where it has one (in both id
-/// schemes, as the Cedar CLI resolves it), else its `policyN` id.
+/// The name links give a template: its key in a JSON policy file; else its
+/// `@id` where it has one (in both id schemes, as the Cedar CLI resolves
+/// it), else its `policyN` id.
 fn template_name(t: &PolicyEntry) -> &str {
+    if t.policy.id.is_some() {
+        // A JSON template: its key.
+        return &t.id;
+    }
     annotation(&t.policy.annotations, "id")
         .and_then(|a| a.value.as_deref())
         .unwrap_or(&t.id)
+}
+
+/// How a source's text is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// mspl or Cedar syntax: policies, rules, declarations.
+    Text,
+    /// Cedar's JSON schema format.
+    SchemaJson,
+    /// Cedar's JSON policy format (a policy set, or one policy).
+    PoliciesJson,
+}
+
+impl SourceFormat {
+    /// The format a file's name says: `*.cedarschema.json` and `*.cedar.json`
+    /// are JSON, everything else text.
+    pub fn of(name: &str) -> SourceFormat {
+        if name.ends_with(".cedarschema.json") {
+            SourceFormat::SchemaJson
+        } else if name.ends_with(".cedar.json") {
+            SourceFormat::PoliciesJson
+        } else {
+            SourceFormat::Text
+        }
+    }
 }
 
 /// How policy ids are assigned.
@@ -223,6 +254,12 @@ impl Loader {
 
     /// Adds a file, or every policy file below a directory, in sorted path order.
     pub fn add_path(&mut self, path: &Path) {
+        self.add_path_as(path, None);
+    }
+
+    /// [`Loader::add_path`], reading every file found in `format` (`None`:
+    /// as its name says, [`SourceFormat::of`]).
+    pub fn add_path_as(&mut self, path: &Path, format: Option<SourceFormat>) {
         let mut found = Collected::new();
         if let Err(e) = collect_files(path, &mut found) {
             self.diagnostics.push(Diagnostic::unreadable(
@@ -236,18 +273,61 @@ impl Loader {
         }
         for file in found.files {
             let name = file.display().to_string();
+            let format = format.unwrap_or_else(|| SourceFormat::of(&name));
+            let kind = match format {
+                SourceFormat::Text => TextKind::Policy,
+                SourceFormat::SchemaJson | SourceFormat::PoliciesJson => TextKind::Data,
+            };
             // Read through a bound: a FIFO or a device stops at the limit.
-            match read_text(&file, self.limits.max_policy_file_bytes, TextKind::Policy) {
+            match read_text(&file, self.limits.max_policy_file_bytes, kind) {
                 Ok(text) => {
-                    self.add_source(name, text);
+                    self.add_source_as(name, text, format);
                 }
                 Err(e) => self.diagnostics.push(Diagnostic::unreadable(&name, &e)),
             }
         }
     }
 
-    /// Adds one source text under `name`.
+    /// Adds one source text under `name`, read as its name says.
     pub fn add_source(&mut self, name: String, text: String) -> FileId {
+        let format = SourceFormat::of(&name);
+        self.add_source_as(name, text, format)
+    }
+
+    /// Adds one source text under `name`, read in `format`.
+    pub fn add_source_as(&mut self, name: String, text: String, format: SourceFormat) -> FileId {
+        match format {
+            SourceFormat::Text => self.add_text(name, text),
+            SourceFormat::SchemaJson => {
+                let file = self.sources.next_id();
+                match crate::syntax::json::parse_json(&text, file, self.limits.max_json_depth) {
+                    Ok(json) => {
+                        let (items, errors) = crate::syntax::schema_json::read_schema_json(&json);
+                        self.items.extend(items);
+                        self.diagnostics.extend(errors);
+                    }
+                    Err(d) => self.diagnostics.push(*d),
+                }
+                self.sources.add(name, text)
+            }
+            SourceFormat::PoliciesJson => {
+                let file = self.sources.next_id();
+                match crate::syntax::json::parse_json(&text, file, self.limits.max_json_depth) {
+                    Ok(json) => {
+                        let read = json::read_policy_set_json(&json);
+                        self.items.extend(read.items);
+                        self.links.extend(read.links);
+                        self.diagnostics.extend(read.errors);
+                    }
+                    Err(d) => self.diagnostics.push(*d),
+                }
+                self.sources.add(name, text)
+            }
+        }
+    }
+
+    /// Adds one text source (mspl or Cedar syntax).
+    fn add_text(&mut self, name: String, text: String) -> FileId {
         let parsed = parse_file(&text, self.sources.next_id(), &self.limits);
         let id = self.sources.add(name, text);
         self.diagnostics
@@ -335,11 +415,16 @@ impl Loader {
         for item in items {
             match item {
                 Item::Policy(policy) => {
-                    let id: SmolStr = match (ids, annotation(&policy.annotations, "id")) {
-                        (IdScheme::Annotated, Some(a)) => a.value.clone().unwrap_or_default(),
+                    // A JSON policy's id is its key, and takes no number.
+                    let id: SmolStr = match (ids, &policy.id, annotation(&policy.annotations, "id"))
+                    {
+                        (_, Some(fixed), _) => fixed.clone(),
+                        (IdScheme::Annotated, None, Some(a)) => a.value.clone().unwrap_or_default(),
                         _ => format!("policy{policy_count}").into(),
                     };
-                    policy_count += 1;
+                    if policy.id.is_none() {
+                        policy_count += 1;
+                    }
                     if let Some(first) = first_by_id.get(&id) {
                         diagnostics.push(
                             Diagnostic::error(

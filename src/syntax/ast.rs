@@ -106,6 +106,9 @@ pub struct Policy {
     pub span: Span,
     /// The effect keyword, where diagnostics about the whole policy point.
     pub head: Span,
+    /// The id its file gives it (Cedar's JSON policy format keys policies
+    /// by id), which no id scheme changes; `None` in text.
+    pub id: Option<SmolStr>,
 }
 
 impl Policy {

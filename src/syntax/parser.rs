@@ -503,6 +503,7 @@ impl Lower {
             conditions: Vec::new(),
             span,
             head: span,
+            id: None,
         };
         for p in pair.into_inner() {
             match p.as_rule() {

@@ -1,0 +1,1000 @@
+//! Cedar's JSON policy format (the "EST"), both ways: a `*.cedar.json`
+//! file (`staticPolicies`, `templates`, `templateLinks`, or one policy)
+//! read into the same AST as the equivalent text, every node's span
+//! pointing into the JSON; and policies written as that JSON (`mspl
+//! translate --to json`), refusing what Cedar has no form for.
+
+use super::links::{read_link, LinkSpec};
+use crate::builtins;
+use crate::diag::Diagnostic;
+use crate::syntax::ast::*;
+use crate::syntax::json::{Json, JsonKind};
+use crate::syntax::span::Span;
+use crate::syntax::uid::is_type_name;
+use serde_json::{json, Map, Value};
+use smol_str::SmolStr;
+
+/// What a JSON policy file holds.
+#[derive(Default)]
+pub struct ReadPolicies {
+    /// Its policies and templates (ids from the JSON's keys).
+    pub items: Vec<Item>,
+    /// Its `templateLinks`.
+    pub links: Vec<LinkSpec>,
+    /// A problem for each part that did not read.
+    pub errors: Vec<Diagnostic>,
+}
+
+type Read<T> = Result<T, Box<Diagnostic>>;
+
+fn fail<T>(at: Span, message: impl Into<String>, label: impl Into<String>) -> Read<T> {
+    Err(Box::new(Diagnostic::error(message, at, label)))
+}
+
+/// Reads a JSON policy set (`{"staticPolicies", "templates",
+/// "templateLinks"}`) or one JSON policy (`{"effect", …}`).
+pub fn read_policy_set_json(json: &Json) -> ReadPolicies {
+    let mut out = ReadPolicies::default();
+    let Some(entries) = json.entries() else {
+        out.errors.push(Diagnostic::error(
+            format!("a JSON policy file is an object, found {}", json.what()),
+            json.span,
+            "expected an object",
+        ));
+        return out;
+    };
+    if json.get("effect").is_some() {
+        match policy(json, None) {
+            Ok(p) => out.items.push(Item::Policy(p)),
+            Err(d) => out.errors.push(*d),
+        }
+        return out;
+    }
+    for (k, v) in entries {
+        match k.name.as_str() {
+            "staticPolicies" | "templates" => {
+                let template = k.name == "templates";
+                let Some(policies) = v.entries() else {
+                    out.errors.push(Diagnostic::error(
+                        format!("`{}` is an object from policy ids to policies", k.name),
+                        v.span,
+                        format!("found {}", v.what()),
+                    ));
+                    continue;
+                };
+                for (id, p) in policies {
+                    match policy(p, Some((id.name.clone(), id.span))) {
+                        Ok(p) if !template && !p.slots().is_empty() => {
+                            out.errors.push(
+                                Diagnostic::error(
+                                    format!("static policy `{}` has a slot", id.name),
+                                    id.span,
+                                    "a template",
+                                )
+                                .with_help(Some("put templates under `templates`".into())),
+                            );
+                        }
+                        Ok(p) => out.items.push(Item::Policy(p)),
+                        Err(d) => out.errors.push(*d),
+                    }
+                }
+            }
+            "templateLinks" => match v.items() {
+                Some(links) => {
+                    for l in links {
+                        match read_link(l, "templateId", "newId", "values") {
+                            Ok(spec) => out.links.push(spec),
+                            Err(d) => out.errors.push(*d),
+                        }
+                    }
+                }
+                None => out.errors.push(Diagnostic::error(
+                    "`templateLinks` is an array of links",
+                    v.span,
+                    format!("found {}", v.what()),
+                )),
+            },
+            other => out.errors.push(
+                Diagnostic::error(
+                    format!(
+                        "unknown field `{}` in a JSON policy set",
+                        crate::diag::printable(other)
+                    ),
+                    k.span,
+                    "unknown field",
+                )
+                .with_help(Some(
+                    "a JSON policy set has `staticPolicies`, `templates` and `templateLinks`"
+                        .into(),
+                )),
+            ),
+        }
+    }
+    out
+}
+
+fn only(v: &Json, place: &str, known: &[&str]) -> Read<()> {
+    let Some(entries) = v.entries() else {
+        return fail(
+            v.span,
+            format!("{place} is a JSON object, found {}", v.what()),
+            "expected an object",
+        );
+    };
+    for (k, _) in entries {
+        if !known.contains(&k.name.as_str()) {
+            let help = match crate::suggest::closest(&k.name, known.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "{place} has {}",
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(Box::new(
+                Diagnostic::error(
+                    format!(
+                        "unknown field `{}` in {place}",
+                        crate::diag::printable(&k.name)
+                    ),
+                    k.span,
+                    "unknown field",
+                )
+                .with_help(Some(help)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn field<'j>(v: &'j Json, key: &str, place: &str) -> Read<&'j Json> {
+    v.get(key).ok_or_else(|| {
+        Box::new(Diagnostic::error(
+            format!("{place} needs `{key}`"),
+            v.span,
+            format!("no `{key}`"),
+        ))
+    })
+}
+
+fn string<'j>(v: &'j Json, what: &str) -> Read<&'j str> {
+    v.as_str().map_or_else(
+        || {
+            fail(
+                v.span,
+                format!("{what} is a string, found {}", v.what()),
+                "expected a string",
+            )
+        },
+        Ok,
+    )
+}
+
+fn policy(v: &Json, id: Option<(SmolStr, Span)>) -> Read<Policy> {
+    only(
+        v,
+        "a policy",
+        &[
+            "effect",
+            "principal",
+            "action",
+            "resource",
+            "conditions",
+            "annotations",
+        ],
+    )?;
+    let effect = match string(field(v, "effect", "a policy")?, "`effect`")? {
+        "permit" => Effect::Permit,
+        "forbid" => Effect::Forbid,
+        other => {
+            return fail(
+                v.key_span("effect"),
+                format!("`{other}` is not an effect"),
+                "`permit` or `forbid`",
+            )
+        }
+    };
+    let head = id.as_ref().map_or(v.span, |(_, s)| *s);
+    let mut annotations = Vec::new();
+    if let Some(a) = v.get("annotations") {
+        let Some(entries) = a.entries() else {
+            return fail(
+                a.span,
+                "`annotations` is an object from keys to strings",
+                "expected an object",
+            );
+        };
+        for (k, val) in entries {
+            let value = match &val.kind {
+                JsonKind::String(s) => Some(s.clone()),
+                JsonKind::Null => None,
+                _ => {
+                    return fail(
+                        val.span,
+                        "an annotation's value is a string",
+                        "expected a string",
+                    )
+                }
+            };
+            annotations.push(Annotation {
+                key: k.name.clone(),
+                value,
+                span: k.span.to(val.span),
+            });
+        }
+    }
+    let principal = scope(field(v, "principal", "a policy")?, Slot::Principal)?;
+    let action = action_scope(field(v, "action", "a policy")?)?;
+    let resource = scope(field(v, "resource", "a policy")?, Slot::Resource)?;
+    let mut conditions = Vec::new();
+    if let Some(list) = v.get("conditions") {
+        let Some(items) = list.items() else {
+            return fail(list.span, "`conditions` is an array", "expected an array");
+        };
+        for c in items {
+            only(c, "a condition", &["kind", "body"])?;
+            let kind = match string(field(c, "kind", "a condition")?, "`kind`")? {
+                "when" => ConditionKind::When,
+                "unless" => ConditionKind::Unless,
+                other => {
+                    return fail(
+                        c.key_span("kind"),
+                        format!("`{other}` is not a condition kind"),
+                        "`when` or `unless`",
+                    )
+                }
+            };
+            conditions.push(Condition {
+                kind,
+                body: expr(field(c, "body", "a condition")?, 0)?,
+                span: c.span,
+            });
+        }
+    }
+    Ok(Policy {
+        annotations,
+        effect,
+        principal,
+        action,
+        resource,
+        conditions,
+        span: v.span,
+        head,
+        id: id.map(|(i, _)| i),
+    })
+}
+
+fn entity_ref(v: &Json) -> Read<EntityUid> {
+    let inner = match v.get("__entity") {
+        Some(e) if v.entries().is_some_and(|e| e.len() == 1) => e,
+        _ => v,
+    };
+    only(inner, "an entity reference", &["type", "id"])?;
+    let ty = string(
+        field(inner, "type", "an entity reference")?,
+        "an entity's `type`",
+    )?;
+    let id = string(
+        field(inner, "id", "an entity reference")?,
+        "an entity's `id`",
+    )?;
+    if !is_type_name(ty) {
+        return fail(
+            inner.key_span("type"),
+            format!(
+                "`{}` is not an entity type name",
+                crate::diag::printable(ty)
+            ),
+            "not a type name",
+        );
+    }
+    Ok(EntityUid::new(ty, id))
+}
+
+/// `{"entity": …}` or `{"slot": "?principal"}` after `==` or `in`.
+fn target(v: &Json, own: Slot) -> Read<Option<EntityUid>> {
+    if let Some(s) = v.get("slot") {
+        let name = string(s, "`slot`")?;
+        if name != own.name() {
+            return fail(
+                s.span,
+                format!(
+                    "template slot `{name}` may not stand in the {} scope",
+                    &own.name()[1..]
+                ),
+                "slot not allowed here",
+            );
+        }
+        return Ok(None);
+    }
+    Ok(Some(entity_ref(field(v, "entity", "a scope constraint")?)?))
+}
+
+fn scope(v: &Json, own: Slot) -> Read<ScopeConstraint> {
+    let place = format!("the {} scope", &own.name()[1..]);
+    let op = string(field(v, "op", &place)?, "`op`")?;
+    let span = v.span;
+    Ok(match op {
+        "All" | "all" => {
+            only(v, &place, &["op"])?;
+            ScopeConstraint::Any
+        }
+        "==" | "in" => {
+            only(v, &place, &["op", "entity", "slot"])?;
+            match (op, target(v, own)?) {
+                ("==", Some(u)) => ScopeConstraint::Eq(u, span),
+                ("==", None) => ScopeConstraint::EqSlot(span),
+                (_, Some(u)) => ScopeConstraint::In(u, span),
+                (_, None) => ScopeConstraint::InSlot(span),
+            }
+        }
+        "is" => {
+            only(v, &place, &["op", "entity_type", "in"])?;
+            let ty = string(field(v, "entity_type", &place)?, "`entity_type`")?;
+            if !is_type_name(ty) {
+                return fail(
+                    v.key_span("entity_type"),
+                    format!(
+                        "`{}` is not an entity type name",
+                        crate::diag::printable(ty)
+                    ),
+                    "not a type name",
+                );
+            }
+            match v.get("in") {
+                None => ScopeConstraint::Is(ty.into(), span),
+                Some(i) => {
+                    only(i, "`in`", &["entity", "slot"])?;
+                    match target(i, own)? {
+                        Some(u) => ScopeConstraint::IsIn(ty.into(), u, span),
+                        None => ScopeConstraint::IsInSlot(ty.into(), span),
+                    }
+                }
+            }
+        }
+        other => {
+            return fail(
+                v.key_span("op"),
+                format!("`{other}` is not a scope operator"),
+                "`All`, `==`, `in` or `is`",
+            )
+        }
+    })
+}
+
+fn action_scope(v: &Json) -> Read<ActionConstraint> {
+    let op = string(field(v, "op", "the action scope")?, "`op`")?;
+    let span = v.span;
+    Ok(match op {
+        "All" | "all" => {
+            only(v, "the action scope", &["op"])?;
+            ActionConstraint::Any
+        }
+        "==" => {
+            only(v, "the action scope", &["op", "entity"])?;
+            ActionConstraint::Eq(entity_ref(field(v, "entity", "the action scope")?)?, span)
+        }
+        "in" => {
+            only(v, "the action scope", &["op", "entity", "entities"])?;
+            match (v.get("entity"), v.get("entities")) {
+                (Some(e), None) => ActionConstraint::In(vec![entity_ref(e)?], span),
+                (None, Some(list)) => {
+                    let Some(items) = list.items() else {
+                        return fail(
+                            list.span,
+                            "`entities` is an array of entity references",
+                            "expected an array",
+                        );
+                    };
+                    ActionConstraint::In(items.iter().map(entity_ref).collect::<Read<_>>()?, span)
+                }
+                _ => {
+                    return fail(
+                        span,
+                        "an action `in` has `entity` or `entities`",
+                        "neither or both",
+                    )
+                }
+            }
+        }
+        other => {
+            return fail(
+                v.key_span("op"),
+                format!("`{other}` is not an action scope operator"),
+                "`All`, `==` or `in`",
+            )
+        }
+    })
+}
+
+/// The deepest expression read; deeper JSON is refused before recursion
+/// goes further (the JSON reader's own depth bound is the first guard).
+const MAX_DEPTH: usize = crate::limits::MAX_NESTING_CEILING;
+
+fn expr(v: &Json, depth: usize) -> Read<Expr> {
+    if depth > MAX_DEPTH {
+        return fail(
+            v.span,
+            format!("the expression nests deeper than {MAX_DEPTH} levels"),
+            "too deep",
+        );
+    }
+    let span = v.span;
+    let Some([(k, body)]) = v.entries() else {
+        return fail(
+            span,
+            "an expression is an object with one key (`Value`, `Var`, `==`, `.`, …)",
+            format!("found {}", v.what()),
+        );
+    };
+    let sub = |key: &str| -> Read<Box<Expr>> {
+        Ok(Box::new(expr(
+            field(body, key, &format!("`{}`", k.name))?,
+            depth + 1,
+        )?))
+    };
+    let two = |op: &str| -> Read<(Box<Expr>, Box<Expr>)> {
+        only(body, &format!("`{op}`"), &["left", "right"])?;
+        Ok((sub("left")?, sub("right")?))
+    };
+    let e = |kind: ExprKind| Ok(Expr::new(kind, span));
+    match k.name.as_str() {
+        "Value" => value(body, depth + 1),
+        "Var" => match string(body, "`Var`")? {
+            "principal" => e(ExprKind::Var(Var::Principal)),
+            "action" => e(ExprKind::Var(Var::Action)),
+            "resource" => e(ExprKind::Var(Var::Resource)),
+            "context" => e(ExprKind::Var(Var::Context)),
+            other => fail(
+                body.span,
+                format!("`{other}` is not a variable"),
+                "not a variable",
+            ),
+        },
+        "Slot" => fail(
+            span,
+            format!(
+                "template slot `{}` may not stand in a condition",
+                body.as_str().unwrap_or("?")
+            ),
+            "slot not allowed here",
+        ),
+        "!" | "neg" | "isEmpty" => {
+            only(body, &format!("`{}`", k.name), &["arg"])?;
+            let arg = sub("arg")?;
+            match k.name.as_str() {
+                "!" => e(ExprKind::Not(arg)),
+                "neg" => e(ExprKind::Neg(arg)),
+                _ => e(ExprKind::Method(arg, "isEmpty".into(), Vec::new())),
+            }
+        }
+        op @ ("==" | "!=" | "in" | "<" | "<=" | ">" | ">=" | "+" | "-" | "*") => {
+            let (l, r) = two(op)?;
+            let bin = match op {
+                "==" => BinOp::Eq,
+                "!=" => BinOp::Ne,
+                "in" => BinOp::In,
+                "<" => BinOp::Lt,
+                "<=" => BinOp::Le,
+                ">" => BinOp::Gt,
+                ">=" => BinOp::Ge,
+                "+" => BinOp::Add,
+                "-" => BinOp::Sub,
+                _ => BinOp::Mul,
+            };
+            e(ExprKind::Binary(bin, l, r))
+        }
+        op @ ("&&" | "||") => {
+            let (l, r) = two(op)?;
+            if op == "&&" {
+                e(ExprKind::And(vec![*l, *r]))
+            } else {
+                e(ExprKind::Or(vec![*l, *r]))
+            }
+        }
+        op @ ("contains" | "containsAll" | "containsAny" | "getTag" | "hasTag") => {
+            let (l, r) = two(op)?;
+            e(ExprKind::Method(l, op.into(), vec![*r]))
+        }
+        "." => {
+            only(body, "`.`", &["left", "attr"])?;
+            let attr = string(field(body, "attr", "`.`")?, "`attr`")?;
+            e(ExprKind::GetAttr(sub("left")?, attr.into()))
+        }
+        "has" => {
+            only(body, "`has`", &["left", "attr"])?;
+            let a = field(body, "attr", "`has`")?;
+            let path: Vec<SmolStr> = match &a.kind {
+                JsonKind::String(s) => vec![s.clone()],
+                JsonKind::Array(items) if !items.is_empty() => items
+                    .iter()
+                    .map(|i| string(i, "an attribute").map(SmolStr::from))
+                    .collect::<Read<_>>()?,
+                _ => {
+                    return fail(
+                        a.span,
+                        "`attr` is a string or a non-empty array of strings",
+                        "expected a string",
+                    )
+                }
+            };
+            e(ExprKind::Has(sub("left")?, path))
+        }
+        "like" => {
+            only(body, "`like`", &["left", "pattern"])?;
+            let p = field(body, "pattern", "`like`")?;
+            let Some(items) = p.items() else {
+                return fail(
+                    p.span,
+                    "`pattern` is an array of `\"Wildcard\"` and `{\"Literal\": …}`",
+                    "expected an array",
+                );
+            };
+            let mut pattern = Vec::new();
+            for i in items {
+                match (&i.kind, i.get("Literal")) {
+                    (JsonKind::String(w), _) if w == "Wildcard" => {
+                        pattern.push(PatternElem::Wildcard)
+                    }
+                    (_, Some(lit)) if i.entries().is_some_and(|e| e.len() == 1) => {
+                        pattern.extend(string(lit, "a `Literal`")?.chars().map(PatternElem::Char));
+                    }
+                    _ => {
+                        return fail(
+                            i.span,
+                            "a pattern element is `\"Wildcard\"` or `{\"Literal\": \"…\"}`",
+                            "not a pattern element",
+                        )
+                    }
+                }
+            }
+            e(ExprKind::Like(sub("left")?, pattern))
+        }
+        "is" => {
+            only(body, "`is`", &["left", "entity_type", "in"])?;
+            let ty = string(field(body, "entity_type", "`is`")?, "`entity_type`")?;
+            if !is_type_name(ty) {
+                return fail(
+                    body.key_span("entity_type"),
+                    format!(
+                        "`{}` is not an entity type name",
+                        crate::diag::printable(ty)
+                    ),
+                    "not a type name",
+                );
+            }
+            let within = match body.get("in") {
+                Some(i) => Some(Box::new(expr(i, depth + 1)?)),
+                None => None,
+            };
+            e(ExprKind::Is(sub("left")?, ty.into(), within))
+        }
+        "if-then-else" => {
+            only(body, "`if-then-else`", &["if", "then", "else"])?;
+            e(ExprKind::If(sub("if")?, sub("then")?, sub("else")?))
+        }
+        "Set" => {
+            let Some(items) = body.items() else {
+                return fail(
+                    body.span,
+                    "`Set` is an array of expressions",
+                    "expected an array",
+                );
+            };
+            e(ExprKind::Set(
+                items
+                    .iter()
+                    .map(|i| expr(i, depth + 1))
+                    .collect::<Read<_>>()?,
+            ))
+        }
+        "Record" => {
+            let Some(entries) = body.entries() else {
+                return fail(
+                    body.span,
+                    "`Record` is an object from names to expressions",
+                    "expected an object",
+                );
+            };
+            let fields = entries
+                .iter()
+                .map(|(k, v)| Ok((k.name.clone(), expr(v, depth + 1)?)))
+                .collect::<Read<_>>()?;
+            e(ExprKind::Record(fields))
+        }
+        name => {
+            // An extension function or method: `{"ip": [args]}`,
+            // `{"lessThan": [receiver, arg]}`.
+            let Some(items) = body.items() else {
+                return fail(
+                    k.span,
+                    format!("unknown operator `{}`", crate::diag::printable(name)),
+                    "not an operator or extension function",
+                );
+            };
+            let mut args: Vec<Expr> = items
+                .iter()
+                .map(|i| expr(i, depth + 1))
+                .collect::<Read<_>>()?;
+            if builtins::function(name).is_some() {
+                e(ExprKind::Call {
+                    name: name.into(),
+                    args,
+                    target: CallTarget::Unresolved,
+                })
+            } else if builtins::method(name).is_some() && !args.is_empty() {
+                let receiver = args.remove(0);
+                e(ExprKind::Method(Box::new(receiver), name.into(), args))
+            } else {
+                fail(
+                    k.span,
+                    format!(
+                        "unknown extension function `{}`",
+                        crate::diag::printable(name)
+                    ),
+                    "not an extension function",
+                )
+            }
+        }
+    }
+}
+
+/// A `Value`: Cedar's value JSON, escapes included.
+fn value(v: &Json, depth: usize) -> Read<Expr> {
+    if depth > MAX_DEPTH {
+        return fail(
+            v.span,
+            format!("the value nests deeper than {MAX_DEPTH} levels"),
+            "too deep",
+        );
+    }
+    let span = v.span;
+    let kind = match &v.kind {
+        JsonKind::Bool(b) => ExprKind::Lit(Literal::Bool(*b)),
+        JsonKind::String(s) => ExprKind::Lit(Literal::String(s.clone())),
+        JsonKind::Number(n) => match n.parse::<i64>() {
+            Ok(i) => ExprKind::Lit(Literal::Long(i)),
+            Err(_) => return fail(span, format!("`{n}` is not a 64-bit integer"), "not a Long"),
+        },
+        JsonKind::Null => return fail(span, "`null` is not a Cedar value", "null"),
+        JsonKind::Array(items) => ExprKind::Set(
+            items
+                .iter()
+                .map(|i| value(i, depth + 1))
+                .collect::<Read<_>>()?,
+        ),
+        JsonKind::Object(entries) => {
+            if let [(k, inner)] = entries.as_slice() {
+                match k.name.as_str() {
+                    "__entity" => return Ok(Expr::new(ExprKind::Entity(entity_ref(inner)?), span)),
+                    "__extn" => {
+                        only(inner, "`__extn`", &["fn", "arg", "args"])?;
+                        let name = string(field(inner, "fn", "`__extn`")?, "`fn`")?;
+                        let args = match (inner.get("arg"), inner.get("args")) {
+                            (Some(a), None) => vec![value(a, depth + 1)?],
+                            (None, Some(list)) => list
+                                .items()
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|a| value(a, depth + 1))
+                                .collect::<Read<_>>()?,
+                            _ => {
+                                return fail(
+                                    inner.span,
+                                    "`__extn` has `arg` or `args`",
+                                    "neither or both",
+                                )
+                            }
+                        };
+                        if builtins::function(name).is_none() {
+                            return fail(
+                                inner.key_span("fn"),
+                                format!(
+                                    "unknown extension function `{}`",
+                                    crate::diag::printable(name)
+                                ),
+                                "not an extension function",
+                            );
+                        }
+                        return Ok(Expr::new(
+                            ExprKind::Call {
+                                name: name.into(),
+                                args,
+                                target: CallTarget::Unresolved,
+                            },
+                            span,
+                        ));
+                    }
+                    "__expr" => {
+                        return fail(
+                            k.span,
+                            "the `__expr` escape is not supported",
+                            "write the value itself",
+                        )
+                    }
+                    _ => {}
+                }
+            }
+            ExprKind::Record(
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((k.name.clone(), value(v, depth + 1)?)))
+                    .collect::<Read<_>>()?,
+            )
+        }
+    };
+    Ok(Expr::new(kind, span))
+}
+
+// ---------------------------------------------------------------- writing
+
+/// Why a policy has no JSON form: the construct, where it is.
+#[derive(Debug)]
+pub struct NoJsonForm {
+    /// What Cedar has no form for (`a rule call`, `a quantifier`).
+    pub construct: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+impl From<&NoJsonForm> for Diagnostic {
+    fn from(e: &NoJsonForm) -> Diagnostic {
+        Diagnostic::error(format!("Cedar's JSON policy format has no form for {}", e.construct), e.span, "not Cedar")
+            .with_help(Some("only Cedar's policies, templates and links translate; rules, quantifiers and declarations are mspl's".into()))
+    }
+}
+
+/// A policy set as Cedar's JSON: `staticPolicies` and `templates` by id,
+/// `templateLinks` in order; keys sorted.
+pub fn policy_set_to_json(set: &super::PolicySet) -> Result<Value, NoJsonForm> {
+    let mut statics = Map::new();
+    let mut links = Vec::new();
+    for p in &set.policies {
+        match &p.link {
+            None => {
+                statics.insert(p.id.to_string(), policy_to_json(&p.policy)?);
+            }
+            Some(l) => {
+                let mut values = Map::new();
+                for (slot, uid) in &l.values {
+                    values.insert(slot.name().into(), uid_json(uid));
+                }
+                let template = set
+                    .template(&l.template)
+                    .map_or(l.template.as_str(), |t| t.id.as_str());
+                links.push(
+                    json!({"templateId": template, "newId": p.id.as_str(), "values": values}),
+                );
+            }
+        }
+    }
+    let mut templates = Map::new();
+    for t in &set.templates {
+        templates.insert(t.id.to_string(), policy_to_json(&t.policy)?);
+    }
+    Ok(crate::syntax::schema_json::sorted(json!({
+        "staticPolicies": statics,
+        "templates": templates,
+        "templateLinks": links,
+    })))
+}
+
+fn uid_json(u: &EntityUid) -> Value {
+    json!({"type": u.ty.as_str(), "id": u.id.as_str()})
+}
+
+/// One policy (or template) as Cedar's JSON.
+pub fn policy_to_json(p: &Policy) -> Result<Value, NoJsonForm> {
+    let mut out = Map::new();
+    out.insert(
+        "effect".into(),
+        if p.effect == Effect::Permit {
+            "permit"
+        } else {
+            "forbid"
+        }
+        .into(),
+    );
+    out.insert(
+        "principal".into(),
+        scope_json(&p.principal, Slot::Principal),
+    );
+    out.insert(
+        "action".into(),
+        match &p.action {
+            ActionConstraint::Any => json!({"op": "All"}),
+            ActionConstraint::Eq(u, _) => json!({"op": "==", "entity": uid_json(u)}),
+            ActionConstraint::In(list, _) => {
+                json!({"op": "in", "entities": list.iter().map(uid_json).collect::<Vec<_>>()})
+            }
+        },
+    );
+    out.insert("resource".into(), scope_json(&p.resource, Slot::Resource));
+    let mut conditions = Vec::new();
+    for c in &p.conditions {
+        let kind = if c.kind == ConditionKind::When {
+            "when"
+        } else {
+            "unless"
+        };
+        conditions.push(json!({"kind": kind, "body": expr_json(&c.body)?}));
+    }
+    out.insert("conditions".into(), Value::Array(conditions));
+    if !p.annotations.is_empty() {
+        let mut a = Map::new();
+        for ann in &p.annotations {
+            a.insert(
+                ann.key.to_string(),
+                ann.value.as_deref().map_or(Value::Null, Value::from),
+            );
+        }
+        out.insert("annotations".into(), Value::Object(a));
+    }
+    Ok(Value::Object(out))
+}
+
+fn scope_json(c: &ScopeConstraint, slot: Slot) -> Value {
+    let slot = slot.name();
+    match c {
+        ScopeConstraint::Any => json!({"op": "All"}),
+        ScopeConstraint::Eq(u, _) => json!({"op": "==", "entity": uid_json(u)}),
+        ScopeConstraint::In(u, _) => json!({"op": "in", "entity": uid_json(u)}),
+        ScopeConstraint::Is(t, _) => json!({"op": "is", "entity_type": t.as_str()}),
+        ScopeConstraint::IsIn(t, u, _) => {
+            json!({"op": "is", "entity_type": t.as_str(), "in": {"entity": uid_json(u)}})
+        }
+        ScopeConstraint::EqSlot(_) => json!({"op": "==", "slot": slot}),
+        ScopeConstraint::InSlot(_) => json!({"op": "in", "slot": slot}),
+        ScopeConstraint::IsInSlot(t, _) => {
+            json!({"op": "is", "entity_type": t.as_str(), "in": {"slot": slot}})
+        }
+    }
+}
+
+fn expr_json(e: &Expr) -> Result<Value, NoJsonForm> {
+    crate::limits::with_stack(|| expr_json_inner(e))
+}
+
+fn expr_json_inner(e: &Expr) -> Result<Value, NoJsonForm> {
+    let no = |construct: &str| NoJsonForm {
+        construct: construct.into(),
+        span: e.span,
+    };
+    let bin = |op: &str, l: &Expr, r: &Expr| -> Result<Value, NoJsonForm> {
+        Ok(json!({op: {"left": expr_json(l)?, "right": expr_json(r)?}}))
+    };
+    Ok(match &e.kind {
+        ExprKind::Error => return Err(no("an expression that did not parse")),
+        ExprKind::Lit(Literal::Bool(b)) => json!({"Value": b}),
+        ExprKind::Lit(Literal::Long(n)) => json!({"Value": n}),
+        ExprKind::Lit(Literal::String(s)) => json!({"Value": s.as_str()}),
+        ExprKind::Entity(u) => json!({"Value": {"__entity": uid_json(u)}}),
+        ExprKind::Var(v) => json!({"Var": match v {
+            Var::Principal => "principal",
+            Var::Action => "action",
+            Var::Resource => "resource",
+            Var::Context => "context",
+        }}),
+        ExprKind::Local(_, name) => {
+            return Err(no(&format!(
+                "the local variable `{name}` (a rule parameter or quantified name)"
+            )))
+        }
+        ExprKind::If(c, a, b) => {
+            json!({"if-then-else": {"if": expr_json(c)?, "then": expr_json(a)?, "else": expr_json(b)?}})
+        }
+        ExprKind::And(items) | ExprKind::Or(items) => {
+            let op = if matches!(e.kind, ExprKind::And(_)) {
+                "&&"
+            } else {
+                "||"
+            };
+            // Cedar's binary operators associate to the left.
+            let mut acc = expr_json(&items[0])?;
+            for item in &items[1..] {
+                acc = json!({op: {"left": acc, "right": expr_json(item)?}});
+            }
+            acc
+        }
+        ExprKind::Not(a) => json!({"!": {"arg": expr_json(a)?}}),
+        ExprKind::Neg(a) => match &a.kind {
+            // `-5` is one literal in Cedar.
+            ExprKind::Lit(Literal::Long(n)) => json!({"Value": n.wrapping_neg()}),
+            _ => json!({"neg": {"arg": expr_json(a)?}}),
+        },
+        ExprKind::Binary(op, l, r) => bin(
+            match op {
+                BinOp::Eq => "==",
+                BinOp::Ne => "!=",
+                BinOp::Lt => "<",
+                BinOp::Le => "<=",
+                BinOp::Gt => ">",
+                BinOp::Ge => ">=",
+                BinOp::In => "in",
+                BinOp::Add => "+",
+                BinOp::Sub => "-",
+                BinOp::Mul => "*",
+            },
+            l,
+            r,
+        )?,
+        ExprKind::Has(l, path) => {
+            let attr = if path.len() == 1 {
+                json!(path[0].as_str())
+            } else {
+                json!(path.iter().map(|a| a.as_str()).collect::<Vec<_>>())
+            };
+            json!({"has": {"left": expr_json(l)?, "attr": attr}})
+        }
+        ExprKind::Like(l, pattern) => {
+            let mut elems: Vec<Value> = Vec::new();
+            let mut lit = String::new();
+            for p in pattern {
+                match p {
+                    PatternElem::Char(c) => lit.push(*c),
+                    PatternElem::Wildcard => {
+                        if !lit.is_empty() {
+                            elems.push(json!({"Literal": std::mem::take(&mut lit)}));
+                        }
+                        elems.push(json!("Wildcard"));
+                    }
+                }
+            }
+            if !lit.is_empty() {
+                elems.push(json!({"Literal": lit}));
+            }
+            json!({"like": {"left": expr_json(l)?, "pattern": elems}})
+        }
+        ExprKind::Is(l, t, within) => {
+            let mut body = Map::new();
+            body.insert("left".into(), expr_json(l)?);
+            body.insert("entity_type".into(), t.as_str().into());
+            if let Some(w) = within {
+                body.insert("in".into(), expr_json(w)?);
+            }
+            json!({"is": body})
+        }
+        ExprKind::GetAttr(l, a) => json!({".": {"left": expr_json(l)?, "attr": a.as_str()}}),
+        ExprKind::Method(recv, name, args) => match (name.as_str(), args.as_slice()) {
+            ("contains" | "containsAll" | "containsAny" | "getTag" | "hasTag", [arg]) => {
+                bin(name, recv, arg)?
+            }
+            ("isEmpty", []) => json!({"isEmpty": {"arg": expr_json(recv)?}}),
+            _ => {
+                let mut all = vec![expr_json(recv)?];
+                for a in args {
+                    all.push(expr_json(a)?);
+                }
+                json!({name.as_str(): all})
+            }
+        },
+        ExprKind::Call { name, args, target } => match target {
+            CallTarget::Rule(_) => return Err(no(&format!("the rule call `{name}(…)`"))),
+            _ if builtins::function(name).is_none() => {
+                return Err(no(&format!(
+                    "the call `{name}(…)`, which is no extension function"
+                )))
+            }
+            _ => json!({name.as_str(): args.iter().map(expr_json).collect::<Result<Vec<_>, _>>()?}),
+        },
+        ExprKind::Set(items) => {
+            json!({"Set": items.iter().map(expr_json).collect::<Result<Vec<_>, _>>()?})
+        }
+        ExprKind::Record(fields) => {
+            let mut m = Map::new();
+            for (k, v) in fields {
+                m.insert(k.to_string(), expr_json(v)?);
+            }
+            json!({"Record": m})
+        }
+        ExprKind::Quantified { quantifier, .. } => {
+            return Err(no(match quantifier {
+                Quantifier::Any => "the quantifier `any`",
+                Quantifier::All => "the quantifier `all`",
+            }))
+        }
+    })
+}
