@@ -75,6 +75,10 @@ pub struct TranslateArgs {
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Name text policies `policyN` whatever their `@id`, as Cedar's
+    /// library does.
+    #[arg(long)]
+    pub cedar: bool,
     /// The limits in force.
     #[command(flatten)]
     pub limits: super::limit_args::LimitArgs,
@@ -176,7 +180,8 @@ pub fn run(args: &TranslateArgs) -> Outcome {
     for k in &args.template_linked {
         loader.add_links_path(k);
     }
-    let Some(set) = finish_loading(loader, IdScheme::Annotated, args.format, &mut out) else {
+    let Some(set) = finish_loading(loader, IdScheme::cedar(args.cedar), args.format, &mut out)
+    else {
         return out.exit(1);
     };
     // What Cedar's policy formats have no room for.

@@ -299,7 +299,13 @@ impl Schema {
                     .collect::<Vec<_>>()
             })
         };
-        let context = a.context.as_ref().map(|t| resolver.resolve(ns, t));
+        // An empty record is what no context declared means (Cedar's JSON
+        // schema leaves it out): one meaning, one value.
+        let context = a
+            .context
+            .as_ref()
+            .map(|t| resolver.resolve(ns, t))
+            .filter(|t| !matches!(t, Type::Record(attrs) if attrs.is_empty()));
         for name in &a.names {
             let uid = EntityUid::new(action_type.clone(), name.clone());
             if self.actions.contains_key(&uid) {

@@ -357,6 +357,12 @@ impl Reader {
             if let Some(c) = applies.get("context") {
                 context = Some(self.ty(c)?);
             }
+            // Cedar writes an action without `appliesTo` with two empty
+            // lists: it applies to nothing, as one without.
+            let empty = |l: &Option<Vec<Name>>| l.as_ref().is_some_and(|l| l.is_empty());
+            if empty(&principals) && empty(&resources) && context.is_none() {
+                (principals, resources) = (None, None);
+            }
         }
         Some(ActionDecl {
             annotations: self.annotations(v.get("annotations")),
