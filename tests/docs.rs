@@ -1,6 +1,11 @@
-//! Runs every example of `docs/language.md`, so the reference cannot rot.
+//! Runs every example of `docs/language.md`, so the reference cannot rot:
+//! its policy blocks load, its expressions evaluate to what they show, and
+//! its `mspl` commands print what the block after them shows.
 //! Blocks marked `mspl-valid` must also validate without errors, blocks
 //! marked `mspl-invalid` must load but draw a validation error.
+
+#[path = "support/doc_examples.rs"]
+mod doc_examples;
 
 use mspl::entities::json::Request;
 use mspl::eval::{Evaluator, Value};
@@ -112,4 +117,13 @@ fn every_example_of_the_language_reference_runs() {
         counts.0 >= 5 && counts.1 >= 3 && counts.2 >= 30,
         "{counts:?}"
     );
+}
+
+#[test]
+fn every_command_of_the_language_reference_prints_what_it_shows() {
+    let ran = doc_examples::check("docs/language.md", "mspl ", |args| {
+        let out = mspl::cli::execute(std::iter::once("mspl").chain(args.iter().copied()));
+        (out.code, out.stdout, out.stderr)
+    });
+    assert!(ran >= 5, "{ran} commands ran");
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// Policy files or directories (searched for *.mspl, *.cedar, *.cedarschema).
-    #[arg(required_unless_present = "policies")]
+    #[arg(required_unless_present_any = ["policies", "schema"])]
     pub paths: Vec<PathBuf>,
     /// More policy files or directories (Cedar CLI's `-p`).
     #[arg(short = 'p', long, num_args = 1..)]

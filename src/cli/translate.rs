@@ -209,24 +209,23 @@ pub fn run(args: &TranslateArgs) -> Outcome {
             span,
         ));
     }
+    let json = policy_set_to_json(&set);
+    if let Err(no) = &json {
+        refused.extend(no.iter().map(Diagnostic::from));
+    }
     if !refused.is_empty() {
         out.diagnostics(&set.sources, &refused, args.format);
         return out.exit(1);
     }
-    match target {
-        Target::Json => match policy_set_to_json(&set) {
-            Ok(json) => {
-                out.stdout
-                    .push_str(&serde_json::to_string_pretty(&json).unwrap_or_default());
-                out.stdout.push('\n');
-                out
-            }
-            Err(e) => {
-                out.diagnostics(&set.sources, &[Diagnostic::from(&e)], args.format);
-                out.exit(1)
-            }
-        },
-        Target::Cedar => {
+    match (target, json) {
+        (Target::Json, Ok(json)) => {
+            out.stdout
+                .push_str(&serde_json::to_string_pretty(&json).unwrap_or_default());
+            out.stdout.push('\n');
+            out
+        }
+        (Target::Json, Err(_)) => out.exit(1),
+        (Target::Cedar, _) => {
             let mut items = Vec::new();
             for entry in set
                 .policies
@@ -359,9 +358,12 @@ pub fn run_schema_translate(args: &SchemaTranslateArgs) -> Outcome {
             );
             out.stdout.push('\n');
         }
-        Target::Cedar => out
-            .stdout
-            .push_str(&crate::fmt::print_file(&File { items })),
+        Target::Cedar => {
+            let mut items = items;
+            crate::syntax::schema_json::plain_builtin_names(&mut items);
+            out.stdout
+                .push_str(&crate::fmt::print_file(&File { items }))
+        }
     }
     out
 }

@@ -47,9 +47,13 @@ pub fn response(
             out.push_str("DENY\n  no permit applies to this request\n");
             if let Some(e) = explanation {
                 for p in &e.policies {
+                    let link = match &p.link {
+                        Some(l) => format!(", {}", printable(&l.text())),
+                        None => String::new(),
+                    };
                     let _ = writeln!(
                         out,
-                        "  `{}` ({}:{}:{}) would permit it, but:",
+                        "  `{}` ({}:{}:{}{link}) would permit it, but:",
                         printable(&p.id),
                         printable(&p.file),
                         p.line,

@@ -748,15 +748,20 @@ impl From<&NoJsonForm> for Diagnostic {
 }
 
 /// A policy set as Cedar's JSON: `staticPolicies` and `templates` by id,
-/// `templateLinks` in order; keys sorted.
-pub fn policy_set_to_json(set: &super::PolicySet) -> Result<Value, NoJsonForm> {
+/// `templateLinks` in order; keys sorted. Or every construct that has no
+/// form there (one per policy).
+pub fn policy_set_to_json(set: &super::PolicySet) -> Result<Value, Vec<NoJsonForm>> {
     let mut statics = Map::new();
     let mut links = Vec::new();
+    let mut refused = Vec::new();
     for p in &set.policies {
         match &p.link {
-            None => {
-                statics.insert(p.id.to_string(), policy_to_json(&p.policy)?);
-            }
+            None => match policy_to_json(&p.policy) {
+                Ok(v) => {
+                    statics.insert(p.id.to_string(), v);
+                }
+                Err(e) => refused.push(e),
+            },
             Some(l) => {
                 let mut values = Map::new();
                 for (slot, uid) in &l.values {
@@ -773,7 +778,15 @@ pub fn policy_set_to_json(set: &super::PolicySet) -> Result<Value, NoJsonForm> {
     }
     let mut templates = Map::new();
     for t in &set.templates {
-        templates.insert(t.id.to_string(), policy_to_json(&t.policy)?);
+        match policy_to_json(&t.policy) {
+            Ok(v) => {
+                templates.insert(t.id.to_string(), v);
+            }
+            Err(e) => refused.push(e),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(refused);
     }
     Ok(crate::syntax::schema_json::sorted(json!({
         "staticPolicies": statics,

@@ -660,3 +660,58 @@ pub fn sorted(v: Value) -> Value {
         other => other,
     }
 }
+
+/// Writes `__cedar::String` (what the JSON's `{"type": "String"}` reads as)
+/// back as `String`, and so for every built-in type, wherever no declared
+/// entity or common type has that name (which the bare name would mean).
+pub fn plain_builtin_names(items: &mut [Item]) {
+    let mut declared = std::collections::HashSet::new();
+    let mut note = |d: &Decl| match d {
+        Decl::Entity(e) => declared.extend(e.names.iter().cloned()),
+        Decl::Type(t) => {
+            declared.insert(t.name.clone());
+        }
+        Decl::Action(_) => {}
+    };
+    for item in items.iter() {
+        match item {
+            Item::Decl(d) => note(d),
+            Item::Namespace(ns) => ns.decls.iter().for_each(&mut note),
+            Item::Policy(_) | Item::Rule(_) => {}
+        }
+    }
+    fn fix(t: &mut TypeExpr, declared: &std::collections::HashSet<SmolStr>) {
+        match t {
+            TypeExpr::Named(n, _) => {
+                if let Some(bare) = n.strip_prefix("__cedar::") {
+                    if !declared.contains(bare) {
+                        *n = bare.into();
+                    }
+                }
+            }
+            TypeExpr::Set(inner, _) => fix(inner, declared),
+            TypeExpr::Record(attrs, _) => attrs.iter_mut().for_each(|a| fix(&mut a.ty, declared)),
+        }
+    }
+    let fix_decl = |d: &mut Decl| match d {
+        Decl::Entity(e) => {
+            e.attrs.iter_mut().for_each(|a| fix(&mut a.ty, &declared));
+            if let Some(t) = &mut e.tags {
+                fix(t, &declared);
+            }
+        }
+        Decl::Action(a) => {
+            if let Some(c) = &mut a.context {
+                fix(c, &declared);
+            }
+        }
+        Decl::Type(t) => fix(&mut t.ty, &declared),
+    };
+    for item in items.iter_mut() {
+        match item {
+            Item::Decl(d) => fix_decl(d),
+            Item::Namespace(ns) => ns.decls.iter_mut().for_each(fix_decl),
+            Item::Policy(_) | Item::Rule(_) => {}
+        }
+    }
+}
