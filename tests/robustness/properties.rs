@@ -2,12 +2,77 @@
 //! random token sequences; printing a parsed file with the formatter's
 //! printer and parsing it back gives the same tree; generated policies on
 //! generated entities never panic the authorizer, always return within the
-//! limits, and keep the fail-closed properties (`harness::authorize_case`).
+//! limits, and keep the fail-closed properties (`harness::authorize_case`);
+//! Cedar's JSON formats never panic their readers (`harness::cedar_json`).
 
 use super::harness;
 use proptest::prelude::*;
 use proptest::sample::select;
 use std::time::{Duration, Instant};
+
+/// Pieces of Cedar's JSON formats, and of JSON that is not.
+const JSON_TOKENS: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "\"\"",
+    "null",
+    "true",
+    "1",
+    "-2",
+    "1e400",
+    "\"\\u12\"",
+    "\"staticPolicies\"",
+    "\"templates\"",
+    "\"templateLinks\"",
+    "\"effect\"",
+    "\"permit\"",
+    "\"principal\"",
+    "\"action\"",
+    "\"resource\"",
+    "\"conditions\"",
+    "\"op\"",
+    "\"All\"",
+    "\"==\"",
+    "\"in\"",
+    "\"is\"",
+    "\"entity\"",
+    "\"slot\"",
+    "\"?principal\"",
+    "\"type\"",
+    "\"id\"",
+    "\"kind\"",
+    "\"when\"",
+    "\"body\"",
+    "\"Value\"",
+    "\"Var\"",
+    "\"left\"",
+    "\"right\"",
+    "\"&&\"",
+    "\".\"",
+    "\"attr\"",
+    "\"entityTypes\"",
+    "\"actions\"",
+    "\"commonTypes\"",
+    "\"shape\"",
+    "\"Record\"",
+    "\"attributes\"",
+    "\"Set\"",
+    "\"element\"",
+    "\"String\"",
+    "\"memberOfTypes\"",
+    "\"appliesTo\"",
+    "\"principalTypes\"",
+    "\"template_id\"",
+    "\"link_id\"",
+    "\"args\"",
+    "\"User::\\\"a\\\"\"",
+    "\"t\"",
+];
 
 /// Every kind of token the grammar knows, and some it does not.
 const TOKENS: &[&str] = &[
@@ -111,6 +176,26 @@ proptest! {
         // Valid UTF-8 made of the same bytes' low bits exercises text paths more.
         let text: String = bytes.iter().map(|b| char::from(b' ' + b % 95)).collect();
         harness::parse(text.as_bytes());
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_cedar_json_readers(
+        mode in 0u8..3,
+        bytes in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let mut data = vec![mode];
+        data.extend(&bytes);
+        harness::cedar_json(&data);
+    }
+
+    #[test]
+    fn random_json_never_panics_the_cedar_json_readers(
+        mode in 0u8..3,
+        tokens in proptest::collection::vec(select(JSON_TOKENS), 0..60),
+    ) {
+        let mut data = vec![mode];
+        data.extend(tokens.concat().as_bytes());
+        harness::cedar_json(&data);
     }
 
     #[test]

@@ -54,6 +54,90 @@ pub fn parse(data: &[u8]) {
     }
 }
 
+/// Target `cedar_json`: the first byte chooses how the rest is read, as a
+/// linked-policies file (beside a template), Cedar's JSON schema or its
+/// JSON policy format; loading and rendering the diagnostics never panic,
+/// every span lies inside its source, and a JSON policy set that loads
+/// translates to JSON and back to the same policies.
+pub fn cedar_json(data: &[u8]) {
+    use mspl::policy_set::SourceFormat;
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let mut loader = Loader::new(small_limits());
+    match mode % 3 {
+        0 => {
+            loader.add_source(
+                "templates.cedar".into(),
+                "@id(\"t\") permit (principal == ?principal, action, resource in ?resource);"
+                    .into(),
+            );
+            loader.add_links_source("links.json".into(), text.to_string());
+        }
+        1 => {
+            loader.add_source_as(
+                "fuzz.cedarschema.json".into(),
+                text.to_string(),
+                SourceFormat::SchemaJson,
+            );
+        }
+        _ => {
+            loader.add_source_as(
+                "fuzz.cedar.json".into(),
+                text.to_string(),
+                SourceFormat::PoliciesJson,
+            );
+        }
+    }
+    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
+    for d in &diagnostics {
+        if let Some(span) = d.span {
+            assert!(
+                span.start <= span.end && span.range().end <= set.sources.text(span.file).len(),
+                "span {span:?} outside its source: {d:?}"
+            );
+        }
+    }
+    let _ = set.sources.render(&diagnostics, false);
+    if mode % 3 == 2 && diagnostics.is_empty() {
+        if let Ok(json) = mspl::policy_set::json::policy_set_to_json(&set) {
+            let mut again = Loader::new(small_limits());
+            again.add_source_as(
+                "again.cedar.json".into(),
+                json.to_string(),
+                SourceFormat::PoliciesJson,
+            );
+            let (back, problems) = again.finish(IdScheme::Annotated);
+            assert!(
+                problems.is_empty(),
+                "the JSON written does not read back: {problems:?}\n{json}"
+            );
+            let policies = |s: &PolicySet| -> Vec<_> {
+                s.policies
+                    .iter()
+                    .chain(&s.templates)
+                    .map(|p| (p.id.clone(), p.policy.clone()))
+                    .collect()
+            };
+            assert_eq!(policies(&set).len(), policies(&back).len());
+            for ((ia, a), (ib, b)) in policies(&set).iter().zip(&policies(&back)) {
+                assert_eq!(ia, ib);
+                assert_eq!(
+                    mspl::fmt::print_file(&mspl::syntax::ast::File {
+                        items: vec![mspl::syntax::ast::Item::Policy(a.clone())]
+                    }),
+                    mspl::fmt::print_file(&mspl::syntax::ast::File {
+                        items: vec![mspl::syntax::ast::Item::Policy(b.clone())]
+                    }),
+                );
+            }
+        }
+    }
+}
+
 /// Printing a file that parsed without error with the project's one AST
 /// printer and parsing the result gives the same AST (spans aside).
 pub fn roundtrip(text: &str) {
