@@ -20,14 +20,11 @@
 //!
 //! Run by `cargo test` (without `--bench`), it does a small smoke run.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use cedar_policy::{
-    Authorizer, Context, Entities, EntityUid, PolicyId, PolicySet, Request, SlotId,
-};
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
 use clap::Parser;
 use mspl::authorize::{Options, PolicyIndex};
 use mspl::policy_set::{IdScheme, Loader};
@@ -227,33 +224,11 @@ fn main() -> ExitCode {
     // Cedar on a sample, checking every decision.
     let mut cedar_set = PolicySet::from_str(TEMPLATES).expect("Cedar parses the templates");
     let start = Instant::now();
-    for p in links_json(args.links).as_array().expect("links") {
-        let mut vals = HashMap::new();
-        for (k, v) in p["args"].as_object().expect("args") {
-            let slot = if k == "?principal" {
-                SlotId::principal()
-            } else {
-                SlotId::resource()
-            };
-            vals.insert(
-                slot,
-                EntityUid::from_str(v.as_str().expect("uid")).expect("uid"),
-            );
-        }
-        // Cedar names templates policy0, policy1: the CLI maps @id.
-        let template = if p["template_id"] == "share" {
-            "policy0"
-        } else {
-            "policy1"
-        };
-        cedar_set
-            .link(
-                PolicyId::new(template),
-                PolicyId::new(p["link_id"].as_str().expect("id")),
-                vals,
-            )
-            .expect("Cedar links");
-    }
+    // Cedar names templates policy0, policy1: the CLI maps `@id`.
+    mspl_peers::cedar::link_all(&mut cedar_set, &links_json(args.links), |t| {
+        if t == "share" { "policy0" } else { "policy1" }.to_string()
+    })
+    .expect("Cedar links");
     let cedar_load = start.elapsed();
     let entities = Entities::from_json_value(entities_json(args.links), None).expect("entities");
     let mut times = Vec::new();

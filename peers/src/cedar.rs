@@ -199,6 +199,44 @@ pub fn cedar_decide(world: &CedarWorld, request: &Value) -> bool {
     answer.allow
 }
 
+/// Links every entry of a linked-policies file (Cedar CLI's format, a JSON
+/// array of `{"template_id", "link_id", "args"}`) into `set`; `template`
+/// maps a link's `template_id` to the template's id in `set` (Cedar's
+/// library names a text's policies `policyN` whatever their `@id`).
+pub fn link_all(
+    set: &mut cedar_policy::PolicySet,
+    links: &Value,
+    template: impl Fn(&str) -> String,
+) -> Result<(), String> {
+    use cedar_policy::{EntityUid, PolicyId, SlotId};
+    for l in links.as_array().ok_or("the links are not an array")? {
+        let mut values = std::collections::HashMap::new();
+        for (k, v) in l["args"].as_object().ok_or("a link without `args`")? {
+            let slot = match k.as_str() {
+                "?principal" => SlotId::principal(),
+                "?resource" => SlotId::resource(),
+                other => return Err(format!("`{other}` is not a slot")),
+            };
+            let uid = EntityUid::from_str(v.as_str().ok_or("a slot value is not a string")?)
+                .map_err(|e| format!("{e}"))?;
+            values.insert(slot, uid);
+        }
+        let id = |key: &str| {
+            l[key]
+                .as_str()
+                .map(String::from)
+                .ok_or(format!("a link without `{key}`"))
+        };
+        set.link(
+            PolicyId::new(template(&id("template_id")?)),
+            PolicyId::new(id("link_id")?),
+            values,
+        )
+        .map_err(|e| format!("{e}"))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,16 +7,14 @@
 //!
 //! The links reach mspl through a linked-policies file, as `-k` gives them.
 
-use cedar_policy::{
-    Authorizer, Context, Entities, EntityUid, PolicyId, PolicySet, Request, SlotId,
-};
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
 use mspl::authorize::{authorize, ErrorMode, Options, PolicyIndex};
 use mspl::policy_set::{IdScheme, Loader};
 use mspl_peers::rng::Rng;
 use mspl_peers::spec::action_entities_json;
 use mspl_peers::{World, WorldParams};
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::str::FromStr;
 
 const SEEDS: u64 = 12;
@@ -146,27 +144,8 @@ fn links_decide_as_cedar_links() {
 
         // Cedar.
         let mut cedar_set = PolicySet::from_str(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
-        for l in &links {
-            let mut vals = HashMap::new();
-            for (k, v) in l["args"].as_object().expect("args") {
-                let slot = if k == "?principal" {
-                    SlotId::principal()
-                } else {
-                    SlotId::resource()
-                };
-                vals.insert(
-                    slot,
-                    EntityUid::from_str(v.as_str().expect("uid")).expect("a uid"),
-                );
-            }
-            cedar_set
-                .link(
-                    PolicyId::new(l["template_id"].as_str().expect("id")),
-                    PolicyId::new(l["link_id"].as_str().expect("id")),
-                    vals,
-                )
-                .expect("Cedar links it");
-        }
+        mspl_peers::cedar::link_all(&mut cedar_set, &Value::Array(links.clone()), str::to_string)
+            .expect("Cedar links them");
         let mut all = entities.as_array().expect("array").clone();
         all.extend(
             action_entities_json()

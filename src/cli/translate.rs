@@ -41,6 +41,27 @@ impl Direction {
     }
 }
 
+/// The format a translation writes, as mspl (`--to`) or Cedar's CLI
+/// (`--direction`) says it.
+#[derive(clap::Args, Debug)]
+pub struct TargetArgs {
+    /// The format to write.
+    #[arg(long, value_enum, required_unless_present = "direction")]
+    pub to: Option<Target>,
+    /// Cedar CLI's name for `--to`.
+    #[arg(long, value_enum, conflicts_with = "to")]
+    pub direction: Option<Direction>,
+}
+
+impl TargetArgs {
+    /// The format to write.
+    fn target(&self) -> Target {
+        self.to
+            .or(self.direction.map(Direction::target))
+            .unwrap_or(Target::Json)
+    }
+}
+
 /// Arguments of `mspl translate` (`translate-policy`).
 #[derive(clap::Args, Debug)]
 pub struct TranslateArgs {
@@ -57,11 +78,8 @@ pub struct TranslateArgs {
     )]
     pub policies: Option<PathBuf>,
     /// The format to write.
-    #[arg(long, value_enum, required_unless_present = "direction")]
-    pub to: Option<Target>,
-    /// Cedar CLI's name for `--to`.
-    #[arg(long, value_enum, conflicts_with = "to")]
-    pub direction: Option<Direction>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// The input's format, whatever its name.
     #[arg(long, value_enum)]
     pub policy_format: Option<super::policy_args::InputFormat>,
@@ -115,11 +133,8 @@ pub struct SchemaTranslateArgs {
     )]
     pub schema: Option<PathBuf>,
     /// The format to write.
-    #[arg(long, value_enum, required_unless_present = "direction")]
-    pub to: Option<Target>,
-    /// Cedar CLI's name for `--to`.
-    #[arg(long, value_enum, conflicts_with = "to")]
-    pub direction: Option<Direction>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// The input's format, whatever its name.
     #[arg(long, value_enum)]
     pub schema_format: Option<super::policy_args::InputFormat>,
@@ -157,10 +172,7 @@ pub fn run(args: &TranslateArgs) -> Outcome {
     let Some(path) = args.file.as_ref().or(args.policies.as_ref()) else {
         return out.exit(1);
     };
-    let target = args
-        .to
-        .or(args.direction.map(Direction::target))
-        .unwrap_or(Target::Json);
+    let target = args.target.target();
     let limits = args.limits.limits();
     let (name, text) = match read_input(path, limits.max_policy_file_bytes) {
         Ok(t) => t,
@@ -294,10 +306,7 @@ pub fn run_schema_translate(args: &SchemaTranslateArgs) -> Outcome {
     let Some(path) = args.file.as_ref().or(args.schema.as_ref()) else {
         return out.exit(1);
     };
-    let target = args
-        .to
-        .or(args.direction.map(Direction::target))
-        .unwrap_or(Target::Json);
+    let target = args.target.target();
     let limits = args.limits.limits();
     let (name, text) = match read_input(path, limits.max_policy_file_bytes) {
         Ok(t) => t,

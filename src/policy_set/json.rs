@@ -8,7 +8,7 @@ use super::links::{read_link, LinkSpec};
 use crate::builtins;
 use crate::diag::Diagnostic;
 use crate::syntax::ast::*;
-use crate::syntax::json::{Json, JsonKind};
+use crate::syntax::json::{unknown_field, Json, JsonKind};
 use crate::syntax::span::Span;
 use crate::syntax::uid::is_type_name;
 use serde_json::{json, Map, Value};
@@ -121,31 +121,11 @@ fn only(v: &Json, place: &str, known: &[&str]) -> Read<()> {
             "expected an object",
         );
     };
-    for (k, _) in entries {
-        if !known.contains(&k.name.as_str()) {
-            let help = match crate::suggest::closest(&k.name, known.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!(
-                    "{place} has {}",
-                    known
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
-            return Err(Box::new(
-                Diagnostic::error(
-                    format!(
-                        "unknown field `{}` in {place}",
-                        crate::diag::printable(&k.name)
-                    ),
-                    k.span,
-                    "unknown field",
-                )
-                .with_help(Some(help)),
-            ));
-        }
+    if let Some((k, _)) = entries
+        .iter()
+        .find(|(k, _)| !known.contains(&k.name.as_str()))
+    {
+        return Err(Box::new(unknown_field(k, place, known)));
     }
     Ok(())
 }
@@ -441,6 +421,10 @@ fn expr(v: &Json, depth: usize) -> Read<Expr> {
         Ok((sub("left")?, sub("right")?))
     };
     let e = |kind: ExprKind| Ok(Expr::new(kind, span));
+    if let Some(bin) = BinOp::from_symbol(&k.name) {
+        let (l, r) = two(&k.name)?;
+        return e(ExprKind::Binary(bin, l, r));
+    }
     match k.name.as_str() {
         "Value" => value(body, depth + 1),
         "Var" => match string(body, "`Var`")? {
@@ -470,22 +454,6 @@ fn expr(v: &Json, depth: usize) -> Read<Expr> {
                 "neg" => e(ExprKind::Neg(arg)),
                 _ => e(ExprKind::Method(arg, "isEmpty".into(), Vec::new())),
             }
-        }
-        op @ ("==" | "!=" | "in" | "<" | "<=" | ">" | ">=" | "+" | "-" | "*") => {
-            let (l, r) = two(op)?;
-            let bin = match op {
-                "==" => BinOp::Eq,
-                "!=" => BinOp::Ne,
-                "in" => BinOp::In,
-                "<" => BinOp::Lt,
-                "<=" => BinOp::Le,
-                ">" => BinOp::Gt,
-                ">=" => BinOp::Ge,
-                "+" => BinOp::Add,
-                "-" => BinOp::Sub,
-                _ => BinOp::Mul,
-            };
-            e(ExprKind::Binary(bin, l, r))
         }
         op @ ("&&" | "||") => {
             let (l, r) = two(op)?;
@@ -918,22 +886,7 @@ fn expr_json_inner(e: &Expr) -> Result<Value, NoJsonForm> {
             ExprKind::Lit(Literal::Long(n)) => json!({"Value": n.wrapping_neg()}),
             _ => json!({"neg": {"arg": expr_json(a)?}}),
         },
-        ExprKind::Binary(op, l, r) => bin(
-            match op {
-                BinOp::Eq => "==",
-                BinOp::Ne => "!=",
-                BinOp::Lt => "<",
-                BinOp::Le => "<=",
-                BinOp::Gt => ">",
-                BinOp::Ge => ">=",
-                BinOp::In => "in",
-                BinOp::Add => "+",
-                BinOp::Sub => "-",
-                BinOp::Mul => "*",
-            },
-            l,
-            r,
-        )?,
+        ExprKind::Binary(op, l, r) => bin(op.symbol(), l, r)?,
         ExprKind::Has(l, path) => {
             let attr = if path.len() == 1 {
                 json!(path[0].as_str())

@@ -462,6 +462,25 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// Every binary operator.
+    pub const ALL: [BinOp; 10] = [
+        BinOp::Eq,
+        BinOp::Ne,
+        BinOp::Lt,
+        BinOp::Le,
+        BinOp::Gt,
+        BinOp::Ge,
+        BinOp::In,
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+    ];
+
+    /// The operator written `symbol`, if one is.
+    pub fn from_symbol(symbol: &str) -> Option<BinOp> {
+        BinOp::ALL.into_iter().find(|op| op.symbol() == symbol)
+    }
+
     /// The operator as written.
     pub fn symbol(self) -> &'static str {
         match self {

@@ -105,6 +105,31 @@ impl Json {
     }
 }
 
+/// The problem of a key that `place` (an object of a known shape) does not
+/// have: a did-you-mean among `known`, else the list.
+pub fn unknown_field(key: &Key, place: &str, known: &[&str]) -> Diagnostic {
+    let help = match crate::suggest::closest(&key.name, known.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!(
+            "{place} has {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Diagnostic::error(
+        format!(
+            "unknown field `{}` in {place}",
+            crate::diag::printable(&key.name)
+        ),
+        key.span,
+        "unknown field",
+    )
+    .with_help(Some(help))
+}
+
 /// Parses `text` (file `file`) as one JSON value nesting at most
 /// `max_depth` arrays and objects deep.
 pub fn parse_json(text: &str, file: FileId, max_depth: usize) -> Result<Json, Box<Diagnostic>> {

@@ -55,28 +55,8 @@ impl Reader {
     }
 
     fn unknown_key(&mut self, key: &Key, place: &str, known: &[&str]) {
-        let help = match crate::suggest::closest(&key.name, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!(
-                "{place} has {}",
-                known
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        self.errors.push(
-            Diagnostic::error(
-                format!(
-                    "unknown field `{}` in {place}",
-                    crate::diag::printable(&key.name)
-                ),
-                key.span,
-                "unknown field",
-            )
-            .with_help(Some(help)),
-        );
+        self.errors
+            .push(super::json::unknown_field(key, place, known));
     }
 
     /// Checks that `obj` is an object with only `known` keys.
