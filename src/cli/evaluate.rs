@@ -30,18 +30,9 @@ pub struct EvaluateArgs {
     /// The request as a JSON file.
     #[arg(long = "request-json", alias = "request", value_name = "FILE", conflicts_with_all = ["principal", "action", "resource", "context"])]
     pub request: Option<PathBuf>,
-    /// The principal, as `Type::"id"`.
-    #[arg(short = 'l', long)]
-    pub principal: Option<String>,
-    /// The action, as `Action::"id"`.
-    #[arg(short = 'a', long)]
-    pub action: Option<String>,
-    /// The resource, as `Type::"id"`.
-    #[arg(short = 'r', long)]
-    pub resource: Option<String>,
-    /// The context: inline JSON when it begins with `{`, a file path otherwise.
-    #[arg(short = 'c', long)]
-    pub context: Option<String>,
+    /// The request on the command line.
+    #[command(flatten)]
+    pub vars: super::input::RequestVars,
     /// The limits in force.
     #[command(flatten)]
     pub limits: super::limit_args::LimitArgs,
@@ -95,9 +86,9 @@ fn bind(
         return Ok(());
     }
     for (var, text) in [
-        (Var::Principal, &args.principal),
-        (Var::Action, &args.action),
-        (Var::Resource, &args.resource),
+        (Var::Principal, &args.vars.principal),
+        (Var::Action, &args.vars.action),
+        (Var::Resource, &args.vars.resource),
     ] {
         let Some(text) = text else { continue };
         let Value::Entity(uid) = eval::binding(session, var, text)? else {
@@ -109,7 +100,7 @@ fn bind(
             _ => session.bindings.resource = Some(uid),
         }
     }
-    if let Some(c) = &args.context {
+    if let Some(c) = &args.vars.context {
         let (_, json) = read_context(c, limits).map_err(render)?;
         let action = (session.bindings.action.clone())
             .unwrap_or_else(|| crate::syntax::ast::EntityUid::new("Action", ""));

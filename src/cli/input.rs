@@ -33,18 +33,9 @@ pub struct RequestArgs {
     /// A batch of requests, one JSON object per line.
     #[arg(long, conflicts_with = "principal")]
     pub requests: Option<PathBuf>,
-    /// The principal, as `Type::"id"` (`-l`, as Cedar's CLI).
-    #[arg(short = 'l', long, requires_all = ["action", "resource"])]
-    pub principal: Option<String>,
-    /// The action, as `Action::"id"`.
-    #[arg(short = 'a', long)]
-    pub action: Option<String>,
-    /// The resource, as `Type::"id"`.
-    #[arg(short = 'r', long)]
-    pub resource: Option<String>,
-    /// The context: inline JSON when it begins with `{`, a file path otherwise.
-    #[arg(short = 'c', long)]
-    pub context: Option<String>,
+    /// The request on the command line.
+    #[command(flatten)]
+    pub vars: RequestVars,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -58,6 +49,23 @@ pub struct RequestArgs {
     /// The limits in force.
     #[command(flatten)]
     pub limits: super::limit_args::LimitArgs,
+}
+
+/// A request written on the command line, with Cedar CLI's short flags.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RequestVars {
+    /// The principal, as `Type::"id"` (`-l`, as Cedar's CLI).
+    #[arg(short = 'l', long)]
+    pub principal: Option<String>,
+    /// The action, as `Action::"id"`.
+    #[arg(short = 'a', long)]
+    pub action: Option<String>,
+    /// The resource, as `Type::"id"`.
+    #[arg(short = 'r', long)]
+    pub resource: Option<String>,
+    /// The context: inline JSON when it begins with `{`, a file path otherwise.
+    #[arg(short = 'c', long)]
+    pub context: Option<String>,
 }
 
 /// Everything a decision needs, loaded.
@@ -170,7 +178,25 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
                 .map_err(|e| Box::new(Diagnostic::from(&e)))
         });
     }
-    let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
+    let vars = &args.vars;
+    let missing: Vec<&str> = [
+        ("--principal", &vars.principal),
+        ("--action", &vars.action),
+        ("--resource", &vars.resource),
+    ]
+    .into_iter()
+    .filter_map(|(flag, v)| v.is_none().then_some(flag))
+    .collect();
+    if !missing.is_empty() && missing.len() < 3 {
+        return Err(vec![Diagnostic::plain(format!(
+            "the request needs {} too",
+            missing.join(" and ")
+        ))
+        .with_help(Some(
+            "give --principal, --action and --resource, or --request FILE".into(),
+        ))]);
+    }
+    let (Some(p), Some(a), Some(r)) = (&vars.principal, &vars.action, &vars.resource) else {
         return Err(vec![Diagnostic::plain(
             "no request given: use --request FILE, --requests FILE.jsonl, or --principal, --action and --resource",
         )]);
@@ -181,7 +207,7 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
     let principal = uid("principal", p)?;
     let action = uid("action", a)?;
     let resource = uid("resource", r)?;
-    let context = match &args.context {
+    let context = match &vars.context {
         None => crate::value::Value::empty_record(),
         Some(c) => {
             let (name, parsed) = read_context(c, &limits)?;
