@@ -22,6 +22,10 @@ pub struct AuthorizeArgs {
     /// same, in input order, whatever N.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Print the time the decisions took on standard error (Cedar CLI's
+    /// `-t`); standard output stays the same from run to run.
+    #[arg(short = 't', long)]
+    pub timing: bool,
 }
 
 /// Runs `mspl authorize`: 0 allow (a batch: every line judged), 1 bad input, 2 deny.
@@ -68,7 +72,15 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or(cores).max(1);
+    let started = std::time::Instant::now();
     let results = judge_all(loaded.requests.len(), threads, &judge);
+    if args.timing {
+        out.stderr.push_str(&format!(
+            "authorization time: {} µs for {} request(s)\n",
+            started.elapsed().as_micros(),
+            loaded.requests.len()
+        ));
+    }
     let mut last = None;
     for (i, (text, decision)) in results.into_iter().enumerate() {
         match format {
