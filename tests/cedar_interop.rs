@@ -64,3 +64,87 @@ fn template_and_link_corpus() {
 fn cedar_json_and_cli_corpus() {
     corpus("tests/cases/cedar_json");
 }
+
+/// `mspl link` adds to the links file (creating it), keeps what was there,
+/// and writes nothing when the new link does not load.
+#[test]
+fn link_adds_to_the_file_and_never_writes_what_does_not_load() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let policies = dir.path().join("policies.cedar");
+    std::fs::copy("docs/examples/templates/policies.cedar", &policies).expect("copied");
+    let links = dir.path().join("links.json");
+    let (p, k) = (
+        policies.to_str().expect("utf-8"),
+        links.to_str().expect("utf-8"),
+    );
+    let link = |id: &str, args: &str| {
+        let out = mspl::cli::execute([
+            "mspl",
+            "link",
+            "-p",
+            p,
+            "-k",
+            k,
+            "--template-id",
+            "share-folder",
+            "-n",
+            id,
+            "-a",
+            args,
+        ]);
+        (out.code, out.stderr)
+    };
+    let alice = r#"{"?principal": "User::\"alice\"", "?resource": "Folder::\"plans\""}"#;
+    let bob = r#"{"?principal": {"type": "User", "id": "bob"}, "?resource": "Folder::\"plans\""}"#;
+    assert_eq!(link("alice-plans", alice).0, 0);
+    assert_eq!(link("bob-plans", bob).0, 0);
+    let written = std::fs::read_to_string(&links).expect("the file was written");
+    let json: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!([
+            {"template_id": "share-folder", "link_id": "alice-plans",
+             "args": {"?principal": "User::\"alice\"", "?resource": "Folder::\"plans\""}},
+            {"template_id": "share-folder", "link_id": "bob-plans",
+             "args": {"?principal": "User::\"bob\"", "?resource": "Folder::\"plans\""}}
+        ])
+    );
+    // A taken id, a missing slot, bad JSON: refused, the file untouched.
+    for (id, args) in [
+        ("alice-plans", alice),
+        ("carol", r#"{"?principal": "User::\"carol\""}"#),
+        ("dave", "{"),
+    ] {
+        let (code, stderr) = link(id, args);
+        assert_eq!(code, 1, "{id}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&links).expect("still there"),
+            written,
+            "{id}"
+        );
+    }
+    // The links decide.
+    let out = mspl::cli::execute([
+        "mspl",
+        "authorize",
+        "-p",
+        p,
+        "-k",
+        k,
+        "--entities",
+        "docs/examples/templates/entities.json",
+        "-l",
+        "User::\"alice\"",
+        "-a",
+        "Action::\"comment\"",
+        "-r",
+        "Doc::\"roadmap\"",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("ALLOW\n  permitted by `alice-plans`"),
+        "{}",
+        out.stdout
+    );
+}

@@ -3,12 +3,15 @@
 //! into [`LinkSpec`]s, and a spec turned into a policy by filling its
 //! template's slots.
 
+use super::{PolicyEntry, PolicySet};
 use crate::diag::Diagnostic;
+use crate::syntax::ast::annotation;
 use crate::syntax::ast::{EntityUid, Slot};
 use crate::syntax::json::{Json, JsonKind};
 use crate::syntax::uid::{is_type_name, parse_uid};
 use crate::syntax::Span;
 use smol_str::SmolStr;
+use std::collections::HashMap;
 
 /// One link to make: template `template`'s slots filled with `values`,
 /// under the id `id`.
@@ -257,4 +260,116 @@ pub fn slot_value(v: &Json) -> Result<EntityUid, String> {
 /// `d` as the error of a result.
 fn fail<T>(d: Diagnostic) -> Result<T, Box<Diagnostic>> {
     Err(Box::new(d))
+}
+
+/// The policy `spec` makes of its template, or why it cannot: an unknown
+/// template, a static policy named as one, a slot missing or extra, an id
+/// already taken.
+pub(super) fn make_link(
+    set: &PolicySet,
+    templates: &HashMap<&str, usize>,
+    spec: &LinkSpec,
+    taken: &HashMap<SmolStr, Span>,
+) -> Result<PolicyEntry, Box<Diagnostic>> {
+    let Some(template) = templates
+        .get(spec.template.as_str())
+        .map(|&i| &set.templates[i])
+    else {
+        let named = |p: &&PolicyEntry| {
+            p.id == spec.template
+                || annotation(&p.policy.annotations, "id").and_then(|a| a.value.as_deref())
+                    == Some(spec.template.as_str())
+        };
+        if let Some(p) = set.policies.iter().filter(|p| p.link.is_none()).find(named) {
+            return Err(Box::new(
+                Diagnostic::error(
+                    format!("`{}` is a static policy, not a template", spec.template),
+                    spec.template_span,
+                    "not a template",
+                )
+                .with_secondary(p.policy.head, "this policy has no slot")
+                .with_help(Some(
+                    "a template has `?principal` or `?resource` in its scope".into(),
+                )),
+            ));
+        }
+        let names: Vec<&str> = set.templates.iter().map(super::template_name).collect();
+        let help = match crate::suggest::closest(&spec.template, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if names.is_empty() => "no template is loaded".into(),
+            None => format!("the templates are {}", quoted_list(&names)),
+        };
+        return Err(Box::new(
+            Diagnostic::error(
+                format!("unknown template `{}`", spec.template),
+                spec.template_span,
+                "no template has this id",
+            )
+            .with_help(Some(help)),
+        ));
+    };
+    let slots = template.policy.slots();
+    for slot in &slots {
+        if spec.value(*slot).is_none() {
+            return Err(Box::new(
+                Diagnostic::error(
+                    format!(
+                        "template `{}` has the slot `{slot}`, which the link does not fill",
+                        spec.template
+                    ),
+                    spec.span,
+                    format!("no `{slot}`"),
+                )
+                .with_secondary(template.policy.scope_of(*slot).span(), "the slot"),
+            ));
+        }
+    }
+    if let Some((slot, _, span)) = spec.values.iter().find(|(s, _, _)| !slots.contains(s)) {
+        return Err(Box::new(
+            Diagnostic::error(
+                format!("template `{}` has no slot `{slot}`", spec.template),
+                *span,
+                "extra slot value",
+            )
+            .with_secondary(template.policy.head, "the template"),
+        ));
+    }
+    if let Some(first) = taken.get(&spec.id) {
+        return Err(Box::new(
+            Diagnostic::error(
+                format!("two policies have the id `{}`", spec.id),
+                spec.id_span,
+                "this link's id",
+            )
+            .with_secondary(*first, "first policy")
+            .with_help(Some("give each link its own `link_id`".into())),
+        ));
+    }
+    let mut policy = template.policy.linked(|s| spec.value(s));
+    for a in &mut policy.annotations {
+        if a.key == "id" {
+            a.value = Some(spec.id.clone());
+        }
+    }
+    Ok(PolicyEntry {
+        id: spec.id.clone(),
+        policy,
+        link: Some(Box::new(Link {
+            template: spec.template.clone(),
+            values: spec
+                .values
+                .iter()
+                .map(|(s, u, _)| (*s, u.clone()))
+                .collect(),
+        })),
+    })
+}
+
+/// `` `a`, `b` `` for a help line.
+fn quoted_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -175,7 +175,7 @@ impl PolicySet {
 /// The name links give a template: its key in a JSON policy file; else its
 /// `@id` where it has one (in both id schemes, as the Cedar CLI resolves
 /// it), else its `policyN` id.
-fn template_name(t: &PolicyEntry) -> &str {
+pub(crate) fn template_name(t: &PolicyEntry) -> &str {
     if t.policy.id.is_some() {
         // A JSON template: its key.
         return &t.id;
@@ -511,15 +511,24 @@ impl Loader {
                 linker.link(&mut c.body, &mut diagnostics);
             }
         }
+        let templates: HashMap<&str, usize> = set
+            .templates
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (template_name(t), i))
+            .collect();
+        let mut made = Vec::new();
         for spec in links {
-            match make_link(&set, &spec, &first_by_id) {
+            match links::make_link(&set, &templates, &spec, &first_by_id) {
                 Ok(entry) => {
                     first_by_id.insert(entry.id.clone(), spec.id_span);
-                    set.policies.push(entry);
+                    made.push(entry);
                 }
                 Err(d) => diagnostics.push(*d),
             }
         }
+        drop(templates);
+        set.policies.append(&mut made);
         for rule in &mut set.rules {
             for clause in &mut rule.clauses {
                 linker.link(&mut clause.body, &mut diagnostics);
@@ -527,114 +536,6 @@ impl Loader {
         }
         (set, diagnostics)
     }
-}
-
-/// The policy `spec` makes of its template, or why it cannot: an unknown
-/// template, a static policy named as one, a slot missing or extra, an id
-/// already taken.
-fn make_link(
-    set: &PolicySet,
-    spec: &LinkSpec,
-    taken: &HashMap<SmolStr, Span>,
-) -> Result<PolicyEntry, Box<Diagnostic>> {
-    let Some(template) = set.template(&spec.template) else {
-        let named = |p: &&PolicyEntry| {
-            p.id == spec.template
-                || annotation(&p.policy.annotations, "id").and_then(|a| a.value.as_deref())
-                    == Some(spec.template.as_str())
-        };
-        if let Some(p) = set.policies.iter().filter(|p| p.link.is_none()).find(named) {
-            return Err(Box::new(
-                Diagnostic::error(
-                    format!("`{}` is a static policy, not a template", spec.template),
-                    spec.template_span,
-                    "not a template",
-                )
-                .with_secondary(p.policy.head, "this policy has no slot")
-                .with_help(Some(
-                    "a template has `?principal` or `?resource` in its scope".into(),
-                )),
-            ));
-        }
-        let names: Vec<&str> = set.templates.iter().map(template_name).collect();
-        let help = match crate::suggest::closest(&spec.template, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None if names.is_empty() => "no template is loaded".into(),
-            None => format!("the templates are {}", quoted_list(&names)),
-        };
-        return Err(Box::new(
-            Diagnostic::error(
-                format!("unknown template `{}`", spec.template),
-                spec.template_span,
-                "no template has this id",
-            )
-            .with_help(Some(help)),
-        ));
-    };
-    let slots = template.policy.slots();
-    for slot in &slots {
-        if spec.value(*slot).is_none() {
-            return Err(Box::new(
-                Diagnostic::error(
-                    format!(
-                        "template `{}` has the slot `{slot}`, which the link does not fill",
-                        spec.template
-                    ),
-                    spec.span,
-                    format!("no `{slot}`"),
-                )
-                .with_secondary(template.policy.scope_of(*slot).span(), "the slot"),
-            ));
-        }
-    }
-    if let Some((slot, _, span)) = spec.values.iter().find(|(s, _, _)| !slots.contains(s)) {
-        return Err(Box::new(
-            Diagnostic::error(
-                format!("template `{}` has no slot `{slot}`", spec.template),
-                *span,
-                "extra slot value",
-            )
-            .with_secondary(template.policy.head, "the template"),
-        ));
-    }
-    if let Some(first) = taken.get(&spec.id) {
-        return Err(Box::new(
-            Diagnostic::error(
-                format!("two policies have the id `{}`", spec.id),
-                spec.id_span,
-                "this link's id",
-            )
-            .with_secondary(*first, "first policy")
-            .with_help(Some("give each link its own `link_id`".into())),
-        ));
-    }
-    let mut policy = template.policy.linked(|s| spec.value(s));
-    for a in &mut policy.annotations {
-        if a.key == "id" {
-            a.value = Some(spec.id.clone());
-        }
-    }
-    Ok(PolicyEntry {
-        id: spec.id.clone(),
-        policy,
-        link: Some(Box::new(Link {
-            template: spec.template.clone(),
-            values: spec
-                .values
-                .iter()
-                .map(|(s, u, _)| (*s, u.clone()))
-                .collect(),
-        })),
-    })
-}
-
-/// `` `a`, `b` `` for a help line.
-fn quoted_list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 struct Linker<'a> {
