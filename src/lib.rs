@@ -21,6 +21,8 @@ pub mod files;
 pub mod fmt;
 pub mod generate;
 pub mod limits;
+#[cfg(feature = "cli")]
+pub mod lsp;
 pub mod policy_set;
 pub mod repl;
 pub mod schema;

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod input;
 pub mod limit_args;
 pub mod link;
+pub mod lsp;
 pub mod policy_args;
 pub mod repl;
 pub mod test;
@@ -66,6 +67,8 @@ pub enum Command {
     /// Cedar CLI's `translate-schema`: `mspl schema translate`.
     #[command(name = "translate-schema", hide = true)]
     TranslateSchema(translate::SchemaTranslateArgs),
+    /// A Language Server Protocol server over stdio, for editors.
+    Lsp(lsp::LspArgs),
     /// The value of one expression for a request (Cedar CLI's `evaluate`).
     Evaluate(evaluate::EvaluateArgs),
     /// Add a template-linked policy to a linked-policies file (Cedar CLI's `link`).
@@ -113,6 +116,7 @@ where
         Command::Generate(a) => generate::run(&a),
         Command::Link(a) => link::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
+        Command::Lsp(a) => lsp::run(&a),
         Command::Translate(a) => translate::run(&a),
         Command::Schema(a) => translate::run_schema(&a),
         Command::TranslateSchema(a) => translate::run_schema_translate(&a),

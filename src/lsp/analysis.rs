@@ -1,0 +1,168 @@
+//! One analysis of the project: every file (an open document's unsaved
+//! text in place of its file) loaded into one policy set, linked and, when
+//! it has declarations, validated; each problem placed in its file.
+
+use super::project::Project;
+use super::text::{Encoding, LineIndex};
+use crate::diag::{Diagnostic, Severity};
+use crate::files::{read_text, TextKind};
+use crate::limits::Limits;
+use crate::policy_set::{IdScheme, Loader, PolicySet, SourceFormat};
+use crate::syntax::span::Span;
+use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, Location, Range, Url};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The loaded set and every file's problems.
+pub struct Analysis {
+    /// The policy set (usable for navigation even when it has errors).
+    pub set: PolicySet,
+    /// Each file's text and line index, by path.
+    pub files: BTreeMap<PathBuf, (String, LineIndex)>,
+    /// The source number of each file, by path.
+    pub ids: HashMap<PathBuf, usize>,
+    /// Every file's diagnostics (empty for a clean file).
+    pub diagnostics: BTreeMap<PathBuf, Vec<lsp_types::Diagnostic>>,
+}
+
+impl Analysis {
+    /// Analyses `project` with the `open` documents' text in place of
+    /// their files (an open document outside the project joins it).
+    pub fn run(
+        project: &Project,
+        open: &BTreeMap<PathBuf, String>,
+        encoding: Encoding,
+    ) -> Analysis {
+        let limits = Limits::default();
+        let mut loader = Loader::new(limits);
+        let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
+        for f in &project.files {
+            if let Some(t) = open.get(f) {
+                texts.insert(f.clone(), t.clone());
+            } else if let Ok(t) = read_text(f, limits.max_policy_file_bytes, TextKind::Policy) {
+                texts.insert(f.clone(), t);
+            }
+        }
+        for (path, t) in open {
+            texts.entry(path.clone()).or_insert_with(|| t.clone());
+        }
+        let mut ids = HashMap::new();
+        for (path, t) in &texts {
+            let name = path.display().to_string();
+            let id = loader.add_source_as(name.clone(), t.clone(), SourceFormat::of(&name));
+            ids.insert(path.clone(), id);
+        }
+        for l in &project.links {
+            loader.add_links_path(l);
+        }
+        let (set, mut diagnostics) = loader.finish(IdScheme::Annotated);
+        if !diagnostics.iter().any(|d| d.severity == Severity::Error) && !set.schema.is_empty() {
+            diagnostics.extend(
+                crate::validate::validate_policies(&set)
+                    .iter()
+                    .map(Diagnostic::from),
+            );
+        }
+        let mut files = BTreeMap::new();
+        for (path, t) in texts {
+            let index = LineIndex::new(&t, encoding);
+            files.insert(path, (t, index));
+        }
+        let mut analysis = Analysis {
+            set,
+            files,
+            ids,
+            diagnostics: BTreeMap::new(),
+        };
+        for path in analysis.files.keys() {
+            analysis.diagnostics.insert(path.clone(), Vec::new());
+        }
+        for d in &diagnostics {
+            let Some(span) = d.span else { continue };
+            let Some(path) = analysis.path_of(span.file) else {
+                continue;
+            };
+            let Some(range) = analysis.range(span) else {
+                continue;
+            };
+            let related: Vec<DiagnosticRelatedInformation> = d
+                .secondary
+                .iter()
+                .filter_map(|(s, label)| {
+                    Some(DiagnosticRelatedInformation {
+                        location: analysis.location(*s)?,
+                        message: label.clone(),
+                    })
+                })
+                .collect();
+            let mut message = d.message.clone();
+            if let Some(help) = &d.help {
+                message.push_str("\nhelp: ");
+                message.push_str(help);
+            }
+            let lsp = lsp_types::Diagnostic {
+                range,
+                severity: Some(match d.severity {
+                    Severity::Error => DiagnosticSeverity::ERROR,
+                    Severity::Warning => DiagnosticSeverity::WARNING,
+                    Severity::Note => DiagnosticSeverity::INFORMATION,
+                }),
+                code: Some(lsp_types::NumberOrString::String(d.label.clone())),
+                source: Some("mspl".into()),
+                message,
+                related_information: (!related.is_empty()).then_some(related),
+                ..lsp_types::Diagnostic::default()
+            };
+            if let Some(list) = analysis.diagnostics.get_mut(&path) {
+                list.push(lsp);
+            }
+        }
+        if let (Some(e), Some(root)) = (&project.config_error, &project.root) {
+            analysis.diagnostics.insert(
+                root.join("mspl.toml"),
+                vec![lsp_types::Diagnostic {
+                    message: e.clone(),
+                    severity: Some(DiagnosticSeverity::ERROR),
+                    source: Some("mspl".into()),
+                    ..lsp_types::Diagnostic::default()
+                }],
+            );
+        }
+        analysis
+    }
+
+    /// The path of source `file`.
+    pub fn path_of(&self, file: usize) -> Option<PathBuf> {
+        self.ids
+            .iter()
+            .find(|(_, &id)| id == file)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// The range of `span` in its file.
+    pub fn range(&self, span: Span) -> Option<Range> {
+        let path = self.path_of(span.file)?;
+        let (text, index) = self.files.get(&path)?;
+        Some(index.range(text, span.start as usize, span.end as usize))
+    }
+
+    /// The location of `span`.
+    pub fn location(&self, span: Span) -> Option<Location> {
+        let path = self.path_of(span.file)?;
+        Some(Location::new(
+            Url::from_file_path(&path).ok()?,
+            self.range(span)?,
+        ))
+    }
+
+    /// The byte offset of `position` in the file at `path`, and its source.
+    pub fn offset(&self, path: &Path, position: lsp_types::Position) -> Option<(usize, usize)> {
+        let (text, index) = self.files.get(path)?;
+        Some((*self.ids.get(path)?, index.offset(text, position)))
+    }
+
+    /// The text of the file at `path`.
+    pub fn text(&self, path: &Path) -> Option<&str> {
+        self.files.get(path).map(|(t, _)| t.as_str())
+    }
+}

@@ -1,0 +1,775 @@
+//! What the server answers from an analysis: hover, go to definition,
+//! references, rename, symbols, folding, formatting, completion and quick
+//! fixes. Each finds what stands at a place in the loaded set's trees.
+
+use super::analysis::Analysis;
+use crate::builtins::{self, Builtin, Form};
+use crate::policy_set::PolicySet;
+use crate::syntax::ast::{
+    annotation, visit, CallTarget, Decl, EntityUid, Expr, ExprKind, Item, ScopeConstraint,
+};
+use crate::syntax::span::Span;
+use crate::validate::types::Ty;
+use lsp_types::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What stands at a place.
+enum Found<'a> {
+    /// A call of rule number `i`, or one of its clause heads.
+    Rule(u32),
+    /// A built-in function or method.
+    Builtin(&'static Builtin),
+    /// An entity reference.
+    Entity(EntityUid),
+    /// A policy's head.
+    Policy(&'a crate::policy_set::PolicyEntry),
+}
+
+fn within(span: Span, file: usize, offset: usize) -> bool {
+    span.file == file && span.start as usize <= offset && offset <= span.end as usize
+}
+
+/// The name part of a call written `name(…)` at `span`.
+fn name_span(span: Span, name: &str) -> Span {
+    Span::new(
+        span.file,
+        span.start as usize,
+        span.start as usize + name.len(),
+    )
+}
+
+/// Every expression of the set's policies, templates and rules.
+fn each_expr(set: &PolicySet, f: &mut dyn FnMut(&Expr)) {
+    for p in set
+        .policies
+        .iter()
+        .filter(|p| p.link.is_none())
+        .chain(&set.templates)
+    {
+        for c in &p.policy.conditions {
+            visit(&c.body, &mut *f);
+        }
+    }
+    for r in &set.rules {
+        for c in &r.clauses {
+            visit(&c.body, &mut *f);
+        }
+    }
+}
+
+fn find(set: &PolicySet, file: usize, offset: usize) -> Option<Found<'_>> {
+    for (i, r) in set.rules.iter().enumerate() {
+        for c in &r.clauses {
+            if within(c.head, file, offset) {
+                return Some(Found::Rule(i as u32));
+            }
+        }
+    }
+    for p in set
+        .policies
+        .iter()
+        .filter(|p| p.link.is_none())
+        .chain(&set.templates)
+    {
+        if within(p.policy.head, file, offset) {
+            return Some(Found::Policy(p));
+        }
+        for c in [&p.policy.principal, &p.policy.resource] {
+            if let ScopeConstraint::Eq(u, s)
+            | ScopeConstraint::In(u, s)
+            | ScopeConstraint::IsIn(_, u, s) = c
+            {
+                if within(*s, file, offset) {
+                    return Some(Found::Entity(u.clone()));
+                }
+            }
+        }
+    }
+    // The innermost expression that holds the offset, and what it names.
+    let mut best: Option<(u32, Option<Found<'_>>)> = None;
+    each_expr(set, &mut |e| {
+        if !within(e.span, file, offset) {
+            return;
+        }
+        let width = e.span.end - e.span.start;
+        if best.as_ref().is_some_and(|(w, _)| *w < width) {
+            return;
+        }
+        let found = match &e.kind {
+            ExprKind::Call {
+                target: CallTarget::Rule(i),
+                ..
+            } => Some(Found::Rule(*i)),
+            ExprKind::Call { name, .. } => builtins::function(name).map(Found::Builtin),
+            ExprKind::Method(_, name, _) => builtins::method(name).map(Found::Builtin),
+            ExprKind::Entity(u) => Some(Found::Entity(u.clone())),
+            _ => None,
+        };
+        best = Some((width, found));
+    });
+    best?.1
+}
+
+/// The hover text at a place.
+pub fn hover(a: &Analysis, path: &Path, position: Position) -> Option<Hover> {
+    let (file, offset) = a.offset(path, position)?;
+    let text = match find(&a.set, file, offset)? {
+        Found::Rule(i) => rule_signature(&a.set, i as usize),
+        Found::Builtin(b) => builtin_signature(b),
+        Found::Policy(p) => {
+            let effect = match p.policy.effect {
+                crate::syntax::ast::Effect::Permit => "permit",
+                crate::syntax::ast::Effect::Forbid => "forbid",
+            };
+            let kind = if p.policy.slots().is_empty() {
+                "policy"
+            } else {
+                "template"
+            };
+            let mut s = format!("{kind} `{}` ({effect})", p.id);
+            for key in ["reason", "fix"] {
+                if let Some(v) =
+                    annotation(&p.policy.annotations, key).and_then(|a| a.value.as_ref())
+                {
+                    s.push_str(&format!("\n\n@{key}: {v}"));
+                }
+            }
+            s
+        }
+        Found::Entity(u) => entity_text(&a.set, &u),
+    };
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: text,
+        }),
+        range: None,
+    })
+}
+
+fn rule_signature(set: &PolicySet, i: usize) -> String {
+    let rule = &set.rules[i];
+    let params = rule
+        .clauses
+        .first()
+        .map(|c| c.params.join(", "))
+        .unwrap_or_default();
+    let mut s = format!(
+        "```mspl\nrule {}({params})\n```\n{} clause(s)",
+        rule.name,
+        rule.clauses.len()
+    );
+    for c in &rule.clauses {
+        for key in ["reason", "fix", "finding", "invariant"] {
+            if let Some(v) = annotation(&c.annotations, key).and_then(|a| a.value.as_ref()) {
+                s.push_str(&format!("\n\n@{key}: {v}"));
+            }
+        }
+        if let Some(doc) = doc_comment(set, c.span) {
+            s.push_str("\n\n");
+            s.push_str(&doc);
+        }
+    }
+    s
+}
+
+/// The `//` lines right above `span`.
+fn doc_comment(set: &PolicySet, span: Span) -> Option<String> {
+    let text = set.sources.text(span.file);
+    let before = &text[..(span.start as usize).min(text.len())];
+    let mut lines: Vec<&str> = Vec::new();
+    for line in before
+        .lines()
+        .rev()
+        .skip_while(|l| l.trim().is_empty() || !l.trim().starts_with("//"))
+    {
+        match line.trim().strip_prefix("//") {
+            Some(c) => lines.push(c.trim()),
+            None => break,
+        }
+    }
+    lines.reverse();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+fn builtin_signature(b: &Builtin) -> String {
+    let name = |p: &builtins::Param| format!("{p:?}");
+    match b.form {
+        Form::Function => format!(
+            "```mspl\n{}({}) -> {}\n```",
+            b.name,
+            b.params.iter().map(name).collect::<Vec<_>>().join(", "),
+            name(&b.result)
+        ),
+        Form::Method => format!(
+            "```mspl\n{}.{}({}) -> {}\n```",
+            b.params.first().map(name).unwrap_or_default(),
+            b.name,
+            b.params
+                .iter()
+                .skip(1)
+                .map(name)
+                .collect::<Vec<_>>()
+                .join(", "),
+            name(&b.result)
+        ),
+    }
+}
+
+fn entity_text(set: &PolicySet, u: &EntityUid) -> String {
+    if let Some(a) = set.schema.actions.get(u) {
+        let list = |l: &Option<Vec<crate::syntax::ast::Name>>| {
+            l.as_ref()
+                .map(|l| l.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        };
+        return format!(
+            "action `{u}`\n\nprincipals: {}\n\nresources: {}",
+            list(&a.principals),
+            list(&a.resources)
+        );
+    }
+    match set.schema.entity_types.get(&u.ty) {
+        Some(t) => {
+            let attrs: Vec<String> = t
+                .attrs
+                .iter()
+                .map(|(k, a)| {
+                    format!(
+                        "{k}{}: {}",
+                        if a.optional { "?" } else { "" },
+                        Ty::from_schema(&a.ty)
+                    )
+                })
+                .collect();
+            let parents = if t.parents.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " in [{}]",
+                    t.parents
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            format!(
+                "```cedarschema\nentity {}{parents} {{ {} }};\n```",
+                u.ty,
+                attrs.join(", ")
+            )
+        }
+        None => format!("entity `{u}` (type `{}` not declared)", u.ty),
+    }
+}
+
+/// The clause heads of rule `i`.
+fn rule_heads(set: &PolicySet, i: u32) -> Vec<Span> {
+    set.rules[i as usize]
+        .clauses
+        .iter()
+        .map(|c| c.head)
+        .collect()
+}
+
+/// The calls of rule `i`: the span of each call's name.
+fn rule_calls(set: &PolicySet, i: u32) -> Vec<Span> {
+    let mut out = Vec::new();
+    each_expr(set, &mut |e| {
+        if let ExprKind::Call {
+            name,
+            target: CallTarget::Rule(j),
+            ..
+        } = &e.kind
+        {
+            if *j == i {
+                out.push(name_span(e.span, name));
+            }
+        }
+    });
+    out
+}
+
+/// Where the rule or entity type at a place is defined.
+pub fn definition(a: &Analysis, path: &Path, position: Position) -> Option<Vec<Location>> {
+    let (file, offset) = a.offset(path, position)?;
+    let spans = match find(&a.set, file, offset)? {
+        Found::Rule(i) => rule_heads(&a.set, i),
+        Found::Entity(u) => match a.set.schema.actions.get(&u) {
+            Some(action) => vec![action.span],
+            None => a
+                .set
+                .schema
+                .entity_types
+                .get(&u.ty)
+                .map(|t| t.span)
+                .into_iter()
+                .collect(),
+        },
+        _ => return None,
+    };
+    Some(spans.into_iter().filter_map(|s| a.location(s)).collect())
+}
+
+/// Every place the rule at a place is defined or called.
+pub fn references(
+    a: &Analysis,
+    path: &Path,
+    position: Position,
+    declaration: bool,
+) -> Option<Vec<Location>> {
+    let (file, offset) = a.offset(path, position)?;
+    let Found::Rule(i) = find(&a.set, file, offset)? else {
+        return None;
+    };
+    let mut spans = rule_calls(&a.set, i);
+    if declaration {
+        spans.extend(rule_heads(&a.set, i));
+    }
+    spans.sort_by_key(|s| (s.file, s.start));
+    Some(spans.into_iter().filter_map(|s| a.location(s)).collect())
+}
+
+/// Renames the rule at a place, in every file.
+pub fn rename(
+    a: &Analysis,
+    path: &Path,
+    position: Position,
+    new_name: &str,
+) -> Result<Option<WorkspaceEdit>, String> {
+    let Some((file, offset)) = a.offset(path, position) else {
+        return Ok(None);
+    };
+    let Some(Found::Rule(i)) = find(&a.set, file, offset) else {
+        return Err("only rules can be renamed here".into());
+    };
+    let valid = crate::syntax::uid::is_type_name(new_name) && !new_name.contains("::");
+    if !valid || builtins::function(new_name).is_some() || a.set.rule(new_name).is_some() {
+        return Err(format!("`{new_name}` cannot be a new rule name here"));
+    }
+    let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+    for s in rule_calls(&a.set, i)
+        .into_iter()
+        .chain(rule_heads(&a.set, i))
+    {
+        if let Some(loc) = a.location(s) {
+            changes
+                .entry(loc.uri)
+                .or_default()
+                .push(TextEdit::new(loc.range, new_name.into()));
+        }
+    }
+    Ok(Some(WorkspaceEdit::new(changes)))
+}
+
+/// The document's policies, rules and declarations.
+#[allow(deprecated)]
+pub fn document_symbols(a: &Analysis, path: &Path) -> Vec<DocumentSymbol> {
+    let Some(text) = a.text(path) else {
+        return Vec::new();
+    };
+    let Some(&file) = a.ids.get(path) else {
+        return Vec::new();
+    };
+    let parsed = crate::syntax::parse_file(text, file, &crate::limits::Limits::default());
+    let mut n = 0usize;
+    let symbol =
+        |name: String, kind: SymbolKind, span: Span, head: Span| -> Option<DocumentSymbol> {
+            Some(DocumentSymbol {
+                name,
+                detail: None,
+                kind,
+                tags: None,
+                deprecated: None,
+                range: a.range(span)?,
+                selection_range: a.range(head)?,
+                children: None,
+            })
+        };
+    let mut out = Vec::new();
+    let decl = |d: &Decl, out: &mut Vec<DocumentSymbol>| match d {
+        Decl::Entity(e) => out.extend(symbol(
+            e.names.join(", "),
+            SymbolKind::CLASS,
+            e.span,
+            e.span,
+        )),
+        Decl::Action(x) => out.extend(symbol(
+            format!("action {}", x.names.join(", ")),
+            SymbolKind::EVENT,
+            x.span,
+            x.span,
+        )),
+        Decl::Type(t) => out.extend(symbol(
+            format!("type {}", t.name),
+            SymbolKind::STRUCT,
+            t.span,
+            t.span,
+        )),
+    };
+    for item in &parsed.file.items {
+        match item {
+            Item::Policy(p) => {
+                let id = annotation(&p.annotations, "id")
+                    .and_then(|a| a.value.clone())
+                    .map_or_else(
+                        || format!("policy (number {n} of the file)"),
+                        |v| v.to_string(),
+                    );
+                n += 1;
+                out.extend(symbol(id, SymbolKind::OBJECT, p.span, p.head));
+            }
+            Item::Rule(r) => out.extend(symbol(
+                format!("rule {}", r.name),
+                SymbolKind::FUNCTION,
+                r.span,
+                r.head,
+            )),
+            Item::Decl(d) => decl(d, &mut out),
+            Item::Namespace(ns) => {
+                let mut children = Vec::new();
+                for d in &ns.decls {
+                    decl(d, &mut children);
+                }
+                if let Some(mut s) =
+                    symbol(ns.name.to_string(), SymbolKind::NAMESPACE, ns.span, ns.span)
+                {
+                    s.children = Some(children);
+                    out.push(s);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Policies, rules, entity types and actions whose name holds `query`.
+#[allow(deprecated)]
+pub fn workspace_symbols(a: &Analysis, query: &str) -> Vec<SymbolInformation> {
+    let q = query.to_lowercase();
+    let mut out = Vec::new();
+    let mut add = |name: String, kind: SymbolKind, span: Span| {
+        if name.to_lowercase().contains(&q) {
+            if let Some(location) = a.location(span) {
+                out.push(SymbolInformation {
+                    name,
+                    kind,
+                    tags: None,
+                    deprecated: None,
+                    location,
+                    container_name: None,
+                });
+            }
+        }
+    };
+    for p in a
+        .set
+        .policies
+        .iter()
+        .filter(|p| p.link.is_none())
+        .chain(&a.set.templates)
+    {
+        add(p.id.to_string(), SymbolKind::OBJECT, p.policy.head);
+    }
+    for r in &a.set.rules {
+        if let Some(c) = r.clauses.first() {
+            add(r.name.to_string(), SymbolKind::FUNCTION, c.head);
+        }
+    }
+    for (n, t) in &a.set.schema.entity_types {
+        add(n.to_string(), SymbolKind::CLASS, t.span);
+    }
+    for (u, x) in &a.set.schema.actions {
+        add(u.to_string(), SymbolKind::EVENT, x.span);
+    }
+    out
+}
+
+/// A folding range for every item of more than one line.
+pub fn folding(a: &Analysis, path: &Path) -> Vec<FoldingRange> {
+    document_symbols(a, path)
+        .into_iter()
+        .filter(|s| s.range.end.line > s.range.start.line)
+        .map(|s| FoldingRange {
+            start_line: s.range.start.line,
+            start_character: None,
+            end_line: s.range.end.line,
+            end_character: None,
+            kind: None,
+            collapsed_text: None,
+        })
+        .collect()
+}
+
+/// `mspl fmt`'s text as one edit, or nothing for a file that does not
+/// parse (or is already formatted).
+pub fn formatting(a: &Analysis, path: &Path) -> Option<Vec<TextEdit>> {
+    let (text, index) = a.files.get(path)?;
+    if !crate::files::walk::has_extension(path, crate::files::walk::TEXT_EXTENSIONS) {
+        return None;
+    }
+    let formatted = crate::fmt::format_source(text, &crate::limits::Limits::default()).ok()?;
+    if &formatted == text {
+        return Some(Vec::new());
+    }
+    Some(vec![TextEdit::new(
+        index.range(text, 0, text.len()),
+        formatted,
+    )])
+}
+
+/// Completions at a place: after `principal.` or `resource.` the declared
+/// attributes of the types it may have; inside `Action::"` the action ids;
+/// otherwise keywords, snippets, rules, built-ins, entity types and ids.
+pub fn completion(
+    a: &Analysis,
+    path: &Path,
+    position: Position,
+    entity_ids: &[EntityUid],
+) -> Vec<CompletionItem> {
+    let Some((_, offset)) = a.offset(path, position) else {
+        return Vec::new();
+    };
+    let text = a.text(path).unwrap_or_default();
+    let before = &text[..offset.min(text.len())];
+    let item = |label: String, kind: CompletionItemKind, detail: Option<String>| CompletionItem {
+        label,
+        kind: Some(kind),
+        detail,
+        ..CompletionItem::default()
+    };
+    if let Some(head) = before.strip_suffix('.').or_else(|| {
+        let word_start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        before[..word_start].strip_suffix('.')
+    }) {
+        let var = head
+            .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("");
+        if var == "principal" || var == "resource" {
+            let file = a.ids.get(path).copied().unwrap_or(usize::MAX);
+            let types = scope_types(&a.set, file, offset, var == "principal");
+            let mut attrs: Vec<CompletionItem> = Vec::new();
+            for (ty, t) in a
+                .set
+                .schema
+                .entity_types
+                .iter()
+                .filter(|(ty, _)| types.as_ref().map_or(true, |ts| ts.contains(*ty)))
+            {
+                for (name, attr) in t.attrs.iter() {
+                    if !attrs.iter().any(|i| i.label == name.as_str()) {
+                        attrs.push(item(
+                            name.to_string(),
+                            CompletionItemKind::FIELD,
+                            Some(format!("{}: {} (on {ty})", name, Ty::from_schema(&attr.ty))),
+                        ));
+                    }
+                }
+            }
+            return attrs;
+        }
+        // A method.
+        return builtins::BUILTINS
+            .iter()
+            .filter(|b| b.form == Form::Method)
+            .map(|b| {
+                item(
+                    b.name.to_string(),
+                    CompletionItemKind::METHOD,
+                    Some(builtin_signature(b)),
+                )
+            })
+            .collect();
+    }
+    if before.ends_with("Action::\"")
+        || before
+            .rsplit_once("Action::\"")
+            .is_some_and(|(_, rest)| !rest.contains('"'))
+    {
+        return a
+            .set
+            .schema
+            .actions
+            .keys()
+            .map(|u| {
+                item(
+                    u.id.to_string(),
+                    CompletionItemKind::ENUM_MEMBER,
+                    Some(u.to_string()),
+                )
+            })
+            .collect();
+    }
+    let mut out: Vec<CompletionItem> = Vec::new();
+    for kw in crate::syntax::tokens::ITEM_KEYWORDS
+        .iter()
+        .chain(crate::syntax::tokens::RESERVED_WORDS)
+        .chain(crate::syntax::tokens::CONTEXTUAL_KEYWORDS)
+        .chain(crate::syntax::tokens::VARIABLES)
+    {
+        out.push(item(kw.to_string(), CompletionItemKind::KEYWORD, None));
+    }
+    for (label, body) in [
+        (
+            "permit (…)",
+            "permit (\n  principal${1},\n  action${2},\n  resource${3}\n)\nwhen { ${4:true} };",
+        ),
+        (
+            "forbid (…)",
+            "forbid (\n  principal${1},\n  action${2},\n  resource${3}\n)\nwhen { ${4:true} };",
+        ),
+        ("rule …", "rule ${1:name}(${2:x}) { ${3:true} }"),
+    ] {
+        out.push(CompletionItem {
+            label: label.into(),
+            kind: Some(CompletionItemKind::SNIPPET),
+            insert_text: Some(body.into()),
+            insert_text_format: Some(InsertTextFormat::SNIPPET),
+            ..CompletionItem::default()
+        });
+    }
+    for r in &a.set.rules {
+        let params = r
+            .clauses
+            .first()
+            .map(|c| c.params.join(", "))
+            .unwrap_or_default();
+        out.push(item(
+            r.name.to_string(),
+            CompletionItemKind::FUNCTION,
+            Some(format!("rule {}({params})", r.name)),
+        ));
+    }
+    for b in builtins::BUILTINS
+        .iter()
+        .filter(|b| b.form == Form::Function)
+    {
+        out.push(item(
+            b.name.to_string(),
+            CompletionItemKind::FUNCTION,
+            Some(builtin_signature(b)),
+        ));
+    }
+    for ty in a.set.schema.entity_types.keys() {
+        out.push(item(ty.to_string(), CompletionItemKind::CLASS, None));
+    }
+    for u in entity_ids {
+        out.push(item(u.to_string(), CompletionItemKind::VALUE, None));
+    }
+    out
+}
+
+/// The types `principal` (or `resource`) may have in the policy at a
+/// place: what its scope names, else what the actions its scope allows
+/// apply to; `None` outside a policy (every type).
+fn scope_types(
+    set: &PolicySet,
+    file: usize,
+    offset: usize,
+    principal: bool,
+) -> Option<Vec<crate::syntax::ast::Name>> {
+    use crate::syntax::ast::ActionConstraint;
+    let p = set
+        .policies
+        .iter()
+        .filter(|p| p.link.is_none())
+        .chain(&set.templates)
+        .find(|p| within(p.policy.span, file, offset))?;
+    let c = if principal {
+        &p.policy.principal
+    } else {
+        &p.policy.resource
+    };
+    match c {
+        ScopeConstraint::Eq(u, _) => return Some(vec![u.ty.clone()]),
+        ScopeConstraint::Is(t, _)
+        | ScopeConstraint::IsIn(t, _, _)
+        | ScopeConstraint::IsInSlot(t, _) => return Some(vec![t.clone()]),
+        _ => {}
+    }
+    let allowed = |u: &EntityUid, a: &crate::schema::Action| match &p.policy.action {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(x, _) => x == u,
+        ActionConstraint::In(list, _) => {
+            list.contains(u) || a.parents.iter().any(|g| list.contains(g))
+        }
+    };
+    let mut out: Vec<crate::syntax::ast::Name> = Vec::new();
+    for (u, a) in &set.schema.actions {
+        if allowed(u, a) {
+            let list = if principal {
+                &a.principals
+            } else {
+                &a.resources
+            };
+            out.extend(list.iter().flatten().cloned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    (!out.is_empty()).then_some(out)
+}
+
+/// Quick fixes: a diagnostic's did-you-mean, replacing the misspelled
+/// word (the first word the message quotes that ends the diagnostic's
+/// text, or the whole text when it is one word).
+pub fn code_actions(
+    a: &Analysis,
+    path: &Path,
+    diagnostics: &[lsp_types::Diagnostic],
+) -> Vec<CodeActionOrCommand> {
+    let Ok(uri) = Url::from_file_path(path) else {
+        return Vec::new();
+    };
+    let Some((text, index)) = a.files.get(path) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for d in diagnostics {
+        let Some(rest) = d.message.split("did you mean `").nth(1) else {
+            continue;
+        };
+        let Some(suggestion) = rest.split('`').next() else {
+            continue;
+        };
+        let (start, end) = (
+            index.offset(text, d.range.start),
+            index.offset(text, d.range.end),
+        );
+        let Some(written) = text.get(start..end.max(start)) else {
+            continue;
+        };
+        let quoted = d.message.split('`').skip(1).step_by(2);
+        let word = quoted
+            .take_while(|w| *w != suggestion)
+            .find(|w| !w.is_empty() && written.ends_with(w))
+            .or_else(|| {
+                written
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_')
+                    .then_some(written)
+            });
+        let Some(word) = word else { continue };
+        let range = index.range(text, end - word.len(), end);
+        let edit = WorkspaceEdit::new(HashMap::from([(
+            uri.clone(),
+            vec![TextEdit::new(range, suggestion.into())],
+        )]));
+        out.push(CodeActionOrCommand::CodeAction(CodeAction {
+            title: format!("change `{word}` to `{suggestion}`"),
+            kind: Some(CodeActionKind::QUICKFIX),
+            diagnostics: Some(vec![d.clone()]),
+            edit: Some(edit),
+            is_preferred: Some(true),
+            ..CodeAction::default()
+        }));
+    }
+    out
+}

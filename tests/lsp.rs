@@ -1,0 +1,430 @@
+//! `mspl lsp` over an in-memory connection: a session on a small project
+//! (declarations, a rule used across files, a policy with a typo), each
+//! feature asked once, every response and notification snapshotted in
+//! order (`tests/cases/lsp/`); the real binary over stdio; and random
+//! edits that must never stop the server answering.
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+/// A client for a server running on its own thread.
+struct Client {
+    conn: Connection,
+    server: Option<std::thread::JoinHandle<i32>>,
+    next: i32,
+    /// What the server sent, in order, with the root replaced by `{root}`.
+    transcript: Vec<Value>,
+    root: String,
+}
+
+impl Client {
+    fn start(root: &Path, capabilities: Value) -> Client {
+        let (server, client) = Connection::memory();
+        let handle = std::thread::spawn(move || mspl::lsp::serve(server));
+        let mut c = Client {
+            conn: client,
+            server: Some(handle),
+            next: 0,
+            transcript: Vec::new(),
+            root: root.display().to_string(),
+        };
+        let uri = format!("file://{}", c.root);
+        c.request(
+            "initialize",
+            json!({"processId": null, "rootUri": uri, "capabilities": capabilities}),
+        );
+        c.notify("initialized", json!({}));
+        c
+    }
+
+    fn uri(&self, name: &str) -> String {
+        format!("file://{}/{name}", self.root)
+    }
+
+    fn recv(&mut self) -> Message {
+        self.conn
+            .receiver
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the server answers")
+    }
+
+    fn record(&mut self, what: &str, v: Value) {
+        let text = v.to_string().replace(&self.root, "{root}");
+        self.transcript
+            .push(json!({what: serde_json::from_str::<Value>(&text).expect("JSON")}));
+    }
+
+    /// Sends a request; records the notifications before its response and
+    /// the response; returns the result (or the error).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = RequestId::from(self.next);
+        self.conn
+            .sender
+            .send(Message::Request(Request::new(
+                id.clone(),
+                method.into(),
+                params,
+            )))
+            .expect("sent");
+        loop {
+            match self.recv() {
+                Message::Response(r) if r.id == id => {
+                    let v = match (r.result, r.error) {
+                        (_, Some(e)) => json!({"error": e.message}),
+                        (Some(v), None) => v,
+                        (None, None) => Value::Null,
+                    };
+                    if method != "initialize" {
+                        self.record(method, v.clone());
+                    }
+                    return v;
+                }
+                Message::Notification(n) => self.record(&n.method, n.params),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.conn
+            .sender
+            .send(Message::Notification(Notification::new(
+                method.into(),
+                params,
+            )))
+            .expect("sent");
+    }
+
+    /// Notifies and records the diagnostics it publishes (one per file).
+    fn notify_and_wait(&mut self, method: &str, params: Value) {
+        self.notify(method, params);
+        // A request after it: its response comes after what the
+        // notification made the server publish.
+        self.next += 1;
+        let id = RequestId::from(self.next);
+        self.conn
+            .sender
+            .send(Message::Request(Request::new(
+                id.clone(),
+                "workspace/symbol".into(),
+                json!({"query": "\u{0}"}),
+            )))
+            .expect("sent");
+        loop {
+            match self.recv() {
+                Message::Response(r) if r.id == id => return,
+                Message::Notification(n) => self.record(&n.method, n.params),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn stop(mut self) -> (Vec<Value>, i32) {
+        self.request("shutdown", Value::Null);
+        self.transcript.pop();
+        self.notify("exit", Value::Null);
+        let code = self
+            .server
+            .take()
+            .expect("running")
+            .join()
+            .expect("the server thread");
+        (self.transcript, code)
+    }
+}
+
+const SCHEMA: &str = "entity Team;\nentity User in [Team] { name: String, age: Long };\nentity Doc { owner: User };\naction view appliesTo { principal: [User], resource: [Doc] };\n";
+
+const RULES: &str = "// Whether `u` owns `d`.\n@reason(\"owners see their documents\")\nrule owns(u, d) { d.owner == u }\n";
+
+const POLICIES: &str = "@id(\"owner-views\")\npermit (principal, action == Action::\"view\", resource)\nwhen { owns(principal, resource) && principal.nam != \"é\" };\n";
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a folder");
+    std::fs::write(dir.path().join("schema.cedarschema"), SCHEMA).expect("written");
+    std::fs::write(dir.path().join("rules.mspl"), RULES).expect("written");
+    std::fs::write(dir.path().join("policies.mspl"), POLICIES).expect("written");
+    // Left out: hidden folders and what .gitignore says.
+    std::fs::create_dir(dir.path().join("broken")).expect("a folder");
+    std::fs::write(dir.path().join("broken/bad.mspl"), "permit (").expect("written");
+    std::fs::write(dir.path().join(".gitignore"), "broken/\n").expect("written");
+    dir
+}
+
+fn at(line: u32, character: u32) -> Value {
+    json!({"line": line, "character": character})
+}
+
+#[test]
+fn a_session_answers_every_feature() {
+    let dir = project();
+    let root = dir.path().canonicalize().expect("a path");
+    let mut c = Client::start(&root, json!({}));
+    let policies = c.uri("policies.mspl");
+    let rules = c.uri("rules.mspl");
+    c.notify_and_wait("textDocument/didOpen", json!({"textDocument": {"uri": policies, "languageId": "mspl", "version": 1, "text": POLICIES}}));
+    let doc = json!({"uri": policies});
+    // `owns` in the policy (line 2, column 8), `principal.` at column 38.
+    c.request(
+        "textDocument/hover",
+        json!({"textDocument": doc, "position": at(2, 8)}),
+    );
+    c.request(
+        "textDocument/hover",
+        json!({"textDocument": doc, "position": at(1, 2)}),
+    );
+    c.request(
+        "textDocument/definition",
+        json!({"textDocument": doc, "position": at(2, 8)}),
+    );
+    c.request(
+        "textDocument/references",
+        json!({"textDocument": doc, "position": at(2, 8), "context": {"includeDeclaration": true}}),
+    );
+    c.request(
+        "textDocument/rename",
+        json!({"textDocument": doc, "position": at(2, 8), "newName": "owner_of"}),
+    );
+    c.request(
+        "textDocument/rename",
+        json!({"textDocument": doc, "position": at(2, 8), "newName": "not a name"}),
+    );
+    c.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": rules}}),
+    );
+    c.request(
+        "textDocument/completion",
+        json!({"textDocument": doc, "position": at(2, 46)}),
+    );
+    c.request(
+        "textDocument/completion",
+        json!({"textDocument": doc, "position": at(1, 40)}),
+    );
+    c.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": doc}),
+    );
+    c.request("textDocument/foldingRange", json!({"textDocument": doc}));
+    c.request("workspace/symbol", json!({"query": "own"}));
+    c.request(
+        "textDocument/formatting",
+        json!({"textDocument": doc, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let diagnostics = c
+        .transcript
+        .iter()
+        .find_map(|v| {
+            v.get("textDocument/publishDiagnostics").filter(|p| {
+                p["uri"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("policies.mspl"))
+            })
+        })
+        .map(|p| p["diagnostics"].clone())
+        .expect("diagnostics of the policies");
+    c.request("textDocument/codeAction", json!({"textDocument": doc, "range": diagnostics[0]["range"], "context": {"diagnostics": diagnostics}}));
+    c.request("textDocument/unknownThing", json!({}));
+    // Fix the typo with an incremental change: the diagnostics clear.
+    c.notify_and_wait(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": policies, "version": 2}, "contentChanges": [{"range": {"start": at(2, 46), "end": at(2, 49)}, "text": "name"}]}),
+    );
+    // A syntax error, then an unparsable file formats to nothing.
+    c.notify_and_wait(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": policies, "version": 3}, "contentChanges": [{"text": "permit (principal,"}]}),
+    );
+    c.request(
+        "textDocument/formatting",
+        json!({"textDocument": doc, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let (transcript, code) = c.stop();
+    assert_eq!(code, 0, "exit after shutdown");
+    insta::with_settings!({snapshot_path => "cases/lsp", prepend_module_to_snapshot => false}, {
+        insta::assert_json_snapshot!("session", transcript);
+    });
+}
+
+#[test]
+fn utf8_columns_when_the_client_offers_them_and_a_lone_file_without_a_root() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let root = dir.path().canonicalize().expect("a path");
+    let text = "// é😀\npermit (principal, action, resource) when { ok(principal) };\n";
+    let (server, client) = Connection::memory();
+    let handle = std::thread::spawn(move || mspl::lsp::serve(server));
+    let send = |m: Message| client.sender.send(m).expect("sent");
+    send(Message::Request(Request::new(
+        1.into(),
+        "initialize".into(),
+        json!({"processId": null, "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}}),
+    )));
+    let Ok(Message::Response(init)) = client.receiver.recv_timeout(Duration::from_secs(20)) else {
+        panic!("initialized")
+    };
+    assert_eq!(
+        init.result.expect("a result")["capabilities"]["positionEncoding"],
+        "utf-8"
+    );
+    send(Message::Notification(Notification::new(
+        "initialized".into(),
+        json!({}),
+    )));
+    let uri = format!("file://{}/alone.mspl", root.display());
+    send(Message::Notification(Notification::new(
+        "textDocument/didOpen".into(),
+        json!({"textDocument": {"uri": uri, "languageId": "mspl", "version": 1, "text": text}}),
+    )));
+    let Ok(Message::Notification(n)) = client.receiver.recv_timeout(Duration::from_secs(20)) else {
+        panic!("diagnostics")
+    };
+    // `ok` is an unknown rule at byte column 44 of line 1.
+    assert_eq!(
+        n.params["diagnostics"][0]["range"]["start"],
+        json!({"line": 1, "character": 44}),
+        "{}",
+        n.params
+    );
+    send(Message::Notification(Notification::new(
+        "exit".into(),
+        Value::Null,
+    )));
+    assert_eq!(
+        handle.join().expect("the thread"),
+        1,
+        "exit without shutdown"
+    );
+}
+
+/// The real binary over stdio: initialize, open a broken file, read its
+/// diagnostic, shut down, exit 0; nothing but JSON-RPC on stdout.
+#[test]
+fn the_binary_speaks_lsp_on_stdio() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().expect("a folder");
+    let root = dir.path().canonicalize().expect("a path");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mspl"))
+        .arg("lsp")
+        .current_dir(&root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mspl lsp starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut send = |v: Value| {
+        let body = v.to_string();
+        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("written");
+        stdin.flush().expect("flushed");
+    };
+    let mut read = || -> Value {
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("a header");
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(": ").expect("a header line");
+            assert_eq!(name, "Content-Length", "only JSON-RPC on stdout");
+            length = value.parse().expect("a length");
+        }
+        let mut body = vec![0; length];
+        stdout.read_exact(&mut body).expect("a body");
+        serde_json::from_slice(&body).expect("JSON")
+    };
+    let uri = format!("file://{}", root.display());
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": uri, "capabilities": {}}}),
+    );
+    assert!(read()["result"]["capabilities"]["hoverProvider"] == true);
+    send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+    let file = format!("{uri}/a.cedar");
+    send(
+        json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": file, "languageId": "cedar", "version": 1, "text": "permit(principal, action, resource) when { 1 < 2 < 3 };"}}}),
+    );
+    let published = read();
+    assert_eq!(published["method"], "textDocument/publishDiagnostics");
+    assert!(
+        published["params"]["diagnostics"][0]["message"]
+            .as_str()
+            .expect("a message")
+            .contains("comparison"),
+        "{published}"
+    );
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}));
+    assert_eq!(read()["id"], 2);
+    send(json!({"jsonrpc": "2.0", "method": "exit"}));
+    let status = child.wait().expect("it exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// Random edits (cuts, pastes, multi-byte text, ranges past the end) never
+/// stop the server answering; bounded in count and time.
+#[test]
+fn random_edits_never_stop_the_server() {
+    let dir = project();
+    let root = dir.path().canonicalize().expect("a path");
+    let mut c = Client::start(&root, json!({}));
+    let uri = c.uri("policies.mspl");
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "mspl", "version": 1, "text": POLICIES}}),
+    );
+    let pieces = [
+        "",
+        "(",
+        "}",
+        "\"",
+        "é",
+        "😀",
+        "\r\n",
+        "\r",
+        "principal.",
+        "owns(",
+        "permit (",
+        "?principal",
+        "Action::\"",
+        " && ",
+        "//",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n) as u32
+    };
+    let started = std::time::Instant::now();
+    for version in 2..1500 {
+        if started.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        let (l1, c1, l2, c2) = (next(5), next(70), next(5), next(70));
+        let text = pieces[next(pieces.len() as u64) as usize];
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": {"start": at(l1, c1), "end": at(l2.max(l1), c2)}, "text": text}]}),
+        );
+        let method = [
+            "textDocument/hover",
+            "textDocument/completion",
+            "textDocument/definition",
+            "textDocument/formatting",
+            "textDocument/semanticTokens/full",
+        ][next(5) as usize];
+        let v = c.request(method, json!({"textDocument": {"uri": uri}, "position": at(next(5), next(70)), "options": {"tabSize": 2, "insertSpaces": true}}));
+        assert!(
+            v.get("error").is_none() || method == "textDocument/definition",
+            "{method}: {v}"
+        );
+        c.transcript.clear();
+    }
+    let (_, code) = c.stop();
+    assert_eq!(code, 0);
+}
