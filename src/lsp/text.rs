@@ -105,7 +105,11 @@ mod tests {
         let text = "a\nb\r\nc\rd😀e\r\n";
         for encoding in [Encoding::Utf16, Encoding::Utf8] {
             let index = LineIndex::new(text, encoding);
-            for (offset, _) in text.char_indices() {
+            for (offset, c) in text.char_indices() {
+                // The `\n` of a `\r\n` is inside one line break: no position.
+                if c == '\n' && text[..offset].ends_with('\r') {
+                    continue;
+                }
                 let p = index.position(text, offset);
                 assert_eq!(index.offset(text, p), offset, "{encoding:?} {offset} {p:?}");
             }
