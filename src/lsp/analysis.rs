@@ -8,6 +8,7 @@ use crate::diag::{Diagnostic, Severity};
 use crate::files::{read_text, TextKind};
 use crate::limits::Limits;
 use crate::policy_set::{IdScheme, Loader, PolicySet, SourceFormat};
+use crate::syntax::reparse::{reparse, ReparseCache};
 use crate::syntax::span::Span;
 use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, Location, Range, Url};
 use std::collections::{BTreeMap, HashMap};
@@ -32,6 +33,7 @@ impl Analysis {
         project: &Project,
         open: &BTreeMap<PathBuf, String>,
         encoding: Encoding,
+        caches: &mut HashMap<PathBuf, ReparseCache>,
     ) -> Analysis {
         let limits = Limits::default();
         let mut loader = Loader::new(limits);
@@ -49,9 +51,18 @@ impl Analysis {
         let mut ids = HashMap::new();
         for (path, t) in &texts {
             let name = path.display().to_string();
-            let id = loader.add_source_as(name.clone(), t.clone(), SourceFormat::of(&name));
+            let id = match SourceFormat::of(&name) {
+                // Text: parsed again only where it changed.
+                SourceFormat::Text => {
+                    let cache = caches.entry(path.clone()).or_default();
+                    let parsed = reparse(t, loader.next_file(), &limits, cache);
+                    loader.add_parsed(name, t.clone(), parsed)
+                }
+                format => loader.add_source_as(name, t.clone(), format),
+            };
             ids.insert(path.clone(), id);
         }
+        caches.retain(|p, _| texts.contains_key(p));
         for l in &project.links {
             loader.add_links_path(l);
         }

@@ -39,6 +39,8 @@ pub struct Server {
     /// Files that have diagnostics published, to clear when fixed.
     published: BTreeSet<PathBuf>,
     analysis: Option<Analysis>,
+    /// Each text file's statements of the last parse.
+    caches: std::collections::HashMap<PathBuf, crate::syntax::reparse::ReparseCache>,
     /// Entity ids of the project's entity file, for completion.
     entity_ids: Vec<crate::syntax::ast::EntityUid>,
     shutdown: bool,
@@ -84,6 +86,7 @@ pub fn serve(connection: Connection) -> i32 {
         open: BTreeMap::new(),
         published: BTreeSet::new(),
         analysis: None,
+        caches: std::collections::HashMap::new(),
         entity_ids: Vec::new(),
         shutdown: false,
     };
@@ -210,8 +213,9 @@ impl Server {
     /// The analysis of what is open now (made on first need after a change).
     fn analysis(&mut self) -> &Analysis {
         let (project, open, encoding) = (&self.project, &self.open, self.encoding);
+        let caches = &mut self.caches;
         self.analysis
-            .get_or_insert_with(|| Analysis::run(project, open, encoding))
+            .get_or_insert_with(|| Analysis::run(project, open, encoding, caches))
     }
 
     /// Analyses again and returns the diagnostics to publish: every file's

@@ -329,6 +329,23 @@ impl Loader {
     /// Adds one text source (mspl or Cedar syntax).
     fn add_text(&mut self, name: String, text: String) -> FileId {
         let parsed = parse_file(&text, self.sources.next_id(), &self.limits);
+        self.add_parsed(name, text, parsed)
+    }
+
+    /// The id the next source added will have (for a caller that parses
+    /// it itself, [`Loader::add_parsed`]).
+    pub fn next_file(&self) -> FileId {
+        self.sources.next_id()
+    }
+
+    /// Adds one text source already parsed (with [`Loader::next_file`] as
+    /// its file): the language server reparses only what an edit changed.
+    pub fn add_parsed(
+        &mut self,
+        name: String,
+        text: String,
+        parsed: crate::syntax::Parsed,
+    ) -> FileId {
         let id = self.sources.add(name, text);
         self.diagnostics
             .extend(parsed.errors.iter().map(Diagnostic::from));

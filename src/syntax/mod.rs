@@ -9,6 +9,7 @@ pub mod dump;
 pub mod error;
 pub mod json;
 pub mod parser;
+pub mod reparse;
 pub mod schema_json;
 // Spans live in `crate::span`, below diagnostics; re-exported here.
 pub use crate::span;
