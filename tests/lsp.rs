@@ -208,6 +208,16 @@ fn a_session_answers_every_feature() {
         "textDocument/semanticTokens/full",
         json!({"textDocument": doc}),
     );
+    // `d.owner` in the rule: the attribute's declared type.
+    c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": rules}, "position": at(2, 20)}),
+    );
+    // Inside `owns(principal, |resource)`: the second parameter.
+    c.request(
+        "textDocument/signatureHelp",
+        json!({"textDocument": doc, "position": at(2, 23)}),
+    );
     c.request("textDocument/foldingRange", json!({"textDocument": doc}));
     c.request("workspace/symbol", json!({"query": "own"}));
     c.request(
@@ -417,7 +427,8 @@ fn random_edits_never_stop_the_server() {
             "textDocument/definition",
             "textDocument/formatting",
             "textDocument/semanticTokens/full",
-        ][next(5) as usize];
+            "textDocument/signatureHelp",
+        ][next(6) as usize];
         let v = c.request(method, json!({"textDocument": {"uri": uri}, "position": at(next(5), next(70)), "options": {"tabSize": 2, "insertSpaces": true}}));
         assert!(
             v.get("error").is_none() || method == "textDocument/definition",
@@ -425,6 +436,71 @@ fn random_edits_never_stop_the_server() {
         );
         c.transcript.clear();
     }
+    let (_, code) = c.stop();
+    assert_eq!(code, 0);
+}
+
+/// Prefixes of the corpus files, cut at token boundaries, sent as whole
+/// changes: the server answers after each (bounded in count and time).
+#[test]
+fn prefixes_of_the_corpus_cut_at_tokens_never_stop_the_server() {
+    let dir = project();
+    let root = dir.path().canonicalize().expect("a path");
+    let mut c = Client::start(&root, json!({}));
+    let uri = c.uri("policies.mspl");
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "mspl", "version": 1, "text": ""}}),
+    );
+    let mut files: Vec<_> = [
+        "policies/model_studio",
+        "tests/cases/syntax",
+        "tests/cases/errors",
+    ]
+    .iter()
+    .flat_map(|d| {
+        std::fs::read_dir(d)
+            .expect("a corpus")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+    })
+    .filter(|p| {
+        p.extension()
+            .is_some_and(|e| e == "mspl" || e == "cedar" || e == "cedarschema")
+    })
+    .collect();
+    files.sort();
+    let started = std::time::Instant::now();
+    let mut version = 1;
+    let mut sent = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("readable");
+        let ends: Vec<usize> = mspl::syntax::tokens::lex(&text)
+            .iter()
+            .map(|t| t.range.end)
+            .collect();
+        let step = (ends.len() / 12).max(1);
+        for &end in ends.iter().step_by(step) {
+            if started.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            version += 1;
+            let prefix = &text[..end];
+            c.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": prefix}]}));
+            let lines = prefix.split('\n').count() as u32;
+            let v = c.request(
+                "textDocument/completion",
+                json!({"textDocument": {"uri": uri}, "position": at(lines - 1, 9999)}),
+            );
+            assert!(v.get("error").is_none(), "{}: {v}", f.display());
+            c.request(
+                "textDocument/semanticTokens/full",
+                json!({"textDocument": {"uri": uri}}),
+            );
+            c.transcript.clear();
+            sent += 1;
+        }
+    }
+    assert!(sent > 50, "{sent} prefixes");
     let (_, code) = c.stop();
     assert_eq!(code, 0);
 }

@@ -24,6 +24,11 @@ enum Found<'a> {
     Entity(EntityUid),
     /// A policy's head.
     Policy(&'a crate::policy_set::PolicyEntry),
+    /// An attribute read (`e.attr`), with whether `e` is `principal`
+    /// (`Some(true)`), `resource` (`Some(false)`) or anything else.
+    Attribute(crate::syntax::ast::Name, Option<bool>),
+    /// An entity type named in `is T`.
+    Type(crate::syntax::ast::Name),
 }
 
 fn within(span: Span, file: usize, offset: usize) -> bool {
@@ -104,6 +109,15 @@ fn find(set: &PolicySet, file: usize, offset: usize) -> Option<Found<'_>> {
             ExprKind::Call { name, .. } => builtins::function(name).map(Found::Builtin),
             ExprKind::Method(_, name, _) => builtins::method(name).map(Found::Builtin),
             ExprKind::Entity(u) => Some(Found::Entity(u.clone())),
+            ExprKind::GetAttr(recv, attr) => {
+                let var = match recv.kind {
+                    ExprKind::Var(crate::syntax::ast::Var::Principal) => Some(true),
+                    ExprKind::Var(crate::syntax::ast::Var::Resource) => Some(false),
+                    _ => None,
+                };
+                Some(Found::Attribute(attr.clone(), var))
+            }
+            ExprKind::Is(_, ty, _) => Some(Found::Type(ty.clone())),
             _ => None,
         };
         best = Some((width, found));
@@ -138,6 +152,30 @@ pub fn hover(a: &Analysis, path: &Path, position: Position) -> Option<Hover> {
             s
         }
         Found::Entity(u) => entity_text(&a.set, &u),
+        Found::Type(ty) => entity_text(&a.set, &EntityUid::new(ty, "")),
+        Found::Attribute(attr, var) => {
+            let types = var.and_then(|principal| scope_types(&a.set, file, offset, principal));
+            let lines: Vec<String> = a
+                .set
+                .schema
+                .entity_types
+                .iter()
+                .filter(|(ty, _)| types.as_ref().map_or(true, |ts| ts.contains(*ty)))
+                .filter_map(|(ty, t)| {
+                    let at = t.attrs.get(attr.as_str())?;
+                    Some(format!(
+                        "`{attr}{}: {}` on `{ty}`",
+                        if at.optional { "?" } else { "" },
+                        Ty::from_schema(&at.ty)
+                    ))
+                })
+                .collect();
+            if lines.is_empty() {
+                format!("attribute `{attr}`: no declared type has it")
+            } else {
+                lines.join("\n\n")
+            }
+        }
     };
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {
@@ -261,6 +299,7 @@ fn entity_text(set: &PolicySet, u: &EntityUid) -> String {
                 attrs.join(", ")
             )
         }
+        None if u.id.is_empty() => format!("entity type `{}` (not declared)", u.ty),
         None => format!("entity `{u}` (type `{}` not declared)", u.ty),
     }
 }
@@ -308,6 +347,14 @@ pub fn definition(a: &Analysis, path: &Path, position: Position) -> Option<Vec<L
                 .into_iter()
                 .collect(),
         },
+        Found::Type(ty) => a
+            .set
+            .schema
+            .entity_types
+            .get(&ty)
+            .map(|t| t.span)
+            .into_iter()
+            .collect(),
         _ => return None,
     };
     Some(spans.into_iter().filter_map(|s| a.location(s)).collect())
@@ -664,6 +711,82 @@ pub fn completion(
         out.push(item(u.to_string(), CompletionItemKind::VALUE, None));
     }
     out
+}
+
+/// The signature of the rule or built-in whose call the place is inside:
+/// found on the text (the call being typed need not parse), the active
+/// parameter counted by the commas before the place.
+pub fn signature_help(a: &Analysis, path: &Path, position: Position) -> Option<SignatureHelp> {
+    let (_, offset) = a.offset(path, position)?;
+    let text = a.text(path)?;
+    let before = &text[..offset.min(text.len())];
+    // Back to the unclosed `(`, counting commas at its depth.
+    let (mut depth, mut commas, mut open) = (0i32, 0u32, None);
+    for (i, c) in before.char_indices().rev() {
+        match c {
+            ')' | ']' | '}' => depth += 1,
+            '(' | '[' | '{' if depth > 0 => depth -= 1,
+            '(' => {
+                open = Some(i);
+                break;
+            }
+            '[' | '{' | ';' => return None,
+            ',' if depth == 0 => commas += 1,
+            _ => {}
+        }
+    }
+    let head = before[..open?].trim_end();
+    let name_start = head
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let name = &head[name_start..];
+    let is_method = head[..name_start].ends_with('.');
+    let (label, params): (String, Vec<String>) =
+        if let (false, Some((_, rule))) = (is_method, a.set.rule(name)) {
+            let params: Vec<String> = rule
+                .clauses
+                .first()
+                .map(|c| c.params.iter().map(|p| p.to_string()).collect())
+                .unwrap_or_default();
+            (format!("{name}({})", params.join(", ")), params)
+        } else {
+            let b = if is_method {
+                builtins::method(name)
+            } else {
+                builtins::function(name)
+            }?;
+            let skip = usize::from(b.form == Form::Method);
+            let params: Vec<String> = b
+                .params
+                .iter()
+                .skip(skip)
+                .map(|p| format!("{p:?}"))
+                .collect();
+            (
+                format!("{name}({}) -> {:?}", params.join(", "), b.result),
+                params,
+            )
+        };
+    Some(SignatureHelp {
+        signatures: vec![SignatureInformation {
+            label,
+            documentation: None,
+            parameters: Some(
+                params
+                    .into_iter()
+                    .map(|p| ParameterInformation {
+                        label: ParameterLabel::Simple(p),
+                        documentation: None,
+                    })
+                    .collect(),
+            ),
+            active_parameter: Some(commas),
+        }],
+        active_signature: Some(0),
+        active_parameter: Some(commas),
+    })
 }
 
 /// The types `principal` (or `resource`) may have in the policy at a

@@ -160,6 +160,11 @@ fn capabilities(encoding: Encoding) -> ServerCapabilities {
             ..CompletionOptions::default()
         }),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        signature_help_provider: Some(SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into()]),
+            retrigger_characters: None,
+            work_done_progress_options: WorkDoneProgressOptions::default(),
+        }),
         semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
             SemanticTokensOptions {
                 legend: tokens::legend(),
@@ -405,6 +410,18 @@ impl Server {
                 );
                 self.entity_ids = ids;
                 ok(id, CompletionResponse::Array(items))
+            }
+            request::SignatureHelpRequest::METHOD => {
+                let p: SignatureHelpParams = params(r)?;
+                let path = self.path(&p.text_document_position_params.text_document.uri, &id)?;
+                ok(
+                    id,
+                    features::signature_help(
+                        self.analysis(),
+                        &path,
+                        p.text_document_position_params.position,
+                    ),
+                )
             }
             request::CodeActionRequest::METHOD => {
                 let p: CodeActionParams = params(r)?;
