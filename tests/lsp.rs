@@ -52,8 +52,10 @@ impl Client {
 
     fn record(&mut self, what: &str, v: Value) {
         let text = v.to_string().replace(&self.root, "{root}");
-        self.transcript
-            .push(json!({what: serde_json::from_str::<Value>(&text).expect("JSON")}));
+        // Keys sorted, whether or not serde_json keeps insertion order in
+        // this build (it does in the workspace's).
+        let v = mspl::syntax::schema_json::sorted(serde_json::from_str(&text).expect("JSON"));
+        self.transcript.push(json!({ what: v }));
     }
 
     /// Sends a request; records the notifications before its response and
@@ -138,7 +140,7 @@ impl Client {
 
 const SCHEMA: &str = "entity Team;\nentity User in [Team] { name: String, age: Long };\nentity Doc { owner: User };\naction view appliesTo { principal: [User], resource: [Doc] };\n";
 
-const RULES: &str = "// Whether `u` owns `d`.\n@reason(\"owners see their documents\")\nrule owns(u, d) { d.owner == u }\n";
+const RULES: &str = "// Whether `u` owns `d`.\n@reason(\"owners see their documents\")\nrule owns(u, d) { d.owner == u }\nrule all_named(s) { all x in s: x has name }\n";
 
 const POLICIES: &str = "@id(\"owner-views\")\npermit (principal, action == Action::\"view\", resource)\nwhen { owns(principal, resource) && principal.nam != \"é\" };\n";
 
@@ -207,6 +209,25 @@ fn a_session_answers_every_feature() {
     c.request(
         "textDocument/semanticTokens/full",
         json!({"textDocument": doc}),
+    );
+    // Variables: `u` in the body to its parameter, its uses, a rename; the
+    // quantified `x` to its binding.
+    let rules_doc = json!({"uri": rules});
+    c.request(
+        "textDocument/definition",
+        json!({"textDocument": rules_doc, "position": at(2, 29)}),
+    );
+    c.request(
+        "textDocument/references",
+        json!({"textDocument": rules_doc, "position": at(2, 10), "context": {"includeDeclaration": true}}),
+    );
+    c.request(
+        "textDocument/rename",
+        json!({"textDocument": rules_doc, "position": at(2, 29), "newName": "user"}),
+    );
+    c.request(
+        "textDocument/definition",
+        json!({"textDocument": rules_doc, "position": at(3, 32)}),
     );
     // `d.owner` in the rule: the attribute's declared type.
     c.request(

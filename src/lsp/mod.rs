@@ -94,7 +94,19 @@ pub fn serve(connection: Connection) -> i32 {
     for message in &connection.receiver {
         match message {
             Message::Request(r) => {
-                let response = server.request(r);
+                let id = r.id.clone();
+                // A bug in a handler answers that request with an error and
+                // drops the analysis; the server goes on.
+                let response =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.request(r)))
+                        .unwrap_or_else(|_| {
+                            server.analysis = None;
+                            Response::new_err(
+                                id,
+                                ErrorCode::InternalError as i32,
+                                "mspl lsp: internal error (logged on stderr)".into(),
+                            )
+                        });
                 if connection.sender.send(Message::Response(response)).is_err() {
                     return 1;
                 }
@@ -103,7 +115,14 @@ pub fn serve(connection: Connection) -> i32 {
                 return if server.shutdown { 0 } else { 1 };
             }
             Message::Notification(n) => {
-                for out in server.notification(n) {
+                let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    server.notification(n)
+                }))
+                .unwrap_or_else(|_| {
+                    server.analysis = None;
+                    Vec::new()
+                });
+                for out in published {
                     if connection.sender.send(Message::Notification(out)).is_err() {
                         return 1;
                     }
