@@ -229,6 +229,11 @@ fn a_session_answers_every_feature() {
         "textDocument/definition",
         json!({"textDocument": rules_doc, "position": at(3, 32)}),
     );
+    // The action `view` (in the policy's scope): where policies name it.
+    c.request(
+        "textDocument/references",
+        json!({"textDocument": doc, "position": at(1, 40), "context": {"includeDeclaration": true}}),
+    );
     // `d.owner` in the rule: the attribute's declared type.
     c.request(
         "textDocument/hover",

@@ -90,6 +90,27 @@ fn find(set: &PolicySet, file: usize, offset: usize) -> Option<Found<'_>> {
                 }
             }
         }
+        // The action scope: the entity whose quoted id holds the place.
+        match &p.policy.action {
+            crate::syntax::ast::ActionConstraint::Eq(u, sp) if within(*sp, file, offset) => {
+                return Some(Found::Entity(u.clone()));
+            }
+            crate::syntax::ast::ActionConstraint::In(list, sp) if within(*sp, file, offset) => {
+                let text = set.sources.text(file);
+                let here = |u: &&EntityUid| {
+                    let quoted = format!("\"{}\"", u.id);
+                    let area = &text[sp.start as usize..(sp.end as usize).min(text.len())];
+                    area.match_indices(&quoted).any(|(i, m)| {
+                        let at = sp.start as usize + i;
+                        at <= offset && offset <= at + m.len()
+                    })
+                };
+                if let Some(u) = list.iter().find(here) {
+                    return Some(Found::Entity(u.clone()));
+                }
+            }
+            _ => {}
+        }
     }
     // The innermost expression that holds the offset, and what it names.
     let mut best: Option<(u32, Option<Found<'_>>)> = None;
@@ -377,15 +398,74 @@ pub fn references(
             .filter(|u| declaration || u.start != binding.start);
         return Some(spans.filter_map(|s| a.location(s)).collect());
     }
-    let Found::Rule(i) = find(&a.set, file, offset)? else {
-        return None;
+    let mut spans = match find(&a.set, file, offset)? {
+        Found::Rule(i) => {
+            let mut spans = rule_calls(&a.set, i);
+            if declaration {
+                spans.extend(rule_heads(&a.set, i));
+            }
+            spans
+        }
+        // An action: every policy that names it; an entity type: every
+        // reference to one of its entities and every `is T`.
+        Found::Entity(u) if a.set.schema.actions.contains_key(&u) => {
+            let mut spans = entity_uses(&a.set, &|x: &EntityUid| *x == u, "");
+            if declaration {
+                spans.extend(a.set.schema.actions.get(&u).map(|x| x.span));
+            }
+            spans
+        }
+        Found::Entity(EntityUid { ty, .. }) | Found::Type(ty) => {
+            let mut spans = entity_uses(&a.set, &|x: &EntityUid| x.ty == ty, &ty);
+            if declaration {
+                spans.extend(a.set.schema.entity_types.get(&ty).map(|t| t.span));
+            }
+            spans
+        }
+        _ => return None,
     };
-    let mut spans = rule_calls(&a.set, i);
-    if declaration {
-        spans.extend(rule_heads(&a.set, i));
-    }
     spans.sort_by_key(|s| (s.file, s.start));
+    spans.dedup_by_key(|s| (s.file, s.start, s.end));
     Some(spans.into_iter().filter_map(|s| a.location(s)).collect())
+}
+
+/// Where the policies and rules name an entity `hit` accepts (scopes, entity
+/// references) or the type `ty` (`is ty`, when not empty).
+fn entity_uses(set: &PolicySet, hit: &dyn Fn(&EntityUid) -> bool, ty: &str) -> Vec<Span> {
+    use crate::syntax::ast::ActionConstraint;
+    let mut out = Vec::new();
+    for p in set
+        .policies
+        .iter()
+        .filter(|p| p.link.is_none())
+        .chain(&set.templates)
+    {
+        for c in [&p.policy.principal, &p.policy.resource] {
+            match c {
+                ScopeConstraint::Eq(u, s) | ScopeConstraint::In(u, s) if hit(u) => out.push(*s),
+                ScopeConstraint::IsIn(t, u, s) if hit(u) || (!ty.is_empty() && t == ty) => {
+                    out.push(*s)
+                }
+                ScopeConstraint::Is(t, s) | ScopeConstraint::IsInSlot(t, s)
+                    if !ty.is_empty() && t == ty =>
+                {
+                    out.push(*s)
+                }
+                _ => {}
+            }
+        }
+        match &p.policy.action {
+            ActionConstraint::Eq(u, s) if hit(u) => out.push(*s),
+            ActionConstraint::In(list, s) if list.iter().any(hit) => out.push(*s),
+            _ => {}
+        }
+    }
+    each_expr(set, &mut |e| match &e.kind {
+        ExprKind::Entity(u) if hit(u) => out.push(e.span),
+        ExprKind::Is(_, t, _) if !ty.is_empty() && t == ty => out.push(e.span),
+        _ => {}
+    });
+    out
 }
 
 /// Renames the rule at a place, in every file.
