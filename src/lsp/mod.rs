@@ -6,9 +6,9 @@
 //!   policy files, else the open file alone).
 //! - [`analysis`]: the set loaded with the open documents' text, linked,
 //!   validated, each problem placed in its file.
-//! - [`features`]: hover, definition, references, rename, symbols,
-//!   folding, formatting, completion, quick fixes; [`tokens`]: semantic
-//!   tokens from the lexer.
+//! - [`navigate`]: hover, definition, references, rename; [`features`]:
+//!   symbols, folding, formatting, completion, signature help, quick
+//!   fixes; [`tokens`]: semantic tokens from the lexer.
 //!
 //! Standard LSP only; nothing but JSON-RPC on stdout, logs on stderr. A
 //! request the server cannot answer gets an error response and the server
@@ -16,9 +16,11 @@
 
 pub mod analysis;
 pub mod features;
+pub mod navigate;
 pub mod project;
 pub mod text;
 pub mod tokens;
+pub mod variables;
 
 use analysis::Analysis;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
@@ -346,7 +348,7 @@ impl Server {
                 let path = self.path(&p.text_document_position_params.text_document.uri, &id)?;
                 ok(
                     id,
-                    features::hover(
+                    navigate::hover(
                         self.analysis(),
                         &path,
                         p.text_document_position_params.position,
@@ -358,7 +360,7 @@ impl Server {
                 let path = self.path(&p.text_document_position_params.text_document.uri, &id)?;
                 ok(
                     id,
-                    features::definition(
+                    navigate::definition(
                         self.analysis(),
                         &path,
                         p.text_document_position_params.position,
@@ -371,7 +373,7 @@ impl Server {
                 let declaration = p.context.include_declaration;
                 ok(
                     id,
-                    features::references(
+                    navigate::references(
                         self.analysis(),
                         &path,
                         p.text_document_position.position,
@@ -382,7 +384,7 @@ impl Server {
             request::Rename::METHOD => {
                 let p: RenameParams = params(r)?;
                 let path = self.path(&p.text_document_position.text_document.uri, &id)?;
-                match features::rename(
+                match navigate::rename(
                     self.analysis(),
                     &path,
                     p.text_document_position.position,
