@@ -234,6 +234,15 @@ fn a_session_answers_every_feature() {
         "textDocument/references",
         json!({"textDocument": doc, "position": at(1, 40), "context": {"includeDeclaration": true}}),
     );
+    // `d.owner`: its declaration, and every read.
+    c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": rules}, "position": at(2, 20)}),
+    );
+    c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": rules}, "position": at(2, 20), "context": {"includeDeclaration": true}}),
+    );
     // `d.owner` in the rule: the attribute's declared type.
     c.request(
         "textDocument/hover",

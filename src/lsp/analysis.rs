@@ -24,6 +24,9 @@ pub struct Analysis {
     pub ids: HashMap<PathBuf, usize>,
     /// Every file's diagnostics (empty for a clean file).
     pub diagnostics: BTreeMap<PathBuf, Vec<lsp_types::Diagnostic>>,
+    /// Each attribute declared in text: its entity type (qualified), its
+    /// name and where it is declared.
+    pub attributes: Vec<(crate::syntax::ast::Name, smol_str::SmolStr, Span)>,
 }
 
 impl Analysis {
@@ -49,6 +52,7 @@ impl Analysis {
             texts.entry(path.clone()).or_insert_with(|| t.clone());
         }
         let mut ids = HashMap::new();
+        let mut attributes = Vec::new();
         for (path, t) in &texts {
             let name = path.display().to_string();
             let id = match SourceFormat::of(&name) {
@@ -56,6 +60,7 @@ impl Analysis {
                 SourceFormat::Text => {
                     let cache = caches.entry(path.clone()).or_default();
                     let parsed = reparse(t, loader.next_file(), &limits, cache);
+                    note_attributes(&parsed.file.items, &mut attributes);
                     loader.add_parsed(name, t.clone(), parsed)
                 }
                 format => loader.add_source_as(name, t.clone(), format),
@@ -84,6 +89,7 @@ impl Analysis {
             files,
             ids,
             diagnostics: BTreeMap::new(),
+            attributes,
         };
         for path in analysis.files.keys() {
             analysis.diagnostics.insert(path.clone(), Vec::new());
@@ -175,5 +181,34 @@ impl Analysis {
     /// The text of the file at `path`.
     pub fn text(&self, path: &Path) -> Option<&str> {
         self.files.get(path).map(|(t, _)| t.as_str())
+    }
+}
+
+/// Every attribute the declarations among `items` declare.
+fn note_attributes(
+    items: &[crate::syntax::ast::Item],
+    out: &mut Vec<(crate::syntax::ast::Name, smol_str::SmolStr, Span)>,
+) {
+    use crate::syntax::ast::{Decl, Item};
+    let mut entity = |ns: &str, d: &Decl| {
+        if let Decl::Entity(e) = d {
+            for n in &e.names {
+                let ty: crate::syntax::ast::Name = if ns.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{ns}::{n}").into()
+                };
+                for a in &e.attrs {
+                    out.push((ty.clone(), a.name.clone(), a.span));
+                }
+            }
+        }
+    };
+    for item in items {
+        match item {
+            Item::Decl(d) => entity("", d),
+            Item::Namespace(ns) => ns.decls.iter().for_each(|d| entity(&ns.name, d)),
+            Item::Policy(_) | Item::Rule(_) => {}
+        }
     }
 }

@@ -380,6 +380,16 @@ pub fn definition(a: &Analysis, path: &Path, position: Position) -> Option<Vec<L
             .map(|t| t.span)
             .into_iter()
             .collect(),
+        Found::Attribute(attr, var) => {
+            let types = var.and_then(|principal| scope_types(&a.set, file, offset, principal));
+            a.attributes
+                .iter()
+                .filter(|(ty, name, _)| {
+                    *name == attr && types.as_ref().map_or(true, |ts| ts.contains(ty))
+                })
+                .map(|(_, _, s)| *s)
+                .collect()
+        }
         _ => return None,
     };
     Some(spans.into_iter().filter_map(|s| a.location(s)).collect())
@@ -420,6 +430,25 @@ pub fn references(
             let mut spans = entity_uses(&a.set, &|x: &EntityUid| x.ty == ty, &ty);
             if declaration {
                 spans.extend(a.set.schema.entity_types.get(&ty).map(|t| t.span));
+            }
+            spans
+        }
+        // An attribute: every read or `has` of that name, and its
+        // declarations.
+        Found::Attribute(attr, _) => {
+            let mut spans = Vec::new();
+            each_expr(&a.set, &mut |e| match &e.kind {
+                ExprKind::GetAttr(_, x) if *x == attr => spans.push(e.span),
+                ExprKind::Has(_, path) if path.contains(&attr) => spans.push(e.span),
+                _ => {}
+            });
+            if declaration {
+                spans.extend(
+                    a.attributes
+                        .iter()
+                        .filter(|(_, n, _)| *n == attr)
+                        .map(|(_, _, s)| *s),
+                );
             }
             spans
         }
