@@ -105,43 +105,9 @@ fn walk_locals(
             }
         }
         _ => {
-            let mut children = Vec::new();
-            direct_children(e, &mut children);
-            for c in children {
-                walk_locals(c, text, stack, params, out);
-            }
+            e.for_each_child(&mut |c| walk_locals(c, text, stack, params, out));
         }
     })
-}
-
-/// The expressions directly inside `e`.
-fn direct_children<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match &e.kind {
-        ExprKind::Error
-        | ExprKind::Lit(_)
-        | ExprKind::Entity(_)
-        | ExprKind::Var(_)
-        | ExprKind::Local(..) => {}
-        ExprKind::If(a, b, c) => out.extend([&**a, &**b, &**c]),
-        ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Set(items) => out.extend(items),
-        ExprKind::Not(a)
-        | ExprKind::Neg(a)
-        | ExprKind::Has(a, _)
-        | ExprKind::Like(a, _)
-        | ExprKind::GetAttr(a, _) => out.push(a),
-        ExprKind::Binary(_, a, b) => out.extend([&**a, &**b]),
-        ExprKind::Is(a, _, b) => {
-            out.push(a);
-            out.extend(b.as_deref());
-        }
-        ExprKind::Method(r, _, args) => {
-            out.push(r);
-            out.extend(args);
-        }
-        ExprKind::Call { args, .. } => out.extend(args),
-        ExprKind::Record(entries) => out.extend(entries.iter().map(|(_, v)| v)),
-        ExprKind::Quantified { set, body, .. } => out.extend([&**set, &**body]),
-    }
 }
 
 /// The binding and every use of the variable at a place.

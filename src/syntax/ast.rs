@@ -175,15 +175,21 @@ pub enum ScopeConstraint {
 impl ScopeConstraint {
     /// Where the constraint is written (for `Any`, nowhere: a default span).
     pub fn span(&self) -> Span {
+        let mut c = self.clone();
+        c.span_mut().map_or_else(Span::default, |s| *s)
+    }
+
+    /// Where the constraint is written, to move it (`None` for `Any`).
+    pub fn span_mut(&mut self) -> Option<&mut Span> {
         match self {
-            ScopeConstraint::Any => Span::default(),
+            ScopeConstraint::Any => None,
             ScopeConstraint::Eq(_, s)
             | ScopeConstraint::In(_, s)
             | ScopeConstraint::Is(_, s)
             | ScopeConstraint::IsIn(_, _, s)
             | ScopeConstraint::EqSlot(s)
             | ScopeConstraint::InSlot(s)
-            | ScopeConstraint::IsInSlot(_, s) => *s,
+            | ScopeConstraint::IsInSlot(_, s) => Some(s),
         }
     }
 
@@ -601,50 +607,58 @@ impl Expr {
     }
 }
 
-/// Calls `f` on `e` and every expression inside it.
-pub fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
-    crate::limits::with_stack(|| {
-        f(e);
-        match &e.kind {
+impl Expr {
+    /// Calls `f` on each expression directly inside this one, in source
+    /// order.
+    pub fn for_each_child<'e>(&'e self, f: &mut dyn FnMut(&'e Expr)) {
+        match &self.kind {
             ExprKind::Error
             | ExprKind::Lit(_)
             | ExprKind::Entity(_)
             | ExprKind::Var(_)
             | ExprKind::Local(..) => {}
             ExprKind::If(a, b, c) => {
-                visit(a, f);
-                visit(b, f);
-                visit(c, f);
+                f(a);
+                f(b);
+                f(c);
             }
             ExprKind::And(items) | ExprKind::Or(items) | ExprKind::Set(items) => {
-                items.iter().for_each(|i| visit(i, f))
+                items.iter().for_each(f)
             }
             ExprKind::Not(a)
             | ExprKind::Neg(a)
             | ExprKind::Has(a, _)
             | ExprKind::Like(a, _)
-            | ExprKind::GetAttr(a, _) => visit(a, f),
+            | ExprKind::GetAttr(a, _) => f(a),
             ExprKind::Is(a, _, b) => {
-                visit(a, f);
+                f(a);
                 if let Some(b) = b {
-                    visit(b, f);
+                    f(b);
                 }
             }
             ExprKind::Binary(_, a, b) => {
-                visit(a, f);
-                visit(b, f);
+                f(a);
+                f(b);
             }
             ExprKind::Method(r, _, args) => {
-                visit(r, f);
-                args.iter().for_each(|a| visit(a, f));
+                f(r);
+                args.iter().for_each(f);
             }
-            ExprKind::Call { args, .. } => args.iter().for_each(|a| visit(a, f)),
-            ExprKind::Record(entries) => entries.iter().for_each(|(_, v)| visit(v, f)),
+            ExprKind::Call { args, .. } => args.iter().for_each(f),
+            ExprKind::Record(entries) => entries.iter().for_each(|(_, v)| f(v)),
             ExprKind::Quantified { set, body, .. } => {
-                visit(set, f);
-                visit(body, f);
+                f(set);
+                f(body);
             }
         }
+    }
+}
+
+/// Calls `f` on `e` and every expression inside it.
+pub fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    crate::limits::with_stack(|| {
+        f(e);
+        e.for_each_child(&mut |c| visit(c, f));
     })
 }
 

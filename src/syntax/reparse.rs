@@ -105,15 +105,8 @@ fn shift_attrs(attrs: &mut [AttrDecl], file: FileId, delta: i64) {
 }
 
 fn shift_scope(c: &mut ScopeConstraint, file: FileId, delta: i64) {
-    match c {
-        ScopeConstraint::Any => {}
-        ScopeConstraint::Eq(_, s)
-        | ScopeConstraint::In(_, s)
-        | ScopeConstraint::Is(_, s)
-        | ScopeConstraint::IsIn(_, _, s)
-        | ScopeConstraint::EqSlot(s)
-        | ScopeConstraint::InSlot(s)
-        | ScopeConstraint::IsInSlot(_, s) => shift(s, file, delta),
+    if let Some(s) = c.span_mut() {
+        shift(s, file, delta);
     }
 }
 
