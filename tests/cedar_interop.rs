@@ -72,9 +72,16 @@ fn link_adds_to_the_file_and_never_writes_what_does_not_load() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let policies = dir.path().join("policies.cedar");
     std::fs::copy("docs/examples/templates/policies.cedar", &policies).expect("copied");
+    // A JSON policy file's links stay in it, never copied to the links file.
+    std::fs::write(
+        dir.path().join("more.cedar.json"),
+        r#"{"staticPolicies": {}, "templates": {}, "templateLinks": [{"templateId": "share-folder", "newId": "from-json",
+            "values": {"?principal": {"type": "User", "id": "zed"}, "?resource": {"type": "Folder", "id": "plans"}}}]}"#,
+    )
+    .expect("written");
     let links = dir.path().join("links.json");
     let (p, k) = (
-        policies.to_str().expect("utf-8"),
+        dir.path().to_str().expect("utf-8"),
         links.to_str().expect("utf-8"),
     );
     let link = |id: &str, args: &str| {

@@ -65,10 +65,17 @@ pub fn run(args: &LinkArgs) -> Outcome {
         return out.exit(1);
     };
     if let Some(path) = &args.template_linked {
+        // The file's own links and the new one (not those of a JSON
+        // policy file's `templateLinks`).
+        let file_name = path.display().to_string();
         let specs: Vec<links::FileEntry> = set
             .policies
             .iter()
-            .filter_map(|p| Some(p.link.as_deref()?.file_entry(&p.id)))
+            .filter_map(|p| {
+                let link = p.link.as_deref()?;
+                let from = set.sources.name(link.span.file);
+                (from == file_name || p.id == args.new_id).then(|| link.file_entry(&p.id))
+            })
             .collect();
         let mut text = serde_json::to_string_pretty(&specs).unwrap_or_default();
         text.push('\n');

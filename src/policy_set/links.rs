@@ -39,6 +39,9 @@ pub struct Link {
     pub template: SmolStr,
     /// The slot values, in slot order.
     pub values: Vec<(Slot, EntityUid)>,
+    /// Where the link was written (a links file, a JSON policy file's
+    /// `templateLinks`, a command line).
+    pub span: Span,
 }
 
 impl LinkSpec {
@@ -361,6 +364,7 @@ pub(super) fn make_link(
                 .iter()
                 .map(|(s, u, _)| (*s, u.clone()))
                 .collect(),
+            span: spec.span,
         })),
     })
 }
