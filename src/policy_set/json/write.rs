@@ -181,8 +181,11 @@ fn expr_json_inner(e: &Expr) -> Result<Value, NoJsonForm> {
                 "||"
             };
             // Cedar's binary operators associate to the left.
-            let mut acc = expr_json(&items[0])?;
-            for item in &items[1..] {
+            let Some((first, rest)) = items.split_first() else {
+                return Err(no("an empty chain of `&&` or `||`"));
+            };
+            let mut acc = expr_json(first)?;
+            for item in rest {
                 acc = json!({op: {"left": acc, "right": expr_json(item)?}});
             }
             acc
