@@ -22,6 +22,8 @@ pub struct Analysis {
     pub files: BTreeMap<PathBuf, (String, LineIndex)>,
     /// The source number of each file, by path.
     pub ids: HashMap<PathBuf, usize>,
+    /// The path of each source number (the reverse of `ids`).
+    paths: HashMap<usize, PathBuf>,
     /// Every file's diagnostics (empty for a clean file).
     pub diagnostics: BTreeMap<PathBuf, Vec<lsp_types::Diagnostic>>,
     /// Each attribute declared in text: its entity type (qualified), its
@@ -87,6 +89,7 @@ impl Analysis {
         let mut analysis = Analysis {
             set,
             files,
+            paths: ids.iter().map(|(p, &i)| (i, p.clone())).collect(),
             ids,
             diagnostics: BTreeMap::new(),
             attributes,
@@ -150,10 +153,7 @@ impl Analysis {
 
     /// The path of source `file`.
     pub fn path_of(&self, file: usize) -> Option<PathBuf> {
-        self.ids
-            .iter()
-            .find(|(_, &id)| id == file)
-            .map(|(p, _)| p.clone())
+        self.paths.get(&file).cloned()
     }
 
     /// The range of `span` in its file.

@@ -175,8 +175,16 @@ pub enum ScopeConstraint {
 impl ScopeConstraint {
     /// Where the constraint is written (for `Any`, nowhere: a default span).
     pub fn span(&self) -> Span {
-        let mut c = self.clone();
-        c.span_mut().map_or_else(Span::default, |s| *s)
+        match self {
+            ScopeConstraint::Any => Span::default(),
+            ScopeConstraint::Eq(_, s)
+            | ScopeConstraint::In(_, s)
+            | ScopeConstraint::Is(_, s)
+            | ScopeConstraint::IsIn(_, _, s)
+            | ScopeConstraint::EqSlot(s)
+            | ScopeConstraint::InSlot(s)
+            | ScopeConstraint::IsInSlot(_, s) => *s,
+        }
     }
 
     /// Where the constraint is written, to move it (`None` for `Any`).

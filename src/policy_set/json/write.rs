@@ -28,6 +28,12 @@ impl From<&NoJsonForm> for Diagnostic {
 pub fn policy_set_to_json(set: &crate::policy_set::PolicySet) -> Result<Value, Vec<NoJsonForm>> {
     let mut statics = Map::new();
     let mut links = Vec::new();
+    // A link names its template as links do; the JSON names it by id.
+    let template_ids: std::collections::HashMap<&str, &str> = set
+        .templates
+        .iter()
+        .map(|t| (crate::policy_set::template_name(t), t.id.as_str()))
+        .collect();
     let mut refused = Vec::new();
     for p in &set.policies {
         match &p.link {
@@ -42,9 +48,10 @@ pub fn policy_set_to_json(set: &crate::policy_set::PolicySet) -> Result<Value, V
                 for (slot, uid) in &l.values {
                     values.insert(slot.name().into(), uid_json(uid));
                 }
-                let template = set
-                    .template(&l.template)
-                    .map_or(l.template.as_str(), |t| t.id.as_str());
+                let template = template_ids
+                    .get(l.template.as_str())
+                    .copied()
+                    .unwrap_or(l.template.as_str());
                 links.push(
                     json!({"templateId": template, "newId": p.id.as_str(), "values": values}),
                 );
