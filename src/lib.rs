@@ -26,6 +26,8 @@ pub mod lsp;
 pub mod policy_set;
 pub mod repl;
 pub mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod span;
 pub mod suggest;
 pub mod syntax;

@@ -173,7 +173,18 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
     if let Some(path) = &args.requests {
         let text = read(path)?;
         let name = path.display().to_string();
-        return json_lines(&name, &text, |origin, body, _| {
+        // A line is a request, or a line of `mspl serve`'s decision log
+        // (the request under `"request"`).
+        return json_lines(&name, &text, |origin, body, number| {
+            if let Some(inner) = logged_request(origin, body, &limits) {
+                return json::request_from_json(&inner, &set.schema).map_err(|m| {
+                    let mut d = Diagnostic::plain(format!("line {number}: in `request`: {m}"));
+                    d.file = Some(name.clone());
+                    d.line = Some(number);
+                    d.column = Some(1);
+                    Box::new(d)
+                });
+            }
             json::request_from_text_with(origin, body, &set.schema, &limits)
                 .map_err(|e| Box::new(Diagnostic::from(&e)))
         });
@@ -322,6 +333,19 @@ pub fn read_log(
         })
     })?;
     Ok(requests)
+}
+
+/// The request of a decision-log line (an object with an object under
+/// `"request"`); `None` for anything else, which is read as a request.
+fn logged_request(origin: &Origin, body: &str, limits: &Limits) -> Option<serde_json::Value> {
+    if !body.contains("\"request\"") {
+        return None;
+    }
+    let mut json = json::parse_json(origin, body, limits).ok()?;
+    match json.get_mut("request") {
+        Some(inner @ serde_json::Value::Object(_)) => Some(inner.take()),
+        _ => None,
+    }
 }
 
 /// Each non-blank line of `text` (the file `name`) read by `each` (given

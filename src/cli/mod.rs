@@ -15,6 +15,8 @@ pub mod link;
 pub mod lsp;
 pub mod policy_args;
 pub mod repl;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod test;
 pub mod translate;
 pub mod validate;
@@ -75,6 +77,12 @@ pub enum Command {
     Link(link::LinkArgs),
     /// Generate an entity store and a batch of requests from a policy set's declarations.
     Generate(generate::GenerateArgs),
+    /// A decision server over HTTP (mspl's API and AuthZEN 1.0), reloading its inputs as they change.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
+    /// Pack a folder (policies/, schema/, entities.json, links.json) into a bundle for `serve --bundle`.
+    #[cfg(feature = "serve")]
+    Bundle(serve::BundleArgs),
 }
 
 /// Runs the command line in-process: what it would print, and its exit code.
@@ -117,6 +125,10 @@ where
         Command::Link(a) => link::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Lsp(a) => lsp::run(&a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::run(&a),
+        #[cfg(feature = "serve")]
+        Command::Bundle(a) => serve::run_bundle(&a),
         Command::Translate(a) => translate::run(&a),
         Command::Schema(a) => translate::run_schema(&a),
         Command::TranslateSchema(a) => translate::run_schema_translate(&a),

@@ -150,6 +150,29 @@ impl Entities {
         }
     }
 
+    /// This store with the entities of `extra` in place of its own of the
+    /// same uid (their data and parents replaced, not merged), and added
+    /// where it has none: a request's own entities (`mspl serve`).
+    pub fn overlay(&self, extra: &Entities) -> Entities {
+        let mut out = self.clone();
+        for node in &extra.nodes {
+            let Some(data) = &node.data else {
+                out.add_node(&node.uid);
+                continue;
+            };
+            let id = out.node_id(&node.uid);
+            let parents: Vec<u32> = node
+                .parents
+                .iter()
+                .map(|&p| out.node_id(&extra.nodes[p as usize].uid))
+                .collect();
+            let target = &mut out.nodes[id as usize];
+            target.data = Some(data.clone());
+            target.parents = parents;
+        }
+        out
+    }
+
     /// The data of `uid`, if the store has it.
     pub fn get(&self, uid: &EntityUid) -> Option<&EntityData> {
         let id = *self.index.get(uid)?;

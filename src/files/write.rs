@@ -25,6 +25,11 @@ use std::path::{Path, PathBuf};
 /// Replaces the contents of `path` with `text` (creating it if it does not
 /// exist), as the module documentation describes.
 pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// [`write_file`] for bytes that need not be text (a bundle's tar.gz).
+pub fn write_bytes(path: &Path, text: &[u8]) -> std::io::Result<()> {
     let target = follow_links(path)?;
     let meta = match std::fs::symlink_metadata(&target) {
         Ok(m) => m,
@@ -89,7 +94,7 @@ fn writable(path: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
-fn replace(target: &Path, text: &str, old: Option<&std::fs::Metadata>) -> std::io::Result<()> {
+fn replace(target: &Path, text: &[u8], old: Option<&std::fs::Metadata>) -> std::io::Result<()> {
     if let Some(meta) = old {
         let me = current_uid();
         if meta.nlink() > 1 || (me != 0 && meta.uid() != me) {
@@ -109,7 +114,7 @@ fn replace(target: &Path, text: &str, old: Option<&std::fs::Metadata>) -> std::i
         Err(e) => return Err(e),
     };
     let result = (|| {
-        temp.write_all(text.as_bytes())?;
+        temp.write_all(text)?;
         if let Some(meta) = old {
             let made = temp.metadata()?;
             if (made.uid(), made.gid()) != (meta.uid(), meta.gid()) {
@@ -154,7 +159,7 @@ fn sync_parent(target: &Path) {
 /// following a link and checked to be that very file, its space reserved
 /// before a byte is written (so a full disk fails before anything changes),
 /// then overwritten and cut to the new length.
-fn rewrite_in_place(target: &Path, text: &str, meta: &std::fs::Metadata) -> std::io::Result<()> {
+fn rewrite_in_place(target: &Path, text: &[u8], meta: &std::fs::Metadata) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -178,7 +183,7 @@ fn rewrite_in_place(target: &Path, text: &str, meta: &std::fs::Metadata) -> std:
             return Err(std::io::Error::from_raw_os_error(r));
         }
     }
-    f.write_all(text.as_bytes())?;
+    f.write_all(text)?;
     f.set_len(len)?;
     f.sync_all()
 }

@@ -1,0 +1,245 @@
+//! `mspl serve`: the decision server of [`crate::serve`], and `mspl
+//! bundle`, which packs a folder into the bundle `--bundle` polls for.
+
+use super::common::Outcome;
+use crate::authorize::{ErrorMode, Options};
+use crate::policy_set::IdScheme;
+use crate::serve::{self, Build, Config, Inputs, Source, Watch};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Arguments of `mspl serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Policy files or directories (watched for changes).
+    #[arg(short = 'p', long, num_args = 1.., required_unless_present = "bundle", conflicts_with = "bundle")]
+    pub policies: Vec<PathBuf>,
+    /// Extra declaration files.
+    #[arg(short = 's', long, num_args = 1.., conflicts_with = "bundle")]
+    pub schema: Vec<PathBuf>,
+    /// Template links and input formats.
+    #[command(flatten)]
+    pub inputs: super::policy_args::PolicyInputs,
+    /// The entity file (Cedar's entity JSON); none: an empty store.
+    #[arg(long, conflicts_with = "bundle")]
+    pub entities: Option<PathBuf>,
+    /// Poll this URL (plain http://) for a bundle (`mspl bundle`) instead
+    /// of reading files: `--policies`, `--schema` and `--entities` come
+    /// from it.
+    #[arg(long, value_name = "URL")]
+    pub bundle: Option<String>,
+    /// How often to ask for the bundle, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub bundle_interval: f64,
+    /// The address to listen on (loopback unless told otherwise; port 0
+    /// picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8180")]
+    pub addr: SocketAddr,
+    /// The base URL the AuthZEN metadata lists endpoints under [default:
+    /// http:// and the listen address].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The most requests in one batch (and evaluations in one AuthZEN call).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_batch: usize,
+    /// The largest request body; a larger one is a 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub max_body_bytes: usize,
+    /// How long one request may take, reading its body included (a 408 past it).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// A file holding the bearer token of `POST /v1/reload` (or set
+    /// MSPL_ADMIN_TOKEN); without one there is no reload endpoint.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Write one JSON line per decision to FILE (appended), or `-` for
+    /// standard output.
+    #[arg(long, value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
+    /// How file changes are noticed: `auto` (inotify, and a metadata poll
+    /// where events do not arrive), `poll` (the poll only), `off` (only
+    /// SIGHUP and POST /v1/reload).
+    #[arg(long, value_enum, default_value_t = WatchArg::Auto)]
+    pub watch: WatchArg,
+    /// How often the metadata poll looks, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub poll_interval_ms: u64,
+    /// How long a reload waits after the last change event, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub debounce_ms: u64,
+    /// Refuse a snapshot (at start: exit 1) whose policies or entities fail validation.
+    #[arg(long)]
+    pub validate: bool,
+    /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
+    #[arg(long)]
+    pub cedar: bool,
+    /// The limits in force (loading, evaluation and request bodies).
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
+}
+
+/// `--watch`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchArg {
+    /// inotify and the metadata poll.
+    Auto,
+    /// The metadata poll only.
+    Poll,
+    /// No watching.
+    Off,
+}
+
+/// How `--cedar`, the formats and the limits build snapshots.
+fn build(
+    inputs: &super::policy_args::PolicyInputs,
+    cedar: bool,
+    validate: bool,
+    limits: crate::limits::Limits,
+) -> Build {
+    Build {
+        ids: IdScheme::cedar(cedar),
+        options: Options {
+            errors: ErrorMode::cedar(cedar),
+            limits,
+            plain: false,
+        },
+        validate,
+        policy_format: inputs.policy_source(),
+        schema_format: inputs.schema_source(),
+    }
+}
+
+/// The admin token: from the file, else from MSPL_ADMIN_TOKEN; never
+/// from the command line.
+fn admin_token(args: &ServeArgs) -> Result<Option<String>, String> {
+    let token = match &args.admin_token_file {
+        Some(path) => {
+            let text = crate::files::read_text(path, 64 << 10, crate::files::TextKind::Data)
+                .map_err(|e| {
+                    format!(
+                        "cannot read the admin token file {}: {}",
+                        path.display(),
+                        e.message
+                    )
+                })?;
+            Some(text.trim().to_string())
+        }
+        None => std::env::var("MSPL_ADMIN_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string()),
+    };
+    match token {
+        Some(t) if t.is_empty() => Err("the admin token is empty".into()),
+        other => Ok(other),
+    }
+}
+
+/// Runs `mspl serve` until SIGTERM: 0 drained, 1 inputs that do not load.
+pub fn run(args: &ServeArgs) -> Outcome {
+    let mut out = Outcome::default();
+    let token = match admin_token(args) {
+        Ok(t) => t,
+        Err(m) => {
+            out.stderr.push_str(&format!("error: {m}\n"));
+            return out.exit(1);
+        }
+    };
+    let source = match &args.bundle {
+        Some(url) => {
+            if !(args.bundle_interval.is_finite() && args.bundle_interval > 0.0) {
+                out.stderr
+                    .push_str("error: --bundle-interval must be a positive number of seconds\n");
+                return out.exit(1);
+            }
+            Source::Bundle {
+                url: url.clone(),
+                interval: Duration::from_secs_f64(args.bundle_interval),
+            }
+        }
+        None => Source::Files(Inputs {
+            policies: args.policies.clone(),
+            schemas: args.schema.clone(),
+            links: args.inputs.template_linked.clone(),
+            entities: args.entities.clone(),
+            policy_format: args.inputs.policy_source(),
+            schema_format: args.inputs.schema_source(),
+        }),
+    };
+    let config = Config {
+        source,
+        build: build(
+            &args.inputs,
+            args.cedar,
+            args.validate,
+            args.limits.limits(),
+        ),
+        addr: args.addr,
+        public_url: args.public_url.clone(),
+        max_batch: args.max_batch,
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        admin_token: token,
+        decision_log: args.decision_log.clone(),
+        watch: match args.watch {
+            WatchArg::Auto => Watch::Auto,
+            WatchArg::Poll => Watch::Poll,
+            WatchArg::Off => Watch::Off,
+        },
+        poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
+        debounce: Duration::from_millis(args.debounce_ms),
+    };
+    out.exit(serve::run(config))
+}
+
+/// Arguments of `mspl bundle`.
+#[derive(clap::Args, Debug)]
+pub struct BundleArgs {
+    /// The folder: `policies/`, and optionally `schema/`, `entities.json`, `links.json`.
+    pub dir: PathBuf,
+    /// The bundle to write (`.tar.gz`), replaced atomically.
+    #[arg(short = 'o', long)]
+    pub out: PathBuf,
+    /// Refuse a bundle whose policies or entities fail validation.
+    #[arg(long)]
+    pub validate: bool,
+    /// Cedar's semantics (policy ids `policyN`), as the server will use.
+    #[arg(long)]
+    pub cedar: bool,
+    /// The limits in force.
+    #[command(flatten)]
+    pub limits: super::limit_args::LimitArgs,
+}
+
+/// Runs `mspl bundle`: 0 written (its revision on stdout), 1 bad input.
+pub fn run_bundle(args: &BundleArgs) -> Outcome {
+    let mut out = Outcome::default();
+    let inputs = super::policy_args::PolicyInputs::default();
+    let build = build(&inputs, args.cedar, args.validate, args.limits.limits());
+    match serve::bundle::make(&args.dir, &build) {
+        Ok((bytes, revision)) => match crate::files::write_bytes(&args.out, &bytes) {
+            Ok(()) => {
+                out.stdout.push_str(&format!("{revision}\n"));
+                out.stderr.push_str(&format!(
+                    "wrote {} ({} bytes, revision {revision})\n",
+                    args.out.display(),
+                    bytes.len()
+                ));
+                out.exit(0)
+            }
+            Err(e) => {
+                out.stderr.push_str(&format!(
+                    "error: cannot write {}: {}\n",
+                    args.out.display(),
+                    crate::files::read::io_message(&e)
+                ));
+                out.exit(1)
+            }
+        },
+        Err(e) => {
+            out.stderr.push_str(&e.rendered);
+            out.stderr.push_str("error: nothing written\n");
+            out.exit(1)
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Bundles: one `.tar.gz` of the inputs, for replicas that share them
+//! through any static file server or object store.
+//!
+//! A bundle holds `manifest.json` (`{"revision"}`), `policies/` (any
+//! tree), and optionally `schema/`, `entities.json` and `links.json`. The
+//! revision is [`snapshot::revision`] of its files, the same value a server
+//! given the same files by flags reports, and a bundle whose files do not
+//! hash to its manifest's revision is refused. `mspl bundle DIR --out
+//! FILE` makes one (checking first that it loads); `mspl serve --bundle
+//! URL` polls for it with `If-None-Match`, so an unchanged bundle costs a
+//! 304.
+
+use super::snapshot::{self, Build, LoadError, Role, SourceFile};
+use crate::diag::Diagnostic;
+use crate::files::walk::{has_extension, POLICY_EXTENSIONS};
+use crate::files::{collect_files, read_text, Collected, TextKind};
+use crate::limits::Limits;
+use std::io::Read;
+use std::path::Path;
+
+/// The manifest's name in a bundle.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The files of a bundle folder `dir`, read as a bundle holds them.
+pub fn read_dir(dir: &Path, limits: &Limits) -> Result<Vec<SourceFile>, Vec<Diagnostic>> {
+    let policies = dir.join("policies");
+    if !policies.is_dir() {
+        return Err(vec![Diagnostic::plain(format!(
+            "{} has no `policies/` folder",
+            dir.display()
+        ))
+        .with_help(Some(
+            "a bundle folder holds policies/, and optionally schema/, entities.json and links.json"
+                .into(),
+        ))]);
+    }
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for (role, folder) in [(Role::Policies, "policies"), (Role::Schema, "schema")] {
+        let root = dir.join(folder);
+        if !root.exists() {
+            continue;
+        }
+        let mut found = Collected::new();
+        if let Err(e) = collect_files(&root, &mut found) {
+            problems.push(Diagnostic::unreadable(
+                &root.display().to_string(),
+                &e.into(),
+            ));
+            continue;
+        }
+        for path in found.files {
+            let key = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let kind = if has_extension(&path, &["json"]) {
+                TextKind::Data
+            } else {
+                TextKind::Policy
+            };
+            match read_text(&path, limits.max_policy_file_bytes, kind) {
+                Ok(text) => files.push(SourceFile {
+                    role,
+                    key,
+                    name: path.display().to_string(),
+                    text,
+                }),
+                Err(e) => problems.push(Diagnostic::unreadable(&path.display().to_string(), &e)),
+            }
+        }
+    }
+    for (role, name) in [
+        (Role::Entities, "entities.json"),
+        (Role::Links, "links.json"),
+    ] {
+        let path = dir.join(name);
+        if !path.exists() {
+            continue;
+        }
+        match read_text(&path, limits.max_data_file_bytes, TextKind::Data) {
+            Ok(text) => files.push(SourceFile {
+                role,
+                key: name.into(),
+                name: path.display().to_string(),
+                text,
+            }),
+            Err(e) => problems.push(Diagnostic::unreadable(&path.display().to_string(), &e)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A file's path inside a bundle.
+fn bundle_path(file: &SourceFile) -> String {
+    match file.role {
+        Role::Policies | Role::Schema => format!("{}/{}", file.role.folder(), file.key),
+        Role::Entities | Role::Links => file.key.clone(),
+    }
+}
+
+/// Makes the bundle of `dir`: checked to load with `build`, then the
+/// `.tar.gz` bytes (entries sorted, times and owners zeroed, so the same
+/// files give the same bytes) and its revision.
+pub fn make(dir: &Path, build: &Build) -> Result<(Vec<u8>, String), LoadError> {
+    let files = read_dir(dir, &build.options.limits)?;
+    let revision = snapshot::revision(&files);
+    build.snapshot(files.clone(), revision.clone())?;
+    let mut entries: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| (bundle_path(f), f.text.as_bytes().to_vec()))
+        .collect();
+    entries.sort();
+    let manifest = serde_json::json!({"revision": revision}).to_string();
+    entries.insert(0, (MANIFEST.into(), manifest.into_bytes()));
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+    for (path, bytes) in &entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, bytes.as_slice())
+            .map_err(|e| {
+                LoadError::message(format!("cannot write the bundle entry {path}: {e}"))
+            })?;
+    }
+    let bytes = tar
+        .into_inner()
+        .and_then(|gz| gz.finish())
+        .map_err(|e| LoadError::message(format!("cannot write the bundle: {e}")))?;
+    Ok((bytes, revision))
+}
+
+/// Reads a bundle's bytes: its files and revision. Refused: what is not
+/// gzip'd tar, an entry outside the bundle (`..`, an absolute path, a
+/// link), text that is not UTF-8, more than the data limit unpacked, no
+/// manifest, or files that do not hash to the manifest's revision.
+pub fn read(bytes: &[u8], limits: &Limits) -> Result<(Vec<SourceFile>, String), LoadError> {
+    let refuse = |m: String| LoadError::message(format!("bundle: {m}"));
+    let budget = limits.max_data_file_bytes as u64;
+    let unpacked = flate2::read::GzDecoder::new(bytes).take(budget.saturating_add(1));
+    let mut archive = tar::Archive::new(unpacked);
+    let mut files = Vec::new();
+    let mut manifest = None;
+    let mut total: u64 = 0;
+    let entries = archive
+        .entries()
+        .map_err(|e| refuse(format!("not a .tar.gz: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| refuse(format!("not a .tar.gz: {e}")))?;
+        let kind = entry.header().entry_type();
+        let path = entry
+            .path()
+            .map_err(|e| refuse(format!("an entry's path cannot be read: {e}")))?
+            .into_owned();
+        let name = path.to_string_lossy().trim_start_matches("./").to_string();
+        if kind.is_dir() {
+            continue;
+        }
+        let unsafe_path = path.is_absolute()
+            || path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        if unsafe_path {
+            return Err(refuse(format!(
+                "the entry `{name}` points outside the bundle"
+            )));
+        }
+        if !kind.is_file() {
+            return Err(refuse(format!(
+                "the entry `{name}` is not a regular file (links are not followed)"
+            )));
+        }
+        total = total.saturating_add(entry.size());
+        if total > budget {
+            return Err(refuse(format!(
+                "it unpacks to more than the data limit of {budget} bytes"
+            )));
+        }
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| refuse(format!("cannot read `{name}`: {e}")))?;
+        let text = String::from_utf8(data).map_err(|e| {
+            refuse(format!(
+                "`{name}` is not UTF-8 (at byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        let text = crate::files::strip_bom(&text).to_string();
+        let shown = format!("bundle:{name}");
+        let (role, key) = if name == MANIFEST {
+            manifest = Some(text);
+            continue;
+        } else if name == "entities.json" {
+            (Role::Entities, name.clone())
+        } else if name == "links.json" {
+            (Role::Links, name.clone())
+        } else if let Some(rest) = name.strip_prefix("policies/") {
+            (Role::Policies, rest.to_string())
+        } else if let Some(rest) = name.strip_prefix("schema/") {
+            (Role::Schema, rest.to_string())
+        } else {
+            continue;
+        };
+        if matches!(role, Role::Policies | Role::Schema)
+            && !has_extension(Path::new(&key), POLICY_EXTENSIONS)
+        {
+            continue;
+        }
+        files.push(SourceFile {
+            role,
+            key,
+            name: shown,
+            text,
+        });
+    }
+    let manifest = manifest.ok_or_else(|| refuse(format!("it has no {MANIFEST}")))?;
+    let said = serde_json::from_str::<serde_json::Value>(&manifest)
+        .ok()
+        .and_then(|m| {
+            m.get("revision")
+                .and_then(|r| r.as_str())
+                .map(str::to_string)
+        })
+        .ok_or_else(|| {
+            refuse(format!(
+                "{MANIFEST} is not an object with a string `revision`"
+            ))
+        })?;
+    let revision = snapshot::revision(&files);
+    if said != revision {
+        return Err(refuse(format!(
+            "its manifest says revision {said}, but its files hash to {revision}"
+        )));
+    }
+    Ok((files, revision))
+}
+
+/// What asking for the bundle gave.
+pub enum Fetched {
+    /// 304: the bundle of the last ETag.
+    NotModified,
+    /// A bundle, with the server's ETag.
+    New {
+        /// Its bytes.
+        bytes: Vec<u8>,
+        /// The ETag to send next time.
+        etag: Option<String>,
+    },
+}
+
+/// Asks `url` (plain `http://`) for the bundle, with `If-None-Match:
+/// etag`; the body bounded by the data limit. `Err` says why no bundle
+/// came (connection, status, size).
+pub async fn fetch(url: &str, etag: Option<&str>, limits: Limits) -> Result<Fetched, String> {
+    use http_body_util::BodyExt;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| format!("the bundle URL `{url}` is not a URL: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!(
+            "the bundle URL `{url}` is not http:// (https is not built in: put a local proxy in front)"
+        ));
+    }
+    let client: Client<_, http_body_util::Empty<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut request = hyper::Request::get(uri);
+    if let Some(etag) = etag {
+        request = request.header(hyper::header::IF_NONE_MATCH, etag);
+    }
+    let request = request
+        .body(http_body_util::Empty::new())
+        .map_err(|e| format!("cannot ask for the bundle: {e}"))?;
+    let response =
+        tokio::time::timeout(std::time::Duration::from_secs(30), client.request(request))
+            .await
+            .map_err(|_| "the bundle server did not answer within 30 s".to_string())?
+            .map_err(|e| format!("cannot reach the bundle server: {e}"))?;
+    let status = response.status();
+    if status == hyper::StatusCode::NOT_MODIFIED {
+        return Ok(Fetched::NotModified);
+    }
+    if !status.is_success() {
+        return Err(format!("the bundle server answered {status}"));
+    }
+    let etag = response
+        .headers()
+        .get(hyper::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = http_body_util::Limited::new(response.into_body(), limits.max_data_file_bytes);
+    let bytes = tokio::time::timeout(std::time::Duration::from_secs(300), body.collect())
+        .await
+        .map_err(|_| "the bundle did not arrive within 300 s".to_string())?
+        .map_err(|e| format!("cannot read the bundle: {e}"))?
+        .to_bytes()
+        .to_vec();
+    Ok(Fetched::New { bytes, etag })
+}

@@ -1,0 +1,244 @@
+//! mspl's own endpoints: `/v1/is_authorized`, `/v1/batch_is_authorized`
+//! and `/v1/explain`, and what every decision endpoint shares: reading a
+//! JSON body under the limits, a request with its own entities, deciding
+//! on one snapshot, counting and logging the decision.
+
+use super::log::Entry;
+use super::snapshot::Snapshot;
+use super::{ApiError, Server};
+use crate::authorize::Response;
+use crate::entities::json::{self, Origin, Request};
+use crate::entities::Entities;
+use crate::explain::{explain, Explanation, Include};
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Parses a request body: strict JSON (duplicate keys refused), nesting
+/// bounded by the limits, problems located by line and column.
+pub fn parse_body(server: &Server, body: &str) -> Result<Json, ApiError> {
+    let origin = Origin {
+        file: "<body>",
+        text: body,
+        offset: 0,
+    };
+    json::parse_json(&origin, body, &server.limits)
+        .map_err(|e| ApiError::bad_request(e.message).at(e.line, e.column))
+}
+
+/// One request read from JSON: the request and, when it brought entities
+/// of its own, the store to judge it against.
+pub struct Asked<'s> {
+    /// The request.
+    pub request: Request,
+    /// The snapshot's store, or that store with the request's entities.
+    pub store: Cow<'s, Entities>,
+}
+
+/// Reads `{"principal", "action", "resource", "context", "entities"?}`
+/// against `snapshot`'s declarations; `at` names the request in errors.
+pub fn read_request<'s>(
+    server: &Server,
+    snapshot: &'s Snapshot,
+    value: &Json,
+    at: &str,
+) -> Result<Asked<'s>, ApiError> {
+    let Json::Object(object) = value else {
+        return Err(ApiError::bad_request(format!(
+            "{at}a request is a JSON object with `principal`, `action`, `resource` and `context`"
+        )));
+    };
+    let (request, extra) = if object.contains_key("entities") {
+        let mut plain = object.clone();
+        let extra = plain.remove("entities");
+        (
+            json::request_from_json(&Json::Object(plain), &snapshot.set.schema),
+            extra,
+        )
+    } else {
+        (json::request_from_json(value, &snapshot.set.schema), None)
+    };
+    let request = request.map_err(|m| ApiError::bad_request(format!("{at}{m}")))?;
+    let store = match extra {
+        None | Some(Json::Null) => Cow::Borrowed(&snapshot.entities),
+        Some(entities) => Cow::Owned(overlay(server, snapshot, &entities, at)?),
+    };
+    Ok(Asked { request, store })
+}
+
+/// The snapshot's store with `entities` (Cedar's entity JSON) in place of
+/// its entities of the same uid (cedar-agent's `additional_entities`).
+pub fn overlay(
+    server: &Server,
+    snapshot: &Snapshot,
+    entities: &Json,
+    at: &str,
+) -> Result<Entities, ApiError> {
+    let text = entities.to_string();
+    let mut extra = Entities::new();
+    json::load_entities_with(
+        &text,
+        "<entities>",
+        &snapshot.set.schema,
+        &mut extra,
+        &server.limits,
+    )
+    .map_err(|e| ApiError::bad_request(format!("{at}in `entities`: {}", e.message)))?;
+    Ok(snapshot.entities.overlay(&extra))
+}
+
+/// A decision endpoint's answer for one request: the contract's response
+/// fields in order, then the decision's id and the revision.
+#[derive(Serialize)]
+pub struct Answer<'a> {
+    /// The decision.
+    #[serde(flatten)]
+    pub response: &'a Response,
+    /// `/v1/explain` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<&'a Explanation>,
+    /// The decision's id (its line in the decision log).
+    pub decision_id: &'a str,
+    /// The snapshot that decided.
+    pub revision: &'a str,
+}
+
+impl Server {
+    /// Decides `asked` on `snapshot`, counts it and logs it; the response
+    /// and the decision's id.
+    pub fn decide(
+        &self,
+        snapshot: &Snapshot,
+        asked: Asked,
+        batch: Option<&Arc<str>>,
+    ) -> (Response, String) {
+        let started = Instant::now();
+        let response = snapshot.index.authorize(
+            &snapshot.set,
+            &asked.store,
+            &asked.request,
+            &snapshot.options,
+        );
+        let took = started.elapsed();
+        self.metrics.decision(&response, took);
+        let decision_id = self.ids.next();
+        if self.log.enabled() {
+            self.log.record(Entry {
+                decision_id: decision_id.clone(),
+                time: SystemTime::now(),
+                revision: snapshot.revision.as_str().into(),
+                batch_id: batch.cloned(),
+                request: asked.request,
+                response: response.clone(),
+                latency_us: took.as_micros() as u64,
+            });
+        }
+        (response, decision_id)
+    }
+}
+
+/// `POST /v1/is_authorized`.
+pub fn is_authorized(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
+    let value = parse_body(server, body)?;
+    let asked = read_request(server, snapshot, &value, "")?;
+    let (response, id) = server.decide(snapshot, asked, None);
+    Ok(answer_json(&response, None, &id, &snapshot.revision))
+}
+
+/// `POST /v1/explain`: the decision with `mspl explain`'s explanation of
+/// every policy.
+pub fn explain_request(
+    server: &Server,
+    snapshot: &Snapshot,
+    body: &str,
+) -> Result<String, ApiError> {
+    let value = parse_body(server, body)?;
+    let asked = read_request(server, snapshot, &value, "")?;
+    let store = asked.store.clone();
+    let request = asked.request.clone();
+    let (response, id) = server.decide(snapshot, asked, None);
+    let explanation = explain(
+        &snapshot.set,
+        &store,
+        &request,
+        &response,
+        &snapshot.options.limits,
+        Include::All,
+    );
+    Ok(answer_json(
+        &response,
+        Some(&explanation),
+        &id,
+        &snapshot.revision,
+    ))
+}
+
+/// `POST /v1/batch_is_authorized`: `{"requests": […]}` →
+/// `{"batch_id", "revision", "results": […]}`, in order, every request
+/// judged on the same snapshot.
+pub fn batch(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
+    let value = parse_body(server, body)?;
+    let Json::Object(object) = &value else {
+        return Err(ApiError::bad_request(
+            "a batch is a JSON object `{\"requests\": [...]}`",
+        ));
+    };
+    if let Some(key) = object.keys().filter(|k| *k != "requests").min() {
+        return Err(ApiError::bad_request(format!(
+            "unknown field `{key}` in batch; expected `requests`"
+        )));
+    }
+    let Some(Json::Array(requests)) = object.get("requests") else {
+        return Err(ApiError::bad_request(
+            "a batch needs `requests`, an array of requests",
+        ));
+    };
+    if requests.len() > server.max_batch {
+        return Err(ApiError::too_large(format!(
+            "the batch holds {} requests, more than the limit of {} (--max-batch)",
+            requests.len(),
+            server.max_batch
+        )));
+    }
+    // Read them all first: a bad request refuses the batch before any is
+    // decided or logged.
+    let asked = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| read_request(server, snapshot, r, &format!("requests[{i}]: ")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch_id: Arc<str> = server.ids.next().into();
+    let mut out = String::with_capacity(64 + asked.len() * 96);
+    out.push_str("{\"batch_id\":");
+    out.push_str(&Json::from(&*batch_id).to_string());
+    out.push_str(",\"revision\":");
+    out.push_str(&Json::from(snapshot.revision.as_str()).to_string());
+    out.push_str(",\"results\":[");
+    for (i, a) in asked.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let (response, id) = server.decide(snapshot, a, Some(&batch_id));
+        out.push_str(&answer_json(&response, None, &id, &snapshot.revision));
+    }
+    out.push_str("]}");
+    Ok(out)
+}
+
+/// One answer as JSON text.
+pub fn answer_json(
+    response: &Response,
+    explanation: Option<&Explanation>,
+    decision_id: &str,
+    revision: &str,
+) -> String {
+    let answer = Answer {
+        response,
+        explanation,
+        decision_id,
+        revision,
+    };
+    serde_json::to_string(&answer).unwrap_or_default()
+}

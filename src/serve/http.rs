@@ -1,0 +1,294 @@
+//! The routes: each handler reads its body within `--max-body-bytes` and
+//! `--request-timeout-ms`, takes the serving snapshot once, and answers
+//! JSON; every error is `{"error": {"message", "status", …}}` with a 4xx
+//! (a 503 before the first snapshot), never a 500 for bad input.
+//!
+//! Every response echoes the request's `X-Request-ID` (AuthZEN's request
+//! identifier); decision responses carry the deciding snapshot's revision
+//! in `X-Mspl-Revision`.
+
+use super::authzen::{self, Search};
+use super::decide;
+use super::reload::{Outcome, Trigger};
+use super::snapshot::Snapshot;
+use super::{ApiError, Server};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use http_body_util::BodyExt;
+use std::sync::Arc;
+
+type Shared = State<Arc<Server>>;
+
+/// The server's routes.
+pub fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .route("/v1/is_authorized", post(is_authorized))
+        .route("/v1/batch_is_authorized", post(batch))
+        .route("/v1/explain", post(explain))
+        .route("/v1/reload", post(reload))
+        .route("/v1/status", get(status))
+        .route("/access/v1/evaluation", post(evaluation))
+        .route("/access/v1/evaluations", post(evaluations))
+        .route("/access/v1/search/subject", post(search_subject))
+        .route("/access/v1/search/resource", post(search_resource))
+        .route("/access/v1/search/action", post(search_action))
+        .route("/.well-known/authzen-configuration", get(configuration))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(server.clone(), around))
+        .with_state(server)
+}
+
+/// Counts every response by status and echoes `X-Request-ID`.
+async fn around(State(server): Shared, request: Request, next: Next) -> Response {
+    let id = request.headers().get("x-request-id").cloned();
+    let mut response = next.run(request).await;
+    server.metrics.response(response.status().as_u16());
+    if let Some(id) = id {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+fn json(status: u16, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn error(e: &ApiError) -> Response {
+    let mut response = json(e.status, e.body());
+    if e.status == 401 {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Reads the body: at most `max_body_bytes` (a 413 past it, told by
+/// `Content-Length` or found while reading), UTF-8 (a 400 otherwise).
+async fn body_text(server: &Server, request: Request) -> Result<String, ApiError> {
+    let limit = server.max_body_bytes;
+    let too_large = || {
+        ApiError::too_large(format!(
+            "the body is larger than the limit of {limit} bytes (--max-body-bytes)"
+        ))
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(request.into_body(), limit);
+    let bytes: Bytes = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(e) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+    };
+    String::from_utf8(bytes.to_vec()).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not UTF-8 (at byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// A decision endpoint: the body read, `answer` run on the serving
+/// snapshot, the revision in a header; the whole within the timeout.
+async fn decision(
+    server: Arc<Server>,
+    request: Request,
+    answer: impl FnOnce(&Server, &Snapshot, &str) -> Result<String, ApiError> + Send + 'static,
+    blocking: bool,
+) -> Response {
+    let timeout = server.request_timeout;
+    let work = async move {
+        let text = body_text(&server, request).await?;
+        let Some(snapshot) = server.current() else {
+            return Err(ApiError::new(503, "no snapshot is loaded yet"));
+        };
+        let revision = snapshot.revision.clone();
+        let body = if blocking {
+            let server = server.clone();
+            tokio::task::spawn_blocking(move || answer(&server, &snapshot, &text))
+                .await
+                .map_err(|_| ApiError::new(500, "the search stopped unexpectedly"))??
+        } else {
+            answer(&server, &snapshot, &text)?
+        };
+        Ok((revision, body))
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(Ok((revision, body))) => {
+            let mut response = json(200, body);
+            if let Ok(v) = HeaderValue::from_str(&revision) {
+                response.headers_mut().insert("x-mspl-revision", v);
+            }
+            response
+        }
+        Ok(Err(e)) => error(&e),
+        Err(_) => error(&ApiError::new(
+            408,
+            format!(
+                "the request took longer than {} ms (--request-timeout-ms)",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn is_authorized(State(server): Shared, request: Request) -> Response {
+    decision(server, request, decide::is_authorized, false).await
+}
+
+async fn batch(State(server): Shared, request: Request) -> Response {
+    decision(server, request, decide::batch, false).await
+}
+
+async fn explain(State(server): Shared, request: Request) -> Response {
+    decision(server, request, decide::explain_request, false).await
+}
+
+async fn evaluation(State(server): Shared, request: Request) -> Response {
+    decision(server, request, authzen::evaluation, false).await
+}
+
+async fn evaluations(State(server): Shared, request: Request) -> Response {
+    decision(server, request, authzen::evaluations, false).await
+}
+
+async fn search_subject(State(server): Shared, request: Request) -> Response {
+    let search =
+        |s: &Server, snap: &Snapshot, body: &str| authzen::search(s, snap, Search::Subject, body);
+    decision(server, request, search, true).await
+}
+
+async fn search_resource(State(server): Shared, request: Request) -> Response {
+    let search =
+        |s: &Server, snap: &Snapshot, body: &str| authzen::search(s, snap, Search::Resource, body);
+    decision(server, request, search, true).await
+}
+
+async fn search_action(State(server): Shared, request: Request) -> Response {
+    let search =
+        |s: &Server, snap: &Snapshot, body: &str| authzen::search(s, snap, Search::Action, body);
+    decision(server, request, search, true).await
+}
+
+async fn configuration(State(server): Shared) -> Response {
+    json(200, authzen::configuration(&server.public_url))
+}
+
+async fn live() -> Response {
+    json(200, "{\"status\":\"live\"}".into())
+}
+
+async fn ready(State(server): Shared) -> Response {
+    match server.current() {
+        Some(s) => json(
+            200,
+            serde_json::json!({"revision": s.revision, "status": "ready"}).to_string(),
+        ),
+        None => error(&ApiError::new(503, "no snapshot is loaded yet")),
+    }
+}
+
+async fn metrics(State(server): Shared) -> Response {
+    let snapshot = server.current();
+    let mut text = server.metrics.render(
+        snapshot
+            .as_ref()
+            .map(|s| (s.revision.as_str(), s.loaded_at)),
+    );
+    let dropped = server
+        .log
+        .dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let failed = server.log.failed.load(std::sync::atomic::Ordering::Relaxed);
+    text.push_str("# HELP mspl_decision_log_dropped_total Log lines dropped because the writer fell behind.\n");
+    text.push_str("# TYPE mspl_decision_log_dropped_total counter\n");
+    text.push_str(&format!("mspl_decision_log_dropped_total {dropped}\n"));
+    text.push_str("# HELP mspl_decision_log_failed_total Log lines the log file refused.\n");
+    text.push_str("# TYPE mspl_decision_log_failed_total counter\n");
+    text.push_str(&format!("mspl_decision_log_failed_total {failed}\n"));
+    let mut response = Response::new(Body::from(text));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+async fn status(State(server): Shared) -> Response {
+    json(200, super::reload::status_json(&server))
+}
+
+/// `POST /v1/reload`: only with an admin token, which the request must
+/// bear; answers when the reload has ended.
+async fn reload(State(server): Shared, request: Request) -> Response {
+    let Some(token) = &server.admin_token else {
+        return not_found().await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
+        return error(&ApiError::new(
+            401,
+            "POST /v1/reload needs `Authorization: Bearer <token>` with the admin token",
+        ));
+    }
+    let (tell, told) = tokio::sync::oneshot::channel();
+    if server.reloads.send(Trigger::Asked(tell)).await.is_err() {
+        return error(&ApiError::new(503, "the reloader has stopped"));
+    }
+    match told.await {
+        Ok(Outcome::Loaded(revision)) => json(
+            200,
+            serde_json::json!({"result": "loaded", "revision": revision}).to_string(),
+        ),
+        Ok(Outcome::Unchanged(revision)) => json(
+            200,
+            serde_json::json!({"result": "unchanged", "revision": revision}).to_string(),
+        ),
+        Ok(Outcome::Failed(message)) => error(&ApiError::new(
+            422,
+            format!("the new inputs were refused; the old snapshot keeps serving: {message}"),
+        )),
+        Err(_) => error(&ApiError::new(503, "the reloader has stopped")),
+    }
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn not_found() -> Response {
+    error(&ApiError::new(404, "no such endpoint"))
+}
+
+async fn method_not_allowed() -> Response {
+    error(&ApiError::new(
+        405,
+        "this endpoint does not take that method",
+    ))
+}

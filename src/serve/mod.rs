@@ -1,0 +1,371 @@
+//! `mspl serve`: a decision server over HTTP whose inputs change without a
+//! restart.
+//!
+//! - [`snapshot`]: the inputs read once, hashed into a revision and built
+//!   into a [`Snapshot`] (policy set, index, store, options).
+//! - [`decide`]: mspl's endpoints (`/v1/is_authorized`, batches, explain)
+//!   and the one place a decision is made, counted and logged.
+//! - [`authzen`]: the AuthZEN Authorization API 1.0 on the same decisions,
+//!   its searches answered by the audit engine.
+//! - [`http`]: the routes, bounded body reading, errors as JSON.
+//! - [`reload`]: inotify (debounced), a metadata poll, `SIGHUP`, `POST
+//!   /v1/reload` and bundle polling, all feeding one reloader that builds
+//!   the next snapshot off the request path and swaps it in at once.
+//! - [`bundle`]: `.tar.gz` bundles (`mspl bundle`, `--bundle URL`).
+//! - [`log`], [`metrics`]: the decision log and Prometheus counters.
+//!
+//! The serving snapshot sits behind an atomic pointer (`arc-swap`): a
+//! request takes the pointer once and decides on that snapshot to the
+//! end, whatever is swapped in meanwhile; a snapshot that fails to load
+//! never replaces the one serving.
+
+pub mod authzen;
+pub mod bundle;
+pub mod decide;
+pub mod http;
+pub mod log;
+pub mod metrics;
+pub mod reload;
+pub mod snapshot;
+
+use crate::limits::Limits;
+use arc_swap::ArcSwapOption;
+use metrics::{Metrics, ReloadResult};
+pub use snapshot::{Build, Inputs, Snapshot};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// Where the inputs come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Files and directories on this machine, watched for changes.
+    Files(Inputs),
+    /// A bundle polled over HTTP.
+    Bundle {
+        /// Its URL (`http://…`).
+        url: String,
+        /// How often to ask for it.
+        interval: Duration,
+    },
+}
+
+/// How changes to files are noticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watch {
+    /// inotify events, and a metadata poll for file systems without them.
+    Auto,
+    /// Only the metadata poll.
+    Poll,
+    /// Only `SIGHUP` and `POST /v1/reload`.
+    Off,
+}
+
+/// Everything `mspl serve` was told.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The inputs.
+    pub source: Source,
+    /// How snapshots are built.
+    pub build: Build,
+    /// The address to listen on.
+    pub addr: SocketAddr,
+    /// The base of the URLs the AuthZEN metadata lists (none: the listen
+    /// address).
+    pub public_url: Option<String>,
+    /// The most requests in one batch.
+    pub max_batch: usize,
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// How long one request may take, its body included.
+    pub request_timeout: Duration,
+    /// The bearer token of `POST /v1/reload` (none: no such endpoint).
+    pub admin_token: Option<String>,
+    /// The decision log: a file, `-` for standard output, none.
+    pub decision_log: Option<std::path::PathBuf>,
+    /// How file changes are noticed.
+    pub watch: Watch,
+    /// How often the metadata poll looks.
+    pub poll_interval: Duration,
+    /// How long after the last change event a reload waits.
+    pub debounce: Duration,
+}
+
+/// An error answer: a status and `{"error": {"message", …}}`.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// What is wrong.
+    pub message: String,
+    /// Where in the body, when known: line and column.
+    pub at: Option<(usize, usize)>,
+}
+
+impl ApiError {
+    /// A 400.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 400,
+            message: message.into(),
+            at: None,
+        }
+    }
+
+    /// A 413.
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 413,
+            message: message.into(),
+            at: None,
+        }
+    }
+
+    /// Any status.
+    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            at: None,
+        }
+    }
+
+    /// The same error located at `line`, `column` of the body.
+    pub fn at(mut self, line: usize, column: usize) -> ApiError {
+        self.at = Some((line, column));
+        self
+    }
+
+    /// The body: `{"error": {"message", "status", "line"?, "column"?}}`.
+    pub fn body(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Inner<'a> {
+            message: &'a str,
+            status: u16,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            line: Option<usize>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            column: Option<usize>,
+        }
+        #[derive(serde::Serialize)]
+        struct Outer<'a> {
+            error: Inner<'a>,
+        }
+        let body = Outer {
+            error: Inner {
+                message: &self.message,
+                status: self.status,
+                line: self.at.map(|a| a.0),
+                column: self.at.map(|a| a.1),
+            },
+        };
+        serde_json::to_string(&body).unwrap_or_default()
+    }
+}
+
+/// Unique decision and batch ids: a random prefix per process and a count.
+#[derive(Debug)]
+pub struct IdGen {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl IdGen {
+    /// A generator with a fresh random prefix.
+    pub fn new() -> IdGen {
+        let mut seed = [0u8; 8];
+        let random = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed));
+        if random.is_err() {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64;
+            seed = (now ^ u64::from(std::process::id()).rotate_left(32)).to_le_bytes();
+        }
+        IdGen {
+            prefix: snapshot::hex(&seed),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// The next id.
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n:012x}", self.prefix)
+    }
+}
+
+impl Default for IdGen {
+    fn default() -> IdGen {
+        IdGen::new()
+    }
+}
+
+/// The last reload's end, for `/v1/status`.
+#[derive(Clone, Debug, Default)]
+pub struct ReloadStatus {
+    /// When the last reload ended and how.
+    pub last: Option<(SystemTime, ReloadResult)>,
+    /// The last refusal, until a later snapshot loads: when and why.
+    pub error: Option<(SystemTime, String)>,
+}
+
+/// The running server's state, shared by every request.
+pub struct Server {
+    snapshot: ArcSwapOption<Snapshot>,
+    /// The counters.
+    pub metrics: Metrics,
+    /// The decision log.
+    pub log: log::DecisionLog,
+    /// Decision and batch ids.
+    pub ids: IdGen,
+    /// The limits of request bodies (JSON nesting, data size).
+    pub limits: Limits,
+    /// The most requests in a batch.
+    pub max_batch: usize,
+    /// The largest body.
+    pub max_body_bytes: usize,
+    /// How long a request may take.
+    pub request_timeout: Duration,
+    /// The reload endpoint's token.
+    pub admin_token: Option<String>,
+    /// The base URL of the AuthZEN metadata.
+    pub public_url: String,
+    /// What the last reload did.
+    pub status: Mutex<ReloadStatus>,
+    /// Where reload requests go.
+    pub reloads: tokio::sync::mpsc::Sender<reload::Trigger>,
+    /// Where the inputs come from (for status).
+    pub source: Source,
+}
+
+impl Server {
+    /// The serving snapshot, held for as long as the caller keeps it.
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full()
+    }
+
+    /// Swaps `next` in: requests from now on decide on it.
+    pub fn install(&self, next: Snapshot) {
+        self.snapshot.store(Some(Arc::new(next)));
+    }
+}
+
+/// A timestamped line on standard error: the server's own log.
+pub fn note(message: &str) {
+    eprintln!("{} mspl serve: {message}", log::rfc3339(SystemTime::now()));
+}
+
+/// Runs the server until `SIGTERM` or `SIGINT`, then drains: 0 after a
+/// clean drain, 1 when the inputs do not load at start or the address
+/// cannot be bound.
+pub fn run(config: Config) -> i32 {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the server's runtime: {e}");
+            return 1;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> i32 {
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    let log = match &config.decision_log {
+        None => log::DecisionLog::off(),
+        Some(path) if path.as_os_str() == "-" => log::DecisionLog::to(Box::new(std::io::stdout())),
+        Some(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => log::DecisionLog::to(Box::new(f)),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot open the decision log {}: {}",
+                    path.display(),
+                    crate::files::read::io_message(&e)
+                );
+                return 1;
+            }
+        },
+    };
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "error: cannot listen on {}: {}",
+                config.addr,
+                crate::files::read::io_message(&e)
+            );
+            return 1;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(config.addr);
+    let server = Arc::new(Server {
+        snapshot: ArcSwapOption::empty(),
+        metrics: Metrics::default(),
+        log,
+        ids: IdGen::new(),
+        limits: config.build.options.limits,
+        max_batch: config.max_batch,
+        max_body_bytes: config.max_body_bytes,
+        request_timeout: config.request_timeout,
+        admin_token: config.admin_token.clone(),
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}")),
+        status: Mutex::new(ReloadStatus::default()),
+        reloads: sender,
+        source: config.source.clone(),
+    });
+    let reloader = reload::Reloader::new(server.clone(), &config);
+    if let Err(code) = reloader.first_load().await {
+        return code;
+    }
+    let tasks = reloader.start(receiver, &config);
+    note(&format!("listening on http://{local}"));
+    let app = http::router(server.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    for task in tasks {
+        task.abort();
+    }
+    let code = match served {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: the server stopped: {e}");
+            1
+        }
+    };
+    server.log.close();
+    note("drained; stopped");
+    code
+}
+
+/// Resolves at the first `SIGTERM` or `SIGINT`.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+    note("shutting down: draining requests in flight");
+}
