@@ -377,12 +377,10 @@ fn watch_files(
 /// and modification times; a difference triggers a reload (which then
 /// compares contents).
 async fn poll_files(inputs: Inputs, interval: Duration, sender: mpsc::Sender<Trigger>) {
-    let look = move || fingerprint(&inputs);
-    let look = Arc::new(look);
-    let mut last = {
-        let look = look.clone();
-        tokio::task::spawn_blocking(move || look()).await.ok()
-    };
+    let look = Arc::new(move || fingerprint(&inputs));
+    // None at first, so the first look triggers a check: a change between
+    // the first load and this task's start is not missed.
+    let mut last = None;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -390,7 +388,7 @@ async fn poll_files(inputs: Inputs, interval: Duration, sender: mpsc::Sender<Tri
         tick.tick().await;
         let look = look.clone();
         let now = tokio::task::spawn_blocking(move || look()).await.ok();
-        if now != last {
+        if now.is_some() && now != last {
             last = now;
             let _ = sender.try_send(Trigger::Poll);
         }
