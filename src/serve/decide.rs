@@ -141,8 +141,13 @@ impl Server {
 
 /// `POST /v1/is_authorized`.
 pub fn is_authorized(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
-    let value = parse_body(server, body)?;
-    let asked = read_request(server, snapshot, &value, "")?;
+    let asked = match super::fast::request(body, &snapshot.set.schema, &server.limits) {
+        Some(request) => Asked {
+            request,
+            store: Cow::Borrowed(&snapshot.entities),
+        },
+        None => read_request(server, snapshot, &parse_body(server, body)?, "")?,
+    };
     let (response, id) = server.decide(snapshot, asked, None);
     Ok(answer_json(&response, None, &id, &snapshot.revision))
 }
@@ -179,6 +184,44 @@ pub fn explain_request(
 /// `{"batch_id", "revision", "results": […]}`, in order, every request
 /// judged on the same snapshot.
 pub fn batch(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
+    let asked = match super::fast::batch(body, &snapshot.set.schema, &server.limits) {
+        Some(requests) => requests
+            .into_iter()
+            .map(|request| Asked {
+                request,
+                store: Cow::Borrowed(&snapshot.entities),
+            })
+            .collect(),
+        None => read_batch(server, snapshot, body)?,
+    };
+    if asked.len() > server.max_batch {
+        return Err(too_many(asked.len(), server.max_batch));
+    }
+    let batch_id: Arc<str> = server.ids.next().into();
+    let mut out = String::with_capacity(64 + asked.len() * 96);
+    out.push_str("{\"batch_id\":");
+    out.push_str(&Json::from(&*batch_id).to_string());
+    out.push_str(",\"revision\":");
+    out.push_str(&Json::from(snapshot.revision.as_str()).to_string());
+    out.push_str(",\"results\":[");
+    for (i, a) in asked.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let (response, id) = server.decide(snapshot, a, Some(&batch_id));
+        out.push_str(&answer_json(&response, None, &id, &snapshot.revision));
+    }
+    out.push_str("]}");
+    Ok(out)
+}
+
+/// A batch's requests by the plain path, every problem named with the
+/// request's index.
+fn read_batch<'s>(
+    server: &Server,
+    snapshot: &'s Snapshot,
+    body: &str,
+) -> Result<Vec<Asked<'s>>, ApiError> {
     let value = parse_body(server, body)?;
     let Json::Object(object) = &value else {
         return Err(ApiError::bad_request(
@@ -196,35 +239,21 @@ pub fn batch(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String,
         ));
     };
     if requests.len() > server.max_batch {
-        return Err(ApiError::too_large(format!(
-            "the batch holds {} requests, more than the limit of {} (--max-batch)",
-            requests.len(),
-            server.max_batch
-        )));
+        return Err(too_many(requests.len(), server.max_batch));
     }
     // Read them all first: a bad request refuses the batch before any is
     // decided or logged.
-    let asked = requests
+    requests
         .iter()
         .enumerate()
         .map(|(i, r)| read_request(server, snapshot, r, &format!("requests[{i}]: ")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let batch_id: Arc<str> = server.ids.next().into();
-    let mut out = String::with_capacity(64 + asked.len() * 96);
-    out.push_str("{\"batch_id\":");
-    out.push_str(&Json::from(&*batch_id).to_string());
-    out.push_str(",\"revision\":");
-    out.push_str(&Json::from(snapshot.revision.as_str()).to_string());
-    out.push_str(",\"results\":[");
-    for (i, a) in asked.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let (response, id) = server.decide(snapshot, a, Some(&batch_id));
-        out.push_str(&answer_json(&response, None, &id, &snapshot.revision));
-    }
-    out.push_str("]}");
-    Ok(out)
+        .collect()
+}
+
+fn too_many(count: usize, limit: usize) -> ApiError {
+    ApiError::too_large(format!(
+        "the batch holds {count} requests, more than the limit of {limit} (--max-batch)"
+    ))
 }
 
 /// One answer as JSON text.

@@ -4,7 +4,8 @@
 //! - [`snapshot`]: the inputs read once, hashed into a revision and built
 //!   into a [`Snapshot`] (policy set, index, store, options).
 //! - [`decide`]: mspl's endpoints (`/v1/is_authorized`, batches, explain)
-//!   and the one place a decision is made, counted and logged.
+//!   and the one place a decision is made, counted and logged; [`fast`]
+//!   reads the common request shape without a JSON tree.
 //! - [`authzen`]: the AuthZEN Authorization API 1.0 on the same decisions,
 //!   its searches answered by the audit engine.
 //! - [`http`]: the routes, bounded body reading, errors as JSON.
@@ -22,6 +23,7 @@
 pub mod authzen;
 pub mod bundle;
 pub mod decide;
+pub mod fast;
 pub mod http;
 pub mod log;
 pub mod metrics;
@@ -274,10 +276,31 @@ pub fn run(config: Config) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(serve(config))
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(config.addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot listen on {}: {}",
+                    config.addr,
+                    crate::files::read::io_message(&e)
+                );
+                return 1;
+            }
+        };
+        serve_on(config, listener, shutdown_signal()).await
+    })
 }
 
-async fn serve(config: Config) -> i32 {
+/// Serves on `listener` until `shutdown` resolves, then drains: the
+/// server of [`run`] for callers with their own runtime, listener and
+/// stop (benchmarks, embedding). 0 after a clean drain, 1 when the inputs
+/// do not load.
+pub async fn serve_on(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> i32 {
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     let log = match &config.decision_log {
         None => log::DecisionLog::off(),
@@ -297,17 +320,6 @@ async fn serve(config: Config) -> i32 {
                 return 1;
             }
         },
-    };
-    let listener = match tokio::net::TcpListener::bind(config.addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "error: cannot listen on {}: {}",
-                config.addr,
-                crate::files::read::io_message(&e)
-            );
-            return 1;
-        }
     };
     let local = listener.local_addr().unwrap_or(config.addr);
     let server = Arc::new(Server {
@@ -336,7 +348,7 @@ async fn serve(config: Config) -> i32 {
     note(&format!("listening on http://{local}"));
     let app = http::router(server.clone());
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await;
     for task in tasks {
         task.abort();
