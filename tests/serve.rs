@@ -369,44 +369,33 @@ fn reload_exists_only_with_a_token_never_one_on_the_command_line() {
     assert_eq!(code, 1, "{stderr}");
 }
 
+/// `mspl serve ARGS` exits 1 at start, saying `says`.
+fn refused_at_start(args: &[&str], says: &str) {
+    let mut all = vec!["serve", "--addr", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let (code, _, stderr) = mspl(&all);
+    assert_eq!(code, 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(says), "{args:?}: {stderr}");
+}
+
 #[test]
 fn inputs_that_do_not_load_at_start_exit_1_with_the_diagnostics() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.cedar");
     std::fs::write(&bad, "permit(principal, action, resource) when { 1 + };\n").unwrap();
-    let (code, _, stderr) = mspl(&[
-        "serve",
-        "-p",
-        bad.to_str().unwrap(),
-        "--addr",
-        "127.0.0.1:0",
-    ]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("bad.cedar:1:"), "{stderr}");
-    let (code, _, stderr) = mspl(&[
-        "serve",
-        "-p",
-        MS,
-        "--entities",
+    refused_at_start(&["-p", bad.to_str().unwrap()], "bad.cedar:1:");
+    refused_at_start(
+        &["-p", MS, "--entities", "/no/such/file.json"],
         "/no/such/file.json",
-        "--addr",
-        "127.0.0.1:0",
-    ]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("/no/such/file.json"), "{stderr}");
+    );
     // --validate refuses what validation refuses.
     let typo = dir.path().join("typo.mspl");
     std::fs::write(&typo, "entity User { level: Long };\naction view appliesTo { principal: User, resource: User };\npermit(principal, action, resource) when { principal.levle > 1 };\n").unwrap();
-    let (code, _, stderr) = mspl(&[
-        "serve",
-        "-p",
-        typo.to_str().unwrap(),
-        "--validate",
-        "--addr",
-        "127.0.0.1:0",
-    ]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("levle"), "{stderr}");
+    refused_at_start(&["-p", typo.to_str().unwrap(), "--validate"], "levle");
+    // An address that cannot be bound.
+    let (code, _, stderr) = mspl(&["serve", "-p", MS, "--addr", "192.0.2.1:80"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot listen on 192.0.2.1:80"), "{stderr}");
 }
 
 #[test]
@@ -762,4 +751,93 @@ fn sigterm_drains_a_request_in_flight() {
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("drained"), "{stderr}");
+}
+
+#[test]
+fn mangled_bodies_get_a_2xx_or_4xx_never_a_5xx() {
+    let server = Served::start(&[
+        "-p",
+        MS,
+        "--entities",
+        ENTITIES,
+        "--max-body-bytes",
+        "65536",
+    ]);
+    let good = lines(&std::fs::read_to_string(REQUESTS).unwrap())[2].to_string();
+    let zen = r#"{"subject": {"type": "RamUser", "id": "user-01"}, "action": {"name": "page.view"}, "resource": {"type": "Page", "id": "project-a/models"}, "context": {}, "evaluations": [{}], "page": {"limit": 2}}"#;
+    let batch = format!("{{\"requests\": [{good}, {good}]}}");
+    let endpoints = [
+        ("/v1/is_authorized", good.as_str()),
+        ("/v1/batch_is_authorized", batch.as_str()),
+        ("/v1/explain", good.as_str()),
+        ("/access/v1/evaluation", zen),
+        ("/access/v1/evaluations", zen),
+        ("/access/v1/search/subject", zen),
+        ("/access/v1/search/resource", zen),
+        ("/access/v1/search/action", zen),
+    ];
+    // A small deterministic generator: cut, duplicate, flip and splice bytes.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let pieces: [&[u8]; 8] = [
+        b"{",
+        b"}",
+        b"[",
+        b"\"",
+        b"null",
+        b"\\u0000",
+        b"\xff",
+        b"{\"__entity\": ",
+    ];
+    let mut conn = server.connect();
+    let mut seen = std::collections::BTreeMap::new();
+    for round in 0..400 {
+        let (path, body) = endpoints[round % endpoints.len()];
+        let mut bytes = body.as_bytes().to_vec();
+        for _ in 0..1 + next(4) {
+            let at = next(bytes.len() + 1);
+            match next(4) {
+                0 => bytes.truncate(at),
+                1 => {
+                    let piece = pieces[next(pieces.len())];
+                    bytes.splice(at..at, piece.iter().copied());
+                }
+                2 if at < bytes.len() => bytes[at] ^= 1 << next(8),
+                _ => {
+                    let copy = bytes[at..].to_vec();
+                    bytes.extend_from_slice(&copy);
+                }
+            }
+        }
+        let reply = match conn.try_send("POST", path, &[], &bytes) {
+            Ok(r) => r,
+            Err(_) => {
+                conn = server.connect();
+                conn.send("POST", path, &[], &bytes)
+            }
+        };
+        assert!(
+            reply.status == 200 || (400..500).contains(&reply.status),
+            "{path} {:?}: {} {}",
+            String::from_utf8_lossy(&bytes),
+            reply.status,
+            reply.body
+        );
+        if reply.status != 200 {
+            assert!(
+                reply.json()["error"]["message"].is_string(),
+                "{}",
+                reply.body
+            );
+        }
+        *seen.entry(reply.status).or_insert(0) += 1;
+    }
+    assert!(seen.get(&400).copied().unwrap_or(0) > 100, "{seen:?}");
+    assert!(seen.get(&200).copied().unwrap_or(0) > 10, "{seen:?}");
+    assert_eq!(server.get("/health/ready").status, 200);
 }

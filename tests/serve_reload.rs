@@ -545,3 +545,31 @@ fn tarball(entries: &[(&str, &str)]) -> Vec<u8> {
         .unwrap();
     bytes
 }
+
+#[test]
+fn writes_beside_the_inputs_that_are_no_input_trigger_nothing() {
+    let world = World::new();
+    let log = world.arg("decisions.jsonl");
+    let server = world.serve(&["--decision-log", &log]);
+    let mut conn = server.connect();
+    let body = request("alice", "view");
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        conn.send("POST", "/v1/is_authorized", &[], body.as_bytes());
+        std::fs::write(world.path("notes.txt"), "not a policy").unwrap();
+        std::fs::write(world.path("policies/README.md"), "not a policy").unwrap();
+    }
+    let metrics = server.get("/metrics").body;
+    let unchanged: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mspl_reloads_total{result=\"unchanged\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The poll's first look, at most.
+    assert!(
+        unchanged <= 1,
+        "{unchanged} reloads for files that are no input:\n{metrics}"
+    );
+    assert!(std::fs::read_to_string(&log).unwrap().lines().count() > 10);
+}

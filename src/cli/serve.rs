@@ -68,7 +68,16 @@ pub struct ServeArgs {
     /// How long a reload waits after the last change event, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 50)]
     pub debounce_ms: u64,
-    /// Refuse a snapshot (at start: exit 1) whose policies or entities fail validation.
+    /// How snapshots are built.
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+}
+
+/// How a snapshot is built, for `serve` and `bundle` alike.
+#[derive(clap::Args, Debug)]
+pub struct SnapshotArgs {
+    /// Refuse a snapshot (at start: exit 1) or a bundle whose policies or
+    /// entities fail validation.
     #[arg(long)]
     pub validate: bool,
     /// Cedar's semantics: erroring policies are skipped, ids are `policyN`.
@@ -90,21 +99,16 @@ pub enum WatchArg {
     Off,
 }
 
-/// How `--cedar`, the formats and the limits build snapshots.
-fn build(
-    inputs: &super::policy_args::PolicyInputs,
-    cedar: bool,
-    validate: bool,
-    limits: crate::limits::Limits,
-) -> Build {
+/// How `--cedar`, `--validate`, the formats and the limits build snapshots.
+fn build(inputs: &super::policy_args::PolicyInputs, args: &SnapshotArgs) -> Build {
     Build {
-        ids: IdScheme::cedar(cedar),
+        ids: IdScheme::cedar(args.cedar),
         options: Options {
-            errors: ErrorMode::cedar(cedar),
-            limits,
+            errors: ErrorMode::cedar(args.cedar),
+            limits: args.limits.limits(),
             plain: false,
         },
-        validate,
+        validate: args.validate,
         policy_format: inputs.policy_source(),
         schema_format: inputs.schema_source(),
     }
@@ -168,12 +172,7 @@ pub fn run(args: &ServeArgs) -> Outcome {
     };
     let config = Config {
         source,
-        build: build(
-            &args.inputs,
-            args.cedar,
-            args.validate,
-            args.limits.limits(),
-        ),
+        build: build(&args.inputs, &args.snapshot),
         addr: args.addr,
         public_url: args.public_url.clone(),
         max_batch: args.max_batch,
@@ -200,22 +199,16 @@ pub struct BundleArgs {
     /// The bundle to write (`.tar.gz`), replaced atomically.
     #[arg(short = 'o', long)]
     pub out: PathBuf,
-    /// Refuse a bundle whose policies or entities fail validation.
-    #[arg(long)]
-    pub validate: bool,
-    /// Cedar's semantics (policy ids `policyN`), as the server will use.
-    #[arg(long)]
-    pub cedar: bool,
-    /// The limits in force.
+    /// How the bundle is checked (as the server will build it).
     #[command(flatten)]
-    pub limits: super::limit_args::LimitArgs,
+    pub snapshot: SnapshotArgs,
 }
 
 /// Runs `mspl bundle`: 0 written (its revision on stdout), 1 bad input.
 pub fn run_bundle(args: &BundleArgs) -> Outcome {
     let mut out = Outcome::default();
     let inputs = super::policy_args::PolicyInputs::default();
-    let build = build(&inputs, args.cedar, args.validate, args.limits.limits());
+    let build = build(&inputs, &args.snapshot);
     match serve::bundle::make(&args.dir, &build) {
         Ok((bytes, revision)) => match crate::files::write_bytes(&args.out, &bytes) {
             Ok(()) => {

@@ -10,10 +10,9 @@
 //! URL` polls for it with `If-None-Match`, so an unchanged bundle costs a
 //! 304.
 
-use super::snapshot::{self, Build, LoadError, Role, SourceFile};
+use super::snapshot::{self, Build, Inputs, LoadError, Role, SourceFile};
 use crate::diag::Diagnostic;
 use crate::files::walk::{has_extension, POLICY_EXTENSIONS};
-use crate::files::{collect_files, read_text, Collected, TextKind};
 use crate::limits::Limits;
 use std::io::Read;
 use std::path::Path;
@@ -21,8 +20,10 @@ use std::path::Path;
 /// The manifest's name in a bundle.
 pub const MANIFEST: &str = "manifest.json";
 
-/// The files of a bundle folder `dir`, read as a bundle holds them.
-pub fn read_dir(dir: &Path, limits: &Limits) -> Result<Vec<SourceFile>, Vec<Diagnostic>> {
+/// The inputs of a bundle folder `dir` (`policies/`, and `schema/`,
+/// `entities.json`, `links.json` where they exist): read as files given by
+/// flags are, they get the keys a bundle of them has.
+pub fn inputs_of(dir: &Path) -> Result<Inputs, Vec<Diagnostic>> {
     let policies = dir.join("policies");
     if !policies.is_dir() {
         return Err(vec![Diagnostic::plain(format!(
@@ -34,68 +35,15 @@ pub fn read_dir(dir: &Path, limits: &Limits) -> Result<Vec<SourceFile>, Vec<Diag
                 .into(),
         ))]);
     }
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
-    for (role, folder) in [(Role::Policies, "policies"), (Role::Schema, "schema")] {
-        let root = dir.join(folder);
-        if !root.exists() {
-            continue;
-        }
-        let mut found = Collected::new();
-        if let Err(e) = collect_files(&root, &mut found) {
-            problems.push(Diagnostic::unreadable(
-                &root.display().to_string(),
-                &e.into(),
-            ));
-            continue;
-        }
-        for path in found.files {
-            let key = path
-                .strip_prefix(&root)
-                .unwrap_or(&path)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            let kind = if has_extension(&path, &["json"]) {
-                TextKind::Data
-            } else {
-                TextKind::Policy
-            };
-            match read_text(&path, limits.max_policy_file_bytes, kind) {
-                Ok(text) => files.push(SourceFile {
-                    role,
-                    key,
-                    name: path.display().to_string(),
-                    text,
-                }),
-                Err(e) => problems.push(Diagnostic::unreadable(&path.display().to_string(), &e)),
-            }
-        }
-    }
-    for (role, name) in [
-        (Role::Entities, "entities.json"),
-        (Role::Links, "links.json"),
-    ] {
-        let path = dir.join(name);
-        if !path.exists() {
-            continue;
-        }
-        match read_text(&path, limits.max_data_file_bytes, TextKind::Data) {
-            Ok(text) => files.push(SourceFile {
-                role,
-                key: name.into(),
-                name: path.display().to_string(),
-                text,
-            }),
-            Err(e) => problems.push(Diagnostic::unreadable(&path.display().to_string(), &e)),
-        }
-    }
-    if problems.is_empty() {
-        Ok(files)
-    } else {
-        Err(problems)
-    }
+    let present = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
+    Ok(Inputs {
+        policies: vec![policies],
+        schemas: present("schema").into_iter().collect(),
+        links: present("links.json").into_iter().collect(),
+        entities: present("entities.json"),
+        policy_format: None,
+        schema_format: None,
+    })
 }
 
 /// A file's path inside a bundle.
@@ -110,7 +58,7 @@ fn bundle_path(file: &SourceFile) -> String {
 /// `.tar.gz` bytes (entries sorted, times and owners zeroed, so the same
 /// files give the same bytes) and its revision.
 pub fn make(dir: &Path, build: &Build) -> Result<(Vec<u8>, String), LoadError> {
-    let files = read_dir(dir, &build.options.limits)?;
+    let files = inputs_of(dir)?.read(&build.options)?;
     let revision = snapshot::revision(&files);
     build.snapshot(files.clone(), revision.clone())?;
     let mut entries: Vec<(String, Vec<u8>)> = files

@@ -12,6 +12,7 @@
 use super::metrics::ReloadResult;
 use super::snapshot::{self, Build, Inputs};
 use super::{bundle, note, Config, ReloadStatus, Server, Source, Watch};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
@@ -343,34 +344,63 @@ async fn on_sighup(sender: mpsc::Sender<Trigger>) {
 
 /// Watches the inputs' roots with inotify: a directory recursively, a
 /// file through its folder (so that an editor's replace-by-rename is
-/// seen). Reads (access events) are no change, or a reload's own reading
-/// would trigger the next.
+/// seen). Only events on inputs count: a policy file below a watched
+/// directory, or a file given by name (not, say, the decision log written
+/// beside the entity file); reads (access events) are no change, or a
+/// reload's own reading would trigger the next.
 fn watch_files(
     inputs: &Inputs,
     sender: mpsc::Sender<Trigger>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::{EventKind, RecursiveMode, Watcher};
+    let roots = inputs.roots();
+    let dirs: Vec<PathBuf> = roots
+        .iter()
+        .filter(|r| r.is_dir())
+        .map(|r| plain(r))
+        .collect();
+    let files: Vec<PathBuf> = roots
+        .iter()
+        .filter(|r| !r.is_dir())
+        .map(|r| plain(r))
+        .collect();
+    let is_input = move |path: &Path| {
+        let path = plain(path);
+        files.contains(&path)
+            || (dirs.iter().any(|d| path.starts_with(d))
+                && crate::files::walk::has_extension(&path, crate::files::walk::POLICY_EXTENSIONS))
+    };
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
-            Ok(e) => !matches!(e.kind, EventKind::Access(_)),
+            Ok(e) => {
+                !matches!(e.kind, EventKind::Access(_))
+                    && (e.paths.is_empty() || e.paths.iter().any(|p| is_input(p)))
+            }
             Err(_) => true,
         };
         if relevant {
             let _ = sender.try_send(Trigger::Changed);
         }
     })?;
-    for root in inputs.roots() {
+    for root in &roots {
         if root.is_dir() {
-            watcher.watch(&root, RecursiveMode::Recursive)?;
+            watcher.watch(root, RecursiveMode::Recursive)?;
         } else {
             let folder = match root.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => std::path::PathBuf::from("."),
+                _ => PathBuf::from("."),
             };
             watcher.watch(&folder, RecursiveMode::NonRecursive)?;
         }
     }
     Ok(watcher)
+}
+
+/// `path` without `.` components, so that `./a` and `a` compare equal.
+fn plain(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// The metadata poll: every `interval`, the inputs' paths, sizes, inodes
