@@ -173,20 +173,8 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
     if let Some(path) = &args.requests {
         let text = read(path)?;
         let name = path.display().to_string();
-        // A line is a request, or a line of `mspl serve`'s decision log
-        // (the request under `"request"`).
         return json_lines(&name, &text, |origin, body, number| {
-            if let Some(inner) = logged_request(origin, body, &limits) {
-                return json::request_from_json(&inner, &set.schema).map_err(|m| {
-                    let mut d = Diagnostic::plain(format!("line {number}: in `request`: {m}"));
-                    d.file = Some(name.clone());
-                    d.line = Some(number);
-                    d.column = Some(1);
-                    Box::new(d)
-                });
-            }
-            json::request_from_text_with(origin, body, &set.schema, &limits)
-                .map_err(|e| Box::new(Diagnostic::from(&e)))
+            request_line(origin, body, number, &set.schema, &limits)
         });
     }
     let vars = &args.vars;
@@ -321,18 +309,31 @@ pub fn read_log(
     let text = read_data(path, limits)?;
     let name = path.display().to_string();
     let (requests, _) = json_lines(&name, &text, |origin, body, number| {
-        let j =
-            json::parse_json(origin, body, limits).map_err(|e| Box::new(Diagnostic::from(&e)))?;
-        let inner = j.get("request").filter(|r| r.is_object()).unwrap_or(&j);
-        json::request_from_json(inner, schema).map_err(|m| {
-            let mut d = Diagnostic::plain(format!("line {number}: {m}"));
-            d.file = Some(name.clone());
+        request_line(origin, body, number, schema, limits)
+    })?;
+    Ok(requests)
+}
+
+/// One line of a batch (line `number`): a request, or a line of `mspl
+/// serve`'s decision log (the request under `"request"`).
+fn request_line(
+    origin: &Origin,
+    body: &str,
+    number: usize,
+    schema: &crate::schema::Schema,
+    limits: &Limits,
+) -> Result<Request, Box<Diagnostic>> {
+    if let Some(inner) = logged_request(origin, body, limits) {
+        return json::request_from_json(&inner, schema).map_err(|m| {
+            let mut d = Diagnostic::plain(format!("line {number}: in `request`: {m}"));
+            d.file = Some(origin.file.to_string());
             d.line = Some(number);
             d.column = Some(1);
             Box::new(d)
-        })
-    })?;
-    Ok(requests)
+        });
+    }
+    json::request_from_text_with(origin, body, schema, limits)
+        .map_err(|e| Box::new(Diagnostic::from(&e)))
 }
 
 /// The request of a decision-log line (an object with an object under
