@@ -841,3 +841,40 @@ fn mangled_bodies_get_a_2xx_or_4xx_never_a_5xx() {
     assert!(seen.get(&200).copied().unwrap_or(0) > 10, "{seen:?}");
     assert_eq!(server.get("/health/ready").status, 200);
 }
+
+#[test]
+fn a_slow_body_times_out_and_a_chunked_one_is_bounded_too() {
+    let server = Served::start(&[
+        "-p",
+        MS,
+        "--request-timeout-ms",
+        "300",
+        "--max-body-bytes",
+        "1000",
+    ]);
+    let mut conn = server.connect();
+    conn.write_raw(
+        b"POST /v1/is_authorized HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"princ",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let reply = conn.read_reply().unwrap();
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--request-timeout-ms"));
+    // No Content-Length: the limit is found while reading.
+    let mut conn = server.connect();
+    let chunk = "x".repeat(600);
+    let raw = format!(
+        "POST /v1/is_authorized HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len(),
+        chunk.len()
+    );
+    conn.write_raw(raw.as_bytes()).unwrap();
+    let reply = conn.read_reply().unwrap();
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert_eq!(server.get("/health/live").status, 200);
+}
