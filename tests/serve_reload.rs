@@ -573,3 +573,48 @@ fn writes_beside_the_inputs_that_are_no_input_trigger_nothing() {
     );
     assert!(std::fs::read_to_string(&log).unwrap().lines().count() > 10);
 }
+
+#[test]
+fn post_reload_answers_when_the_reload_ended_and_says_why_it_refused() {
+    let world = World::new();
+    world.write("token", "t0ken\n");
+    let token = world.arg("token");
+    let server = world.serve(&["--watch", "off", "--admin-token-file", &token]);
+    let reload = |s: &Served| {
+        s.connect().send(
+            "POST",
+            "/v1/reload",
+            &[("Authorization", "Bearer t0ken")],
+            b"",
+        )
+    };
+    let first = revision(&server);
+    assert_eq!(reload(&server).json()["result"], "unchanged");
+    world.write(
+        "policies/main.cedar",
+        "forbid(principal, action, resource) when { ( };\n",
+    );
+    let refused = reload(&server);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let message = refused.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("main.cedar:1:"), "{message}");
+    assert!(message.contains("old snapshot keeps serving"), "{message}");
+    // Asked again with the same broken file: refused again, for the same reason.
+    let again = reload(&server);
+    assert_eq!(again.status, 422);
+    assert!(again.body.contains("main.cedar:1:"));
+    assert_eq!(revision(&server), first);
+    world.write("policies/main.cedar", POLICIES);
+    let loaded = reload(&server);
+    assert_eq!(loaded.status, 200);
+    // The mended file is the original one: its revision serves again.
+    assert_eq!(loaded.json()["result"], "unchanged");
+    world.write("policies/main.cedar", &format!("{POLICIES}// a comment\n"));
+    let loaded = reload(&server).json();
+    assert_eq!(loaded["result"], "loaded");
+    assert_eq!(loaded["revision"].as_str().unwrap(), revision(&server));
+    assert_ne!(revision(&server), first);
+}
