@@ -10,25 +10,23 @@
 //!
 //! Run by `cargo test` (without `--bench`), it does a small smoke run.
 
-use lsp_server::{Connection, Message, Notification, Request, RequestId};
+#[path = "../tests/support/lsp_wire.rs"]
+mod lsp_wire;
+
+use lsp_server::Message;
+use lsp_wire::Wire;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 struct Client {
-    conn: Connection,
-    server: Option<std::thread::JoinHandle<i32>>,
-    next: i32,
+    wire: Wire,
 }
 
 impl Client {
     fn start(root: &Path) -> Client {
-        let (server, conn) = Connection::memory();
-        let handle = std::thread::spawn(move || mspl::lsp::serve(server));
         let mut c = Client {
-            conn,
-            server: Some(handle),
-            next: 0,
+            wire: Wire::start(),
         };
         let uri = format!("file://{}", root.display());
         c.request(
@@ -40,28 +38,13 @@ impl Client {
     }
 
     fn notify(&self, method: &str, params: Value) {
-        self.conn
-            .sender
-            .send(Message::Notification(Notification::new(
-                method.into(),
-                params,
-            )))
-            .expect("sent");
+        self.wire.notify(method, params);
     }
 
     fn request(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let id = RequestId::from(self.next);
-        self.conn
-            .sender
-            .send(Message::Request(Request::new(
-                id.clone(),
-                method.into(),
-                params,
-            )))
-            .expect("sent");
+        let id = self.wire.send(method, params);
         loop {
-            match self.conn.receiver.recv().expect("an answer") {
+            match self.wire.recv() {
                 Message::Response(r) if r.id == id => return r.result.unwrap_or_default(),
                 _ => {}
             }
@@ -71,7 +54,7 @@ impl Client {
     /// Waits for the diagnostics of `uri`.
     fn diagnostics_of(&self, uri: &str) -> Value {
         loop {
-            if let Message::Notification(n) = self.conn.receiver.recv().expect("a notification") {
+            if let Message::Notification(n) = self.wire.recv() {
                 if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri {
                     return n.params;
                 }
@@ -81,8 +64,7 @@ impl Client {
 
     fn stop(mut self) {
         self.request("shutdown", Value::Null);
-        self.notify("exit", Value::Null);
-        let _ = self.server.take().map(|h| h.join());
+        self.wire.exit();
     }
 }
 

@@ -29,6 +29,9 @@
 //! decisions, and their misses are listed in the same file as
 //! `<test file>#shouldValidate` and `<test file>#<request index>:validateRequest`.
 
+#[path = "support/shared_data.rs"]
+mod shared_data;
+
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -174,21 +177,9 @@ fn corpus() {
     finish("corpus-tests/", &report, &cases, &everything);
 }
 
-/// `../shared/cedar-integration-tests`, or `None` (after saying so) when
-/// it is absent outside CI.
+/// The suite, or `None` (after saying so) when it is absent outside CI.
 fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cedar-integration-tests");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "`{}` is missing; CI must have the shared data",
-            dir.display()
-        );
-    }
-    eprintln!("skipping Cedar conformance: `{}` is absent", dir.display());
-    None
+    shared_data::cedar_suite(Path::new(env!("CARGO_MANIFEST_DIR")), "Cedar conformance")
 }
 
 /// Whether `MSPL_CONFORMANCE_FILTER` (if set) selects the test `name`.

@@ -4,16 +4,18 @@
 //! order (`tests/cases/lsp/`); the real binary over stdio; and random
 //! edits that must never stop the server answering.
 
-use lsp_server::{Connection, Message, Notification, Request, RequestId};
+#[path = "support/lsp_wire.rs"]
+mod lsp_wire;
+
+use lsp_server::{Connection, Message, Notification, Request};
+use lsp_wire::Wire;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
 /// A client for a server running on its own thread.
 struct Client {
-    conn: Connection,
-    server: Option<std::thread::JoinHandle<i32>>,
-    next: i32,
+    wire: Wire,
     /// What the server sent, in order, with the root replaced by `{root}`.
     transcript: Vec<Value>,
     root: String,
@@ -21,12 +23,8 @@ struct Client {
 
 impl Client {
     fn start(root: &Path, capabilities: Value) -> Client {
-        let (server, client) = Connection::memory();
-        let handle = std::thread::spawn(move || mspl::lsp::serve(server));
         let mut c = Client {
-            conn: client,
-            server: Some(handle),
-            next: 0,
+            wire: Wire::start(),
             transcript: Vec::new(),
             root: root.display().to_string(),
         };
@@ -43,13 +41,6 @@ impl Client {
         format!("file://{}/{name}", self.root)
     }
 
-    fn recv(&mut self) -> Message {
-        self.conn
-            .receiver
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the server answers")
-    }
-
     fn record(&mut self, what: &str, v: Value) {
         let text = v.to_string().replace(&self.root, "{root}");
         // Keys sorted, whether or not serde_json keeps insertion order in
@@ -61,18 +52,9 @@ impl Client {
     /// Sends a request; records the notifications before its response and
     /// the response; returns the result (or the error).
     fn request(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let id = RequestId::from(self.next);
-        self.conn
-            .sender
-            .send(Message::Request(Request::new(
-                id.clone(),
-                method.into(),
-                params,
-            )))
-            .expect("sent");
+        let id = self.wire.send(method, params);
         loop {
-            match self.recv() {
+            match self.wire.recv() {
                 Message::Response(r) if r.id == id => {
                     let v = match (r.result, r.error) {
                         (_, Some(e)) => json!({"error": e.message}),
@@ -91,13 +73,7 @@ impl Client {
     }
 
     fn notify(&mut self, method: &str, params: Value) {
-        self.conn
-            .sender
-            .send(Message::Notification(Notification::new(
-                method.into(),
-                params,
-            )))
-            .expect("sent");
+        self.wire.notify(method, params);
     }
 
     /// Notifies and records the diagnostics it publishes (one per file).
@@ -105,18 +81,11 @@ impl Client {
         self.notify(method, params);
         // A request after it: its response comes after what the
         // notification made the server publish.
-        self.next += 1;
-        let id = RequestId::from(self.next);
-        self.conn
-            .sender
-            .send(Message::Request(Request::new(
-                id.clone(),
-                "workspace/symbol".into(),
-                json!({"query": "\u{0}"}),
-            )))
-            .expect("sent");
+        let id = self
+            .wire
+            .send("workspace/symbol", json!({"query": "\u{0}"}));
         loop {
-            match self.recv() {
+            match self.wire.recv() {
                 Message::Response(r) if r.id == id => return,
                 Message::Notification(n) => self.record(&n.method, n.params),
                 other => panic!("unexpected {other:?}"),
@@ -127,13 +96,7 @@ impl Client {
     fn stop(mut self) -> (Vec<Value>, i32) {
         self.request("shutdown", Value::Null);
         self.transcript.pop();
-        self.notify("exit", Value::Null);
-        let code = self
-            .server
-            .take()
-            .expect("running")
-            .join()
-            .expect("the server thread");
+        let code = self.wire.exit();
         (self.transcript, code)
     }
 }

@@ -3,6 +3,9 @@
 //! output are in `tests/cases/test-runner/`. Also: the Model Studio suite
 //! passes with full coverage, and Cedar's own hand-written tests run as they are.
 
+#[path = "support/shared_data.rs"]
+mod shared_data;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -102,15 +105,10 @@ fn the_model_studio_suite_passes_with_full_coverage() {
 
 #[test]
 fn cedar_hand_written_tests_run_unchanged() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cedar-integration-tests");
-    if !root.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "../shared is missing in CI"
-        );
-        eprintln!("skipping: ../shared/cedar-integration-tests is absent");
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(root) = shared_data::cedar_suite(checkout, "Cedar's hand-written tests") else {
         return;
-    }
+    };
     let (code, text) = mspl(&["test", "--cedar", "tests"], &root);
     assert_eq!(code, 0, "{text}");
     assert!(text.ends_with("74 passed, 0 failed\n"), "{text}");

@@ -19,6 +19,9 @@
 //! there. Without the shared data the test says so and passes; with
 //! `CI=true` the data must be there.
 
+#[path = "../../tests/support/shared_data.rs"]
+mod shared_data;
+
 use cedar_policy::{
     Authorizer, Context, Entities, EntityUid, PolicySet, Request, Schema, SchemaFragment,
 };
@@ -30,21 +33,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cedar-integration-tests");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "`{}` is missing; CI must have the shared data",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping the JSON-format comparison: `{}` is absent",
-        dir.display()
-    );
-    None
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    shared_data::cedar_suite(&checkout, "the JSON-format comparison")
 }
 
 /// One test of the suite: its files and requests.

@@ -293,11 +293,7 @@ pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
             let ty = obj.get("type").and_then(Json::as_str);
             let id = obj.get("id").and_then(Json::as_str);
             match (ty, id) {
-                (Some(ty), Some(_)) if obj.len() == 2 && !is_type_name(ty) => Err(format!(
-                    "`{}` is not an entity type name (identifiers joined by `::`, no spaces)",
-                    crate::diag::printable(ty)
-                )),
-                (Some(ty), Some(id)) if obj.len() == 2 => Ok(EntityUid::new(ty, id)),
+                (Some(ty), Some(id)) if obj.len() == 2 => uid_from_parts(ty, id),
                 _ => Err(format!(
                     "expected an entity reference `{{\"type\": \"T\", \"id\": \"i\"}}`, found `{}`",
                     short(json)
@@ -309,6 +305,18 @@ pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
             "expected an entity reference, found `{}`",
             short(other)
         )),
+    }
+}
+
+/// The entity `ty::"id"` of a reference's two parts, the type name checked.
+pub fn uid_from_parts(ty: &str, id: &str) -> Result<EntityUid, String> {
+    if is_type_name(ty) {
+        Ok(EntityUid::new(ty, id))
+    } else {
+        Err(format!(
+            "`{}` is not an entity type name (identifiers joined by `::`, no spaces)",
+            crate::diag::printable(ty)
+        ))
     }
 }
 
@@ -483,6 +491,46 @@ pub fn request_from_json(json: &Json, schema: &Schema) -> Result<Request, String
         resource,
         context,
     })
+}
+
+/// A request as JSON, what [`request_from_json`] reads back: entity
+/// references as `{"id", "type"}` (keys in sorted order, so the text is the
+/// same whatever serde_json's map keeps), the context in Cedar's JSON form.
+#[derive(serde::Serialize)]
+pub struct RequestJson<'a> {
+    principal: UidJson<'a>,
+    action: UidJson<'a>,
+    resource: UidJson<'a>,
+    context: Json,
+}
+
+/// An entity reference as `{"id", "type"}`.
+#[derive(serde::Serialize)]
+struct UidJson<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    ty: &'a str,
+}
+
+impl<'a> UidJson<'a> {
+    fn of(uid: &'a EntityUid) -> UidJson<'a> {
+        UidJson {
+            id: uid.id.as_str(),
+            ty: uid.ty.as_str(),
+        }
+    }
+}
+
+impl<'a> RequestJson<'a> {
+    /// The JSON form of `request`.
+    pub fn of(request: &'a Request) -> RequestJson<'a> {
+        RequestJson {
+            principal: UidJson::of(&request.principal),
+            action: UidJson::of(&request.action),
+            resource: UidJson::of(&request.resource),
+            context: request.context.to_json(),
+        }
+    }
 }
 
 /// Reads a context given as JSON text (for `--context`).

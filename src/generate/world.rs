@@ -77,18 +77,5 @@ impl World {
 
 /// A request as one line of a batch file.
 pub fn request_json(r: &Request) -> String {
-    #[derive(serde::Serialize)]
-    struct Line {
-        principal: Json,
-        action: Json,
-        resource: Json,
-        context: Json,
-    }
-    serde_json::to_string(&Line {
-        principal: uid_json(&r.principal),
-        action: uid_json(&r.action),
-        resource: uid_json(&r.resource),
-        context: r.context.to_json(),
-    })
-    .unwrap_or_default()
+    serde_json::to_string(&crate::entities::json::RequestJson::of(r)).unwrap_or_default()
 }

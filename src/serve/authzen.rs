@@ -19,7 +19,7 @@ use super::snapshot::Snapshot;
 use super::{ApiError, Server};
 use crate::audit::{Auditor, Run};
 use crate::authorize::{Decision, Response};
-use crate::entities::json::{entity_ref, request_from_json};
+use crate::entities::json::{context_from_json, uid_from_parts, Request};
 use crate::explain::{explain, Include};
 use crate::syntax::ast::EntityUid;
 use serde::Serialize;
@@ -76,7 +76,7 @@ fn entity(value: Option<&Json>, what: &str) -> Result<EntityUid, String> {
     let o = object(value, what)?;
     let ty = string(o, "type", what)?;
     let id = string(o, "id", what)?;
-    entity_ref(&json!({"type": ty, "id": id})).map_err(|m| format!("in `{what}`: {m}"))
+    uid_from_parts(ty, id).map_err(|m| format!("in `{what}`: {m}"))
 }
 
 /// An entity type of a search (`{type}`; an `id` is ignored, as the
@@ -101,7 +101,7 @@ fn action(value: Option<&Json>) -> Result<EntityUid, String> {
         },
         Some(_) => return Err("`action.properties` must be a JSON object".into()),
     };
-    entity_ref(&json!({"type": ty, "id": name})).map_err(|m| format!("in `action`: {m}"))
+    uid_from_parts(ty, name).map_err(|m| format!("in `action`: {m}"))
 }
 
 /// The context (none or `null`: empty).
@@ -111,10 +111,6 @@ fn context(value: Option<&Json>) -> Result<Json, String> {
         Some(c @ Json::Object(_)) => Ok(c.clone()),
         Some(_) => Err("`context` must be a JSON object".into()),
     }
-}
-
-fn uid_json(uid: &EntityUid) -> Json {
-    json!({"type": uid.ty.as_str(), "id": uid.id.as_str()})
 }
 
 /// One search result, its fields in the specification's order whatever
@@ -168,21 +164,18 @@ struct ItemErrorBody<'a> {
 }
 
 /// One evaluation (subject, action, resource, context) as mspl's request.
-fn request_of(
-    snapshot: &Snapshot,
-    o: &Map<String, Json>,
-) -> Result<crate::entities::json::Request, String> {
+fn request_of(snapshot: &Snapshot, o: &Map<String, Json>) -> Result<Request, String> {
     let principal = entity(o.get("subject"), "subject")?;
     let action = action(o.get("action"))?;
     let resource = entity(o.get("resource"), "resource")?;
-    let context = context(o.get("context"))?;
-    let request = json!({
-        "principal": uid_json(&principal),
-        "action": uid_json(&action),
-        "resource": uid_json(&resource),
-        "context": context,
-    });
-    request_from_json(&request, &snapshot.set.schema)
+    let context = context_from_json(&context(o.get("context"))?, &action, &snapshot.set.schema)
+        .map_err(|m| format!("in `context`: {m}"))?;
+    Ok(Request {
+        principal,
+        action,
+        resource,
+        context,
+    })
 }
 
 /// The response `context` of a decision.
@@ -212,22 +205,17 @@ struct EvaluationJson<'a> {
 }
 
 /// Decides one evaluation and writes its `{decision, context}`.
-fn evaluate(
-    server: &Server,
-    snapshot: &Snapshot,
-    request: crate::entities::json::Request,
-) -> (bool, String) {
-    let kept = request.clone();
+fn evaluate(server: &Server, snapshot: &Snapshot, request: Request) -> (bool, String) {
     let asked = Asked {
         request,
         store: Cow::Borrowed(&snapshot.entities),
     };
-    let (response, id) = server.decide(snapshot, asked, None);
+    let (response, id) = server.decide(snapshot, &asked, None);
     let allowed = response.decision == Decision::Allow;
     let fixes = if allowed {
         Vec::new()
     } else {
-        fixes(snapshot, &kept, &response)
+        fixes(snapshot, &asked.request, &response)
     };
     let out = EvaluationJson {
         decision: allowed,
@@ -245,11 +233,7 @@ fn evaluate(
 }
 
 /// The fix lines of a deny's explanation.
-fn fixes(
-    snapshot: &Snapshot,
-    request: &crate::entities::json::Request,
-    response: &Response,
-) -> Vec<String> {
+fn fixes(snapshot: &Snapshot, request: &Request, response: &Response) -> Vec<String> {
     explain(
         &snapshot.set,
         &snapshot.entities,

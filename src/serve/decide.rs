@@ -106,12 +106,12 @@ pub struct Answer<'a> {
 }
 
 impl Server {
-    /// Decides `asked` on `snapshot`, counts it and logs it; the response
-    /// and the decision's id.
+    /// Decides `asked` on `snapshot`, counts it and logs it (the log keeps
+    /// copies of what it writes); the response and the decision's id.
     pub fn decide(
         &self,
         snapshot: &Snapshot,
-        asked: Asked,
+        asked: &Asked,
         batch: Option<&Arc<str>>,
     ) -> (Response, String) {
         let started = Instant::now();
@@ -130,7 +130,7 @@ impl Server {
                 time: SystemTime::now(),
                 revision: snapshot.revision.as_str().into(),
                 batch_id: batch.cloned(),
-                request: asked.request,
+                request: asked.request.clone(),
                 response: response.clone(),
                 latency_us: took.as_micros() as u64,
             });
@@ -148,7 +148,7 @@ pub fn is_authorized(server: &Server, snapshot: &Snapshot, body: &str) -> Result
         },
         None => read_request(server, snapshot, &parse_body(server, body)?, "")?,
     };
-    let (response, id) = server.decide(snapshot, asked, None);
+    let (response, id) = server.decide(snapshot, &asked, None);
     Ok(answer_json(&response, None, &id, &snapshot.revision))
 }
 
@@ -161,13 +161,11 @@ pub fn explain_request(
 ) -> Result<String, ApiError> {
     let value = parse_body(server, body)?;
     let asked = read_request(server, snapshot, &value, "")?;
-    let store = asked.store.clone();
-    let request = asked.request.clone();
-    let (response, id) = server.decide(snapshot, asked, None);
+    let (response, id) = server.decide(snapshot, &asked, None);
     let explanation = explain(
         &snapshot.set,
-        &store,
-        &request,
+        &asked.store,
+        &asked.request,
         &response,
         &snapshot.options.limits,
         Include::All,
@@ -204,7 +202,7 @@ pub fn batch(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String,
     out.push_str(",\"revision\":");
     out.push_str(&Json::from(snapshot.revision.as_str()).to_string());
     out.push_str(",\"results\":[");
-    for (i, a) in asked.into_iter().enumerate() {
+    for (i, a) in asked.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

@@ -9,7 +9,7 @@
 //! so both paths accept the same bodies and read them to the same
 //! requests (the tests below and `tests/serve.rs` check it).
 
-use crate::entities::json::{is_type_name, value_from_json, Request};
+use crate::entities::json::{uid_from_parts, value_from_json, Request};
 use crate::limits::Limits;
 use crate::schema::Schema;
 use crate::syntax::ast::EntityUid;
@@ -48,7 +48,7 @@ struct BatchShape<'a> {
 }
 
 fn uid(u: &Uid) -> Option<EntityUid> {
-    is_type_name(&u.ty).then(|| EntityUid::new(u.ty.as_ref(), u.id.as_ref()))
+    uid_from_parts(&u.ty, &u.id).ok()
 }
 
 fn convert(shape: &Shape, schema: &Schema, limits: &Limits) -> Option<Request> {

@@ -10,7 +10,7 @@
 
 use crate::authorize::Response;
 use crate::entities::json::Request;
-use crate::syntax::ast::EntityUid;
+use crate::entities::json::RequestJson;
 use serde::Serialize;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,44 +37,6 @@ pub struct Entry {
     pub response: Response,
     /// How long the decision took.
     pub latency_us: u64,
-}
-
-/// A request as JSON: entity references as `{"type", "id"}`, the context
-/// in Cedar's JSON form.
-#[derive(Serialize)]
-pub struct RequestJson<'a> {
-    principal: UidJson<'a>,
-    action: UidJson<'a>,
-    resource: UidJson<'a>,
-    context: serde_json::Value,
-}
-
-#[derive(Serialize)]
-struct UidJson<'a> {
-    #[serde(rename = "type")]
-    ty: &'a str,
-    id: &'a str,
-}
-
-impl<'a> UidJson<'a> {
-    fn of(uid: &'a EntityUid) -> UidJson<'a> {
-        UidJson {
-            ty: uid.ty.as_str(),
-            id: uid.id.as_str(),
-        }
-    }
-}
-
-impl<'a> RequestJson<'a> {
-    /// The JSON form of `request`.
-    pub fn of(request: &'a Request) -> RequestJson<'a> {
-        RequestJson {
-            principal: UidJson::of(&request.principal),
-            action: UidJson::of(&request.action),
-            resource: UidJson::of(&request.resource),
-            context: request.context.to_json(),
-        }
-    }
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,22 @@
+//! `../shared/cedar-integration-tests`, Cedar's conformance suite, beside
+//! the checkout: never copied into the repository, read where it is.
+
+use std::path::{Path, PathBuf};
+
+/// The suite beside `checkout` (the repository's root), or `None` after
+/// saying that `what` is skipped, where it is absent outside CI; with
+/// `CI=true` it must be there.
+pub fn cedar_suite(checkout: &Path, what: &str) -> Option<PathBuf> {
+    let dir = checkout.join("../shared/cedar-integration-tests");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "`{}` is missing; CI must have the shared data",
+            dir.display()
+        );
+    }
+    eprintln!("skipping {what}: `{}` is absent", dir.display());
+    None
+}
