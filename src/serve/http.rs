@@ -211,22 +211,16 @@ async fn ready(State(server): Shared) -> Response {
 
 async fn metrics(State(server): Shared) -> Response {
     let snapshot = server.current();
-    let mut text = server.metrics.render(
+    let log = &server.log;
+    let text = server.metrics.render(
         snapshot
             .as_ref()
             .map(|s| (s.revision.as_str(), s.loaded_at)),
+        (
+            log.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            log.failed.load(std::sync::atomic::Ordering::Relaxed),
+        ),
     );
-    let dropped = server
-        .log
-        .dropped
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let failed = server.log.failed.load(std::sync::atomic::Ordering::Relaxed);
-    text.push_str("# HELP mspl_decision_log_dropped_total Log lines dropped because the writer fell behind.\n");
-    text.push_str("# TYPE mspl_decision_log_dropped_total counter\n");
-    text.push_str(&format!("mspl_decision_log_dropped_total {dropped}\n"));
-    text.push_str("# HELP mspl_decision_log_failed_total Log lines the log file refused.\n");
-    text.push_str("# TYPE mspl_decision_log_failed_total counter\n");
-    text.push_str(&format!("mspl_decision_log_failed_total {failed}\n"));
     let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -103,9 +103,10 @@ impl Metrics {
         self.reloads[i].load(Ordering::Relaxed)
     }
 
-    /// The Prometheus text exposition; `loaded_at` is the serving
-    /// snapshot's load time, `revision` its revision.
-    pub fn render(&self, snapshot: Option<(&str, SystemTime)>) -> String {
+    /// The Prometheus text exposition; `snapshot` is the serving
+    /// snapshot's revision and load time, `log` the decision log's lines
+    /// dropped and failed.
+    pub fn render(&self, snapshot: Option<(&str, SystemTime)>, log: (u64, u64)) -> String {
         let mut out = String::new();
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP mspl_decision_duration_seconds Time to decide one request.\n");
@@ -171,6 +172,15 @@ impl Metrics {
                 get(&self.responses[i])
             );
         }
+        let (dropped, failed) = log;
+        out.push_str(
+            "# HELP mspl_decision_log_dropped_total Log lines dropped because the writer fell behind.\n",
+        );
+        out.push_str("# TYPE mspl_decision_log_dropped_total counter\n");
+        let _ = writeln!(out, "mspl_decision_log_dropped_total {dropped}");
+        out.push_str("# HELP mspl_decision_log_failed_total Log lines the log file refused.\n");
+        out.push_str("# TYPE mspl_decision_log_failed_total counter\n");
+        let _ = writeln!(out, "mspl_decision_log_failed_total {failed}");
         if let Some((revision, loaded_at)) = snapshot {
             let age = SystemTime::now()
                 .duration_since(loaded_at)
@@ -205,7 +215,7 @@ mod tests {
         m.decision(&allow, Duration::from_micros(7));
         m.decision(&allow, Duration::from_micros(700));
         m.decision(&allow, Duration::from_secs(3));
-        let text = m.render(None);
+        let text = m.render(None, (0, 0));
         assert!(text.contains("mspl_decision_duration_seconds_bucket{le=\"0.00001\"} 1\n"));
         assert!(text.contains("mspl_decision_duration_seconds_bucket{le=\"0.001\"} 2\n"));
         assert!(text.contains("mspl_decision_duration_seconds_bucket{le=\"1\"} 2\n"));
