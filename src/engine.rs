@@ -88,6 +88,40 @@ pub fn build_entities_with<'a>(
     Ok(store)
 }
 
+/// [`build_entities_with`] under `options`: its limits, and under Cedar's
+/// semantics (`--cedar`) a cyclic hierarchy refused as Cedar refuses it,
+/// naming the cycle, at the entity that starts it.
+pub fn build_entities_for<'a>(
+    schema: &Schema,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    options: &Options,
+) -> Result<Entities, DataError> {
+    let files: Vec<(&str, &str)> = files.into_iter().collect();
+    let store = build_entities_with(schema, files.iter().copied(), &options.limits)?;
+    if options.errors == crate::authorize::ErrorMode::Cedar {
+        if let Some(cycle) = store.find_cycle() {
+            let names: Vec<String> = cycle.iter().map(|u| format!("`{u}`")).collect();
+            let (file, text, at) = cycle
+                .iter()
+                .find_map(|u| {
+                    files
+                        .iter()
+                        .find_map(|&(f, t)| json::entity_offset(t, u).map(|at| (f, t, at)))
+                })
+                .unwrap_or_else(|| files.first().map_or(("<none>", "", 0), |&(f, t)| (f, t, 0)));
+            let (line, column) = json::line_column(text, at);
+            return Err(DataError {
+                file: file.to_string(),
+                line,
+                column,
+                message: format!("the entity hierarchy has a cycle: {}", names.join(" → ")),
+                help: Some("Cedar refuses a hierarchy in which an entity is its own ancestor: remove one of these parents".into()),
+            });
+        }
+    }
+    Ok(store)
+}
+
 /// Adds the declared actions, with their groups as parents, to `store`.
 pub fn merge_actions(schema: &Schema, store: &mut Entities) {
     for (uid, action) in &schema.actions {

@@ -1,7 +1,8 @@
 //! `mspl audit` from the command line, tested from files:
 //!
 //! - `tests/cases/audit/findings/NAME.json`: small Model Studio stores, each
-//!   made to trigger the finding NAME (`clean.json` none); beside each, the
+//!   made to trigger the finding NAME (`clean.json` and `clean-store.json`,
+//!   the examples' accounts with only their clean principals, none); beside each, the
 //!   findings as JSON lines (`NAME.findings.jsonl`). `MSPL_UPDATE_AUDIT=1`
 //!   rewrites them (review the diff);
 //! - the shipped examples' own audit (`tests/cases/audit/examples.*`);
@@ -104,7 +105,7 @@ fn each_finding_is_triggered_by_its_store_and_absent_from_the_clean_one() {
             !found.iter().any(|f| f == "finding-error"),
             "{name}: {stdout}"
         );
-        if stem == "clean" {
+        if stem == "clean" || stem == "clean-store" {
             let model_studio: Vec<&String> = found.iter().filter(|f| ids.contains(f)).collect();
             assert!(
                 model_studio.is_empty(),
@@ -118,7 +119,11 @@ fn each_finding_is_triggered_by_its_store_and_absent_from_the_clean_one() {
             );
         }
     }
-    assert_eq!(stores, ids.len() + 1, "a store per finding and a clean one");
+    assert_eq!(
+        stores,
+        ids.len() + 2,
+        "a store per finding and two clean ones"
+    );
 }
 
 #[test]
@@ -141,6 +146,33 @@ fn fail_on_gates_on_severity() {
     assert_eq!(run("administrator-access", "error"), 0);
     assert_eq!(run("no-access", "security_warning"), 0);
     assert_eq!(run("no-access", "suggestion"), 2);
+    // Findings about the policy set (a platform rule nobody in this store
+    // uses yet) are no fault of the store: a clean store passes the
+    // strictest gate, and `--policy-set` adds them as suggestions.
+    assert_eq!(run("clean-store", "suggestion"), 0);
+    let (code, stdout, _) = mspl(&[
+        "audit",
+        "findings",
+        "--policy-set",
+        "--policies",
+        POLICIES,
+        "--entities",
+        "tests/cases/audit/findings/clean-store.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let generic: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!generic.is_empty(), "{stdout}");
+    assert!(
+        generic
+            .iter()
+            .all(|f| f["severity"] == "suggestion" && f["entity"].is_null()),
+        "{stdout}"
+    );
     let (code, _, stderr) = mspl(&[
         "audit",
         "findings",

@@ -57,3 +57,87 @@ fn run() {
         });
     });
 }
+
+/// A batch of `n` requests of the shipped examples, in a temporary file.
+fn big_batch(n: usize) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    let line = r#"{"principal": "RamUser::\"user-01\"", "action": "Action::\"page.view\"", "resource": "Page::\"project-a/models\"", "context": {}}"#;
+    for _ in 0..n {
+        writeln!(file, "{line}").expect("write");
+    }
+    file
+}
+
+/// The contract's "Writes": a batch job must never believe its output was
+/// written when it was not.
+#[test]
+fn a_failed_write_to_standard_output_is_an_error() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: this system has no /dev/full");
+        return;
+    };
+    let batch = big_batch(100);
+    let runs: [&[&str]; 2] = [
+        &[
+            "authorize",
+            "--policies",
+            "policies/model_studio",
+            "--entities",
+            "policies/model_studio/examples/entities.json",
+            "--requests",
+            batch.path().to_str().unwrap(),
+        ],
+        &[
+            "audit",
+            "matrix",
+            "--policies",
+            "policies/model_studio",
+            "--entities",
+            "policies/model_studio/examples/entities.json",
+        ],
+    ];
+    for args in runs {
+        let output = Command::new(env!("CARGO_BIN_EXE_mspl"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(full.try_clone().expect("a second handle"))
+            .output()
+            .expect("mspl runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error: writing standard output: "),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// `mspl … | head`: the reader asked for no more, so mspl ends quietly,
+/// with exit 1 (its output was not all written).
+#[test]
+fn a_closed_pipe_ends_quietly_with_exit_1() {
+    let batch = big_batch(5000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mspl"))
+        .args([
+            "authorize",
+            "--format",
+            "json",
+            "--policies",
+            "policies/model_studio",
+            "--entities",
+            "policies/model_studio/examples/entities.json",
+            "--requests",
+            batch.path().to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mspl runs");
+    // Close the reading end before mspl writes its half megabyte.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("mspl ends");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

@@ -502,3 +502,69 @@ fn prefixes_of_the_corpus_cut_at_tokens_never_stop_the_server() {
     let (_, code) = c.stop();
     assert_eq!(code, 0);
 }
+
+/// Applies the text edits of a `WorkspaceEdit` for `uri` to `text`
+/// (positions in UTF-16 units of ASCII text: bytes).
+fn apply_edits(text: &str, edit: &Value, uri: &str) -> String {
+    let offset = |p: &Value| -> usize {
+        let line = p["line"].as_u64().expect("line") as usize;
+        let character = p["character"].as_u64().expect("character") as usize;
+        text.split_inclusive('\n')
+            .take(line)
+            .map(str::len)
+            .sum::<usize>()
+            + character
+    };
+    let mut edits: Vec<(usize, usize, String)> = edit["changes"][uri]
+        .as_array()
+        .expect("edits of the file")
+        .iter()
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().expect("text").to_string(),
+            )
+        })
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, &new);
+    }
+    out
+}
+
+/// `tests/cases/lsp/rename/*.mspl`: each file's first line says where to
+/// rename what (`// rename LINE:COLUMN to NAME`, 1-based); the snapshot
+/// beside it holds the renamed text or the refusal. A rename never changes
+/// what a use refers to: a new name that would capture a use, or be
+/// captured, is refused.
+#[test]
+fn rename_never_changes_what_a_use_refers_to() {
+    insta::with_settings!({snapshot_path => "cases/lsp/rename", prepend_module_to_snapshot => false}, {
+        insta::glob!("cases/lsp/rename/*.mspl", |path| {
+            let text = std::fs::read_to_string(path).expect("readable");
+            let header = text.lines().next().and_then(|l| l.strip_prefix("// rename ")).expect("a header");
+            let (place, name) = header.split_once(" to ").expect("`to NAME`");
+            let (line, column) = place.split_once(':').expect("LINE:COLUMN");
+            let (line, column): (u32, u32) = (line.parse().expect("line"), column.parse().expect("column"));
+            let dir = tempfile::tempdir().expect("a folder");
+            std::fs::write(dir.path().join("case.mspl"), &text).expect("written");
+            let root = dir.path().canonicalize().expect("a path");
+            let mut c = Client::start(&root, json!({}));
+            let uri = c.uri("case.mspl");
+            c.notify_and_wait("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "mspl", "version": 1, "text": text}}));
+            let answer = c.request(
+                "textDocument/rename",
+                json!({"textDocument": {"uri": uri}, "position": at(line - 1, column - 1), "newName": name}),
+            );
+            let out = match answer.get("error") {
+                Some(e) => format!("refused: {}", e.as_str().unwrap_or("?")),
+                None => apply_edits(&text, &answer, &uri),
+            };
+            c.stop();
+            insta::assert_snapshot!("rename", out);
+        });
+    });
+}

@@ -878,3 +878,118 @@ fn a_slow_body_times_out_and_a_chunked_one_is_bounded_too() {
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert_eq!(server.get("/health/live").status, 200);
 }
+
+/// The specification's Search Semantics: every result of a search,
+/// evaluated with the same subject, action, resource and context, is
+/// `true`, and every such `true` is a result. A search enumerates no
+/// context (a declared `mfa: Bool` left out stays out) and returns no
+/// request denied with an error.
+#[test]
+fn searches_return_exactly_what_the_evaluation_with_their_context_allows() {
+    let dir = "tests/cases/authzen/search-context";
+    let server = Served::start(&[
+        "--policies",
+        dir,
+        "--entities",
+        &format!("{dir}/entities.json"),
+    ]);
+    let users = ["ann", "bob", "cy"];
+    let docs = ["plan", "memo"];
+    let evaluate = |user: &str, action: &str, doc: &str, context: &Json| -> bool {
+        let body = json!({"subject": {"type": "User", "id": user}, "action": {"name": action},
+            "resource": {"type": "Doc", "id": doc}, "context": context});
+        let reply = server.post("/access/v1/evaluation", &body.to_string());
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()["decision"] == true
+    };
+    let search = |path: &str, body: Json| -> Vec<String> {
+        let reply = server.post(path, &body.to_string());
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let mut found: Vec<String> = reply.json()["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.get("id")
+                    .or(r.get("name"))
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let contexts = [
+        None,
+        Some(json!({})),
+        Some(json!({"reason": "ticket-1"})),
+        Some(json!({"mfa": true})),
+        Some(json!({"mfa": false})),
+    ];
+    let mut results = 0;
+    for context in &contexts {
+        let asked = context.clone().unwrap_or(json!({}));
+        let with = |mut body: Json| {
+            if let Some(c) = context {
+                body["context"] = c.clone();
+            }
+            body
+        };
+        for doc in docs {
+            for action in ["read", "list"] {
+                let found = search(
+                    "/access/v1/search/subject",
+                    with(
+                        json!({"subject": {"type": "User"}, "action": {"name": action}, "resource": {"type": "Doc", "id": doc}}),
+                    ),
+                );
+                let expected: Vec<String> = users
+                    .iter()
+                    .filter(|u| evaluate(u, action, doc, &asked))
+                    .map(|u| u.to_string())
+                    .collect();
+                assert_eq!(
+                    found, expected,
+                    "subjects of {action} {doc} with {context:?}"
+                );
+                results += found.len();
+            }
+        }
+        for user in users {
+            let found = search(
+                "/access/v1/search/resource",
+                with(
+                    json!({"subject": {"type": "User", "id": user}, "action": {"name": "read"}, "resource": {"type": "Doc"}}),
+                ),
+            );
+            let expected: Vec<String> = docs
+                .iter()
+                .filter(|d| evaluate(user, "read", d, &asked))
+                .map(|d| d.to_string())
+                .collect();
+            let mut expected = expected;
+            expected.sort();
+            assert_eq!(found, expected, "resources of {user} with {context:?}");
+            for doc in docs {
+                let found = search(
+                    "/access/v1/search/action",
+                    with(
+                        json!({"subject": {"type": "User", "id": user}, "resource": {"type": "Doc", "id": doc}}),
+                    ),
+                );
+                let expected: Vec<String> = ["list", "read"]
+                    .into_iter()
+                    .filter(|a| evaluate(user, a, doc, &asked))
+                    .map(String::from)
+                    .collect();
+                assert_eq!(
+                    found, expected,
+                    "actions of {user} on {doc} with {context:?}"
+                );
+            }
+        }
+    }
+    assert!(results > 0, "the searches found nothing to compare");
+}

@@ -86,6 +86,57 @@ fn update_writes_snapshots_and_a_changed_output_fails_until_accepted() {
 }
 
 #[test]
+fn a_case_naming_an_undeclared_type_or_action_fails() {
+    let (code, text) = mspl(
+        &["test", "tests/cases/test-runner/declared/undeclared.json"],
+        Path::new("."),
+    );
+    assert_eq!(code, 1, "{text}");
+    snapshot("undeclared", code, &text);
+}
+
+#[test]
+fn snapshots_survive_a_comment_a_reformat_and_another_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["policies.mspl", "entities.json", "passing.json"] {
+        std::fs::copy(Path::new(SUITE).join(f), dir.path().join(f)).expect("copy");
+    }
+    let (code, text) = mspl(&["test", "--update", "passing.json"], dir.path());
+    assert_eq!(code, 0, "{text}");
+    let snap = std::fs::read_to_string(dir.path().join("passing.snap")).expect("snapshot");
+    assert!(
+        !snap.contains("policies.mspl"),
+        "a path in the snapshot: {snap}"
+    );
+    let passes =
+        |text: &str| text.contains("output matches the snapshot") && !text.contains("FAIL");
+    let policies = dir.path().join("policies.mspl");
+    // A comment moves every policy down; another directory changes every
+    // relative path; `mspl fmt` relays the text: none is a change.
+    let text = std::fs::read_to_string(&policies).expect("read");
+    std::fs::write(&policies, format!("// moved\n\n\n{text}")).expect("write");
+    let test_file = dir.path().join("passing.json");
+    let (code, text) = mspl(&["test", test_file.to_str().unwrap()], Path::new("/"));
+    assert!(code == 0 && passes(&text), "{text}");
+    let (code, text) = mspl(&["fmt", "policies.mspl"], dir.path());
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = mspl(&["test", "passing.json"], dir.path());
+    assert!(code == 0 && passes(&text), "{text}");
+    // A real change fails, naming its case.
+    let text = std::fs::read_to_string(&policies).expect("read");
+    std::fs::write(&policies, text.replace("the Reader policy", "Reader")).expect("write");
+    let (code, text) = mspl(&["test", "passing.json"], dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(
+            "FAIL passing.snap: case `bob may not read, and is told to get Reader` differs"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("case `ann reads`"), "{text}");
+}
+
+#[test]
 fn the_model_studio_suite_passes_with_full_coverage() {
     let (code, text) = mspl(
         &["test", "--coverage", "policies/model_studio/tests"],
@@ -111,5 +162,5 @@ fn cedar_hand_written_tests_run_unchanged() {
     };
     let (code, text) = mspl(&["test", "--cedar", "tests"], &root);
     assert_eq!(code, 0, "{text}");
-    assert!(text.ends_with("74 passed, 0 failed\n"), "{text}");
+    assert!(text.contains("\n74 passed, 0 failed\n"), "{text}");
 }

@@ -143,3 +143,189 @@ fn mspl_agrees_with_cedar() {
         }
     }
 }
+
+/// Policies of the `is … in` generator: conditions whose right-hand side
+/// may err (an absent attribute) or not be an entity (a string, a long),
+/// where Cedar reads `e is T in X` as `e is T && e in X`, short-circuited;
+/// `is … in` scopes as a control.
+const IS_IN_POOL: [&str; 9] = [
+    "permit(principal, action, resource);",
+    "forbid(principal, action, resource) unless { resource is Public in principal.team };",
+    "forbid(principal, action, resource) when { resource is Secret in principal.team };",
+    "permit(principal, action == Action::\"edit\", resource) when { principal is User in resource.owner };",
+    "forbid(principal, action == Action::\"edit\", resource) when { resource is Doc in [principal.team, Team::\"t0\"] };",
+    "permit(principal is User in Team::\"t1\", action, resource);",
+    "forbid(principal is User in Team::\"t0\", action == Action::\"edit\", resource) when { resource is Public in principal.level };",
+    "permit(principal, action, resource is Public in Team::\"t2\");",
+    "permit(principal, action == Action::\"view\", resource) when { principal is Team in principal.team || resource is Secret in resource.owner };",
+];
+
+/// A generated store for the `is … in` policies: users whose `team` is a
+/// team, a string, a long or absent; resources of three types with an
+/// `owner` that may be absent; teams whose parents may close a cycle.
+fn is_in_world(rng: &mut mspl_peers::rng::Rng) -> Value {
+    use serde_json::json;
+    let team = |k: usize| json!({"type": "Team", "id": format!("t{k}")});
+    let mut out = Vec::new();
+    for t in 0..4 {
+        let mut parents = Vec::new();
+        if rng.chance(40) {
+            parents.push(team(rng.below(4)));
+        }
+        // Now and then a cycle, or a team its own parent.
+        if rng.chance(8) {
+            parents.push(team(t));
+        }
+        out.push(json!({"uid": team(t), "attrs": {}, "parents": parents}));
+    }
+    let odd_value = |rng: &mut mspl_peers::rng::Rng, entity: Value| -> Option<Value> {
+        match rng.below(4) {
+            0 => None,
+            1 => Some(json!({"__entity": entity})),
+            2 => Some(json!("t0")),
+            _ => Some(json!(5)),
+        }
+    };
+    for u in 0..4 {
+        let mut attrs = serde_json::Map::new();
+        let t = team(rng.below(4));
+        if let Some(v) = odd_value(rng, t) {
+            attrs.insert("team".into(), v);
+        }
+        if rng.chance(50) {
+            attrs.insert("level".into(), json!(rng.below(5)));
+        }
+        let parents: Vec<Value> = (0..rng.below(3)).map(|_| team(rng.below(4))).collect();
+        out.push(json!({"uid": {"type": "User", "id": format!("u{u}")}, "attrs": attrs, "parents": parents}));
+    }
+    for r in 0..6 {
+        let ty = *rng.pick(&["Doc", "Public", "Secret"]);
+        let mut attrs = serde_json::Map::new();
+        let owner = if rng.chance(50) {
+            json!({"type": "User", "id": format!("u{}", rng.below(4))})
+        } else {
+            team(rng.below(4))
+        };
+        if let Some(v) = odd_value(rng, owner) {
+            attrs.insert("owner".into(), v);
+        }
+        let parents: Vec<Value> = (0..rng.below(3)).map(|_| team(rng.below(4))).collect();
+        out.push(
+            json!({"uid": {"type": ty, "id": format!("r{r}")}, "attrs": attrs, "parents": parents}),
+        );
+    }
+    Value::Array(out)
+}
+
+/// `authorize --cedar` against the `cedar-policy` crate on generated
+/// policies with `is … in` conditions and stores with cyclic hierarchies:
+/// the same stores refused (Cedar refuses a cycle) and, on the others, the
+/// same decision for every request.
+#[test]
+fn is_in_and_cyclic_hierarchies_agree_with_cedar() {
+    use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
+    use std::str::FromStr;
+    let base_seed = env_number("MSPL_DIFF_SEED").unwrap_or(corpus::DEFAULT_SEED);
+    let options = mspl::Options {
+        errors: mspl::ErrorMode::Cedar,
+        ..Default::default()
+    };
+    let (mut requests, mut refused, mut disagreements) = (0usize, 0usize, Vec::new());
+    for w in 0..400u64 {
+        let mut rng =
+            mspl_peers::rng::Rng::new(base_seed ^ (w.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let policies: String = IS_IN_POOL
+            .iter()
+            .filter(|_| rng.chance(50))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n");
+        let entities = is_in_world(&mut rng);
+        let cedar_policies = PolicySet::from_str(&policies).expect("Cedar parses the pool");
+        let cedar_entities = Entities::from_json_value(entities.clone(), None);
+        let mut loader = mspl::Loader::new(mspl::Limits::default());
+        loader.add_source("generated.cedar".into(), policies.clone());
+        let (set, diagnostics) = loader.finish(mspl::IdScheme::Cedar);
+        assert!(diagnostics.is_empty(), "mspl loads the pool: {policies}");
+        let text = entities.to_string();
+        let store = mspl::engine::build_entities_for(
+            &set.schema,
+            [("generated.json", text.as_str())],
+            &options,
+        );
+        match (&cedar_entities, &store) {
+            (Err(_), Err(_)) => {
+                refused += 1;
+                continue;
+            }
+            (Ok(_), Ok(_)) => {}
+            (c, m) => {
+                disagreements.push(format!(
+                    "world {w}: Cedar {} the store, mspl {} it: {entities}",
+                    if c.is_ok() { "takes" } else { "refuses" },
+                    if m.is_ok() { "takes" } else { "refuses" }
+                ));
+                continue;
+            }
+        }
+        let (Ok(cedar_entities), Ok(store)) = (cedar_entities, store) else {
+            continue;
+        };
+        let uids: Vec<String> = entities
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}::\"{}\"",
+                    e["uid"]["type"].as_str().unwrap(),
+                    e["uid"]["id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        for p in uids
+            .iter()
+            .filter(|u| u.starts_with("User") || u.starts_with("Team"))
+        {
+            for a in ["view", "edit"] {
+                for r in uids
+                    .iter()
+                    .filter(|u| !u.starts_with("User") && !u.starts_with("Team"))
+                {
+                    let action = format!("Action::\"{a}\"");
+                    let request = Request::new(
+                        EntityUid::from_str(p).unwrap(),
+                        EntityUid::from_str(&action).unwrap(),
+                        EntityUid::from_str(r).unwrap(),
+                        Context::empty(),
+                        None,
+                    )
+                    .unwrap();
+                    let cedar =
+                        Authorizer::new().is_authorized(&request, &cedar_policies, &cedar_entities);
+                    let cedar_allows = cedar.decision() == cedar_policy::Decision::Allow;
+                    let mine = mspl::entities::json::Request {
+                        principal: mspl::syntax::uid::parse_uid(p).unwrap(),
+                        action: mspl::syntax::uid::parse_uid(&action).unwrap(),
+                        resource: mspl::syntax::uid::parse_uid(r).unwrap(),
+                        context: mspl::value::Value::empty_record(),
+                    };
+                    let response = mspl::authorize::authorize(&set, &store, &mine, &options);
+                    let mspl_allows = response.decision == mspl::Decision::Allow;
+                    requests += 1;
+                    if cedar_allows != mspl_allows && disagreements.len() < SHOWN_MISMATCHES {
+                        disagreements.push(format!(
+                            "world {w}: {p} {action} {r}: Cedar {cedar_allows}, mspl {mspl_allows}\npolicies:\n{policies}\nentities: {entities}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("is … in: {requests} requests agree; {refused} cyclic stores refused by both");
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n\n"));
+    assert!(
+        requests > 10_000 && refused > 10,
+        "the generator stopped exercising: {requests} requests, {refused} refused stores"
+    );
+}

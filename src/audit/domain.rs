@@ -64,6 +64,20 @@ pub enum DomainError {
     },
 }
 
+/// Where a domain's contexts come from.
+enum Contexts<'a> {
+    /// Each declared attribute over its range, `given` ones fixed.
+    Enumerate {
+        given: Option<&'a Json>,
+        choices: &'a dyn Fn(&Type) -> Option<Vec<Value>>,
+    },
+    /// Exactly this one for every action (an error only for `action`).
+    Exactly {
+        context: &'a Json,
+        action: Option<&'a EntityUid>,
+    },
+}
+
 /// The requests of one action.
 #[derive(Clone, Debug)]
 pub struct ActionDomain {
@@ -111,6 +125,29 @@ impl Domain {
         entities: &Entities,
         given: Option<&Json>,
         choices: &dyn Fn(&Type) -> Option<Vec<Value>>,
+    ) -> Result<Domain, DomainError> {
+        Domain::build_contexts(set, entities, Contexts::Enumerate { given, choices })
+    }
+
+    /// The domain of `set` over `entities` in which every action has the
+    /// one context `context` (a JSON object) and nothing is enumerated: the
+    /// requests an AuthZEN search asks about, each exactly as an evaluation
+    /// with that context would decide it. An action whose context type
+    /// `context` does not fit is left out, but for `action`, for which that
+    /// is an error (the evaluation would refuse it).
+    pub fn build_exact(
+        set: &PolicySet,
+        entities: &Entities,
+        context: &Json,
+        action: Option<&EntityUid>,
+    ) -> Result<Domain, DomainError> {
+        Domain::build_contexts(set, entities, Contexts::Exactly { context, action })
+    }
+
+    fn build_contexts(
+        set: &PolicySet,
+        entities: &Entities,
+        mode: Contexts,
     ) -> Result<Domain, DomainError> {
         let mut domain = Domain {
             names: (0..entities.node_count())
@@ -169,17 +206,28 @@ impl Domain {
             let Some(node) = entities.node(&action) else {
                 continue;
             };
-            let fixed = match given {
-                Some(json) => Some(context_from_json(json, &action, &set.schema).map_err(
-                    |message| DomainError::BadContext {
+            let read = |json: &Json| {
+                context_from_json(json, &action, &set.schema).map_err(|message| {
+                    DomainError::BadContext {
                         action: action.to_string(),
                         message,
-                    },
-                )?),
-                None => None,
+                    }
+                })
             };
-            let contexts =
-                enumerate_contexts(&action, context_type, fixed, &by_type, entities, choices)?;
+            let contexts = match &mode {
+                Contexts::Enumerate { given, choices } => {
+                    let fixed = given.map(read).transpose()?;
+                    enumerate_contexts(&action, context_type, fixed, &by_type, entities, *choices)?
+                }
+                Contexts::Exactly {
+                    context,
+                    action: asked,
+                } => match read(context) {
+                    Ok(c) => vec![c],
+                    Err(e) if *asked == Some(&action) => return Err(e),
+                    Err(_) => continue,
+                },
+            };
             let mut numbers: Vec<u32> = contexts
                 .into_iter()
                 .map(|c| {

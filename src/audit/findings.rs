@@ -258,12 +258,15 @@ pub const GENERIC: [&str; 3] = [
 
 /// Every finding of the audit (only those whose id is in `only`, when it
 /// is not empty): the policy language's findings over every entity and
-/// grant, then the generic ones over the whole domain; sorted by severity,
-/// id, entity and grant.
+/// grant, then, with `policy_set`, the generic ones about the policy set
+/// over the whole domain (suggestions: a platform's rule that nobody in
+/// this store uses yet is no fault of the store); sorted by severity, id,
+/// entity and grant.
 pub fn findings(
     auditor: &Auditor,
     threads: usize,
     only: &[String],
+    policy_set: bool,
 ) -> Result<Vec<Finding>, Vec<Diagnostic>> {
     let mut rules = finding_rules(auditor.set)?;
     let known: Vec<&str> = rules.iter().map(|r| r.id.as_str()).chain(GENERIC).collect();
@@ -276,6 +279,16 @@ pub fn findings(
             Diagnostic::plain(format!("--finding `{id}` is no finding of this policy set"))
                 .with_help(help)
         })
+        .chain(
+            only.iter()
+                .filter(|id| !policy_set && GENERIC.contains(&id.as_str()))
+                .map(|id| {
+                    Diagnostic::plain(format!(
+                        "--finding `{id}` is a finding about the policy set"
+                    ))
+                    .with_help(Some("add --policy-set".into()))
+                }),
+        )
         .collect();
     if !unknown.is_empty() {
         return Err(unknown);
@@ -283,7 +296,7 @@ pub fn findings(
     let wanted = |id: &str| only.is_empty() || only.iter().any(|o| o == id);
     rules.retain(|r| wanted(&r.id));
     let mut out = written_findings(auditor, &rules);
-    if GENERIC.iter().any(|id| wanted(id)) {
+    if policy_set && GENERIC.iter().any(|id| wanted(id)) {
         out.extend(
             generic_findings(auditor, threads)
                 .into_iter()
@@ -444,7 +457,7 @@ fn generic_findings(auditor: &Auditor, threads: usize) -> Vec<Finding> {
         };
         if stats.satisfied == 0 {
             out.push(Finding {
-                severity: Severity::Warning,
+                severity: Severity::Suggestion,
                 finding: "unreachable-policy".into(),
                 entity: None,
                 grant: None,
@@ -455,7 +468,7 @@ fn generic_findings(auditor: &Auditor, threads: usize) -> Vec<Finding> {
             });
         } else if effect == "permit" && stats.allowed == 0 {
             out.push(Finding {
-                severity: Severity::Warning,
+                severity: Severity::Suggestion,
                 finding: "overridden-permit".into(),
                 entity: None,
                 grant: None,

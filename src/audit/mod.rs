@@ -109,6 +109,23 @@ impl<'a> Auditor<'a> {
         })
     }
 
+    /// An audit of `set` over `entities` on a domain built by the caller
+    /// ([`Domain::build_exact`], say).
+    pub fn with_domain(
+        set: &'a PolicySet,
+        entities: &'a Entities,
+        options: &'a Options,
+        domain: Domain,
+    ) -> Auditor<'a> {
+        Auditor {
+            set,
+            entities,
+            options,
+            index: PolicyIndex::new(set),
+            domain,
+        }
+    }
+
     /// The domain's action numbered by name (`Action::"a"` or just `a`).
     pub fn action(&self, name: &str) -> Result<usize, DomainError> {
         let uid = uid_or_action(name);

@@ -166,6 +166,11 @@ pub struct FindingsArgs {
     /// Only these findings (ids such as `administrator-access`).
     #[arg(long, num_args = 1..)]
     pub finding: Vec<String>,
+    /// Also the findings about the policy set itself, judged over the
+    /// store's whole domain (`unreachable-policy`, `overridden-permit`,
+    /// `dead-rule-clause`), as suggestions.
+    #[arg(long)]
+    pub policy_set: bool,
     /// Inputs and output.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -308,7 +313,12 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
         format,
         out,
     )?;
-    let mut entities = match load_store(common.entities.as_deref(), &set, &limits) {
+    let options = Options {
+        errors: ErrorMode::cedar(common.cedar),
+        limits,
+        plain: false,
+    };
+    let mut entities = match load_store(common.entities.as_deref(), &set, &options) {
         Ok(e) => e,
         Err(d) => {
             out.diagnostics(&Sources::new(), &d, format);
@@ -322,11 +332,6 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
             out.diagnostics(&Sources::new(), &d, format);
             return None;
         }
-    };
-    let options = Options {
-        errors: ErrorMode::cedar(common.cedar),
-        limits,
-        plain: false,
     };
     Some(Loaded {
         set,
@@ -418,7 +423,21 @@ fn findings_out(
     a: &FindingsArgs,
     threads: usize,
 ) -> Outcome {
-    let found = match findings(auditor, threads, &a.finding) {
+    // A gate never passes on nothing: a store without one entity to judge
+    // (no --entities, say) has no findings because it has nothing.
+    if a.fail_on.is_some()
+        && !auditor
+            .entities
+            .iter()
+            .any(|(uid, _)| !crate::schema::is_action_type(&uid.ty))
+    {
+        let d = Diagnostic::plain(
+            "--fail-on has nothing to judge: the store holds no entity; give --entities",
+        );
+        out.diagnostics(&Sources::new(), &[d], common.diagnostics_format());
+        return out.exit(1);
+    }
+    let found = match findings(auditor, threads, &a.finding, a.policy_set) {
         Ok(f) => f,
         Err(diagnostics) => {
             let format = common.diagnostics_format();

@@ -35,9 +35,14 @@ pub fn run(args: &AuthorizeArgs) -> Outcome {
         return out.exit(1);
     };
     if args.validate {
-        if let Some(code) = super::validate::refuse(&mut loaded.set, &args.input, &mut out) {
+        let inline = loaded.requests.first().cloned();
+        if let Some(code) =
+            super::validate::refuse(&mut loaded.set, &args.input, inline.as_ref(), &mut out)
+        {
             return out.exit(code);
         }
+    } else {
+        loaded.warn_undeclared(&mut out);
     }
     let (set, entities, options) = (&loaded.set, &loaded.entities, &loaded.options);
     let index = PolicyIndex::new(set);

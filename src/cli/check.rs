@@ -46,7 +46,14 @@ pub fn run(args: &CheckArgs) -> Outcome {
     }
     let (set, mut diagnostics) = loader.finish(IdScheme::Annotated);
     if let Some(path) = &args.entities {
-        if let Err(mut ds) = super::input::load_store(Some(path), &set, &args.limits.limits()) {
+        if let Err(mut ds) = super::input::load_store(
+            Some(path),
+            &set,
+            &crate::authorize::Options {
+                limits: args.limits.limits(),
+                ..Default::default()
+            },
+        ) {
             diagnostics.append(&mut ds);
         }
     }

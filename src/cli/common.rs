@@ -29,12 +29,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Writes the outputs to the process's streams and returns the code.
+    /// Writes the outputs to the process's streams and returns the code:
+    /// 1 when standard output could not be written (a batch job must not
+    /// believe its output was written).
     pub fn emit(self) -> i32 {
         use std::io::Write;
-        let _ = std::io::stdout().write_all(self.stdout.as_bytes());
+        let written = crate::files::write_stdout(self.stdout.as_bytes());
         let _ = std::io::stderr().write_all(self.stderr.as_bytes());
-        self.code
+        match written {
+            Ok(()) => self.code,
+            Err(e) => crate::files::stdout_failure(&e),
+        }
     }
 
     /// Adds diagnostics: codespan text on stderr, or a JSON array on stdout.

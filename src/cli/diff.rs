@@ -112,13 +112,20 @@ pub fn run(args: &DiffArgs) -> Outcome {
         .max(1);
     let stored =
         args.entities.is_some() || args.old_entities.is_some() || args.new_entities.is_some();
+    // A gate never passes on nothing: `judged` counts the requests some
+    // version was asked about (the store's domain, the log's requests, the
+    // generated stores).
+    if args.fail_on.is_some() && !stored && args.requests.is_none() && args.worlds.is_none() {
+        return no_requests(out, args, "");
+    }
+    let mut judged: u128 = 0;
     let mut flips: Vec<Flip> = Vec::new();
     if stored || args.requests.is_some() || args.worlds.is_none() {
         let store = |path: Option<&PathBuf>, set: &PolicySet| {
             load_store(
                 path.or(args.entities.as_ref()).map(PathBuf::as_path),
                 set,
-                &limits,
+                &options,
             )
         };
         let stores = store(args.old_entities.as_ref(), &old_set)
@@ -139,7 +146,13 @@ pub fn run(args: &DiffArgs) -> Outcome {
                     Ok(requests)
                 });
                 match read {
-                    Ok(requests) => Ok(diff.over_requests(&requests)),
+                    Ok(requests) => {
+                        judged += requests.len() as u128;
+                        if args.fail_on.is_some() && judged == 0 && args.worlds.is_none() {
+                            return no_requests(out, args, " (the request log is empty)");
+                        }
+                        Ok(diff.over_requests(&requests))
+                    }
                     Err(d) => return bad(out, args, &d),
                 }
             }
@@ -148,6 +161,15 @@ pub fn run(args: &DiffArgs) -> Outcome {
                     Ok(c) => c,
                     Err(d) => return bad(out, args, &d),
                 };
+                if args.fail_on.is_some() {
+                    match diff.domain_size(context.as_ref(), &|_| None) {
+                        Ok(n) => judged += n,
+                        Err(e) => return bad(out, args, &[Diagnostic::plain(e.to_string())]),
+                    }
+                    if judged == 0 && args.worlds.is_none() {
+                        return no_requests(out, args, EMPTY_DOMAIN);
+                    }
+                }
                 diff.over_domain(context.as_ref(), threads, &|_| None)
             }
         };
@@ -172,6 +194,7 @@ pub fn run(args: &DiffArgs) -> Outcome {
     }
     let mut counterexample = None;
     if let Some(worlds) = args.worlds {
+        judged += worlds as u128;
         let wanted = Search {
             worlds,
             seed: args.seed,
@@ -193,6 +216,16 @@ pub fn run(args: &DiffArgs) -> Outcome {
             }
         }
         report_search(&mut out, args, worlds, counterexample.as_ref());
+    }
+    if args.fail_on.is_some() && judged == 0 {
+        let why = if args.worlds == Some(0) && !stored && args.requests.is_none() {
+            " (--worlds 0 generates no store)"
+        } else if args.requests.is_some() {
+            " (the request log is empty, and --worlds 0 generates no store)"
+        } else {
+            " (the store's domain is empty, and --worlds 0 generates no store)"
+        };
+        return no_requests(out, args, why);
     }
     let newly_allowed = flips.iter().any(Flip::newly_allowed)
         || counterexample
@@ -269,6 +302,17 @@ fn load_versions(
         }
     };
     Some((old, new))
+}
+
+const EMPTY_DOMAIN: &str =
+    " (no request of any action has its principal and resource in the store)";
+
+/// Exit 1: `--fail-on` had nothing to judge (`why` says what was empty).
+fn no_requests(out: Outcome, args: &DiffArgs, why: &str) -> Outcome {
+    let d = Diagnostic::plain(format!(
+        "--fail-on has no requests to judge{why}; give --entities, --requests or --worlds"
+    ));
+    bad(out, args, &[d])
 }
 
 /// Exit 1 with `diagnostics`.

@@ -20,6 +20,7 @@ pub fn run(args: &ExplainArgs) -> Outcome {
     let Some(loaded) = args.input.load(&mut out) else {
         return out.exit(1);
     };
+    loaded.warn_undeclared(&mut out);
     let (set, entities, options) = (&loaded.set, &loaded.entities, &loaded.options);
     let mut last = None;
     for (i, request) in loaded.requests.iter().enumerate() {

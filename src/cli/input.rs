@@ -4,7 +4,7 @@
 use super::common::{load_policies_with, Format, Outcome};
 use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Sources};
-use crate::engine::build_entities_with;
+use crate::engine::build_entities_for;
 use crate::entities::json::{self, Origin, Request};
 use crate::entities::Entities;
 use crate::files::{read_text, TextKind};
@@ -102,7 +102,7 @@ impl RequestArgs {
             limits,
             plain: false,
         };
-        let entities = match load_entities(self, &set) {
+        let entities = match load_store(self.entities.as_deref(), &set, &options) {
             Ok(e) => e,
             Err(d) => {
                 out.diagnostics(&Sources::new(), &d, self.format);
@@ -126,23 +126,22 @@ impl RequestArgs {
     }
 }
 
-fn load_entities(args: &RequestArgs, set: &PolicySet) -> Result<Entities, Vec<Diagnostic>> {
-    load_store(args.entities.as_deref(), set, &args.limits.limits())
-}
-
 /// Reads the entity file (none: an empty store) into a store with the
-/// declared actions.
+/// declared actions, as `options` require (a cycle refused under Cedar's
+/// semantics).
 pub fn load_store(
     entities: Option<&std::path::Path>,
     set: &PolicySet,
-    limits: &Limits,
+    options: &Options,
 ) -> Result<Entities, Vec<Diagnostic>> {
-    let limits = *limits;
     let (name, text) = match entities {
-        Some(path) => (path.display().to_string(), read_data(path, &limits)?),
+        Some(path) => (
+            path.display().to_string(),
+            read_data(path, &options.limits)?,
+        ),
         None => ("<none>".to_string(), "[]".to_string()),
     };
-    build_entities_with(&set.schema, [(name.as_str(), text.as_str())], &limits)
+    build_entities_for(&set.schema, [(name.as_str(), text.as_str())], options)
         .map_err(|e| vec![Diagnostic::from(&e)])
 }
 
@@ -271,6 +270,45 @@ pub fn read_fixed_context(
         _ => Err(vec![Diagnostic::plain(
             "in --context: a context is a JSON object",
         )]),
+    }
+}
+
+impl Loaded {
+    /// Warns (on standard error) of each request naming an entity type or
+    /// an action that the declarations do not know: no policy can be
+    /// written for it, so its deny says nothing about the policies. At most
+    /// 20 are named; the rest are counted.
+    pub fn warn_undeclared(&self, out: &mut Outcome) {
+        const SHOWN: usize = 20;
+        let mut found = 0usize;
+        for (i, request) in self.requests.iter().enumerate() {
+            let names = crate::validate::data::undeclared_in_request(&self.set.schema, request);
+            if names.is_empty() {
+                continue;
+            }
+            found += 1;
+            if found > SHOWN {
+                continue;
+            }
+            let which = match self.lines.get(i) {
+                Some(line) => format!("request at line {line}"),
+                None => "the request".to_string(),
+            };
+            for (field, e) in names {
+                let help = e.help().map(|h| format!("; {h}")).unwrap_or_default();
+                out.stderr.push_str(&format!(
+                    "warning: {which}: `{field}`: {}{}\n",
+                    crate::diag::printable(&e.to_string()),
+                    crate::diag::printable(&help)
+                ));
+            }
+        }
+        if found > SHOWN {
+            out.stderr.push_str(&format!(
+                "warning: {} more requests name undeclared types or actions\n",
+                found - SHOWN
+            ));
+        }
     }
 }
 

@@ -70,6 +70,13 @@ pub fn run(args: &TestArgs) -> Outcome {
         };
         let results = testing::run(&suite, options, |_, _| {});
         for r in &results {
+            for w in &r.warnings {
+                out.stderr.push_str(&format!(
+                    "warning: {name}: {}: {}\n",
+                    printable(&r.name),
+                    printable(w)
+                ));
+            }
             if r.differences.is_empty() {
                 out.stdout
                     .push_str(&format!("PASS {name}: {}\n", printable(&r.name)));
@@ -104,19 +111,21 @@ pub fn run(args: &TestArgs) -> Outcome {
             options.limits.max_data_file_bytes,
             TextKind::Data,
         ) {
-            if expected == snapshot {
-                out.stdout.push_str(&format!(
-                    "PASS {}: output matches the snapshot\n",
-                    printable(&snap_path.display().to_string())
-                ));
+            let differences = testing::snapshot_differences(&expected, &results);
+            let snap_name = printable(&snap_path.display().to_string()).into_owned();
+            if differences.is_empty() {
+                out.stdout
+                    .push_str(&format!("PASS {snap_name}: output matches the snapshot\n"));
                 passed += 1;
             } else {
-                out.stdout.push_str(&format!(
-                    "FAIL {}: output differs from the snapshot (review, then accept with --update)\n",
-                    printable(&snap_path.display().to_string())
-                ));
-                for line in testing::diff(&expected, &snapshot) {
-                    out.stdout.push_str(&format!("    {line}\n"));
+                for (what, lines) in differences {
+                    out.stdout.push_str(&format!(
+                        "FAIL {snap_name}: {} (review, then accept with --update)\n",
+                        printable(&what)
+                    ));
+                    for line in lines {
+                        out.stdout.push_str(&format!("    {}\n", printable(&line)));
+                    }
                 }
                 failed += 1;
             }

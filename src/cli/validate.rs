@@ -52,7 +52,7 @@ pub enum ValidationMode {
 }
 
 /// The data files to check besides the policies.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DataFiles<'a> {
     /// An entity file.
     pub entities: Option<&'a Path>,
@@ -60,6 +60,8 @@ pub struct DataFiles<'a> {
     pub request: Option<&'a Path>,
     /// Requests, one per line.
     pub requests: Option<&'a Path>,
+    /// A request given on the command line (`-l/-a/-r/-c`), as JSON text.
+    pub inline: Option<String>,
     /// The limits in force (the data-file size among them).
     pub limits: Limits,
 }
@@ -92,6 +94,15 @@ pub fn problems(set: &mut PolicySet, files: DataFiles) -> Result<Vec<Problem>, V
             Err(e) => return Err(vec![Diagnostic::error(e.message, e.span, "here")]),
         }
     }
+    if let Some(text) = files.inline {
+        let file = set
+            .sources
+            .add("the request on the command line", text.clone());
+        match data::validate_requests(set, file, &text, false) {
+            Ok(mut p) => problems.append(&mut p),
+            Err(e) => return Err(vec![Diagnostic::error(e.message, e.span, "here")]),
+        }
+    }
     Ok(validate::tidy(problems))
 }
 
@@ -114,6 +125,7 @@ pub fn run(args: &ValidateArgs) -> Outcome {
         entities: args.entities.as_deref(),
         request: args.request.as_deref(),
         requests: args.requests.as_deref(),
+        inline: None,
         limits,
     };
     let found = match problems(&mut set, files) {
@@ -162,19 +174,28 @@ pub fn run(args: &ValidateArgs) -> Outcome {
     out.exit(if failing > 0 { 3 } else { 0 })
 }
 
-/// For `authorize --validate`: validates the loaded policies and the
-/// entity and request files named by `input`; reports the problems into
-/// `out` and returns the exit code that refuses the request (3 for
-/// validation errors, 1 for unreadable data), or `None` to go on.
+/// For `authorize --validate`: validates the loaded policies, the entity
+/// and request files named by `input`, and a request given on the command
+/// line (`inline`); reports the problems into `out` and returns the exit
+/// code that refuses the request (3 for validation errors, 1 for
+/// unreadable data), or `None` to go on.
 pub fn refuse(
     set: &mut PolicySet,
     input: &super::input::RequestArgs,
+    inline: Option<&crate::entities::json::Request>,
     out: &mut Outcome,
 ) -> Option<i32> {
+    let inline = inline
+        .filter(|_| input.request.is_none() && input.requests.is_none())
+        .map(|r| {
+            serde_json::to_string_pretty(&crate::entities::json::RequestJson::of(r))
+                .unwrap_or_default()
+        });
     let files = DataFiles {
         entities: input.entities.as_deref(),
         request: input.request.as_deref(),
         requests: input.requests.as_deref(),
+        inline,
         limits: input.limits.limits(),
     };
     let found = match problems(set, files) {

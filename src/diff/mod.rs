@@ -179,6 +179,21 @@ impl<'a> Diff<'a> {
         }
     }
 
+    /// The number of requests of the domain (both versions' domains
+    /// joined) that [`Diff::over_domain`] judges: a gate over none is no
+    /// gate.
+    pub fn domain_size(
+        &self,
+        context: Option<&Json>,
+        choices: &dyn Fn(&Type) -> Option<Vec<Value>>,
+    ) -> Result<u128, DiffError> {
+        let new = Domain::build_with(self.new_set, &self.new_entities, context, choices)?;
+        let old = Domain::build_with(self.old_set, &self.old_entities, context, choices)?;
+        Ok(new
+            .union(&self.new_entities, &old, &self.old_entities)
+            .size())
+    }
+
     /// Every request of the domain (both versions' domains joined) that the
     /// versions decide differently, in the audit's order; `context` fixes
     /// context attributes, `choices` gives the values of those that cannot

@@ -179,6 +179,17 @@ pub fn load_entities_with(
     Ok(())
 }
 
+/// Where the entity `uid` stands in an entity file's text (the start of
+/// its object), for errors found after loading (a cycle of the hierarchy).
+pub fn entity_offset(text: &str, uid: &EntityUid) -> Option<usize> {
+    let raw: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+    raw.into_iter().find_map(|piece| {
+        let json: Json = serde_json::from_str(piece.get()).ok()?;
+        let found = entity_ref(json.get("uid")?).ok()?;
+        (found == *uid).then(|| piece.get().as_ptr() as usize - text.as_ptr() as usize)
+    })
+}
+
 fn load_entity(
     json: &Json,
     piece: &str,

@@ -313,6 +313,52 @@ impl Entities {
     }
 }
 
+impl Entities {
+    /// A cycle of the hierarchy, if it has one: the uids along it, the
+    /// first repeated at the end (`a → b → a`; a self-parent is `a → a`).
+    /// Found by a depth-first walk from each node in node order, so the
+    /// same store always names the same cycle. Cedar refuses such data.
+    pub fn find_cycle(&self) -> Option<Vec<EntityUid>> {
+        // 0: not seen, 1: on the current path, 2: done.
+        let mut state = vec![0u8; self.nodes.len()];
+        let mut path: Vec<(u32, usize)> = Vec::new();
+        for start in 0..self.nodes.len() {
+            if state[start] != 0 {
+                continue;
+            }
+            // INVARIANT: node numbers fit u32 (`node_count`).
+            path.push((start as u32, 0));
+            state[start] = 1;
+            while let Some(&mut (n, ref mut next)) = path.last_mut() {
+                let parents = &self.nodes[n as usize].parents;
+                if let Some(&p) = parents.get(*next) {
+                    *next += 1;
+                    match state[p as usize] {
+                        0 => {
+                            state[p as usize] = 1;
+                            path.push((p, 0));
+                        }
+                        1 => {
+                            let from = path.iter().position(|&(x, _)| x == p).unwrap_or(0);
+                            let mut cycle: Vec<EntityUid> = path[from..]
+                                .iter()
+                                .map(|&(x, _)| self.nodes[x as usize].uid.clone())
+                                .collect();
+                            cycle.push(self.nodes[p as usize].uid.clone());
+                            return Some(cycle);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state[n as usize] = 2;
+                    path.pop();
+                }
+            }
+        }
+        None
+    }
+}
+
 /// Appends the parents not yet in `list`, in order, in linear time (an
 /// entity may have a million parents).
 fn push_unique(list: &mut Vec<u32>, new: Vec<u32>) {

@@ -15,6 +15,36 @@ pub fn response(
     explanation: Option<&Explanation>,
     color: bool,
 ) -> String {
+    render_response(set, response, explanation, Some(color))
+}
+
+/// [`response`] without a position: policies named by id, condition parts
+/// by their text, errors by their message, so that the text stays the same
+/// when a comment, `mspl fmt` or another working directory moves the
+/// policies (`mspl test`'s snapshots).
+pub fn response_by_id(
+    set: &PolicySet,
+    response: &Response,
+    explanation: Option<&Explanation>,
+) -> String {
+    render_response(set, response, explanation, None)
+}
+
+/// `color`: `None` for the text without positions.
+fn render_response(
+    set: &PolicySet,
+    response: &Response,
+    explanation: Option<&Explanation>,
+    color: Option<bool>,
+) -> String {
+    let positions = color.is_some();
+    let at = |id: &str| {
+        if positions {
+            format!(" ({})", at(set, id))
+        } else {
+            link_of(set, id)
+        }
+    };
     let mut out = String::new();
     let traced: std::collections::HashMap<&str, &PolicyTrace> = explanation
         .map(|e| e.policies.iter().map(|p| (p.id.as_str(), p)).collect())
@@ -24,11 +54,11 @@ pub fn response(
         (Decision::Allow, _) => {
             out.push_str("ALLOW\n");
             for id in &response.determining {
-                let _ = writeln!(out, "  permitted by `{}` ({})", printable(id), at(set, id));
+                let _ = writeln!(out, "  permitted by `{}`{}", printable(id), at(id));
                 if let Some(p) = find(id) {
                     for part in p.conditions.iter().flat_map(|c| &c.parts) {
                         for rule in part.rules.iter().filter(|r| r.result == "true") {
-                            because(&mut out, rule, 2);
+                            because(&mut out, rule, 2, positions);
                         }
                     }
                 }
@@ -37,7 +67,7 @@ pub fn response(
         (Decision::Deny, Some(DenyKind::Forbidden)) => {
             out.push_str("DENY\n");
             for id in &response.determining {
-                let _ = writeln!(out, "  forbidden by `{}` ({})", printable(id), at(set, id));
+                let _ = writeln!(out, "  forbidden by `{}`{}", printable(id), at(id));
                 if let Some(p) = find(id) {
                     annotations(&mut out, p);
                 }
@@ -51,21 +81,21 @@ pub fn response(
                         Some(l) => format!(", {}", printable(&l.text())),
                         None => String::new(),
                     };
-                    let _ = writeln!(
-                        out,
-                        "  `{}` ({}:{}:{}{link}) would permit it, but:",
-                        printable(&p.id),
-                        printable(&p.file),
-                        p.line,
-                        p.column
-                    );
+                    let place = if positions {
+                        format!(" ({}:{}:{}{link})", printable(&p.file), p.line, p.column)
+                    } else {
+                        link.strip_prefix(", ")
+                            .map(|l| format!(" ({l})"))
+                            .unwrap_or_default()
+                    };
+                    let _ = writeln!(out, "  `{}`{place} would permit it, but:", printable(&p.id),);
                     for part in p
                         .conditions
                         .iter()
                         .flat_map(|c| &c.parts)
                         .filter(|part| !part.met)
                     {
-                        unmet(&mut out, part);
+                        unmet(&mut out, part, positions);
                     }
                     annotations(&mut out, p);
                 }
@@ -77,7 +107,19 @@ pub fn response(
             }
         }
     }
-    if !response.errors.is_empty() {
+    if !response.errors.is_empty() && !positions {
+        for e in &response.errors {
+            let _ = writeln!(
+                out,
+                "error: policy `{}` raised an error: {}",
+                printable(&e.policy),
+                printable(&e.message)
+            );
+            if let Some(help) = e.error.kind.help() {
+                let _ = writeln!(out, "  help: {}", printable(&help));
+            }
+        }
+    } else if !response.errors.is_empty() {
         let diagnostics: Vec<Diagnostic> = response
             .errors
             .iter()
@@ -90,7 +132,7 @@ pub fn response(
                 .with_help(e.error.kind.help())
             })
             .collect();
-        out.push_str(&set.sources.render(&diagnostics, color));
+        out.push_str(&set.sources.render(&diagnostics, color == Some(true)));
     }
     // One block per request; the caller separates blocks by one blank line.
     let trimmed = out.trim_end().len();
@@ -212,6 +254,15 @@ fn at(set: &PolicySet, id: &str) -> String {
     }
 }
 
+/// `(linked: …)` for a link, else nothing: what names a policy beside its
+/// id without a position.
+fn link_of(set: &PolicySet, id: &str) -> String {
+    match set.policy(id).and_then(|p| p.link.as_ref()) {
+        Some(l) => format!(" ({})", printable(&super::LinkTrace::new(l).text())),
+        None => String::new(),
+    }
+}
+
 fn annotations(out: &mut String, p: &PolicyTrace) {
     if let Some(r) = &p.reason {
         let _ = writeln!(out, "    reason: {}", printable(r));
@@ -226,40 +277,43 @@ fn annotations(out: &mut String, p: &PolicyTrace) {
     }
 }
 
-fn unmet(out: &mut String, part: &PartTrace) {
+fn unmet(out: &mut String, part: &PartTrace, positions: bool) {
     let state = match (&part.error, part.value) {
         (Some(e), _) => format!("error: {e}"),
         (None, Some(true)) => "holds, and must not".into(),
         _ => "does not hold".into(),
     };
+    let place = if positions {
+        format!(" (line {}:{})", part.line, part.column)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "    - `{}` {} (line {}:{})",
+        "    - `{}` {}{place}",
         printable(&part.text),
         printable(&state),
-        part.line,
-        part.column
     );
     for rule in &part.rules {
         let _ = writeln!(out, "        {} is {}", printable(&rule.call), rule.result);
     }
 }
 
-fn because(out: &mut String, rule: &RuleTrace, depth: usize) {
+fn because(out: &mut String, rule: &RuleTrace, depth: usize, positions: bool) {
     let indent = "  ".repeat(depth);
     match &rule.held_by {
-        Some(at) => {
+        Some(at) if positions => {
             let _ = writeln!(
                 out,
                 "{indent}because {} holds ({at})",
                 printable(&rule.call)
             );
         }
-        None => {
+        _ => {
             let _ = writeln!(out, "{indent}because {} holds", printable(&rule.call));
         }
     }
     for sub in &rule.because {
-        because(out, sub, depth + 1);
+        because(out, sub, depth + 1, positions);
     }
 }

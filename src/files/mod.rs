@@ -15,4 +15,4 @@ pub mod write;
 
 pub use read::{read_stream, read_text, strip_bom, ReadError, TextKind};
 pub use walk::{collect_files, Collected};
-pub use write::{write_bytes, write_file};
+pub use write::{stdout_failure, write_bytes, write_file, write_stdout};

@@ -228,6 +228,29 @@ fn create_temp(target: &Path, mode: u32) -> std::io::Result<(PathBuf, std::fs::F
     Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name was free")))
 }
 
+/// Writes `bytes` to standard output and flushes it. A failure is the
+/// command's failure (contract, "Writes, gates and logs"): see
+/// [`stdout_failure`].
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// The exit code of a command whose standard output could not be written
+/// (1), after saying why on standard error; a closed pipe (`| head`) ends
+/// quietly: the reader asked for no more.
+pub fn stdout_failure(e: &std::io::Error) -> i32 {
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        eprintln!(
+            "error: writing standard output: {}",
+            super::read::io_message(e)
+        );
+    }
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,11 +68,8 @@ pub fn invariants(set: &PolicySet) -> Result<Vec<Invariant>, Vec<Diagnostic>> {
             };
             let (value, span) = (found.value.as_deref().unwrap_or(""), found.span);
             let mut params = Vec::new();
-            for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let param = match part.strip_prefix("Set<").and_then(|p| p.strip_suffix('>')) {
-                    Some(t) => Param::All(t.trim().into()),
-                    None => Param::Each(part.into()),
-                };
+            for (all, ty) in crate::validate::tool_rules::invariant_params(value) {
+                let param = if all { Param::All(ty) } else { Param::Each(ty) };
                 if !set.schema.entity_types.contains_key(param.ty()) {
                     let known = set.schema.entity_types.keys().map(|k| k.as_str());
                     let help = crate::suggest::closest(param.ty(), known)

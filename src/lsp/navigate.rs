@@ -3,7 +3,7 @@
 //! types, actions, variables).
 
 use super::analysis::Analysis;
-use super::variables::variable_at;
+use super::variables::{rename_variable, variable_at};
 use crate::builtins::{self, Builtin, Form};
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{
@@ -513,10 +513,11 @@ pub fn rename(
             && !n.contains("::")
             && crate::syntax::tokens::keyword_kind(n) == crate::syntax::tokens::KeywordKind::Plain
     };
-    if let Some((_, uses)) = variable_at(&a.set, file, offset) {
+    if let Some(uses) = rename_variable(&a.set, file, offset, new_name) {
         if !word(new_name) {
             return Err(format!("`{new_name}` cannot be a variable's name"));
         }
+        let uses = uses?;
         let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
         for s in uses {
             if let Some(loc) = a.location(s) {

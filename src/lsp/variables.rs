@@ -6,18 +6,49 @@ use crate::policy_set::PolicySet;
 use crate::syntax::ast::{Expr, ExprKind};
 use crate::syntax::span::Span;
 
+/// A binding of a rule parameter or a quantified variable: where its name
+/// stands, the name, and the text its uses may stand in.
+#[derive(Clone, Copy)]
+struct Binding<'a> {
+    at: Span,
+    name: &'a str,
+    scope: Span,
+}
+
+/// The bindings and uses of the rule clause or policy condition at a place.
+#[derive(Default)]
+struct Locals<'a> {
+    bindings: Vec<Binding<'a>>,
+    /// `(binding index, use)` pairs, each binding's own span among its uses.
+    uses: Vec<(usize, Span)>,
+}
+
+impl<'a> Locals<'a> {
+    fn bind(&mut self, b: Binding<'a>) -> usize {
+        self.bindings.push(b);
+        self.uses.push((self.bindings.len() - 1, b.at));
+        self.bindings.len() - 1
+    }
+}
+
 /// Every use of a rule's parameter or a quantified variable in the rule
-/// clause or policy condition at a place, with its binding: `(binding,
-/// use)` pairs, the binding's own span among the uses.
-fn local_uses(set: &PolicySet, file: usize, offset: usize) -> Vec<(Span, Span)> {
+/// clause or policy condition at a place, with its binding.
+fn local_uses<'a>(set: &'a PolicySet, file: usize, offset: usize) -> Locals<'a> {
     let text = set.sources.text(file);
-    let mut out = Vec::new();
+    let mut out = Locals::default();
     for r in &set.rules {
         for c in r.clauses.iter().filter(|c| within(c.span, file, offset)) {
-            let params = param_spans(text, c.head, c.params.len());
-            for p in &params {
-                out.push((*p, *p));
-            }
+            let params: Vec<usize> = param_spans(text, c.head, c.params.len())
+                .into_iter()
+                .map(|at| {
+                    let name = text.get(at.start as usize..at.end as usize).unwrap_or("");
+                    out.bind(Binding {
+                        at,
+                        name,
+                        scope: c.span,
+                    })
+                })
+                .collect();
             walk_locals(&c.body, text, &mut Vec::new(), &params, &mut out);
         }
     }
@@ -63,12 +94,12 @@ fn param_spans(text: &str, head: Span, count: usize) -> Vec<Span> {
     out
 }
 
-fn walk_locals(
-    e: &Expr,
+fn walk_locals<'a>(
+    e: &'a Expr,
     text: &str,
-    stack: &mut Vec<(u32, Span)>,
-    params: &[Span],
-    out: &mut Vec<(Span, Span)>,
+    stack: &mut Vec<(u32, usize)>,
+    params: &[usize],
+    out: &mut Locals<'a>,
 ) {
     crate::limits::with_stack(|| match &e.kind {
         ExprKind::Local(i, _) => {
@@ -76,10 +107,10 @@ fn walk_locals(
                 .iter()
                 .rev()
                 .find(|(l, _)| l == i)
-                .map(|(_, s)| *s)
+                .map(|(_, b)| *b)
                 .or_else(|| params.get(*i as usize).copied());
             if let Some(b) = binding {
-                out.push((b, e.span));
+                out.uses.push((b, e.span));
             }
         }
         ExprKind::Quantified {
@@ -92,13 +123,17 @@ fn walk_locals(
             walk_locals(set, text, stack, params, out);
             // The name after `any` or `all`.
             let start = e.span.start as usize;
-            let binding = text
+            let at = text
                 .get(start..e.span.end as usize)
                 .and_then(|t| t.get(3..))
                 .and_then(|t| t.find(var.as_str()).map(|i| start + 3 + i))
                 .map(|at| Span::new(e.span.file, at, at + var.len()));
-            if let Some(b) = binding {
-                out.push((b, b));
+            if let Some(at) = at {
+                let b = out.bind(Binding {
+                    at,
+                    name: var,
+                    scope: body.span,
+                });
                 stack.push((*local, b));
                 walk_locals(body, text, stack, params, out);
                 stack.pop();
@@ -116,15 +151,54 @@ pub(super) fn variable_at(
     file: usize,
     offset: usize,
 ) -> Option<(Span, Vec<Span>)> {
-    let uses = local_uses(set, file, offset);
-    let (binding, _) = uses.iter().find(|(_, u)| within(*u, file, offset))?;
-    // (Span equality ignores places: compare the starts.)
-    let mut all: Vec<Span> = uses
+    let locals = local_uses(set, file, offset);
+    let (b, _) = locals.uses.iter().find(|(_, u)| within(*u, file, offset))?;
+    Some((locals.bindings[*b].at, uses_of(&locals, *b)))
+}
+
+fn uses_of(locals: &Locals, b: usize) -> Vec<Span> {
+    let mut all: Vec<Span> = locals
+        .uses
         .iter()
-        .filter(|(b, _)| b.start == binding.start)
+        .filter(|(x, _)| *x == b)
         .map(|(_, u)| *u)
         .collect();
     all.sort_by_key(|s| s.start);
     all.dedup_by_key(|s| s.start);
-    Some((*binding, all))
+    all
+}
+
+/// The uses of the variable at a place, to be renamed `new_name`; an error
+/// when the new name would capture a use or be captured: another binding
+/// of that name whose text holds a use of this variable (a sibling
+/// parameter, an enclosing quantifier), or a use of another binding of
+/// that name inside this variable's text (a quantifier it encloses).
+pub(super) fn rename_variable(
+    set: &PolicySet,
+    file: usize,
+    offset: usize,
+    new_name: &str,
+) -> Option<Result<Vec<Span>, String>> {
+    let locals = local_uses(set, file, offset);
+    let (b, _) = locals.uses.iter().find(|(_, u)| within(*u, file, offset))?;
+    let b = *b;
+    let mine = uses_of(&locals, b);
+    let inside = |outer: Span, s: Span| outer.start <= s.start && s.end <= outer.end;
+    for (o, other) in locals.bindings.iter().enumerate() {
+        if o == b || other.name != new_name {
+            continue;
+        }
+        let captured = mine.iter().any(|u| inside(other.scope, *u));
+        // A binding inside this variable's text keeps its own uses.
+        let mine_scope = locals.bindings[b].scope;
+        let captures = !inside(mine_scope, other.scope)
+            && uses_of(&locals, o).iter().any(|u| inside(mine_scope, *u));
+        if captured || captures {
+            return Some(Err(format!(
+                "`{new_name}` is already bound where `{}` is used: renaming would change what a use refers to",
+                locals.bindings[b].name
+            )));
+        }
+    }
+    Some(Ok(mine))
 }

@@ -20,7 +20,7 @@ mod terminal;
 
 use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Severity, Sources};
-use crate::engine::build_entities_with;
+use crate::engine::build_entities_for;
 use crate::entities::Entities;
 use crate::policy_set::{IdScheme, Loader, PolicySet};
 use crate::syntax::ast::EntityUid;
@@ -435,12 +435,8 @@ impl Session {
             },
             None => ("<none>".to_string(), "[]".to_string()),
         };
-        build_entities_with(
-            &set.schema,
-            [(name.as_str(), text.as_str())],
-            &self.options.limits,
-        )
-        .map_err(|e| Sources::new().render(&[Diagnostic::from(&e)], self.color))
+        build_entities_for(&set.schema, [(name.as_str(), text.as_str())], &self.options)
+            .map_err(|e| Sources::new().render(&[Diagnostic::from(&e)], self.color))
     }
 
     fn adopt(&mut self, set: PolicySet, entities: Entities) {
@@ -587,19 +583,25 @@ pub fn run(config: &Config) -> i32 {
         let stderr = std::io::stderr();
         let mut out = stdout.lock();
         let mut err = stderr.lock();
-        emit(&reply, &mut out, &mut err);
-        piped(&mut session, std::io::stdin().lock(), &mut out, &mut err);
-        0
+        let written = emit(&reply, &mut out, &mut err)
+            .and_then(|()| piped(&mut session, std::io::stdin().lock(), &mut out, &mut err));
+        match written {
+            Ok(()) => 0,
+            Err(e) => crate::files::stdout_failure(&e),
+        }
     }
 }
 
 /// Writes a reply, flushing both streams so that they interleave in order
-/// when they share one file.
-pub fn emit(reply: &Reply, out: &mut impl Write, err: &mut impl Write) {
-    let _ = out.write_all(reply.stdout.as_bytes());
-    let _ = out.flush();
+/// when they share one file; a failure to write the answers (standard
+/// output) is returned, to end the session.
+pub fn emit(reply: &Reply, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<()> {
+    let written = out
+        .write_all(reply.stdout.as_bytes())
+        .and_then(|()| out.flush());
     let _ = err.write_all(reply.stderr.as_bytes());
     let _ = err.flush();
+    written
 }
 
 /// The driver without line editing: reads `input` line by line, joins the
@@ -610,7 +612,7 @@ pub fn piped(
     input: impl BufRead,
     out: &mut impl Write,
     err: &mut impl Write,
-) {
+) -> std::io::Result<()> {
     let mut buffer = String::new();
     for line in input.lines() {
         let Ok(line) = line else {
@@ -624,14 +626,15 @@ pub fn piped(
             continue;
         }
         let reply = session.execute(&std::mem::take(&mut buffer));
-        emit(&reply, out, err);
+        emit(&reply, out, err)?;
         if reply.quit {
-            return;
+            return Ok(());
         }
     }
     // An input left open at the end is run as it is: its error says what is missing.
     if !buffer.trim().is_empty() {
         let reply = session.execute(&buffer);
-        emit(&reply, out, err);
+        emit(&reply, out, err)?;
     }
+    Ok(())
 }

@@ -14,13 +14,18 @@ use std::path::Path;
 pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) -> i32 {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    println!("mspl repl: `:help` lists the commands, Ctrl-D leaves");
+    let mut greeting = Reply {
+        stdout: "mspl repl: `:help` lists the commands, Ctrl-D leaves\n".into(),
+        ..Reply::default()
+    };
     if session.set.policies.is_empty() && session.set.rules.is_empty() {
-        emit(&start, &mut stdout.lock(), &mut stderr.lock());
+        greeting.stdout.push_str(&start.stdout);
     } else {
-        let mut reply = session.summary();
-        reply.stderr = start.stderr;
-        emit(&reply, &mut stdout.lock(), &mut stderr.lock());
+        greeting.stdout.push_str(&session.summary().stdout);
+    }
+    greeting.stderr = start.stderr;
+    if let Err(e) = emit(&greeting, &mut stdout.lock(), &mut stderr.lock()) {
+        return crate::files::stdout_failure(&e);
     }
     let config = Config::builder()
         .auto_add_history(false)
@@ -41,6 +46,7 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
         let _ = editor.load_history(path);
     }
     let mut seen = session.generation();
+    let mut code = 0;
     let mut buffer = String::new();
     loop {
         if let Some(h) = editor.helper_mut() {
@@ -71,7 +77,11 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
                     }
                     let _ = editor.add_history_entry(input.as_str());
                     let reply = session.execute(&input);
-                    emit(&reply, &mut stdout.lock(), &mut stderr.lock());
+                    if let Err(e) = emit(&reply, &mut stdout.lock(), &mut stderr.lock()) {
+                        code = crate::files::stdout_failure(&e);
+                        quit = true;
+                        break;
+                    }
                     if reply.quit {
                         quit = true;
                         break;
@@ -108,5 +118,5 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
             );
         }
     }
-    0
+    code
 }

@@ -17,6 +17,7 @@
 use super::decide::{parse_body, Asked};
 use super::snapshot::Snapshot;
 use super::{ApiError, Server};
+use crate::audit::domain::Domain;
 use crate::audit::{Auditor, Run};
 use crate::authorize::{Decision, Response};
 use crate::entities::json::{context_from_json, uid_from_parts, Request};
@@ -464,24 +465,24 @@ fn digest(value: Json) -> String {
     super::snapshot::hex(&Sha256::digest(text.as_bytes())[..8])
 }
 
-/// Every result of a search, in the audit's order.
+/// Every result of a search, in the audit's order: exactly the requests
+/// that an evaluation with the same subject, action, resource and context
+/// (none: `{}`) allows (the specification's Search Semantics), nothing
+/// enumerated, nothing denied with an error.
 fn search_all(
     snapshot: &Snapshot,
     kind: Search,
     top: &Map<String, Json>,
 ) -> Result<Vec<Found>, String> {
-    let given = match top.get("context") {
-        None | Some(Json::Null) => None,
-        Some(c @ Json::Object(_)) => Some(c.clone()),
-        Some(_) => return Err("`context` must be a JSON object".into()),
+    let context = context(top.get("context"))?;
+    let asked = match kind {
+        Search::Subject | Search::Resource => Some(action(top.get("action"))?),
+        Search::Action => None,
     };
-    let auditor = Auditor::new(
-        &snapshot.set,
-        &snapshot.entities,
-        &snapshot.options,
-        given.as_ref(),
-    )
-    .map_err(|e| domain_message(&e))?;
+    let domain = Domain::build_exact(&snapshot.set, &snapshot.entities, &context, asked.as_ref())
+        .map_err(|e| domain_message(&e))?;
+    let auditor =
+        Auditor::with_domain(&snapshot.set, &snapshot.entities, &snapshot.options, domain);
     let node_of = |uid: &EntityUid, what: &str| {
         snapshot
             .entities
@@ -499,6 +500,9 @@ fn search_all(
         max_results: None,
         all: false,
     };
+    // The audit also reports denials an error may have caused; a search
+    // returns only what the evaluation allows.
+    let allowed = |l: &&crate::audit::judge::Line| l.response.decision == Decision::Allow;
     let mut seen = std::collections::HashSet::new();
     let mut results = Vec::new();
     match kind {
@@ -509,7 +513,7 @@ fn search_all(
             let answer = auditor
                 .who_can(action, resource, run)
                 .map_err(|e| domain_message(&e))?;
-            for line in &answer.lines {
+            for line in answer.lines.iter().filter(|l| allowed(l)) {
                 let uid = snapshot.entities.node_uid(line.ids.principal);
                 if uid.ty.as_str() == ty && seen.insert(line.ids.principal) {
                     results.push(Found::entity(uid));
@@ -521,7 +525,7 @@ fn search_all(
             let action = action_number(&action(top.get("action"))?)?;
             let ty = entity_type(top.get("resource"), "resource")?;
             let answer = auditor.what_can(principal, &[action], run);
-            for line in &answer.lines {
+            for line in answer.lines.iter().filter(|l| allowed(l)) {
                 let uid = snapshot.entities.node_uid(line.ids.resource);
                 if uid.ty.as_str() == ty && seen.insert(line.ids.resource) {
                     results.push(Found::entity(uid));
@@ -532,7 +536,11 @@ fn search_all(
             let principal = node_of(&entity(top.get("subject"), "subject")?, "subject")?;
             let resource = node_of(&entity(top.get("resource"), "resource")?, "resource")?;
             let answer = auditor.what_can(principal, &[], run);
-            for line in answer.lines.iter().filter(|l| l.ids.resource == resource) {
+            for line in answer
+                .lines
+                .iter()
+                .filter(|l| l.ids.resource == resource && allowed(l))
+            {
                 let uid = snapshot.entities.node_uid(line.ids.action);
                 if seen.insert(line.ids.action) {
                     results.push(Found::Action {

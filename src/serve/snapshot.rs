@@ -11,7 +11,7 @@
 
 use crate::authorize::{Options, PolicyIndex};
 use crate::diag::{Diagnostic, Severity, Sources};
-use crate::engine::build_entities_with;
+use crate::engine::build_entities_for;
 use crate::entities::Entities;
 use crate::files::{collect_files, read_text, Collected, TextKind};
 use crate::policy_set::{IdScheme, Loader, PolicySet, SourceFormat};
@@ -320,7 +320,7 @@ impl Build {
             Some(f) => (f.name.as_str(), f.text.as_str()),
             None => ("<none>", "[]"),
         };
-        let entities = build_entities_with(&set.schema, [(name, text)], &limits)
+        let entities = build_entities_for(&set.schema, [(name, text)], &self.options)
             .map_err(|e| LoadError::from(vec![Diagnostic::from(&e)]))?;
         if self.validate {
             self.refuse_invalid(&mut set, entity_file.as_ref())?;

@@ -30,7 +30,7 @@ pub mod coverage;
 
 use crate::authorize::{authorize, ErrorMode, Options, Response};
 use crate::diag::{Diagnostic, Sources};
-use crate::engine::build_entities_with;
+use crate::engine::build_entities_for;
 use crate::entities::json::request_from_json;
 use crate::entities::Entities;
 use crate::explain::{explain, render, Include};
@@ -58,6 +58,8 @@ pub struct Suite {
 pub struct Case {
     /// Its description, or `request N`.
     pub name: String,
+    /// Its position among the file's requests (from 0).
+    pub index: usize,
     /// The request.
     pub request: crate::entities::json::Request,
     /// `allow` or `deny`.
@@ -79,8 +81,13 @@ pub struct CaseResult {
     /// The differences from what was expected, as `- expected` / `+ actual`
     /// line pairs (empty: it passed).
     pub differences: Vec<String>,
-    /// The text output (as `mspl authorize` prints it), for snapshots.
+    /// The text output (as `mspl authorize` prints it, policies named by
+    /// id and no position), for snapshots.
     pub text: String,
+    /// What is worth a look but fails nothing: an entity of the request
+    /// that the store lacks (an unknown user being denied is a legitimate
+    /// test).
+    pub warnings: Vec<String>,
 }
 
 /// Options of a run.
@@ -170,10 +177,14 @@ pub fn load(
         Some(inline @ Value::Array(_)) => (format!("{name} (entities)"), inline.to_string()),
         _ => ("<none>".to_string(), "[]".to_string()),
     };
-    let entities = build_entities_with(
+    let entities = build_entities_for(
         &set.schema,
         [(entities_name.as_str(), entities_text.as_str())],
-        &options.limits,
+        &Options {
+            errors: ErrorMode::cedar(options.cedar),
+            limits: options.limits,
+            plain: false,
+        },
     )
     .map_err(|e| vec![Diagnostic::from(&e)])?;
     let requests = json
@@ -184,6 +195,12 @@ pub fn load(
                 "{name}: has no `requests` array"
             ))]
         })?;
+    // A test file that judges nothing passes nothing.
+    if requests.is_empty() {
+        return Err(vec![Diagnostic::plain(format!(
+            "{name}: its `requests` array is empty: a test file with nothing to judge proves nothing"
+        ))]);
+    }
     let mut cases = Vec::new();
     let mut problems = Vec::new();
     for (i, r) in requests.iter().enumerate() {
@@ -235,6 +252,7 @@ fn case(r: &Value, index: usize, set: &PolicySet) -> Result<Case, String> {
             .and_then(Value::as_str)
             .map(String::from)
             .unwrap_or_else(|| format!("request {}", index + 1)),
+        index,
         request,
         decision,
         reason: strings("reason"),
@@ -290,6 +308,31 @@ pub fn run(
                 Include::Relevant,
             );
             let mut differences = Vec::new();
+            // A case about a name the declarations do not know tests
+            // nothing (a misspelt action is denied by every policy set):
+            // it fails, as Cedar's `validateRequest` would refuse it.
+            let undeclared =
+                crate::validate::data::undeclared_in_request(&suite.set.schema, &case.request);
+            for (field, e) in &undeclared {
+                let help = e.help().map(|h| format!("; {h}")).unwrap_or_default();
+                differ(
+                    &mut differences,
+                    "request",
+                    "names only declared types and actions",
+                    &format!("$.requests[{}].{field}: {e}{help}", case.index),
+                );
+            }
+            let warnings = [
+                ("principal", &case.request.principal),
+                ("resource", &case.request.resource),
+            ]
+            .into_iter()
+            .filter(|(field, u)| {
+                !suite.entities.contains(u) && !undeclared.iter().any(|(f, _)| f == field)
+            })
+            .map(|(_, u)| u)
+            .map(|u| format!("{u} is not an entity of the store"))
+            .collect();
             let decision = format!("{:?}", response.decision).to_ascii_lowercase();
             if decision != case.decision {
                 differ(&mut differences, "decision", &case.decision, &decision);
@@ -354,7 +397,8 @@ pub fn run(
             CaseResult {
                 name: case.name.clone(),
                 differences,
-                text: render::response(&suite.set, &response, Some(&explanation), false),
+                text: render::response_by_id(&suite.set, &response, Some(&explanation)),
+                warnings,
             }
         })
         .collect()
@@ -371,14 +415,82 @@ pub fn snapshot_path(test: &Path) -> PathBuf {
     test.with_extension("snap")
 }
 
-/// The snapshot text of a run: every case's name and text output.
+/// The snapshot key of each case: its name, numbered from the second
+/// case of the same name on (`name #2`), so that every case has its own.
+pub fn snapshot_keys(results: &[CaseResult]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    results
+        .iter()
+        .map(|r| {
+            let n = seen.entry(r.name.as_str()).or_insert(0);
+            *n += 1;
+            // A key is one line: a newline in a description would cut it.
+            let name = r.name.replace(['\n', '\r'], " ");
+            if *n == 1 {
+                name
+            } else {
+                format!("{name} #{n}")
+            }
+        })
+        .collect()
+}
+
+/// The snapshot text of a run: every case's key and text output, in order.
 pub fn snapshot_text(results: &[CaseResult]) -> String {
     let mut out = String::new();
-    for r in results {
+    for (key, r) in snapshot_keys(results).iter().zip(results) {
         out.push_str("=== ");
-        out.push_str(&r.name);
+        out.push_str(key);
         out.push('\n');
         out.push_str(&r.text);
+    }
+    out
+}
+
+/// A snapshot's text per case key, in order.
+fn snapshot_cases(text: &str) -> Vec<(String, String)> {
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("=== ") {
+            Some(key) => cases.push((
+                key.trim_end_matches(['\n', '\r']).to_string(),
+                String::new(),
+            )),
+            None => match cases.last_mut() {
+                Some((_, body)) => body.push_str(line),
+                // Text before the first case: kept under no key, so that it
+                // shows as a difference rather than vanish.
+                None => cases.push((String::new(), line.to_string())),
+            },
+        }
+    }
+    cases
+}
+
+/// How a run's output differs from its snapshot, case by case: each
+/// difference names its case (`case `x` differs`, `case `x` is new`,
+/// `case `x` is gone`) with a line diff of its text. Empty: it matches.
+pub fn snapshot_differences(expected: &str, results: &[CaseResult]) -> Vec<(String, Vec<String>)> {
+    let old = snapshot_cases(expected);
+    let keys = snapshot_keys(results);
+    let mut out = Vec::new();
+    for (key, r) in keys.iter().zip(results) {
+        match old.iter().find(|(k, _)| k == key) {
+            Some((_, text)) if *text == r.text => {}
+            Some((_, text)) => out.push((format!("case `{key}` differs"), diff(text, &r.text))),
+            None => out.push((
+                format!("case `{key}` is not in the snapshot"),
+                diff("", &r.text),
+            )),
+        }
+    }
+    for (key, text) in &old {
+        if !keys.contains(key) {
+            out.push((
+                format!("case `{key}` is in the snapshot but not in the file"),
+                diff(text, ""),
+            ));
+        }
     }
     out
 }

@@ -70,33 +70,12 @@ impl DataChecker<'_> {
     /// type); false when the type is unknown.
     fn known(&mut self, uid: &EntityUid, path: &Path) -> bool {
         let index = self.index;
-        if index.is_action_type(&uid.ty) {
-            if index.schema.actions.contains_key(uid) {
-                return true;
-            }
-            let known: Vec<String> = index.schema.actions.keys().map(|a| a.to_string()).collect();
-            let shown = uid.to_string();
-            let suggestion = crate::suggest::closest(&shown, known.iter().map(|s| s.as_str()));
-            self.report(
-                E::DataUnknownAction {
-                    uid: shown,
-                    suggestion,
-                },
-                path,
-            );
+        if let Some(e) = undeclared_name(index.schema, uid) {
+            self.report(e, path);
             return false;
         }
         let Some(t) = index.schema.entity_types.get(&uid.ty) else {
-            let known = index.schema.entity_types.keys().map(|n| n.as_str());
-            let suggestion = crate::suggest::closest(&uid.ty, known);
-            self.report(
-                E::DataUnknownEntityType {
-                    name: uid.ty.to_string(),
-                    suggestion,
-                },
-                path,
-            );
-            return false;
+            return true;
         };
         if let Some(ids) = &t.enum_ids {
             if !ids.contains(&uid.id) {
@@ -388,6 +367,52 @@ impl DataChecker<'_> {
             }
         }
     }
+}
+
+/// The problem with `uid` when its action or its entity type is not
+/// declared in `schema`, with a did-you-mean.
+fn undeclared_name(schema: &crate::schema::Schema, uid: &EntityUid) -> Option<E> {
+    if crate::schema::is_action_type(&uid.ty) {
+        if schema.actions.contains_key(uid) {
+            return None;
+        }
+        let known: Vec<String> = schema.actions.keys().map(|a| a.to_string()).collect();
+        let shown = uid.to_string();
+        let suggestion = crate::suggest::closest(&shown, known.iter().map(|s| s.as_str()));
+        return Some(E::DataUnknownAction {
+            uid: shown,
+            suggestion,
+        });
+    }
+    if schema.entity_types.contains_key(&uid.ty) {
+        return None;
+    }
+    let known = schema.entity_types.keys().map(|n| n.as_str());
+    Some(E::DataUnknownEntityType {
+        name: uid.ty.to_string(),
+        suggestion: crate::suggest::closest(&uid.ty, known),
+    })
+}
+
+/// The names of a request that its declarations do not know: its
+/// principal's or resource's entity type, or its action, each with the
+/// request's field (`principal`, `action`, `resource`) and a
+/// did-you-mean. Empty when `schema` declares nothing (no names to know).
+pub fn undeclared_in_request(
+    schema: &crate::schema::Schema,
+    request: &crate::entities::json::Request,
+) -> Vec<(&'static str, E)> {
+    if schema.entity_types.is_empty() && schema.actions.is_empty() {
+        return Vec::new();
+    }
+    [
+        ("principal", &request.principal),
+        ("action", &request.action),
+        ("resource", &request.resource),
+    ]
+    .into_iter()
+    .filter_map(|(field, uid)| undeclared_name(schema, uid).map(|e| (field, e)))
+    .collect()
 }
 
 fn unreadable(file: FileId, text: &str, offset: usize, e: &serde_json::Error) -> Unreadable {

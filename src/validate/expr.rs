@@ -135,6 +135,8 @@ pub(crate) struct TypeChecker<'a> {
     pub in_results: HashMap<(usize, u32, u32), (bool, String, String)>,
     /// Rules whose bodies were checked at least once.
     pub checked_rules: Vec<u32>,
+    /// When kept, the place of every expression typed (`tool_rules`).
+    pub visited: Option<std::collections::HashSet<(usize, u32, u32)>>,
 }
 
 impl<'a> TypeChecker<'a> {
@@ -154,6 +156,7 @@ impl<'a> TypeChecker<'a> {
             track_in: false,
             in_results: HashMap::new(),
             checked_rules: Vec::new(),
+            visited: None,
         }
     }
 
@@ -167,6 +170,9 @@ impl<'a> TypeChecker<'a> {
 
     /// Types `e`; the facts in `prior` hold where it is evaluated.
     pub fn check(&mut self, prior: &Caps, e: &Expr) -> Ans {
+        if let Some(v) = &mut self.visited {
+            v.insert((e.span.file, e.span.start, e.span.end));
+        }
         self.depth += 1;
         let ans = if self.depth % 16 == 0 {
             crate::limits::with_stack(|| self.check_inner(prior, e))

@@ -21,6 +21,7 @@ mod json;
 mod ops;
 mod policies;
 mod templates;
+pub mod tool_rules;
 pub mod types;
 
 pub mod data;
@@ -266,6 +267,7 @@ fn reachable<K: Clone + Ord + std::hash::Hash>(
 pub fn validate_policies(set: &PolicySet) -> Vec<Problem> {
     let index = Declared::new(set);
     let mut problems = policies::check(&index);
+    problems.extend(tool_rules::check(&index));
     problems.extend(templates::check(set));
     tidy(problems)
 }

@@ -341,6 +341,19 @@ impl TypeChecker<'_> {
         let (Some(types), true) = (types, answers.iter().all(|a| a.ok)) else {
             return Ans::bad(Some(Ty::Bool));
         };
+        self.rule_at(span, rule, types, None)
+    }
+
+    /// Types rule `rule` called at `span` with arguments of `types`;
+    /// `site` labels the call where no expression makes it (a rule the
+    /// audit or the generator calls).
+    pub(crate) fn rule_at(
+        &mut self,
+        span: Span,
+        rule: u32,
+        types: Vec<Ty>,
+        site: Option<String>,
+    ) -> Ans {
         let key = (rule, types);
         if let Some(done) = self.memo.get(&key) {
             return done.clone();
@@ -371,7 +384,7 @@ impl TypeChecker<'_> {
         if outermost {
             self.call_site = Some((
                 span,
-                format!("rule `{}` is checked for this call", def.name),
+                site.unwrap_or_else(|| format!("rule `{}` is checked for this call", def.name)),
             ));
         }
         let params: Vec<String> = def

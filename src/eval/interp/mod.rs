@@ -372,14 +372,14 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                     Value::Entity(uid) => uid,
                     other => return Err(type_error("`is`", "entity", other.type_name(), e.span)),
                 };
-                let type_ok = uid.ty == *ty;
+                // `e is T in X` is Cedar's `e is T && e in X`: `X` is not
+                // evaluated (and cannot err) when `e` is not a `T`.
                 match within {
-                    None => Value::Bool(type_ok),
-                    Some(w) => {
+                    Some(w) if uid.ty == *ty => {
                         let rhs = self.eval(w)?;
-                        let is_in = self.is_in(&uid, &rhs, w.span)?;
-                        Value::Bool(type_ok && is_in)
+                        Value::Bool(self.is_in(&uid, &rhs, w.span)?)
                     }
+                    _ => Value::Bool(uid.ty == *ty),
                 }
             }
             ExprKind::GetAttr(e, attr) => {

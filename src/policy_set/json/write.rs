@@ -198,11 +198,10 @@ fn expr_json_inner(e: &Expr) -> Result<Value, NoJsonForm> {
             acc
         }
         ExprKind::Not(a) => json!({"!": {"arg": expr_json(a)?}}),
-        ExprKind::Neg(a) => match &a.kind {
-            // `-5` is one literal in Cedar.
-            ExprKind::Lit(Literal::Long(n)) => json!({"Value": n.wrapping_neg()}),
-            _ => json!({"neg": {"arg": expr_json(a)?}}),
-        },
+        // The parser already reads `-5` as one literal; a negation node left
+        // in the tree (`-(5)`, `-(-9223372036854775808)`) stays one, as in
+        // Cedar's JSON, so an overflow is never folded away.
+        ExprKind::Neg(a) => json!({"neg": {"arg": expr_json(a)?}}),
         ExprKind::Binary(op, l, r) => bin(op.symbol(), l, r)?,
         ExprKind::Has(l, path) => {
             let attr = if path.len() == 1 {

@@ -1,0 +1,1 @@
+audit findings --policies policies/model_studio --fail-on suggestion

@@ -1,0 +1,1 @@
+test tests/cases/test-runner/declared/empty.json

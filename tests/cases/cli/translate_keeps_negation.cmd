@@ -1,0 +1,1 @@
+translate --to json -p tests/cases/cli/trust/negation.cedar
