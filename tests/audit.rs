@@ -167,6 +167,7 @@ fn check_world(
             errors,
             limits,
             plain: false,
+            deadline: None,
         };
         let auditor = Auditor::new(set, entities, &options, context).unwrap();
         for all in [false, true] {

@@ -58,6 +58,7 @@ fn run_case(dir: &Path) -> String {
                 errors,
                 limits: Limits::default(),
                 plain: false,
+                deadline: None,
             };
             let response = authorize(&set, &entities, &request, &options);
             let _ = writeln!(

@@ -258,6 +258,7 @@ fn the_diff_equals_two_brute_force_runs_on_generated_worlds() {
                 errors,
                 limits,
                 plain: false,
+                deadline: None,
             };
             let old_set = load(&mine.policies, limits, ids);
             let new_set = load(&new_text, limits, ids);

@@ -26,6 +26,7 @@ fn same_both_ways(what: &str, set: &PolicySet, entities: &Entities, requests: &[
                 errors,
                 limits: Limits::default(),
                 plain: false,
+                deadline: None,
             };
             let every = authorize(set, entities, request, &options);
             let indexed = index.authorize(set, entities, request, &options);
@@ -36,6 +37,7 @@ fn same_both_ways(what: &str, set: &PolicySet, entities: &Entities, requests: &[
                 request,
                 &Options {
                     plain: true,
+                    deadline: None,
                     ..options
                 },
             );

@@ -1,10 +1,13 @@
 //! `mspl serve` on loopback: every endpoint, answers equal to `mspl
 //! authorize` and `mspl explain`, AuthZEN's shapes, bad input, the
-//! decision log and its replay. (Reloads, load and bundles:
-//! `tests/serve_reload.rs`.)
+//! decision log and its replay; hostile clients in `serve/attack.rs`.
+//! (Reloads, load and bundles: `tests/serve_reload.rs`.)
 
 #[path = "support/served.rs"]
 mod served;
+
+#[path = "serve/attack.rs"]
+mod attack;
 
 use serde_json::{json, Value as Json};
 use served::Served;

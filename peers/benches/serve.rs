@@ -344,6 +344,8 @@ fn main() {
             l.percentile(0.99)
         );
     }
+    println!();
+    under_attack(&mspl_addr, &bodies, &args);
     let _ = stop_servers.send(true);
     runtime.block_on(async {
         let code = server_threads.0.await.unwrap();
@@ -351,6 +353,107 @@ fn main() {
         server_threads.1.await.unwrap();
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The health probe's latency while the server is attacked (issue
+/// "a decision server no client can starve"): two threads sending
+/// batches of 1,000 requests with `"entities": []`, two sending 1,000
+/// evaluations under an 8 MB context, 200 half-sent heads held open, and
+/// a client asking single decisions (a 200 or a 429 each).
+fn under_attack(addr: &str, bodies: &Arc<Vec<String>>, args: &Args) {
+    use std::io::Write;
+    let one = &bodies[0];
+    let with_entities: Value = {
+        let mut v: Value = serde_json::from_str(one).unwrap();
+        v["entities"] = serde_json::json!([]);
+        v
+    };
+    let copies = format!(
+        "{{\"requests\":[{}]}}",
+        vec![with_entities.to_string(); 1000].join(",")
+    );
+    let v: Value = serde_json::from_str(one).unwrap();
+    let padding: Vec<String> = (0..8_300).map(|i| format!("{i:0>1024}")).collect();
+    let contexts = serde_json::json!({
+        "subject": {"type": v["principal"]["type"], "id": v["principal"]["id"]},
+        "context": {"padding": padding},
+        "evaluations": (0..1000).map(|_| serde_json::json!({
+            "action": {"name": v["action"]["id"]},
+            "resource": {"type": v["resource"]["type"], "id": v["resource"]["id"]}})).collect::<Vec<_>>()
+    })
+    .to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let heads: Vec<std::net::TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"POST /v1/is_authorized HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let attackers: Vec<_> = [
+        ("/v1/batch_is_authorized", copies.clone()),
+        ("/v1/batch_is_authorized", copies),
+        ("/access/v1/evaluations", contexts.clone()),
+        ("/access/v1/evaluations", contexts),
+    ]
+    .into_iter()
+    .map(|(path, body)| {
+        let (addr, stop) = (addr.to_string(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = Conn::open(&addr).try_send("POST", path, &[], body.as_bytes());
+            }
+        })
+    })
+    .collect();
+    let decider = {
+        let (addr, stop, body) = (addr.to_string(), stop.clone(), one.clone());
+        std::thread::spawn(move || {
+            let (mut ok, mut refused) = (0usize, 0usize);
+            let mut conn = Conn::open(&addr);
+            while !stop.load(Ordering::Relaxed) {
+                match conn
+                    .send("POST", "/v1/is_authorized", &[], body.as_bytes())
+                    .status
+                {
+                    200 => ok += 1,
+                    429 => refused += 1,
+                    other => panic!("a decision under attack answered {other}"),
+                }
+            }
+            (ok, refused)
+        })
+    };
+    let started = Instant::now();
+    let mut probes = Vec::new();
+    while started.elapsed().as_secs_f64() < args.seconds {
+        let t = Instant::now();
+        let r = Conn::open(addr).send("GET", "/health/live", &[], b"");
+        assert_eq!(r.status, 200);
+        probes.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for a in attackers {
+        a.join().unwrap();
+    }
+    let (ok, refused) = decider.join().unwrap();
+    drop(heads);
+    probes.sort_unstable();
+    let health = Load {
+        requests: probes.len(),
+        elapsed: started.elapsed(),
+        latencies_us: probes,
+    };
+    println!("| under attack | probes | p50 ms | p99 ms | decisions answered 200 / 429 |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| `/health/live` while 4 clients send the attack bodies and 200 heads hang | {} | {:.2} | {:.2} | {ok} / {refused} |",
+        health.requests,
+        health.percentile(0.5),
+        health.percentile(0.99)
+    );
 }
 
 fn mspl_config(entities: &std::path::Path) -> mspl::serve::Config {
@@ -372,8 +475,15 @@ fn mspl_config(entities: &std::path::Path) -> mspl::serve::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
         max_batch: 10_000,
-        max_body_bytes: 8 << 20,
+        max_body_bytes: 16 << 20,
         request_timeout: Duration::from_secs(10),
+        decision_threads: 2,
+        max_queued: 1024,
+        bounds: mspl::serve::transport::Bounds {
+            max_connections: mspl::serve::transport::default_max_connections(),
+            header_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+        },
         admin_token: None,
         decision_log: None,
         watch: Watch::Off,

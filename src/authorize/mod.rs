@@ -72,6 +72,11 @@ pub struct Options {
     /// Judge with the plain evaluator, the in-place fast path off: the
     /// reference the fast path is checked against (`tests/in_place.rs`).
     pub plain: bool,
+    /// When the request must be abandoned (`mspl serve`'s
+    /// `--request-timeout-ms`): past it, judging stops and the response
+    /// holds no decision ([`Response::deadline_reached`]). `None` on the
+    /// command line.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// An error raised by one policy's evaluation.
@@ -103,6 +108,16 @@ pub struct Response {
     pub determining: Vec<SmolStr>,
     /// Every policy whose evaluation raised an error, in load order.
     pub errors: Vec<PolicyError>,
+}
+
+impl Response {
+    /// Whether the request's deadline ([`Options::deadline`]) passed while
+    /// it was judged: then this is no decision, only what was judged so far.
+    pub fn deadline_reached(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.error.kind == EvalErrorKind::Deadline)
+    }
 }
 
 /// What evaluating one policy gave.
@@ -240,6 +255,7 @@ fn decide(
     let mut eval =
         Evaluator::with_buffers(set, entities, request, &options.limits, NoTrace, buffers);
     eval.set_in_place(!options.plain);
+    eval.set_deadline(options.deadline);
     let judge = |i: u32, left: u64| {
         eval.reset();
         eval.cap_steps(left);
@@ -313,13 +329,33 @@ fn combine(
     // nothing). Spent, it denies the request in both error modes.
     let mut left = options.limits.max_request_steps;
     let mut spent = false;
+    // Steps since the deadline was last looked at: many short policies
+    // add up to what one long one would.
+    let mut unchecked = 0u64;
     for i in candidates {
         let entry = &set.policies[i as usize];
         let effect = entry.policy.effect;
-        let (outcome, steps) = judge(i, left);
+        let (mut outcome, steps) = judge(i, left);
         left = left.saturating_sub(steps);
+        unchecked = unchecked.saturating_add(steps.max(1));
+        if let Some(deadline) = options.deadline {
+            if unchecked >= crate::eval::DEADLINE_EVERY {
+                unchecked = 0;
+                if std::time::Instant::now() >= deadline {
+                    outcome = PolicyOutcome::Error(EvalError {
+                        kind: EvalErrorKind::Deadline,
+                        span: entry.policy.head,
+                    });
+                }
+            }
+        }
         match outcome {
-            PolicyOutcome::Error(e) if matches!(e.kind, EvalErrorKind::RequestStepLimit { .. }) => {
+            PolicyOutcome::Error(e)
+                if matches!(
+                    e.kind,
+                    EvalErrorKind::RequestStepLimit { .. } | EvalErrorKind::Deadline
+                ) =>
+            {
                 spent = true;
                 errors.push(policy_error(set, &entry.id, e));
                 break;

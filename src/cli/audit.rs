@@ -317,6 +317,7 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
         errors: ErrorMode::cedar(common.cedar),
         limits,
         plain: false,
+        deadline: None,
     };
     let mut entities = match load_store(common.entities.as_deref(), &set, &options) {
         Ok(e) => e,

@@ -105,6 +105,7 @@ pub fn run(args: &DiffArgs) -> Outcome {
         errors: ErrorMode::cedar(args.cedar),
         limits,
         plain: false,
+        deadline: None,
     };
     let threads = args
         .threads

@@ -101,6 +101,7 @@ impl RequestArgs {
             errors: ErrorMode::cedar(self.cedar),
             limits,
             plain: false,
+            deadline: None,
         };
         let entities = match load_store(self.entities.as_deref(), &set, &options) {
             Ok(e) => e,
@@ -172,8 +173,9 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
     if let Some(path) = &args.requests {
         let text = read(path)?;
         let name = path.display().to_string();
+        let mut contexts = BatchContexts::default();
         return json_lines(&name, &text, |origin, body, number| {
-            request_line(origin, body, number, &set.schema, &limits)
+            request_line(origin, body, number, &set.schema, &limits, &mut contexts)
         });
     }
     let vars = &args.vars;
@@ -346,44 +348,95 @@ pub fn read_log(
 ) -> Result<Vec<Request>, Vec<Diagnostic>> {
     let text = read_data(path, limits)?;
     let name = path.display().to_string();
+    let mut contexts = BatchContexts::default();
     let (requests, _) = json_lines(&name, &text, |origin, body, number| {
-        request_line(origin, body, number, schema, limits)
+        request_line(origin, body, number, schema, limits, &mut contexts)
     })?;
     Ok(requests)
 }
 
-/// One line of a batch (line `number`): a request, or a line of `mspl
-/// serve`'s decision log (the request under `"request"`).
+/// The contexts of a decision log's batches, by batch id, from their
+/// header lines (`{"batch_id", "context"}`), for the item lines that say
+/// `"context_ref": batch_id` instead of their context.
+#[derive(Default)]
+struct BatchContexts(std::collections::HashMap<String, serde_json::Value>);
+
+/// One line of a batch (line `number`): a request; a line of `mspl
+/// serve`'s decision log (the request under `"request"`, its context
+/// perhaps a `context_ref` to its batch's header line); or such a header
+/// line, which is remembered and is no request (`None`).
 fn request_line(
     origin: &Origin,
     body: &str,
     number: usize,
     schema: &crate::schema::Schema,
     limits: &Limits,
-) -> Result<Request, Box<Diagnostic>> {
-    if let Some(inner) = logged_request(origin, body, limits) {
-        return json::request_from_json(&inner, schema).map_err(|m| {
-            let mut d = Diagnostic::plain(format!("line {number}: in `request`: {m}"));
-            d.file = Some(origin.file.to_string());
-            d.line = Some(number);
-            d.column = Some(1);
-            Box::new(d)
-        });
+    contexts: &mut BatchContexts,
+) -> Result<Option<Request>, Box<Diagnostic>> {
+    let at_line = |m: String| {
+        let mut d = Diagnostic::plain(format!("line {number}: {m}"));
+        d.file = Some(origin.file.to_string());
+        d.line = Some(number);
+        d.column = Some(1);
+        Box::new(d)
+    };
+    match logged(origin, body, limits) {
+        Logged::Header { batch_id, context } => {
+            contexts.0.insert(batch_id, context);
+            Ok(None)
+        }
+        Logged::Request(mut inner) => {
+            if let Some(reference) = inner.remove("context_ref") {
+                let context = reference
+                    .as_str()
+                    .and_then(|batch| contexts.0.get(batch))
+                    .ok_or_else(|| {
+                        at_line(format!(
+                            "`context_ref` names batch {reference}, whose header line (`{{\"batch_id\", \"context\"}}`) is not before it"
+                        ))
+                    })?;
+                inner.insert("context".into(), context.clone());
+            }
+            json::request_from_json(&serde_json::Value::Object(inner), schema)
+                .map(Some)
+                .map_err(|m| at_line(format!("in `request`: {m}")))
+        }
+        Logged::No => json::request_from_text_with(origin, body, schema, limits)
+            .map(Some)
+            .map_err(|e| Box::new(Diagnostic::from(&e))),
     }
-    json::request_from_text_with(origin, body, schema, limits)
-        .map_err(|e| Box::new(Diagnostic::from(&e)))
 }
 
-/// The request of a decision-log line (an object with an object under
-/// `"request"`); `None` for anything else, which is read as a request.
-fn logged_request(origin: &Origin, body: &str, limits: &Limits) -> Option<serde_json::Value> {
-    if !body.contains("\"request\"") {
-        return None;
+/// What a line of a decision log holds.
+enum Logged {
+    /// A decision: its request.
+    Request(serde_json::Map<String, serde_json::Value>),
+    /// A batch's header: the context its items refer to.
+    Header {
+        batch_id: String,
+        context: serde_json::Value,
+    },
+    /// Not a log line: read as a request.
+    No,
+}
+
+/// Reads a decision-log line (an object with an object under `"request"`,
+/// or a header `{"batch_id", "context"}` and nothing else).
+fn logged(origin: &Origin, body: &str, limits: &Limits) -> Logged {
+    if !body.contains("\"request\"") && !body.contains("\"batch_id\"") {
+        return Logged::No;
     }
-    let mut json = json::parse_json(origin, body, limits).ok()?;
-    match json.get_mut("request") {
-        Some(inner @ serde_json::Value::Object(_)) => Some(inner.take()),
-        _ => None,
+    let Ok(serde_json::Value::Object(mut json)) = json::parse_json(origin, body, limits) else {
+        return Logged::No;
+    };
+    if let Some(serde_json::Value::Object(inner)) = json.remove("request") {
+        return Logged::Request(inner);
+    }
+    match (json.remove("batch_id"), json.remove("context")) {
+        (Some(serde_json::Value::String(batch_id)), Some(context)) if json.is_empty() => {
+            Logged::Header { batch_id, context }
+        }
+        _ => Logged::No,
     }
 }
 
@@ -393,7 +446,7 @@ fn logged_request(origin: &Origin, body: &str, limits: &Limits) -> Option<serde_
 fn json_lines<T>(
     name: &str,
     text: &str,
-    mut each: impl FnMut(&Origin, &str, usize) -> Result<T, Box<Diagnostic>>,
+    mut each: impl FnMut(&Origin, &str, usize) -> Result<Option<T>, Box<Diagnostic>>,
 ) -> Result<(Vec<T>, Vec<usize>), Vec<Diagnostic>> {
     let mut values = Vec::new();
     let mut lines = Vec::new();
@@ -408,10 +461,11 @@ fn json_lines<T>(
                 offset,
             };
             match each(&origin, body, number + 1) {
-                Ok(v) => {
+                Ok(Some(v)) => {
                     values.push(v);
                     lines.push(number + 1);
                 }
+                Ok(None) => {}
                 Err(d) => errors.push(*d),
             }
         }

@@ -12,8 +12,9 @@ use std::time::Duration;
 /// Arguments of `mspl serve`.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Policy files or directories (watched for changes).
-    #[arg(short = 'p', long, num_args = 1.., required_unless_present = "bundle", conflicts_with = "bundle")]
+    /// Policy files or directories (watched for changes); or a bundle
+    /// (`--bundle`, `--bundle-url-file` or MSPL_BUNDLE_URL).
+    #[arg(short = 'p', long, num_args = 1.., conflicts_with_all = ["bundle", "bundle_url_file"])]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     #[arg(short = 's', long, num_args = 1.., conflicts_with = "bundle")]
@@ -26,9 +27,14 @@ pub struct ServeArgs {
     pub entities: Option<PathBuf>,
     /// Poll this URL (plain http://) for a bundle (`mspl bundle`) instead
     /// of reading files: `--policies`, `--schema` and `--entities` come
-    /// from it.
-    #[arg(long, value_name = "URL")]
+    /// from it. A URL with a credential (a password, a signed query) is
+    /// better given by `--bundle-url-file` or MSPL_BUNDLE_URL: the command
+    /// line is visible to every user of the machine.
+    #[arg(long, value_name = "URL", conflicts_with = "bundle_url_file")]
     pub bundle: Option<String>,
+    /// A file holding the bundle URL (as `--bundle`).
+    #[arg(long, value_name = "FILE")]
+    pub bundle_url_file: Option<PathBuf>,
     /// How often to ask for the bundle, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub bundle_interval: f64,
@@ -46,9 +52,31 @@ pub struct ServeArgs {
     /// The largest request body; a larger one is a 413.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     pub max_body_bytes: usize,
-    /// How long one request may take, reading its body included (a 408 past it).
+    /// How long one request may take: reading its body, waiting for a
+    /// decision thread and the decision work itself (a 408 past it, never a
+    /// partial answer).
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
+    /// Threads that decide, off the threads that serve connections (so
+    /// health probes are always answered) [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub decision_threads: Option<usize>,
+    /// Requests that may wait for a decision thread, per thread; past it a
+    /// request gets 429 with `Retry-After: 1`.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_queued: usize,
+    /// How long a request's head may take to arrive (an idle connection's
+    /// next one included); past it the connection is closed.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// The most connections open at once; past it a new one gets a 503 and
+    /// is closed [default: 1,024, or the descriptor limit less 64 when smaller].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// How long the drain after SIGTERM may take; past it the connections
+    /// left are cut (logged) and the server exits 0.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub drain_timeout_ms: u64,
     /// A file holding the bearer token of `POST /v1/reload` (or set
     /// MSPL_ADMIN_TOKEN); without one there is no reload endpoint.
     #[arg(long, value_name = "FILE")]
@@ -107,6 +135,7 @@ fn build(inputs: &super::policy_args::PolicyInputs, args: &SnapshotArgs) -> Buil
             errors: ErrorMode::cedar(args.cedar),
             limits: args.limits.limits(),
             plain: false,
+            deadline: None,
         },
         validate: args.validate,
         policy_format: inputs.policy_source(),
@@ -119,7 +148,7 @@ fn build(inputs: &super::policy_args::PolicyInputs, args: &SnapshotArgs) -> Buil
 fn admin_token(args: &ServeArgs) -> Result<Option<String>, String> {
     let token = match &args.admin_token_file {
         Some(path) => {
-            let text = crate::files::read_text(path, 64 << 10, crate::files::TextKind::Data)
+            let text = crate::files::read_regular(path, 64 << 10, crate::files::TextKind::Data)
                 .map_err(|e| {
                     format!(
                         "cannot read the admin token file {}: {}",
@@ -139,6 +168,45 @@ fn admin_token(args: &ServeArgs) -> Result<Option<String>, String> {
     }
 }
 
+/// The bundle URL: `--bundle`, else the file of `--bundle-url-file`, else
+/// MSPL_BUNDLE_URL when no `--policies` are given; a credential on the
+/// command line draws a warning into `out`.
+fn bundle_url(args: &ServeArgs, out: &mut Outcome) -> Result<Option<String>, String> {
+    if let Some(url) = &args.bundle {
+        if serve::bundle::has_credential(url) {
+            out.stderr.push_str(&format!(
+                "warning: the bundle URL on the command line holds a credential, which every user of this machine can read in its process list: give it with --bundle-url-file FILE or MSPL_BUNDLE_URL ({})\n",
+                serve::bundle::redact_url(url)
+            ));
+        }
+        return Ok(Some(url.clone()));
+    }
+    if let Some(path) = &args.bundle_url_file {
+        let text = crate::files::read_regular(path, 64 << 10, crate::files::TextKind::Data)
+            .map_err(|e| {
+                format!(
+                    "cannot read the bundle URL file {}: {}",
+                    path.display(),
+                    e.message
+                )
+            })?;
+        let url = text.trim().to_string();
+        if url.is_empty() {
+            return Err(format!("the bundle URL file {} is empty", path.display()));
+        }
+        return Ok(Some(url));
+    }
+    if args.policies.is_empty() {
+        if let Ok(url) = std::env::var("MSPL_BUNDLE_URL") {
+            let url = url.trim().to_string();
+            if !url.is_empty() {
+                return Ok(Some(url));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Runs `mspl serve` until SIGTERM: 0 drained, 1 inputs that do not load.
 pub fn run(args: &ServeArgs) -> Outcome {
     let mut out = Outcome::default();
@@ -149,7 +217,20 @@ pub fn run(args: &ServeArgs) -> Outcome {
             return out.exit(1);
         }
     };
-    let source = match &args.bundle {
+    let url = match bundle_url(args, &mut out) {
+        Ok(url) => url,
+        Err(m) => {
+            out.stderr.push_str(&format!("error: {m}\n"));
+            return out.exit(1);
+        }
+    };
+    if url.is_none() && args.policies.is_empty() {
+        out.stderr.push_str(
+            "error: nothing to serve: give --policies, or a bundle (--bundle, --bundle-url-file or MSPL_BUNDLE_URL)\n",
+        );
+        return out.exit(1);
+    }
+    let source = match url {
         Some(url) => {
             if !(args.bundle_interval.is_finite() && args.bundle_interval > 0.0) {
                 out.stderr
@@ -157,7 +238,7 @@ pub fn run(args: &ServeArgs) -> Outcome {
                 return out.exit(1);
             }
             Source::Bundle {
-                url: url.clone(),
+                url,
                 interval: Duration::from_secs_f64(args.bundle_interval),
             }
         }
@@ -170,6 +251,10 @@ pub fn run(args: &ServeArgs) -> Outcome {
             schema_format: args.inputs.schema_source(),
         }),
     };
+    let decision_threads = args
+        .decision_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
     let config = Config {
         source,
         build: build(&args.inputs, &args.snapshot),
@@ -178,6 +263,16 @@ pub fn run(args: &ServeArgs) -> Outcome {
         max_batch: args.max_batch,
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        decision_threads,
+        max_queued: args.max_queued.max(1).saturating_mul(decision_threads),
+        bounds: serve::transport::Bounds {
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(serve::transport::default_max_connections)
+                .max(1),
+            header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
+            drain_timeout: Duration::from_millis(args.drain_timeout_ms),
+        },
         admin_token: token,
         decision_log: args.decision_log.clone(),
         watch: match args.watch {
@@ -188,6 +283,8 @@ pub fn run(args: &ServeArgs) -> Outcome {
         poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
         debounce: Duration::from_millis(args.debounce_ms),
     };
+    // What was said so far is said now: the server runs until it is stopped.
+    eprint!("{}", std::mem::take(&mut out.stderr));
     out.exit(serve::run(config))
 }
 

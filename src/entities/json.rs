@@ -512,7 +512,11 @@ pub struct RequestJson<'a> {
     principal: UidJson<'a>,
     action: UidJson<'a>,
     resource: UidJson<'a>,
-    context: Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<Json>,
+    /// In a decision log, the batch whose header line holds the context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_ref: Option<&'a str>,
 }
 
 /// An entity reference as `{"id", "type"}`.
@@ -539,7 +543,21 @@ impl<'a> RequestJson<'a> {
             principal: UidJson::of(&request.principal),
             action: UidJson::of(&request.action),
             resource: UidJson::of(&request.resource),
-            context: request.context.to_json(),
+            context: Some(request.context.to_json()),
+            context_ref: None,
+        }
+    }
+
+    /// The JSON form of `request` in a decision log whose batch `batch`
+    /// wrote the context once in its header line: `"context_ref": batch`
+    /// instead of the context.
+    pub fn referring(request: &'a Request, batch: &'a str) -> RequestJson<'a> {
+        RequestJson {
+            principal: UidJson::of(&request.principal),
+            action: UidJson::of(&request.action),
+            resource: UidJson::of(&request.resource),
+            context: None,
+            context_ref: Some(batch),
         }
     }
 }

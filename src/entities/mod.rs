@@ -12,6 +12,7 @@ use crate::value::Value;
 use smol_str::SmolStr;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The hasher of the store's and the policy index's maps: fast, with a
 /// per-process random seed. Nothing that reaches output depends on it.
@@ -35,11 +36,32 @@ struct Node {
     parents: Vec<u32>,
 }
 
-/// A set of entities and their hierarchy.
+/// The nodes of a store and the index of their uids, shared between the
+/// store and the layers over it.
 #[derive(Clone, Debug, Default)]
-pub struct Entities {
+struct Store {
     nodes: Vec<Node>,
     index: HashMap<EntityUid, u32, FastHash>,
+}
+
+/// A request's own entities over a shared store (`mspl serve`'s
+/// per-request `entities`): the nodes it replaces, by their number in the
+/// store, and the nodes of uids the store lacks, numbered after the
+/// store's. It costs what it adds, never a copy of the store.
+#[derive(Clone, Debug, Default)]
+struct Layer {
+    replaced: HashMap<u32, Node, FastHash>,
+    added: Vec<Node>,
+    index: HashMap<EntityUid, u32, FastHash>,
+}
+
+/// A set of entities and their hierarchy: a shared [`Store`] (cloning an
+/// `Entities` shares it) and, for a request that brings entities of its
+/// own, a layer over it ([`Entities::overlay`]).
+#[derive(Clone, Debug, Default)]
+pub struct Entities {
+    store: Arc<Store>,
+    layer: Option<Arc<Layer>>,
 }
 
 /// Reusable buffers of the hierarchy walks, one set per thread, so that `in`
@@ -96,18 +118,68 @@ impl Entities {
         Entities::default()
     }
 
+    /// The node numbered `id` (a number of this store).
+    #[inline]
+    fn node_at(&self, id: u32) -> &Node {
+        let store = &self.store;
+        match &self.layer {
+            None => &store.nodes[id as usize],
+            Some(layer) => match (id as usize).checked_sub(store.nodes.len()) {
+                Some(i) => &layer.added[i],
+                None => layer.replaced.get(&id).unwrap_or(&store.nodes[id as usize]),
+            },
+        }
+    }
+
+    /// The number of `uid`'s node, if it has one.
+    #[inline]
+    fn lookup(&self, uid: &EntityUid) -> Option<u32> {
+        if let Some(layer) = &self.layer {
+            if let Some(&id) = layer.index.get(uid) {
+                return Some(id);
+            }
+        }
+        self.store.index.get(uid).copied()
+    }
+
+    /// The store to change, with no layer over it and shared with nobody
+    /// (building a store; a layer is folded in and a shared store copied,
+    /// which neither the decision path nor a served snapshot ever needs).
+    fn store_mut(&mut self) -> &mut Store {
+        if let Some(layer) = self.layer.take() {
+            let store = Arc::make_mut(&mut self.store);
+            for (id, node) in &layer.replaced {
+                store.nodes[*id as usize] = node.clone();
+            }
+            for node in &layer.added {
+                // INVARIANT: layer nodes are numbered after the store's, in order.
+                store
+                    .index
+                    .insert(node.uid.clone(), store.nodes.len() as u32);
+                store.nodes.push(node.clone());
+            }
+        }
+        Arc::make_mut(&mut self.store)
+    }
+
     fn node_id(&mut self, uid: &EntityUid) -> u32 {
-        if let Some(&id) = self.index.get(uid) {
+        if let Some(id) = self.lookup(uid) {
+            if self.layer.is_none() {
+                return id;
+            }
+        }
+        let store = self.store_mut();
+        if let Some(&id) = store.index.get(uid) {
             return id;
         }
         // INVARIANT: the data-file size limit keeps the count far below u32::MAX.
-        let id = self.nodes.len() as u32;
-        self.nodes.push(Node {
+        let id = store.nodes.len() as u32;
+        store.nodes.push(Node {
             uid: uid.clone(),
             data: None,
             parents: Vec::new(),
         });
-        self.index.insert(uid.clone(), id);
+        store.index.insert(uid.clone(), id);
         id
     }
 
@@ -115,11 +187,11 @@ impl Entities {
     /// with this uid already has data.
     pub fn insert(&mut self, uid: EntityUid, data: EntityData, parents: &[EntityUid]) -> bool {
         let id = self.node_id(&uid);
-        if self.nodes[id as usize].data.is_some() {
+        if self.node_at(id).data.is_some() {
             return false;
         }
         let parent_ids: Vec<u32> = parents.iter().map(|p| self.node_id(p)).collect();
-        let node = &mut self.nodes[id as usize];
+        let node = &mut self.store_mut().nodes[id as usize];
         node.data = Some(data);
         push_unique(&mut node.parents, parent_ids);
         true
@@ -130,7 +202,7 @@ impl Entities {
     pub fn add_parents(&mut self, uid: &EntityUid, parents: &[EntityUid]) {
         let id = self.node_id(uid);
         let parent_ids: Vec<u32> = parents.iter().map(|p| self.node_id(p)).collect();
-        let node = &mut self.nodes[id as usize];
+        let node = &mut self.store_mut().nodes[id as usize];
         push_unique(&mut node.parents, parent_ids);
     }
 
@@ -144,39 +216,68 @@ impl Entities {
     /// Gives `uid` empty data if it has none, so that it exists as an entity.
     pub fn ensure_exists(&mut self, uid: &EntityUid) {
         let id = self.node_id(uid);
-        let node = &mut self.nodes[id as usize];
-        if node.data.is_none() {
-            node.data = Some(EntityData::default());
+        if self.node_at(id).data.is_none() {
+            self.store_mut().nodes[id as usize].data = Some(EntityData::default());
         }
     }
 
     /// This store with the entities of `extra` in place of its own of the
     /// same uid (their data and parents replaced, not merged), and added
-    /// where it has none: a request's own entities (`mspl serve`).
+    /// where it has none: a request's own entities (`mspl serve`). The
+    /// store is shared, not copied: the result costs what `extra` holds.
     pub fn overlay(&self, extra: &Entities) -> Entities {
-        let mut out = self.clone();
-        for node in &extra.nodes {
+        let mut layer = self.layer.as_deref().cloned().unwrap_or_default();
+        let base = self.store.nodes.len();
+        let number = |layer: &mut Layer, uid: &EntityUid| -> u32 {
+            if let Some(&id) = self.store.index.get(uid) {
+                return id;
+            }
+            if let Some(&id) = layer.index.get(uid) {
+                return id;
+            }
+            // INVARIANT: a request's entities are bounded by its body's size.
+            let id = (base + layer.added.len()) as u32;
+            layer.added.push(Node {
+                uid: uid.clone(),
+                data: None,
+                parents: Vec::new(),
+            });
+            layer.index.insert(uid.clone(), id);
+            id
+        };
+        for n in 0..extra.node_count() {
+            let node = extra.node_at(n);
+            let id = number(&mut layer, &node.uid);
             let Some(data) = &node.data else {
-                out.add_node(&node.uid);
                 continue;
             };
-            let id = out.node_id(&node.uid);
             let parents: Vec<u32> = node
                 .parents
                 .iter()
-                .map(|&p| out.node_id(&extra.nodes[p as usize].uid))
+                .map(|&p| number(&mut layer, &extra.node_at(p).uid))
                 .collect();
-            let target = &mut out.nodes[id as usize];
-            target.data = Some(data.clone());
-            target.parents = parents;
+            let replacement = Node {
+                uid: node.uid.clone(),
+                data: Some(data.clone()),
+                parents,
+            };
+            match (id as usize).checked_sub(base) {
+                Some(i) => layer.added[i] = replacement,
+                None => {
+                    layer.replaced.insert(id, replacement);
+                }
+            }
         }
-        out
+        Entities {
+            store: self.store.clone(),
+            layer: Some(Arc::new(layer)),
+        }
     }
 
     /// The data of `uid`, if the store has it.
     pub fn get(&self, uid: &EntityUid) -> Option<&EntityData> {
-        let id = *self.index.get(uid)?;
-        self.nodes[id as usize].data.as_ref()
+        let id = self.lookup(uid)?;
+        self.node_at(id).data.as_ref()
     }
 
     /// Whether `uid` is an entity of the store (not just a parent reference).
@@ -186,7 +287,9 @@ impl Entities {
 
     /// The number of entities with data.
     pub fn len(&self) -> usize {
-        self.nodes.iter().filter(|n| n.data.is_some()).count()
+        (0..self.node_count())
+            .filter(|&n| self.node_at(n).data.is_some())
+            .count()
     }
 
     /// Whether the store has no entities.
@@ -196,9 +299,8 @@ impl Entities {
 
     /// Every entity with data, in uid order.
     pub fn iter(&self) -> impl Iterator<Item = (&EntityUid, &EntityData)> {
-        let mut all: Vec<(&EntityUid, &EntityData)> = self
-            .nodes
-            .iter()
+        let mut all: Vec<(&EntityUid, &EntityData)> = (0..self.node_count())
+            .map(|n| self.node_at(n))
             .filter_map(|n| n.data.as_ref().map(|d| (&n.uid, d)))
             .collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
@@ -207,11 +309,12 @@ impl Entities {
 
     /// The direct parents of `uid`, in the order given.
     pub fn parents(&self, uid: &EntityUid) -> Vec<&EntityUid> {
-        match self.index.get(uid) {
-            Some(&id) => self.nodes[id as usize]
+        match self.lookup(uid) {
+            Some(id) => self
+                .node_at(id)
                 .parents
                 .iter()
-                .map(|&p| &self.nodes[p as usize].uid)
+                .map(|&p| &self.node_at(p).uid)
                 .collect(),
             None => Vec::new(),
         }
@@ -224,10 +327,10 @@ impl Entities {
         if child == ancestor {
             return true;
         }
-        let (Some(&from), Some(&target)) = (self.index.get(child), self.index.get(ancestor)) else {
+        let (Some(from), Some(target)) = (self.lookup(child), self.lookup(ancestor)) else {
             return false;
         };
-        let first = &self.nodes[from as usize].parents;
+        let first = &self.node_at(from).parents;
         if first.contains(&target) {
             return true;
         }
@@ -235,7 +338,7 @@ impl Entities {
             return false;
         }
         with_walk(|w| {
-            w.begin(self.nodes.len());
+            w.begin(self.node_count() as usize);
             w.visit(from);
             w.stack.extend_from_slice(first);
             while let Some(n) = w.stack.pop() {
@@ -245,7 +348,7 @@ impl Entities {
                 if !w.visit(n) {
                     continue;
                 }
-                w.stack.extend_from_slice(&self.nodes[n as usize].parents);
+                w.stack.extend_from_slice(&self.node_at(n).parents);
             }
             false
         })
@@ -254,59 +357,64 @@ impl Entities {
     /// The number of nodes: entities with data and uids that only appear
     /// as parents. Node numbers are `0..node_count()`.
     pub fn node_count(&self) -> u32 {
+        let added = self.layer.as_ref().map_or(0, |l| l.added.len());
         // INVARIANT: the data-file size limit keeps the count below u32::MAX.
-        self.nodes.len() as u32
+        (self.store.nodes.len() + added) as u32
     }
 
     /// Removes the parent edge `uid` → `parent`; returns where it stood.
     pub fn remove_parent(&mut self, uid: &EntityUid, parent: &EntityUid) -> Option<usize> {
-        let (&child, &p) = (self.index.get(uid)?, self.index.get(parent)?);
-        let parents = &mut self.nodes[child as usize].parents;
-        let at = parents.iter().position(|&x| x == p)?;
-        parents.remove(at);
+        let (child, p) = (self.lookup(uid)?, self.lookup(parent)?);
+        let at = self.node_at(child).parents.iter().position(|&x| x == p)?;
+        self.store_mut().nodes[child as usize].parents.remove(at);
         Some(at)
     }
 
     /// Puts the parent edge `uid` → `parent` back at position `at` (after
     /// [`Self::remove_parent`]).
     pub fn insert_parent(&mut self, uid: &EntityUid, parent: &EntityUid, at: usize) {
-        if let (Some(&child), Some(&p)) = (self.index.get(uid), self.index.get(parent)) {
-            let parents = &mut self.nodes[child as usize].parents;
+        if let (Some(child), Some(p)) = (self.lookup(uid), self.lookup(parent)) {
+            let parents = &mut self.store_mut().nodes[child as usize].parents;
             parents.insert(at.min(parents.len()), p);
         }
     }
 
     /// The attribute `name` of `uid`, to change in place.
     pub fn attr_mut(&mut self, uid: &EntityUid, name: &str) -> Option<&mut Value> {
-        let &n = self.index.get(uid)?;
-        self.nodes[n as usize].data.as_mut()?.attrs.get_mut(name)
+        let n = self.lookup(uid)?;
+        self.node_at(n).data.as_ref()?.attrs.get(name)?;
+        self.store_mut().nodes[n as usize]
+            .data
+            .as_mut()?
+            .attrs
+            .get_mut(name)
     }
 
     /// The node number of `uid` in this store (valid for this store only).
     pub fn node(&self, uid: &EntityUid) -> Option<u32> {
-        self.index.get(uid).copied()
+        self.lookup(uid)
     }
 
     /// The uid of node `node` of this store.
     pub fn node_uid(&self, node: u32) -> &EntityUid {
-        &self.nodes[node as usize].uid
+        &self.node_at(node).uid
     }
 
     /// Appends to `out` every proper ancestor of node `node`, each once, in
     /// no particular order (the policy index looks each one up).
     pub fn ancestors_into(&self, node: u32, out: &mut Vec<u32>) {
-        let first = &self.nodes[node as usize].parents;
+        let first = &self.node_at(node).parents;
         if first.is_empty() {
             return;
         }
         with_walk(|w| {
-            w.begin(self.nodes.len());
+            w.begin(self.node_count() as usize);
             w.visit(node);
             w.stack.extend_from_slice(first);
             while let Some(n) = w.stack.pop() {
                 if w.visit(n) {
                     out.push(n);
-                    w.stack.extend_from_slice(&self.nodes[n as usize].parents);
+                    w.stack.extend_from_slice(&self.node_at(n).parents);
                 }
             }
         })
@@ -320,9 +428,10 @@ impl Entities {
     /// same store always names the same cycle. Cedar refuses such data.
     pub fn find_cycle(&self) -> Option<Vec<EntityUid>> {
         // 0: not seen, 1: on the current path, 2: done.
-        let mut state = vec![0u8; self.nodes.len()];
+        let count = self.node_count() as usize;
+        let mut state = vec![0u8; count];
         let mut path: Vec<(u32, usize)> = Vec::new();
-        for start in 0..self.nodes.len() {
+        for start in 0..count {
             if state[start] != 0 {
                 continue;
             }
@@ -330,7 +439,7 @@ impl Entities {
             path.push((start as u32, 0));
             state[start] = 1;
             while let Some(&mut (n, ref mut next)) = path.last_mut() {
-                let parents = &self.nodes[n as usize].parents;
+                let parents = &self.node_at(n).parents;
                 if let Some(&p) = parents.get(*next) {
                     *next += 1;
                     match state[p as usize] {
@@ -342,9 +451,9 @@ impl Entities {
                             let from = path.iter().position(|&(x, _)| x == p).unwrap_or(0);
                             let mut cycle: Vec<EntityUid> = path[from..]
                                 .iter()
-                                .map(|&(x, _)| self.nodes[x as usize].uid.clone())
+                                .map(|&(x, _)| self.node_at(x).uid.clone())
                                 .collect();
-                            cycle.push(self.nodes[p as usize].uid.clone());
+                            cycle.push(self.node_at(p).uid.clone());
                             return Some(cycle);
                         }
                         _ => {}

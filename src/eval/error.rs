@@ -118,6 +118,12 @@ pub enum EvalErrorKind {
         /// The limit.
         limit: u64,
     },
+    /// Any evaluation still running when the deadline of its request
+    /// (`mspl serve --request-timeout-ms`) has passed. Not a policy's
+    /// error: the request as a whole is abandoned, with no decision
+    /// ([`crate::authorize::Response::deadline_reached`]).
+    #[error("the request's deadline was reached")]
+    Deadline,
     /// `[1, 2, 3]` with a set-size limit of 2: a set built at evaluation with
     /// more elements than the limit.
     #[error("a set of more than {limit} elements")]

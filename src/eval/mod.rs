@@ -6,7 +6,7 @@ pub mod interp;
 pub mod like;
 
 pub use error::{EvalError, EvalErrorKind};
-pub use interp::{Evaluator, NoTrace, Tracer};
+pub use interp::{Evaluator, NoTrace, Tracer, DEADLINE_EVERY};
 // Values live in `crate::value`, below evaluation and the entity store.
 pub use crate::value::Value;
 

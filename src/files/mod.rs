@@ -13,6 +13,6 @@ pub mod read;
 pub mod walk;
 pub mod write;
 
-pub use read::{read_stream, read_text, strip_bom, ReadError, TextKind};
+pub use read::{read_regular, read_stream, read_text, strip_bom, ReadError, TextKind};
 pub use walk::{collect_files, Collected};
-pub use write::{stdout_failure, write_bytes, write_file, write_stdout};
+pub use write::{open_append, stdout_failure, write_bytes, write_file, write_stdout};

@@ -106,6 +106,31 @@ pub fn read_text(path: &Path, limit: usize, kind: TextKind) -> Result<String, Re
     read_stream(file, limit, kind)
 }
 
+/// [`read_text`] for the inputs of a long-running server: only a regular
+/// file. It is opened without blocking, so a FIFO (or a device, or a
+/// socket) put in a watched file's place is refused at once with a
+/// message, never waited on, and a later change still loads.
+pub fn read_regular(path: &Path, limit: usize, kind: TextKind) -> Result<String, ReadError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(ReadError {
+            message: if meta.is_dir() {
+                "it is a directory".into()
+            } else {
+                "it is not a regular file (a FIFO, a device or a socket)".into()
+            },
+            at: None,
+            help: Some("the server reads only regular files".into()),
+        });
+    }
+    read_stream(file, limit, kind)
+}
+
 /// A byte-order mark in UTF-8.
 const BOM: &[u8] = "\u{feff}".as_bytes();
 

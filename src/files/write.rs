@@ -228,6 +228,34 @@ fn create_temp(target: &Path, mode: u32) -> std::io::Result<(PathBuf, std::fs::F
     Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name was free")))
 }
 
+/// Opens `path` to append to (creating it, mode 0666 less the umask) by
+/// the rules of this module: a link followed only when this user owns it,
+/// only a regular file (opened without blocking, so a FIFO is refused at
+/// once rather than waited on). For the files mspl appends to, as the
+/// decision log.
+pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    let not_regular = || std::io::Error::other("not a regular file (a FIFO, a device or a socket)");
+    let target = follow_links(path)?;
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| !m.is_file()) {
+        return Err(not_regular());
+    }
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o666)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&target)
+        // A FIFO put there since: no reader, no open.
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENXIO) => not_regular(),
+            _ => e,
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 /// Writes `bytes` to standard output and flushes it. A failure is the
 /// command's failure (contract, "Writes, gates and logs"): see
 /// [`stdout_failure`].

@@ -14,7 +14,7 @@
 //!   the snapshot's store: every result, asked as an evaluation with the
 //!   same context, is allowed (transitively, through the hierarchy).
 
-use super::decide::{parse_body, Asked};
+use super::decide::{parse_body, timed_out, Asked, Judged};
 use super::snapshot::Snapshot;
 use super::{ApiError, Server};
 use crate::audit::domain::Domain;
@@ -23,9 +23,13 @@ use crate::authorize::{Decision, Response};
 use crate::entities::json::{context_from_json, uid_from_parts, Request};
 use crate::explain::{explain, Include};
 use crate::syntax::ast::EntityUid;
+use crate::value::Value;
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Search results per page when the request gives no `page.limit`.
 pub const DEFAULT_PAGE: usize = 1000;
@@ -205,23 +209,29 @@ struct EvaluationJson<'a> {
     context: DecisionContext<'a>,
 }
 
-/// Decides one evaluation and writes its `{decision, context}`.
-fn evaluate(server: &Server, snapshot: &Snapshot, request: Request) -> (bool, String) {
-    let asked = Asked {
-        request,
-        store: Cow::Borrowed(&snapshot.entities),
-    };
-    let (response, id) = server.decide(snapshot, &asked, None);
-    let allowed = response.decision == Decision::Allow;
-    let fixes = if allowed {
+/// What a deny's user may do about it: its explanation's fix lines
+/// (none for an allow).
+fn fixes_of(snapshot: &Snapshot, asked: &Asked, response: &Response) -> Vec<String> {
+    if response.decision == Decision::Allow {
         Vec::new()
     } else {
-        fixes(snapshot, &asked.request, &response)
-    };
+        fixes(snapshot, &asked.request, response)
+    }
+}
+
+/// One evaluation's answer `{decision, context}`, its decision recorded
+/// under `id`.
+fn evaluation_json(
+    snapshot: &Snapshot,
+    response: &Response,
+    fixes: Vec<String>,
+    id: &str,
+) -> String {
+    let allowed = response.decision == Decision::Allow;
     let out = EvaluationJson {
         decision: allowed,
         context: DecisionContext {
-            id: &id,
+            id,
             revision: &snapshot.revision,
             reason_admin: ReasonAdmin {
                 determining: &response.determining,
@@ -230,7 +240,7 @@ fn evaluate(server: &Server, snapshot: &Snapshot, request: Request) -> (bool, St
             reason_user: ReasonUser { fixes },
         },
     };
-    (allowed, serde_json::to_string(&out).unwrap_or_default())
+    serde_json::to_string(&out).unwrap_or_default()
 }
 
 /// The fix lines of a deny's explanation.
@@ -246,12 +256,33 @@ fn fixes(snapshot: &Snapshot, request: &Request, response: &Response) -> Vec<Str
     .fixes
 }
 
+fn asked_of(snapshot: &Snapshot, request: Request) -> Asked<'_> {
+    Asked {
+        request,
+        store: Cow::Borrowed(&snapshot.entities),
+    }
+}
+
 /// `POST /access/v1/evaluation`.
-pub fn evaluation(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
+pub fn evaluation(
+    server: &Server,
+    snapshot: &Snapshot,
+    body: &str,
+    deadline: Instant,
+) -> Result<String, ApiError> {
     let value = parse_body(server, body)?;
     let o = object(&value, "request").map_err(ApiError::bad_request)?;
-    let request = request_of(snapshot, o).map_err(ApiError::bad_request)?;
-    Ok(evaluate(server, snapshot, request).1)
+    let asked = asked_of(
+        snapshot,
+        request_of(snapshot, o).map_err(ApiError::bad_request)?,
+    );
+    let judged = server.judge(snapshot, &asked, deadline)?;
+    let fixes = fixes_of(snapshot, &asked, &judged.response);
+    if Instant::now() >= deadline {
+        return Err(timed_out(server));
+    }
+    let id = server.record(snapshot, &asked, &judged, None, false);
+    Ok(evaluation_json(snapshot, &judged.response, fixes, &id))
 }
 
 /// How a batch of evaluations runs (`options.evaluations_semantic`).
@@ -281,12 +312,80 @@ fn semantic(value: &Map<String, Json>) -> Result<Semantic, String> {
     }
 }
 
+/// The top-level `context` of a batch of evaluations, read once for each
+/// action its items name (its declared type depends on the action), never
+/// once per item.
+struct SharedContext<'v> {
+    json: Option<&'v Json>,
+    read: HashMap<EntityUid, Result<Value, String>>,
+}
+
+impl SharedContext<'_> {
+    fn for_action(
+        &mut self,
+        action: &EntityUid,
+        schema: &crate::schema::Schema,
+    ) -> Result<Value, String> {
+        let json = self.json;
+        self.read
+            .entry(action.clone())
+            .or_insert_with(|| {
+                let empty = json!({});
+                context_from_json(json.unwrap_or(&empty), action, schema)
+                    .map_err(|m| format!("in `context`: {m}"))
+            })
+            .clone()
+    }
+}
+
+/// One item of a batch of evaluations: its own fields, else the top
+/// level's; whether its context is the top level's.
+fn item_request(
+    snapshot: &Snapshot,
+    top: &Map<String, Json>,
+    own: &Map<String, Json>,
+    shared: &mut SharedContext,
+) -> Result<(Request, bool), String> {
+    let field = |key: &str| own.get(key).or_else(|| top.get(key));
+    let principal = entity(field("subject"), "subject")?;
+    let action = action(field("action"))?;
+    let resource = entity(field("resource"), "resource")?;
+    let (context, shares) = match own.get("context") {
+        Some(c) => (
+            context_from_json(&context(Some(c))?, &action, &snapshot.set.schema)
+                .map_err(|m| format!("in `context`: {m}"))?,
+            false,
+        ),
+        None => (shared.for_action(&action, &snapshot.set.schema)?, true),
+    };
+    Ok((
+        Request {
+            principal,
+            action,
+            resource,
+            context,
+        },
+        shares,
+    ))
+}
+
+/// One judged item of a batch of evaluations: the request, its decision,
+/// whether its context is the batch's, and its fixes.
+type Item<'s> = (Asked<'s>, Judged, bool, Vec<String>);
+
 /// `POST /access/v1/evaluations`: each item's subject, action, resource
 /// and context default to the top level's; with no `evaluations` (or an
 /// empty array) it is one evaluation. A short-circuiting semantic stops
 /// after the first deny (or permit), so the answer holds fewer results.
 /// An item that is not a valid evaluation is a deny carrying its error.
-pub fn evaluations(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
+/// Every item is judged before any is recorded: a deadline reached half
+/// way is a 408 with no decision.
+pub fn evaluations(
+    server: &Server,
+    snapshot: &Snapshot,
+    body: &str,
+    deadline: Instant,
+) -> Result<String, ApiError> {
     let value = parse_body(server, body)?;
     let top = object(&value, "request").map_err(ApiError::bad_request)?;
     let semantic = semantic(top).map_err(ApiError::bad_request)?;
@@ -296,8 +395,7 @@ pub fn evaluations(server: &Server, snapshot: &Snapshot, body: &str) -> Result<S
         Some(_) => return Err(ApiError::bad_request("`evaluations` must be an array")),
     };
     if items.is_empty() {
-        let request = request_of(snapshot, top).map_err(ApiError::bad_request)?;
-        return Ok(evaluate(server, snapshot, request).1);
+        return evaluation(server, snapshot, body, deadline);
     }
     if items.len() > server.max_batch {
         return Err(ApiError::too_large(format!(
@@ -306,29 +404,62 @@ pub fn evaluations(server: &Server, snapshot: &Snapshot, body: &str) -> Result<S
             server.max_batch
         )));
     }
-    let mut out = String::from("{\"evaluations\":[");
+    let shared_json = match top.get("context") {
+        None | Some(Json::Null) => None,
+        Some(c @ Json::Object(_)) => Some(c),
+        Some(_) => return Err(ApiError::bad_request("`context` must be a JSON object")),
+    };
+    let mut shared = SharedContext {
+        json: shared_json,
+        read: HashMap::new(),
+    };
+    // Judged (and explained) first, recorded after: nothing is logged
+    // unless the whole answer is given.
+    let mut judged: Vec<Result<Item, String>> = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
+        let read = match item {
+            Json::Object(own) => item_request(snapshot, top, own, &mut shared),
+            _ => Err(format!("`evaluations[{i}]` must be a JSON object")),
+        };
+        let outcome = match read {
+            Ok((request, shares)) => {
+                let asked = asked_of(snapshot, request);
+                let j = server.judge(snapshot, &asked, deadline)?;
+                let fixes = fixes_of(snapshot, &asked, &j.response);
+                if Instant::now() >= deadline {
+                    return Err(timed_out(server));
+                }
+                Ok((asked, j, shares, fixes))
+            }
+            Err(message) => Err(message),
+        };
+        let allowed =
+            matches!(&outcome, Ok((_, j, _, _)) if j.response.decision == Decision::Allow);
+        judged.push(outcome);
+        let stop = match semantic {
+            Semantic::ExecuteAll => false,
+            Semantic::DenyOnFirstDeny => !allowed,
+            Semantic::PermitOnFirstPermit => allowed,
+        };
+        if stop {
+            break;
+        }
+    }
+    let batch_id: Arc<str> = server.ids.next().into();
+    let shares = judged.iter().any(|j| matches!(j, Ok((_, _, true, _))));
+    if shares && server.log.enabled() {
+        let text = shared_json.map_or_else(|| "{}".to_string(), Json::to_string);
+        server.log.batch_context(batch_id.clone(), text);
+    }
+    let mut out = String::from("{\"evaluations\":[");
+    for (i, item) in judged.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let merged = match item {
-            Json::Object(own) => {
-                let mut merged = Map::new();
-                for key in ["subject", "action", "resource", "context"] {
-                    if let Some(v) = own.get(key).or_else(|| top.get(key)) {
-                        merged.insert(key.to_string(), v.clone());
-                    }
-                }
-                Ok(merged)
-            }
-            _ => Err(format!("`evaluations[{i}]` must be a JSON object")),
-        };
-        let decided = merged.and_then(|m| request_of(snapshot, &m));
-        let allowed = match decided {
-            Ok(request) => {
-                let (allowed, text) = evaluate(server, snapshot, request);
-                out.push_str(&text);
-                allowed
+        match item {
+            Ok((asked, j, shares, fixes)) => {
+                let id = server.record(snapshot, &asked, &j, Some(&batch_id), shares);
+                out.push_str(&evaluation_json(snapshot, &j.response, fixes, &id));
             }
             Err(message) => {
                 let error = ItemError {
@@ -341,16 +472,7 @@ pub fn evaluations(server: &Server, snapshot: &Snapshot, body: &str) -> Result<S
                     },
                 };
                 out.push_str(&serde_json::to_string(&error).unwrap_or_default());
-                false
             }
-        };
-        let stop = match semantic {
-            Semantic::ExecuteAll => false,
-            Semantic::DenyOnFirstDeny => !allowed,
-            Semantic::PermitOnFirstPermit => allowed,
-        };
-        if stop {
-            break;
         }
     }
     out.push_str("]}");
@@ -377,11 +499,16 @@ pub fn search(
     snapshot: &Snapshot,
     kind: Search,
     body: &str,
+    deadline: Instant,
 ) -> Result<String, ApiError> {
     let value = parse_body(server, body)?;
     let top = object(&value, "request").map_err(ApiError::bad_request)?;
     let (offset, limit, digest) = page(top)?;
-    let results = search_all(snapshot, kind, top).map_err(ApiError::bad_request)?;
+    let results = search_all(snapshot, kind, top, deadline).map_err(ApiError::bad_request)?;
+    // A search cut by its deadline is no answer: what it found may be short.
+    if Instant::now() >= deadline {
+        return Err(timed_out(server));
+    }
     let total = results.len();
     let from = offset.min(total);
     let to = from.saturating_add(limit).min(total);
@@ -473,6 +600,7 @@ fn search_all(
     snapshot: &Snapshot,
     kind: Search,
     top: &Map<String, Json>,
+    deadline: Instant,
 ) -> Result<Vec<Found>, String> {
     let context = context(top.get("context"))?;
     let asked = match kind {
@@ -481,8 +609,11 @@ fn search_all(
     };
     let domain = Domain::build_exact(&snapshot.set, &snapshot.entities, &context, asked.as_ref())
         .map_err(|e| domain_message(&e))?;
-    let auditor =
-        Auditor::with_domain(&snapshot.set, &snapshot.entities, &snapshot.options, domain);
+    let options = crate::authorize::Options {
+        deadline: Some(deadline),
+        ..snapshot.options
+    };
+    let auditor = Auditor::with_domain(&snapshot.set, &snapshot.entities, &options, domain);
     let node_of = |uid: &EntityUid, what: &str| {
         snapshot
             .entities

@@ -208,6 +208,33 @@ pub enum Fetched {
     },
 }
 
+/// `url` as status and logs may show it: userinfo (`user:password@`) and
+/// the query string (a pre-signed URL's signature) replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?***"),
+        None => (url, ""),
+    };
+    let (scheme, rest) = match base.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), base),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_string(),
+    };
+    format!("{scheme}{authority}{path}{query}")
+}
+
+/// Whether `url` carries a credential: userinfo or a query string.
+pub fn has_credential(url: &str) -> bool {
+    redact_url(url) != url
+}
+
 /// Asks `url` (plain `http://`) for the bundle, with `If-None-Match:
 /// etag`; the body bounded by the data limit. `Err` says why no bundle
 /// came (connection, status, size).
@@ -215,12 +242,13 @@ pub async fn fetch(url: &str, etag: Option<&str>, limits: Limits) -> Result<Fetc
     use http_body_util::BodyExt;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
+    let shown = redact_url(url);
     let uri: hyper::Uri = url
         .parse()
-        .map_err(|e| format!("the bundle URL `{url}` is not a URL: {e}"))?;
+        .map_err(|_| format!("the bundle URL `{shown}` is not a URL"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!(
-            "the bundle URL `{url}` is not http:// (https is not built in: put a local proxy in front)"
+            "the bundle URL `{shown}` is not http:// (https is not built in: put a local proxy in front)"
         ));
     }
     let client: Client<_, http_body_util::Empty<axum::body::Bytes>> =
@@ -236,7 +264,11 @@ pub async fn fetch(url: &str, etag: Option<&str>, limits: Limits) -> Result<Fetc
         tokio::time::timeout(std::time::Duration::from_secs(30), client.request(request))
             .await
             .map_err(|_| "the bundle server did not answer within 30 s".to_string())?
-            .map_err(|e| format!("cannot reach the bundle server: {e}"))?;
+            .map_err(|e| {
+                // hyper's error may name the address; never the URL's secrets.
+                let text = e.to_string().replace(url, &shown);
+                format!("cannot reach the bundle server: {text}")
+            })?;
     let status = response.status();
     if status == hyper::StatusCode::NOT_MODIFIED {
         return Ok(Fetched::NotModified);
@@ -257,4 +289,27 @@ pub async fn fetch(url: &str, etag: Option<&str>, limits: Limits) -> Result<Fetc
         .to_bytes()
         .to_vec();
     Ok(Fetched::New { bytes, etag })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{has_credential, redact_url};
+
+    #[test]
+    fn credentials_never_show() {
+        let cases = [
+            ("http://h:8080/b.tar.gz", "http://h:8080/b.tar.gz"),
+            ("http://u:secret@h/b.tar.gz", "http://***@h/b.tar.gz"),
+            (
+                "http://h/b.tar.gz?X-Amz-Signature=abc&x=1",
+                "http://h/b.tar.gz?***",
+            ),
+            ("http://u@h?sig=1", "http://***@h?***"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_url(url), shown);
+            assert!(!redact_url(url).contains("secret") && !redact_url(url).contains("abc"));
+            assert_eq!(has_credential(url), url != shown);
+        }
+    }
 }

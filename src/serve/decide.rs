@@ -6,7 +6,7 @@
 use super::log::Entry;
 use super::snapshot::Snapshot;
 use super::{ApiError, Server};
-use crate::authorize::Response;
+use crate::authorize::{Options, Response};
 use crate::entities::json::{self, Origin, Request};
 use crate::entities::Entities;
 use crate::explain::{explain, Explanation, Include};
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Parses a request body: strict JSON (duplicate keys refused), nesting
 /// bounded by the limits, problems located by line and column.
@@ -105,24 +105,71 @@ pub struct Answer<'a> {
     pub revision: &'a str,
 }
 
+/// A decision judged on a snapshot, not yet counted or logged: a batch
+/// is judged whole before any of it is, so that a deadline reached half
+/// way leaves no decision behind.
+pub struct Judged {
+    /// The decision.
+    pub response: Response,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// The 408 of a request whose deadline passed: never a decision.
+pub fn timed_out(server: &Server) -> ApiError {
+    ApiError::new(
+        408,
+        format!(
+            "the request took longer than {} ms (--request-timeout-ms)",
+            server.request_timeout.as_millis()
+        ),
+    )
+}
+
 impl Server {
-    /// Decides `asked` on `snapshot`, counts it and logs it (the log keeps
-    /// copies of what it writes); the response and the decision's id.
-    pub fn decide(
+    /// Judges `asked` on `snapshot`, its evaluation bounded by `deadline`
+    /// (a 408 past it: the request is abandoned, whatever its policies
+    /// said so far).
+    pub fn judge(
         &self,
         snapshot: &Snapshot,
         asked: &Asked,
-        batch: Option<&Arc<str>>,
-    ) -> (Response, String) {
+        deadline: Instant,
+    ) -> Result<Judged, ApiError> {
+        if Instant::now() >= deadline {
+            return Err(timed_out(self));
+        }
+        let options = Options {
+            deadline: Some(deadline),
+            ..snapshot.options
+        };
         let started = Instant::now();
-        let response = snapshot.index.authorize(
-            &snapshot.set,
-            &asked.store,
-            &asked.request,
-            &snapshot.options,
-        );
-        let took = started.elapsed();
-        self.metrics.decision(&response, took);
+        let response =
+            snapshot
+                .index
+                .authorize(&snapshot.set, &asked.store, &asked.request, &options);
+        if response.deadline_reached() {
+            return Err(timed_out(self));
+        }
+        Ok(Judged {
+            response,
+            took: started.elapsed(),
+        })
+    }
+
+    /// Counts and logs a judged decision (the log keeps copies of what it
+    /// writes); the decision's id. With `context_ref`, its log line names
+    /// its batch's context (written once in the batch's header line)
+    /// instead of repeating it.
+    pub fn record(
+        &self,
+        snapshot: &Snapshot,
+        asked: &Asked,
+        judged: &Judged,
+        batch: Option<&Arc<str>>,
+        context_ref: bool,
+    ) -> String {
+        self.metrics.decision(&judged.response, judged.took);
         let decision_id = self.ids.next();
         if self.log.enabled() {
             self.log.record(Entry {
@@ -130,17 +177,35 @@ impl Server {
                 time: SystemTime::now(),
                 revision: snapshot.revision.as_str().into(),
                 batch_id: batch.cloned(),
+                context_ref,
                 request: asked.request.clone(),
-                response: response.clone(),
-                latency_us: took.as_micros() as u64,
+                response: judged.response.clone(),
+                latency_us: judged.took.as_micros().try_into().unwrap_or(u64::MAX),
             });
         }
-        (response, decision_id)
+        decision_id
+    }
+
+    /// [`Server::judge`] then [`Server::record`]: one request on its own.
+    pub fn decide(
+        &self,
+        snapshot: &Snapshot,
+        asked: &Asked,
+        deadline: Instant,
+    ) -> Result<(Response, String), ApiError> {
+        let judged = self.judge(snapshot, asked, deadline)?;
+        let id = self.record(snapshot, asked, &judged, None, false);
+        Ok((judged.response, id))
     }
 }
 
 /// `POST /v1/is_authorized`.
-pub fn is_authorized(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
+pub fn is_authorized(
+    server: &Server,
+    snapshot: &Snapshot,
+    body: &str,
+    deadline: Instant,
+) -> Result<String, ApiError> {
     let asked = match super::fast::request(body, &snapshot.set.schema, &server.limits) {
         Some(request) => Asked {
             request,
@@ -148,7 +213,7 @@ pub fn is_authorized(server: &Server, snapshot: &Snapshot, body: &str) -> Result
         },
         None => read_request(server, snapshot, &parse_body(server, body)?, "")?,
     };
-    let (response, id) = server.decide(snapshot, &asked, None);
+    let (response, id) = server.decide(snapshot, &asked, deadline)?;
     Ok(answer_json(&response, None, &id, &snapshot.revision))
 }
 
@@ -158,10 +223,11 @@ pub fn explain_request(
     server: &Server,
     snapshot: &Snapshot,
     body: &str,
+    deadline: Instant,
 ) -> Result<String, ApiError> {
     let value = parse_body(server, body)?;
     let asked = read_request(server, snapshot, &value, "")?;
-    let (response, id) = server.decide(snapshot, &asked, None);
+    let (response, id) = server.decide(snapshot, &asked, deadline)?;
     let explanation = explain(
         &snapshot.set,
         &asked.store,
@@ -170,6 +236,9 @@ pub fn explain_request(
         &snapshot.options.limits,
         Include::All,
     );
+    if Instant::now() >= deadline {
+        return Err(timed_out(server));
+    }
     Ok(answer_json(
         &response,
         Some(&explanation),
@@ -180,8 +249,14 @@ pub fn explain_request(
 
 /// `POST /v1/batch_is_authorized`: `{"requests": […]}` →
 /// `{"batch_id", "revision", "results": […]}`, in order, every request
-/// judged on the same snapshot.
-pub fn batch(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String, ApiError> {
+/// judged on the same snapshot, one at a time; a deadline reached before
+/// the last is a 408 for the whole batch.
+pub fn batch(
+    server: &Server,
+    snapshot: &Snapshot,
+    body: &str,
+    deadline: Instant,
+) -> Result<String, ApiError> {
     let asked = match super::fast::batch(body, &snapshot.set.schema, &server.limits) {
         Some(requests) => requests
             .into_iter()
@@ -195,6 +270,10 @@ pub fn batch(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String,
     if asked.len() > server.max_batch {
         return Err(too_many(asked.len(), server.max_batch));
     }
+    let judged = asked
+        .iter()
+        .map(|a| server.judge(snapshot, a, deadline))
+        .collect::<Result<Vec<_>, _>>()?;
     let batch_id: Arc<str> = server.ids.next().into();
     let mut out = String::with_capacity(64 + asked.len() * 96);
     out.push_str("{\"batch_id\":");
@@ -202,12 +281,12 @@ pub fn batch(server: &Server, snapshot: &Snapshot, body: &str) -> Result<String,
     out.push_str(",\"revision\":");
     out.push_str(&Json::from(snapshot.revision.as_str()).to_string());
     out.push_str(",\"results\":[");
-    for (i, a) in asked.iter().enumerate() {
+    for (i, (a, j)) in asked.iter().zip(&judged).enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let (response, id) = server.decide(snapshot, a, Some(&batch_id));
-        out.push_str(&answer_json(&response, None, &id, &snapshot.revision));
+        let id = server.record(snapshot, a, j, Some(&batch_id), false);
+        out.push_str(&answer_json(&j.response, None, &id, &snapshot.revision));
     }
     out.push_str("]}");
     Ok(out)

@@ -9,6 +9,7 @@
 
 use super::authzen::{self, Search};
 use super::decide;
+use super::pool::Full;
 use super::reload::{Outcome, Trigger};
 use super::snapshot::Snapshot;
 use super::{ApiError, Server};
@@ -21,6 +22,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt;
 use std::sync::Arc;
+use std::time::Instant;
 
 type Shared = State<Arc<Server>>;
 
@@ -101,7 +103,8 @@ async fn body_text(server: &Server, request: Request) -> Result<String, ApiError
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
         Err(e) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
     };
-    String::from_utf8(bytes.to_vec()).map_err(|e| {
+    // Without a copy where the bytes are not shared.
+    String::from_utf8(Vec::from(bytes)).map_err(|e| {
         ApiError::bad_request(format!(
             "the body is not UTF-8 (at byte {})",
             e.utf8_error().valid_up_to()
@@ -109,86 +112,102 @@ async fn body_text(server: &Server, request: Request) -> Result<String, ApiError
     })
 }
 
-/// A decision endpoint: the body read, `answer` run on the serving
-/// snapshot, the revision in a header; the whole within the timeout.
+/// A decision endpoint: the body read on the async workers, then
+/// `answer` run on the serving snapshot by the decision pool, the revision
+/// in a header. One deadline bounds it all: the body, the wait for a
+/// decision thread and the work itself (the evaluator looks at it), and
+/// past it the answer is a 408, never a partial one. A full queue is a 429
+/// at once.
 async fn decision(
     server: Arc<Server>,
     request: Request,
-    answer: impl FnOnce(&Server, &Snapshot, &str) -> Result<String, ApiError> + Send + 'static,
-    blocking: bool,
+    answer: impl FnOnce(&Server, &Snapshot, &str, Instant) -> Result<String, ApiError> + Send + 'static,
 ) -> Response {
-    let timeout = server.request_timeout;
-    let work = async move {
-        let text = body_text(&server, request).await?;
-        let Some(snapshot) = server.current() else {
-            return Err(ApiError::new(503, "no snapshot is loaded yet"));
-        };
-        let revision = snapshot.revision.clone();
-        let body = if blocking {
-            let server = server.clone();
-            tokio::task::spawn_blocking(move || answer(&server, &snapshot, &text))
-                .await
-                .map_err(|_| ApiError::new(500, "the search stopped unexpectedly"))??
-        } else {
-            answer(&server, &snapshot, &text)?
-        };
-        Ok((revision, body))
+    let deadline = Instant::now() + server.request_timeout;
+    let timeout_at = tokio::time::Instant::from_std(deadline);
+    let read = tokio::time::timeout_at(timeout_at, body_text(&server, request)).await;
+    let text = match read {
+        Ok(Ok(text)) => text,
+        Ok(Err(e)) => return error(&e),
+        Err(_) => return error(&decide::timed_out(&server)),
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(Ok((revision, body))) => {
+    let Some(snapshot) = server.current() else {
+        return error(&ApiError::new(503, "no snapshot is loaded yet"));
+    };
+    let revision = snapshot.revision.clone();
+    let work = {
+        let server = server.clone();
+        move || answer(&server, &snapshot, &text, deadline)
+    };
+    let told = match server.pool.submit(work) {
+        Ok(told) => told,
+        Err(Full) => {
+            let mut response = error(&ApiError::new(
+                429,
+                format!(
+                    "every decision thread is busy and {} requests are waiting (--max-queued): try again",
+                    server.pool.capacity()
+                ),
+            ));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+    };
+    match tokio::time::timeout_at(timeout_at, told).await {
+        Ok(Ok(Ok(body))) => {
             let mut response = json(200, body);
             if let Ok(v) = HeaderValue::from_str(&revision) {
                 response.headers_mut().insert("x-mspl-revision", v);
             }
             response
         }
-        Ok(Err(e)) => error(&e),
-        Err(_) => error(&ApiError::new(
-            408,
-            format!(
-                "the request took longer than {} ms (--request-timeout-ms)",
-                timeout.as_millis()
-            ),
-        )),
+        Ok(Ok(Err(e))) => error(&e),
+        Ok(Err(_)) => error(&ApiError::new(500, "the decision stopped unexpectedly")),
+        Err(_) => error(&decide::timed_out(&server)),
     }
 }
 
 async fn is_authorized(State(server): Shared, request: Request) -> Response {
-    decision(server, request, decide::is_authorized, false).await
+    decision(server, request, decide::is_authorized).await
 }
 
 async fn batch(State(server): Shared, request: Request) -> Response {
-    decision(server, request, decide::batch, false).await
+    decision(server, request, decide::batch).await
 }
 
 async fn explain(State(server): Shared, request: Request) -> Response {
-    decision(server, request, decide::explain_request, false).await
+    decision(server, request, decide::explain_request).await
 }
 
 async fn evaluation(State(server): Shared, request: Request) -> Response {
-    decision(server, request, authzen::evaluation, false).await
+    decision(server, request, authzen::evaluation).await
 }
 
 async fn evaluations(State(server): Shared, request: Request) -> Response {
-    decision(server, request, authzen::evaluations, false).await
+    decision(server, request, authzen::evaluations).await
 }
 
 async fn search_subject(State(server): Shared, request: Request) -> Response {
-    let search =
-        |s: &Server, snap: &Snapshot, body: &str| authzen::search(s, snap, Search::Subject, body);
-    decision(server, request, search, true).await
+    let search = |s: &Server, snap: &Snapshot, body: &str, deadline: Instant| {
+        authzen::search(s, snap, Search::Subject, body, deadline)
+    };
+    decision(server, request, search).await
 }
 
 async fn search_resource(State(server): Shared, request: Request) -> Response {
-    let search =
-        |s: &Server, snap: &Snapshot, body: &str| authzen::search(s, snap, Search::Resource, body);
-    decision(server, request, search, true).await
+    let search = |s: &Server, snap: &Snapshot, body: &str, deadline: Instant| {
+        authzen::search(s, snap, Search::Resource, body, deadline)
+    };
+    decision(server, request, search).await
 }
 
 async fn search_action(State(server): Shared, request: Request) -> Response {
-    let search =
-        |s: &Server, snap: &Snapshot, body: &str| authzen::search(s, snap, Search::Action, body);
-    decision(server, request, search, true).await
+    let search = |s: &Server, snap: &Snapshot, body: &str, deadline: Instant| {
+        authzen::search(s, snap, Search::Action, body, deadline)
+    };
+    decision(server, request, search).await
 }
 
 async fn configuration(State(server): Shared) -> Response {
@@ -237,7 +256,10 @@ async fn status(State(server): Shared) -> Response {
 /// bear; answers when the reload has ended.
 async fn reload(State(server): Shared, request: Request) -> Response {
     let Some(token) = &server.admin_token else {
-        return not_found().await;
+        return error(&ApiError::new(
+            404,
+            "POST /v1/reload exists only with an admin token: start the server with --admin-token-file FILE (or MSPL_ADMIN_TOKEN set)",
+        ));
     };
     let given = request
         .headers()

@@ -5,8 +5,12 @@
 //! {principal, action, resource, context}, "decision", "kind",
 //! "determining", "errors", "latency_us"}`: the request under `"request"`
 //! is what `--requests` of `authorize`, `diff` and `audit unused` read, so a
-//! day's log replays as it is. The queue is bounded; when the writer falls
-//! that far behind, lines are dropped and counted, never the request.
+//! day's log replays as it is. A batch whose items share one context (an
+//! AuthZEN `evaluations` call's top-level `context`) writes it once, in a
+//! header line `{"batch_id", "context"}` before its items, which say
+//! `"context_ref": batch_id` in its place; the readers resolve it. The
+//! queue is bounded; when the writer falls that far behind, lines are
+//! dropped and counted, never the request.
 
 use crate::authorize::Response;
 use crate::entities::json::Request;
@@ -31,6 +35,10 @@ pub struct Entry {
     pub revision: Arc<str>,
     /// The batch it was part of.
     pub batch_id: Option<Arc<str>>,
+    /// Whether its context is its batch's, written once in the batch's
+    /// header line ([`DecisionLog::batch_context`]): the line then says
+    /// `"context_ref": batch_id` instead.
+    pub context_ref: bool,
     /// The request.
     pub request: Request,
     /// The answer.
@@ -59,7 +67,10 @@ impl Entry {
             time: rfc3339(self.time),
             revision: &self.revision,
             batch_id: self.batch_id.as_deref(),
-            request: RequestJson::of(&self.request),
+            request: match (&self.batch_id, self.context_ref) {
+                (Some(batch), true) => RequestJson::referring(&self.request, batch),
+                _ => RequestJson::of(&self.request),
+            },
             response: &self.response,
             latency_us: self.latency_us,
         };
@@ -67,9 +78,27 @@ impl Entry {
     }
 }
 
+/// What the writer writes: a decision, or a batch's shared context.
+enum Record {
+    Decision(Box<Entry>),
+    BatchContext { batch_id: Arc<str>, context: String },
+}
+
+impl Record {
+    fn line(&self) -> String {
+        match self {
+            Record::Decision(entry) => entry.line(),
+            Record::BatchContext { batch_id, context } => format!(
+                "{{\"batch_id\":{},\"context\":{context}}}",
+                serde_json::Value::from(&**batch_id)
+            ),
+        }
+    }
+}
+
 /// The sending end of the log, shared by every request.
 pub struct DecisionLog {
-    sender: arc_swap::ArcSwapOption<SyncSender<Entry>>,
+    sender: arc_swap::ArcSwapOption<SyncSender<Record>>,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Lines dropped because the writer fell behind.
     pub dropped: AtomicU64,
@@ -112,9 +141,19 @@ impl DecisionLog {
 
     /// Queues one decision; never blocks.
     pub fn record(&self, entry: Entry) {
+        self.send(Record::Decision(Box::new(entry)));
+    }
+
+    /// Queues a batch's header line: the context its items refer to
+    /// (`context`, JSON text in Cedar's form).
+    pub fn batch_context(&self, batch_id: Arc<str>, context: String) {
+        self.send(Record::BatchContext { batch_id, context });
+    }
+
+    fn send(&self, record: Record) {
         let guard = self.sender.load();
         let Some(sender) = guard.as_ref() else { return };
-        match sender.try_send(entry) {
+        match sender.try_send(record) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -144,9 +183,9 @@ impl Drop for DecisionLog {
 
 /// The writer thread: each entry a line; a flush whenever the queue runs
 /// dry, so a quiet server's log is complete on disk.
-fn write_lines(receiver: Receiver<Entry>, out: Box<dyn Write + Send>, failed: &AtomicU64) {
+fn write_lines(receiver: Receiver<Record>, out: Box<dyn Write + Send>, failed: &AtomicU64) {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-    let write = |out: &mut std::io::BufWriter<_>, entry: Entry| {
+    let write = |out: &mut std::io::BufWriter<_>, entry: Record| {
         let mut line = entry.line();
         line.push('\n');
         if out.write_all(line.as_bytes()).is_err() {

@@ -27,8 +27,10 @@ pub mod fast;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod pool;
 pub mod reload;
 pub mod snapshot;
+pub mod transport;
 
 use crate::limits::Limits;
 use arc_swap::ArcSwapOption;
@@ -80,8 +82,16 @@ pub struct Config {
     pub max_batch: usize,
     /// The largest request body.
     pub max_body_bytes: usize,
-    /// How long one request may take, its body included.
+    /// How long one request may take: its body, its wait for a decision
+    /// thread and its work (the evaluator looks at the deadline).
     pub request_timeout: Duration,
+    /// Threads that decide (`--decision-threads`).
+    pub decision_threads: usize,
+    /// Requests that may wait for a decision thread (`--max-queued`); past
+    /// it, a 429.
+    pub max_queued: usize,
+    /// Connections, heads and the drain.
+    pub bounds: transport::Bounds,
     /// The bearer token of `POST /v1/reload` (none: no such endpoint).
     pub admin_token: Option<String>,
     /// The decision log: a file, `-` for standard output, none.
@@ -231,6 +241,8 @@ pub struct Server {
     pub max_body_bytes: usize,
     /// How long a request may take.
     pub request_timeout: Duration,
+    /// The decision threads and their queue.
+    pub pool: pool::Pool,
     /// The reload endpoint's token.
     pub admin_token: Option<String>,
     /// The base URL of the AuthZEN metadata.
@@ -305,11 +317,7 @@ pub async fn serve_on(
     let log = match &config.decision_log {
         None => log::DecisionLog::off(),
         Some(path) if path.as_os_str() == "-" => log::DecisionLog::to(Box::new(std::io::stdout())),
-        Some(path) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
+        Some(path) => match crate::files::open_append(path) {
             Ok(f) => log::DecisionLog::to(Box::new(f)),
             Err(e) => {
                 eprintln!(
@@ -331,6 +339,7 @@ pub async fn serve_on(
         max_batch: config.max_batch,
         max_body_bytes: config.max_body_bytes,
         request_timeout: config.request_timeout,
+        pool: pool::Pool::new(config.decision_threads, config.max_queued),
         admin_token: config.admin_token.clone(),
         public_url: config
             .public_url
@@ -347,37 +356,40 @@ pub async fn serve_on(
     let tasks = reloader.start(receiver, &config);
     note(&format!("listening on http://{local}"));
     let app = http::router(server.clone());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let cut = transport::serve(listener, app, config.bounds, shutdown).await;
     for task in tasks {
         task.abort();
     }
-    let code = match served {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: the server stopped: {e}");
-            1
-        }
-    };
+    server.pool.close();
     server.log.close();
+    if cut > 0 {
+        note(&format!(
+            "the drain took longer than {} ms (--drain-timeout-ms): {cut} connection(s) cut",
+            config.bounds.drain_timeout.as_millis()
+        ));
+    }
     note("drained; stopped");
-    code
+    0
 }
 
-/// Resolves at the first `SIGTERM` or `SIGINT`.
-async fn shutdown_signal() {
+/// Resolves at the first `SIGTERM` or `SIGINT`. The handlers are
+/// installed when this is called, not when the future is first polled, so
+/// a signal that arrives before the server first waits for one still
+/// drains rather than kills.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
+            _ => std::future::pending::<()>().await,
         }
-        _ => std::future::pending::<()>().await,
+        note("shutting down: draining requests in flight");
     }
-    note("shutting down: draining requests in flight");
 }

@@ -457,7 +457,7 @@ pub fn status_json(server: &Server) -> String {
             json!({"files": inputs.roots().iter().map(|p| p.display().to_string()).collect::<Vec<_>>()})
         }
         Source::Bundle { url, interval } => {
-            json!({"bundle": url, "interval_ms": interval.as_millis() as u64})
+            json!({"bundle": bundle::redact_url(url), "interval_ms": interval.as_millis() as u64})
         }
     };
     let counts = snapshot.as_ref().map(|s| {

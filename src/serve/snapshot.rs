@@ -13,7 +13,7 @@ use crate::authorize::{Options, PolicyIndex};
 use crate::diag::{Diagnostic, Severity, Sources};
 use crate::engine::build_entities_for;
 use crate::entities::Entities;
-use crate::files::{collect_files, read_text, Collected, TextKind};
+use crate::files::{collect_files, read_regular, Collected, TextKind};
 use crate::policy_set::{IdScheme, Loader, PolicySet, SourceFormat};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -121,7 +121,7 @@ impl Inputs {
                         TextKind::Policy => limits.max_policy_file_bytes,
                         _ => limits.max_data_file_bytes,
                     };
-                    match read_text(&path, bound, text_kind) {
+                    match read_regular(&path, bound, text_kind) {
                         Ok(text) => files.push(SourceFile {
                             role,
                             key: key_under(root, &path),
@@ -136,7 +136,7 @@ impl Inputs {
             }
         }
         if let Some(path) = &self.entities {
-            match read_text(path, limits.max_data_file_bytes, TextKind::Data) {
+            match read_regular(path, limits.max_data_file_bytes, TextKind::Data) {
                 Ok(text) => files.push(SourceFile {
                     role: Role::Entities,
                     key: key_under(path, path),

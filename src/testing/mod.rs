@@ -184,6 +184,7 @@ pub fn load(
             errors: ErrorMode::cedar(options.cedar),
             limits: options.limits,
             plain: false,
+            deadline: None,
         },
     )
     .map_err(|e| vec![Diagnostic::from(&e)])?;
@@ -287,6 +288,7 @@ pub fn run(
         errors: ErrorMode::cedar(options.cedar),
         limits: options.limits,
         plain: false,
+        deadline: None,
     };
     suite
         .cases

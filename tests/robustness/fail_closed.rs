@@ -163,6 +163,7 @@ fn an_impossible_state_under_not_never_allows() {
                     errors,
                     limits: Limits::default(),
                     plain: false,
+                    deadline: None,
                 },
             );
             assert_eq!(r.decision, Decision::Deny, "{what} in {errors:?}");

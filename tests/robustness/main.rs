@@ -84,6 +84,7 @@ pub fn decide_in(
             errors,
             limits,
             plain: false,
+            deadline: None,
         },
     )
 }

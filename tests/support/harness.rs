@@ -235,6 +235,7 @@ pub fn data(data: &[u8]) {
         errors: ErrorMode::FailClosed,
         limits: small_limits(),
         plain: false,
+        deadline: None,
     };
     if mode % 2 == 0 {
         let Ok(entities) =
@@ -304,11 +305,13 @@ pub fn authorize_case(data: &[u8]) -> bool {
         errors: ErrorMode::FailClosed,
         limits: small_limits(),
         plain: false,
+        deadline: None,
     };
     let cedar = Options {
         errors: ErrorMode::Cedar,
         limits: small_limits(),
         plain: false,
+        deadline: None,
     };
     // The set without the extra forbid: the case as generated.
     let mut base = full.clone();

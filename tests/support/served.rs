@@ -92,12 +92,33 @@ impl Served {
     }
 
     /// Sends `SIGTERM` and waits for the exit: its code and standard error.
-    pub fn stop(mut self) -> (i32, String) {
+    pub fn stop(self) -> (i32, String) {
+        self.stop_within(Duration::from_secs(30))
+    }
+
+    /// [`Served::stop`], failing when the exit takes longer than `limit`.
+    pub fn stop_within(mut self, limit: Duration) -> (i32, String) {
         self.signal(libc::SIGTERM);
         let mut child = self.child.take().expect("running");
-        let code = wait_for(&mut child, Duration::from_secs(30));
+        let code = wait_for(&mut child, limit);
         std::thread::sleep(Duration::from_millis(50));
         (code, self.stderr())
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
     }
 
     /// A new connection to the server.

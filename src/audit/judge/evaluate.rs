@@ -153,6 +153,7 @@ impl Judge<'_> {
             buffers,
         );
         eval.set_in_place(!self.options.plain);
+        eval.set_deadline(self.options.deadline);
         eval.cap_steps(left);
         let result = f(&mut eval);
         let steps = eval.steps();

@@ -21,6 +21,9 @@ use in_place::Peek;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+/// How many steps pass between two looks at the deadline.
+pub const DEADLINE_EVERY: u64 = 4096;
+
 /// Observes evaluation. Every method has an empty default.
 pub trait Tracer {
     /// A rule call begins.
@@ -74,6 +77,9 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
     /// Whether the in-place fast path (`in_place.rs`) is on: the default;
     /// off only to check it against the plain evaluation.
     in_place: bool,
+    /// When the request must be abandoned (`mspl serve`), checked every
+    /// [`DEADLINE_EVERY`] steps.
+    deadline: Option<std::time::Instant>,
     /// The tracer.
     pub tracer: T,
 }
@@ -122,6 +128,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             stack: Vec::new(),
             calls: Vec::new(),
             in_place: true,
+            deadline: None,
             tracer,
         }
     }
@@ -173,6 +180,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         self.in_place = on;
     }
 
+    /// Abandons the evaluation with [`EvalErrorKind::Deadline`] once
+    /// `deadline` has passed (looked at every [`DEADLINE_EVERY`] steps, as
+    /// regorus' execution timer does: a deadline bounds the work itself).
+    pub fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
+    }
+
     /// The steps taken since the last [`Self::reset`].
     pub fn steps(&self) -> u64 {
         self.steps
@@ -207,6 +221,16 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     #[inline]
     fn step(&mut self, span: Span) -> Result<(), EvalError> {
         self.steps += 1;
+        if self.steps % DEADLINE_EVERY == 0 {
+            if let Some(deadline) = self.deadline {
+                if std::time::Instant::now() >= deadline {
+                    return Err(EvalError {
+                        kind: EvalErrorKind::Deadline,
+                        span,
+                    });
+                }
+            }
+        }
         if self.steps > self.budget {
             // Both limits reached at once: the request's budget is spent,
             // and that denies whatever the error mode.
