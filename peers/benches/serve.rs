@@ -485,6 +485,7 @@ fn mspl_config(entities: &std::path::Path) -> mspl::serve::Config {
             drain_timeout: Duration::from_secs(30),
         },
         admin_token: None,
+        authzen_reasons: false,
         decision_log: None,
         watch: Watch::Off,
         poll_interval: Duration::from_secs(1),

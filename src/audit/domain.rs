@@ -373,7 +373,7 @@ impl Domain {
 }
 
 /// The actions the policies' scopes name.
-fn named_actions(set: &PolicySet) -> BTreeSet<EntityUid> {
+pub fn named_actions(set: &PolicySet) -> BTreeSet<EntityUid> {
     let mut actions = BTreeSet::new();
     for entry in &set.policies {
         match &entry.policy.action {

@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// http:// and the listen address].
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Give each item of an AuthZEN `evaluations` answer its reasons
+    /// (`context`: the decision's id, determining policies, errors and
+    /// fixes), as `options.include_reasons: true` asks for one call.
+    #[arg(long)]
+    pub authzen_reasons: bool,
     /// The most requests in one batch (and evaluations in one AuthZEN call).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_batch: usize,
@@ -274,6 +279,7 @@ pub fn run(args: &ServeArgs) -> Outcome {
             drain_timeout: Duration::from_millis(args.drain_timeout_ms),
         },
         admin_token: token,
+        authzen_reasons: args.authzen_reasons,
         decision_log: args.decision_log.clone(),
         watch: match args.watch {
             WatchArg::Auto => Watch::Auto,

@@ -181,15 +181,50 @@ async fn explain(State(server): Shared, request: Request) -> Response {
     decision(server, request, decide::explain_request).await
 }
 
+/// AuthZEN's transport: a request body is `application/json` (its media
+/// type, whatever its parameters), else a 400 (the certification's
+/// c-2-4-3).
+fn json_only(request: &Request) -> Result<(), ApiError> {
+    let media = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match media.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "the request's Content-Type is `{other}`; the AuthZEN API takes `application/json`"
+        ))),
+        None => Err(ApiError::bad_request(
+            "the request has no Content-Type; the AuthZEN API takes `application/json`",
+        )),
+    }
+}
+
 async fn evaluation(State(server): Shared, request: Request) -> Response {
+    if let Err(refused) = json_only(&request) {
+        return error(&refused);
+    }
     decision(server, request, authzen::evaluation).await
 }
 
 async fn evaluations(State(server): Shared, request: Request) -> Response {
+    if let Err(refused) = json_only(&request) {
+        return error(&refused);
+    }
     decision(server, request, authzen::evaluations).await
 }
 
 async fn search_subject(State(server): Shared, request: Request) -> Response {
+    if let Err(refused) = json_only(&request) {
+        return error(&refused);
+    }
     let search = |s: &Server, snap: &Snapshot, body: &str, deadline: Instant| {
         authzen::search(s, snap, Search::Subject, body, deadline)
     };
@@ -197,6 +232,9 @@ async fn search_subject(State(server): Shared, request: Request) -> Response {
 }
 
 async fn search_resource(State(server): Shared, request: Request) -> Response {
+    if let Err(refused) = json_only(&request) {
+        return error(&refused);
+    }
     let search = |s: &Server, snap: &Snapshot, body: &str, deadline: Instant| {
         authzen::search(s, snap, Search::Resource, body, deadline)
     };
@@ -204,6 +242,9 @@ async fn search_resource(State(server): Shared, request: Request) -> Response {
 }
 
 async fn search_action(State(server): Shared, request: Request) -> Response {
+    if let Err(refused) = json_only(&request) {
+        return error(&refused);
+    }
     let search = |s: &Server, snap: &Snapshot, body: &str, deadline: Instant| {
         authzen::search(s, snap, Search::Action, body, deadline)
     };

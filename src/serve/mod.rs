@@ -94,6 +94,9 @@ pub struct Config {
     pub bounds: transport::Bounds,
     /// The bearer token of `POST /v1/reload` (none: no such endpoint).
     pub admin_token: Option<String>,
+    /// Whether the items of AuthZEN `evaluations` carry their reasons (as
+    /// `options.include_reasons` asks for one call).
+    pub authzen_reasons: bool,
     /// The decision log: a file, `-` for standard output, none.
     pub decision_log: Option<std::path::PathBuf>,
     /// How file changes are noticed.
@@ -245,6 +248,8 @@ pub struct Server {
     pub pool: pool::Pool,
     /// The reload endpoint's token.
     pub admin_token: Option<String>,
+    /// Whether AuthZEN `evaluations` items carry their reasons by default.
+    pub authzen_reasons: bool,
     /// The base URL of the AuthZEN metadata.
     pub public_url: String,
     /// What the last reload did.
@@ -341,6 +346,7 @@ pub async fn serve_on(
         request_timeout: config.request_timeout,
         pool: pool::Pool::new(config.decision_threads, config.max_queued),
         admin_token: config.admin_token.clone(),
+        authzen_reasons: config.authzen_reasons,
         public_url: config
             .public_url
             .clone()

@@ -415,6 +415,32 @@ pub fn undeclared_in_request(
     .collect()
 }
 
+/// Why `json` is no value of the declared type `ty` (the first problem),
+/// or `None` when it is one: for values given one at a time, as an
+/// AuthZEN property.
+pub fn value_problem(set: &PolicySet, json: &Json, ty: &SchemaType) -> Option<String> {
+    let index = Declared::new(set);
+    let text = json.to_string();
+    let mut c = DataChecker {
+        index: &index,
+        file: 0,
+        piece: &text,
+        root: String::new(),
+        offset: 0,
+        problems: Vec::new(),
+    };
+    c.value(json, &Ty::from_schema(ty), &Path::default());
+    c.problems.first().map(|p| {
+        let at = p
+            .note
+            .as_deref()
+            .filter(|n| *n != "at ``")
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        format!("{}{at}", p.error)
+    })
+}
+
 fn unreadable(file: FileId, text: &str, offset: usize, e: &serde_json::Error) -> Unreadable {
     let mut at = offset;
     let piece = &text[offset..];

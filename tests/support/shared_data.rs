@@ -1,5 +1,8 @@
-//! `../shared/cedar-integration-tests`, Cedar's conformance suite, beside
-//! the checkout: never copied into the repository, read where it is.
+//! The shared data beside the checkout (`../shared`): Cedar's conformance
+//! suite, the AuthZEN working group's interop files. Never copied into the
+//! repository, read where it is.
+
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +10,14 @@ use std::path::{Path, PathBuf};
 /// saying that `what` is skipped, where it is absent outside CI; with
 /// `CI=true` it must be there.
 pub fn cedar_suite(checkout: &Path, what: &str) -> Option<PathBuf> {
-    let dir = checkout.join("../shared/cedar-integration-tests");
+    shared(checkout, "cedar-integration-tests", what)
+}
+
+/// The folder `name` of `../shared` beside `checkout`, or `None` after
+/// saying that `what` is skipped, where it is absent outside CI; with
+/// `CI=true` it must be there.
+pub fn shared(checkout: &Path, name: &str, what: &str) -> Option<PathBuf> {
+    let dir = checkout.join("../shared").join(name);
     if dir.is_dir() {
         return Some(dir);
     }
