@@ -9,6 +9,9 @@
 //! - the HTML report's counts against the JSON matrix;
 //! - every command of `docs/audit.md`, with the output shown there.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 #[path = "support/doc_examples.rs"]
 mod doc_examples;
 
@@ -349,7 +352,10 @@ fn the_html_report_runs_its_script_and_filters_in_chromium() {
             std::env::var("CI").as_deref() != Ok("true"),
             "CI must have chromium (.ci/run installs it)"
         );
-        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+        skip::skip(
+            "the HTML report in Chromium",
+            "no chromium on this machine (apt-get install chromium)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

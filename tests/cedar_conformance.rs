@@ -29,6 +29,9 @@
 //! decisions, and their misses are listed in the same file as
 //! `<test file>#shouldValidate` and `<test file>#<request index>:validateRequest`.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 #[path = "support/shared_data.rs"]
 mod shared_data;
 

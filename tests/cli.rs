@@ -3,6 +3,9 @@
 //! words and double quotes); its exit code, stdout and stderr are
 //! snapshotted beside it as `run@<name>.cmd.snap`.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use std::process::Command;
 
 /// Splits a command line into words; `\"` inside a word is a literal quote.
@@ -74,7 +77,7 @@ fn big_batch(n: usize) -> tempfile::NamedTempFile {
 #[test]
 fn a_failed_write_to_standard_output_is_an_error() {
     let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
-        eprintln!("skipped: this system has no /dev/full");
+        skip::skip("a write to /dev/full", "this system has no /dev/full");
         return;
     };
     let batch = big_batch(100);

@@ -14,6 +14,9 @@
 //!   and stderr. `MSPL_UPDATE_DIFF=1` rewrites them (review the diff);
 //! - every command of `docs/diff.md`, with the output shown there.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 #[path = "support/doc_examples.rs"]
 mod doc_examples;
 
@@ -262,7 +265,7 @@ fn git(dir: &Path, args: &[&str]) {
 #[test]
 fn old_rev_reads_the_old_version_from_git_and_leaves_the_tree_alone() {
     if Command::new("git").arg("--version").output().is_err() {
-        eprintln!("skipped: git is not installed");
+        skip::skip("diff --old-rev", "git is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

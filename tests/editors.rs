@@ -1,9 +1,13 @@
-//! Real editors drive `mspl lsp`, headless: Debian's Neovim (0.7,
-//! `vim.lsp.start_client`, `tests/editors/neovim.lua`) and Emacs with
+//! Real editors drive `mspl lsp`, headless, through the configurations
+//! `docs/editors.md` shows (taken from the page as it stands, `mspl` on the
+//! `PATH`): Debian's Neovim (0.7, `tests/editors/neovim.lua`) and Emacs with
 //! Eglot (`tests/editors/eglot.el`) each open a file with an error, read
 //! its diagnostic, ask for hover and go to definition, and format.
 //! `.ci/run` installs both; elsewhere, without them, a test says so and
 //! passes (with `CI=true` they must be there).
+
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,7 +28,7 @@ fn editor(program: &str) -> bool {
         std::env::var("CI").map_or(true, |v| v != "true"),
         "CI must have `{program}` (.ci/run installs it)"
     );
-    eprintln!("skipping: `{program}` is not installed");
+    skip::skip(program, "it is not installed");
     false
 }
 
@@ -42,12 +46,36 @@ fn project(dir: &Path) -> (PathBuf, PathBuf) {
     (root, file)
 }
 
-/// Runs `command` with the project in its environment and checks what the
-/// editor wrote to `$OUT`.
-fn drive(mut command: Command, root: &Path, file: &Path) {
+/// The configuration `docs/editors.md` shows in its ````info` block, as
+/// the page has it, written to a file in `dir`.
+fn documented(info: &str, dir: &Path, name: &str) -> PathBuf {
+    let page = std::fs::read_to_string("docs/editors.md").expect("docs/editors.md");
+    let start = page
+        .find(&format!("```{info}\n"))
+        .unwrap_or_else(|| panic!("docs/editors.md has no ```{info} block"));
+    let body = &page[start + info.len() + 4..];
+    let body = &body[..body.find("```").expect("the block ends")];
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("written");
+    path
+}
+
+/// Runs `command` with the project in its environment, the documented
+/// configuration `config` and `mspl` on its `PATH` (as a user has them),
+/// and checks what the editor wrote to `$OUT`.
+fn drive(mut command: Command, root: &Path, file: &Path, config: &Path) {
     let out = root.join("out.json");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).expect("a folder");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_mspl"), bin.join("mspl")).expect("a link");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let run = command
-        .env("MSPL", env!("CARGO_BIN_EXE_mspl"))
+        .env("PATH", path)
+        .env("CONFIG", config)
         .env("ROOT", root)
         .env("FILE", file)
         .env("OUT", &out)
@@ -97,6 +125,7 @@ fn neovim_reads_diagnostics_hovers_goes_to_definition_and_formats() {
     }
     let dir = tempfile::tempdir().expect("a folder");
     let (root, file) = project(dir.path());
+    let config = documented("lua", &root, "init.lua");
     let mut nvim = Command::new("nvim");
     nvim.args([
         "--headless",
@@ -108,7 +137,7 @@ fn neovim_reads_diagnostics_hovers_goes_to_definition_and_formats() {
             "/tests/editors/neovim.lua"
         ),
     ]);
-    drive(nvim, &root, &file);
+    drive(nvim, &root, &file, &config);
 }
 
 #[test]
@@ -118,6 +147,7 @@ fn emacs_with_eglot_reads_diagnostics_hovers_goes_to_definition_and_formats() {
     }
     let dir = tempfile::tempdir().expect("a folder");
     let (root, file) = project(dir.path());
+    let config = documented("elisp", &root, "init.el");
     let mut emacs = Command::new("emacs");
     emacs.args([
         "--batch",
@@ -125,5 +155,5 @@ fn emacs_with_eglot_reads_diagnostics_hovers_goes_to_definition_and_formats() {
         "-l",
         concat!(env!("CARGO_MANIFEST_DIR"), "/tests/editors/eglot.el"),
     ]);
-    drive(emacs, &root, &file);
+    drive(emacs, &root, &file, &config);
 }

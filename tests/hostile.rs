@@ -14,6 +14,9 @@
 //! Cases with `"user": "nobody"` run as uid 65534 (the tests run as root in
 //! CI); cases with `"needs_root": true` skip, saying so, when they do not.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use serde_json::Value;
 use std::ffi::CString;
 use std::fmt::Write as _;
@@ -268,7 +271,10 @@ fn run_case(path: &Path, scratch: &Path) -> Result<(), String> {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     if case["needs_root"] == true && !is_root() {
-        eprintln!("{name}: skipped: it runs only as root (it judges what root may write)");
+        skip::skip(
+            &name,
+            "it runs only as root (it judges what root may write)",
+        );
         return Ok(());
     }
     let dir = scratch.join(&name);

@@ -307,33 +307,48 @@ fn utf8_columns_when_the_client_offers_them_and_a_lone_file_without_a_root() {
     );
 }
 
-/// The real binary over stdio: initialize, open a broken file, read its
-/// diagnostic, shut down, exit 0; nothing but JSON-RPC on stdout.
-#[test]
-fn the_binary_speaks_lsp_on_stdio() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let dir = tempfile::tempdir().expect("a folder");
-    let root = dir.path().canonicalize().expect("a path");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mspl"))
-        .arg("lsp")
-        .current_dir(&root)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("mspl lsp starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut send = |v: Value| {
+/// `mspl lsp`, the real binary, spoken to over its stdio.
+struct Stdio {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Stdio {
+    /// Starts `mspl lsp` in `root`.
+    fn start(root: &Path) -> Stdio {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mspl"))
+            .arg("lsp")
+            .current_dir(root)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("mspl lsp starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Stdio {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Writes one frame.
+    fn send(&mut self, v: Value) {
+        use std::io::Write;
         let body = v.to_string();
-        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("written");
-        stdin.flush().expect("flushed");
-    };
-    let mut read = || -> Value {
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("written");
+        self.stdin.flush().expect("flushed");
+    }
+
+    /// Reads one frame; its headers must be JSON-RPC's.
+    fn read(&mut self) -> Value {
+        use std::io::{BufRead, Read};
         let mut length = 0usize;
         loop {
             let mut line = String::new();
-            stdout.read_line(&mut line).expect("a header");
+            self.stdout.read_line(&mut line).expect("a header");
             let line = line.trim_end();
             if line.is_empty() {
                 break;
@@ -343,20 +358,51 @@ fn the_binary_speaks_lsp_on_stdio() {
             length = value.parse().expect("a length");
         }
         let mut body = vec![0; length];
-        stdout.read_exact(&mut body).expect("a body");
+        self.stdout.read_exact(&mut body).expect("a body");
         serde_json::from_slice(&body).expect("JSON")
-    };
-    let uri = format!("file://{}", root.display());
-    send(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": uri, "capabilities": {}}}),
-    );
-    assert!(read()["result"]["capabilities"]["hoverProvider"] == true);
-    send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
-    let file = format!("{uri}/a.cedar");
-    send(
+    }
+
+    /// The answer to request `id`, past any notification.
+    fn answer_to(&mut self, id: u64) -> Value {
+        loop {
+            let message = self.read();
+            if message["id"] == id {
+                return message;
+            }
+        }
+    }
+
+    /// `initialize` with `root` and `initialized`.
+    fn initialize(&mut self, root: &Path) -> Value {
+        let uri = format!("file://{}", root.display());
+        self.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": uri, "capabilities": {}}}));
+        let answer = self.answer_to(1);
+        self.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+        answer
+    }
+
+    /// `shutdown` (as request `id`), `exit`; the exit code.
+    fn stop(mut self, id: u64) -> Option<i32> {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": "shutdown"}));
+        assert_eq!(self.answer_to(id)["id"], id);
+        self.send(json!({"jsonrpc": "2.0", "method": "exit"}));
+        self.child.wait().expect("it exits").code()
+    }
+}
+
+/// The real binary over stdio: initialize, open a broken file, read its
+/// diagnostic, shut down, exit 0; nothing but JSON-RPC on stdout.
+#[test]
+fn the_binary_speaks_lsp_on_stdio() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let root = dir.path().canonicalize().expect("a path");
+    let mut lsp = Stdio::start(&root);
+    assert!(lsp.initialize(&root)["result"]["capabilities"]["hoverProvider"] == true);
+    let file = format!("file://{}/a.cedar", root.display());
+    lsp.send(
         json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": file, "languageId": "cedar", "version": 1, "text": "permit(principal, action, resource) when { 1 < 2 < 3 };"}}}),
     );
-    let published = read();
+    let published = lsp.read();
     assert_eq!(published["method"], "textDocument/publishDiagnostics");
     assert!(
         published["params"]["diagnostics"][0]["message"]
@@ -365,11 +411,7 @@ fn the_binary_speaks_lsp_on_stdio() {
             .contains("comparison"),
         "{published}"
     );
-    send(json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}));
-    assert_eq!(read()["id"], 2);
-    send(json!({"jsonrpc": "2.0", "method": "exit"}));
-    let status = child.wait().expect("it exits");
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(lsp.stop(2), Some(0));
 }
 
 /// Random edits (cuts, pastes, multi-byte text, ranges past the end) never
@@ -567,4 +609,152 @@ fn rename_never_changes_what_a_use_refers_to() {
             insta::assert_snapshot!("rename", out);
         });
     });
+}
+
+/// What a policy author met in the first hour, in the editor: go to
+/// definition of a type in a scope and of a type declared in an `.mspl`
+/// file; completion inside `Action::"page.` (with or without the closing
+/// quote an editor inserts), never a method list; a typo in `mspl.toml`
+/// and initialize parameters that do not read, said.
+#[test]
+fn navigation_and_completion_where_an_author_types() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let decls = "entity User;\nentity Page;\naction \"page.edit\", \"page.view\", \"console.login\" appliesTo { principal: User, resource: Page };\n";
+    let policies = "permit (principal, action == Action::\"page.edit\", resource is Page)\nwhen { resource is Page };\n";
+    std::fs::write(dir.path().join("decls.mspl"), decls).expect("written");
+    std::fs::write(dir.path().join("policies.mspl"), policies).expect("written");
+    let root = dir.path().canonicalize().expect("a path");
+    let mut c = Client::start(&root, json!({}));
+    let doc = c.uri("policies.mspl");
+    c.notify_and_wait(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "mspl", "version": 1, "text": policies}}),
+    );
+    let decl_line = |v: &Value| v[0]["range"]["start"]["line"].clone();
+    // `Page` in the scope (line 0, after `is `) and in the condition.
+    let scope_col = policies.find("is Page").expect("is Page") as u32 + 4;
+    let defined = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": doc}, "position": at(0, scope_col)}),
+    );
+    assert!(
+        defined[0]["uri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("decls.mspl")),
+        "{defined}"
+    );
+    assert_eq!(decl_line(&defined), 1, "{defined}");
+    let cond_col = policies.lines().nth(1).unwrap().find("Page").unwrap() as u32 + 1;
+    let defined = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": doc}, "position": at(1, cond_col)}),
+    );
+    assert_eq!(decl_line(&defined), 1, "{defined}");
+    // Completion in `Action::"page.`, without and with the closing quote.
+    for typed in [
+        "permit (principal, action == Action::\"page.",
+        "permit (principal, action == Action::\"page.\"",
+    ] {
+        let text = format!("{policies}{typed}");
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": doc, "version": 2},
+            "contentChanges": [{"text": text}]}),
+        );
+        let line = text.lines().count() as u32 - 1;
+        let column = "permit (principal, action == Action::\"page.".len() as u32;
+        let items = c.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": doc}, "position": at(line, column)}),
+        );
+        let labels: Vec<&str> = items
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, ["page.edit", "page.view"], "{typed}: {items}");
+        let edit = &items[0]["textEdit"];
+        assert_eq!(edit["range"]["start"]["character"], column - 5, "{edit}");
+    }
+    c.stop();
+
+    // A typo in mspl.toml's paths: said on mspl.toml, not an empty project in silence.
+    std::fs::write(dir.path().join("mspl.toml"), "policies = [\"polices\"]\n").expect("written");
+    let mut c = Client::start(&root, json!({}));
+    c.notify_and_wait(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "mspl", "version": 1, "text": policies}}),
+    );
+    let (transcript, _) = c.stop();
+    let said = transcript.iter().any(|v| {
+        v["textDocument/publishDiagnostics"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("mspl.toml"))
+            && v.to_string().contains("polices")
+    });
+    assert!(said, "{transcript:?}");
+
+    // Initialize parameters that do not read: a window message.
+    let mut wire = lsp_wire::Wire::start();
+    wire.send(
+        "initialize",
+        json!({"processId": "not a number", "capabilities": {}}),
+    );
+    let mut seen = vec![wire.recv()];
+    wire.notify("initialized", json!({}));
+    seen.push(wire.recv());
+    assert!(
+        seen.iter()
+            .any(|m| matches!(m, Message::Notification(n) if n.method == "window/showMessage")),
+        "{seen:?}"
+    );
+}
+
+/// The binary reads project files as regular files only and frames within
+/// a limit: a committed link to `/dev/stdin` or `/dev/zero` is refused (the
+/// server answers at once), and `Content-Length: 10000000000` ends the
+/// stream without an allocation (exit 1, not an abort).
+#[test]
+fn the_binary_reads_no_device_and_no_frame_past_its_limit() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("a folder");
+    let root = dir.path().canonicalize().expect("a path");
+    std::os::unix::fs::symlink("/dev/stdin", root.join("stdin.mspl")).expect("a link");
+    std::os::unix::fs::symlink("/dev/zero", root.join(".gitignore")).expect("a link");
+    std::os::unix::fs::symlink("/dev/zero", root.join("zero.cedar")).expect("a link");
+    std::fs::write(
+        root.join("ok.cedar"),
+        "permit(principal, action, resource);\n",
+    )
+    .expect("written");
+    // A whole session: it answers, and ends when told.
+    let session = || {
+        let mut lsp = Stdio::start(&root);
+        assert!(lsp.initialize(&root)["result"]["capabilities"].is_object());
+        // An open document loads its project, entity file included.
+        let text = "permit(principal, action, resource);\n";
+        let uri = format!("file://{}/ok.cedar", root.display());
+        lsp.send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "cedar", "version": 1, "text": text}}}));
+        lsp.send(json!({"jsonrpc": "2.0", "id": 2, "method": "workspace/symbol", "params": {"query": ""}}));
+        let answer = lsp.answer_to(2);
+        assert!(answer["result"].is_array(), "{answer}");
+        assert_eq!(lsp.stop(3), Some(0));
+    };
+    session();
+    // mspl.toml names an entity file that is a link to the server's own input.
+    std::os::unix::fs::symlink("/dev/stdin", root.join("entities.json")).expect("a link");
+    std::fs::write(
+        root.join("mspl.toml"),
+        "policies = [\".\"]\nentities = \"entities.json\"\n",
+    )
+    .expect("written");
+    session();
+
+    let lsp = Stdio::start(&root);
+    let (mut child, mut stdin) = (lsp.child, lsp.stdin);
+    write!(stdin, "Content-Length: 10000000000\r\n\r\n{{}}").expect("written");
+    drop(stdin);
+    let status = child.wait().expect("it exits");
+    assert_eq!(status.code(), Some(1), "{status:?}");
 }

@@ -3,6 +3,9 @@
 //! writes (stdout and stderr, interleaved as written) is snapshotted beside
 //! it as `transcript@<name>.txt.snap`.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use std::io::{Read, Seek, Write};
 use std::process::{Command, Stdio};
 
@@ -89,7 +92,10 @@ fn a_real_terminal_shows_continuation_completion_and_highlighting() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_tmux {
-        eprintln!("skipped: tmux is not installed (apt-get install -y tmux)");
+        skip::skip(
+            "the REPL in a terminal",
+            "tmux is not installed (apt-get install -y tmux)",
+        );
         return;
     }
     let output = Command::new("bash")

@@ -3,6 +3,9 @@
 //! decision log and its replay; hostile clients in `serve/attack.rs`.
 //! (Reloads, load and bundles: `tests/serve_reload.rs`.)
 
+#[path = "support/skip.rs"]
+mod skip;
+
 #[path = "support/served.rs"]
 mod served;
 

@@ -3,6 +3,9 @@
 //! output are in `tests/cases/test-runner/`. Also: the Model Studio suite
 //! passes with full coverage, and Cedar's own hand-written tests run as they are.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 #[path = "support/shared_data.rs"]
 mod shared_data;
 
@@ -163,4 +166,13 @@ fn cedar_hand_written_tests_run_unchanged() {
     let (code, text) = mspl(&["test", "--cedar", "tests"], &root);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("\n74 passed, 0 failed\n"), "{text}");
+    // The paths in a test file are the test file's, not the working
+    // directory's: the same from anywhere else.
+    let tests = root.join("tests");
+    let (code, elsewhere) = mspl(
+        &["test", "--cedar", tests.to_str().unwrap()],
+        Path::new("/"),
+    );
+    assert_eq!(code, 0, "{elsewhere}");
+    assert!(elsewhere.contains("\n74 passed, 0 failed\n"), "{elsewhere}");
 }

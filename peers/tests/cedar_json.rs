@@ -22,6 +22,9 @@
 #[path = "../../tests/support/shared_data.rs"]
 mod shared_data;
 
+#[path = "../../tests/support/skip.rs"]
+mod skip;
+
 use cedar_policy::{
     Authorizer, Context, Entities, EntityUid, PolicySet, Request, Schema, SchemaFragment,
 };

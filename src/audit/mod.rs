@@ -365,7 +365,7 @@ impl<'a> Auditor<'a> {
 
 /// `Action::"a"` for `a`, or the uid `name` spells.
 pub fn uid_or_action(name: &str) -> EntityUid {
-    parse_uid(name).unwrap_or_else(|_| EntityUid::new("Action", name))
+    crate::syntax::uid::parse_action(name).unwrap_or_else(|_| EntityUid::new("Action", name))
 }
 
 /// `f` on `0..count` on up to `threads` threads, each with its own

@@ -71,9 +71,14 @@ pub fn csv(domain: &Domain, lines: &[Line]) -> String {
 }
 
 /// RFC 4180 quoting: a field with a comma, a quote or a line break is
-/// quoted, its quotes doubled.
+/// quoted, its quotes doubled. A field that a spreadsheet would run as a
+/// formula (one starting with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return: a policy id is the author's text) is neutralised with a
+/// leading `'` and quoted, as OWASP's CSV-injection advice says.
 fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("\"'{}\"", field.replace('"', "\"\""))
+    } else if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
         field.to_string()
@@ -120,4 +125,24 @@ pub fn text(domain: &Domain, lines: &[Line]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_neutralised() {
+        for (field, cell) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1", "\"'+1\""),
+            ("-2", "\"'-2\""),
+            ("@SUM(A1)", "\"'@SUM(A1)\""),
+            ("rule-03", "rule-03"),
+            ("a,b", "\"a,b\""),
+        ] {
+            assert_eq!(super::csv_field(field), cell);
+        }
+    }
 }

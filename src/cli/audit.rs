@@ -39,7 +39,7 @@ pub enum Verb {
 #[derive(clap::Args, Debug)]
 pub struct CommonArgs {
     /// Policy files or directories.
-    #[arg(short = 'p', long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     #[arg(short = 's', long, num_args = 1..)]

@@ -12,7 +12,7 @@ pub struct CheckArgs {
     #[arg(required_unless_present_any = ["policies", "schema"])]
     pub paths: Vec<PathBuf>,
     /// More policy files or directories (Cedar CLI's `-p`).
-    #[arg(short = 'p', long, num_args = 1..)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1..)]
     pub policies: Vec<PathBuf>,
     /// Declaration files (Cedar CLI's `-s`).
     #[arg(short = 's', long, num_args = 1..)]

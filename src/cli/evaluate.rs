@@ -19,7 +19,7 @@ pub struct EvaluateArgs {
     #[arg(value_name = "EXPRESSION")]
     pub expression: String,
     /// Policy files or directories whose rules the expression may call.
-    #[arg(short = 'p', long, num_args = 1..)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1..)]
     pub policies: Vec<PathBuf>,
     /// Declaration files.
     #[arg(short = 's', long, num_args = 1..)]

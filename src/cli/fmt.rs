@@ -22,7 +22,7 @@ pub struct FmtArgs {
     pub paths: Vec<PathBuf>,
     /// Cedar CLI's `format -p FILE`: print FILE formatted (with `-w`,
     /// rewrite it).
-    #[arg(short = 'p', long, value_name = "FILE")]
+    #[arg(short = 'p', long, alias = "policy", value_name = "FILE")]
     pub policies: Option<PathBuf>,
     /// With `-p`: rewrite the file instead of printing it.
     #[arg(short = 'w', long, requires = "policies", conflicts_with = "check")]
@@ -30,15 +30,19 @@ pub struct FmtArgs {
     /// Change nothing: list the files that would change and exit 1 if any.
     #[arg(short = 'c', long)]
     pub check: bool,
+    /// With `--check`: show how each file would change, as `-`/`+` lines
+    /// under its name.
+    #[arg(long, requires = "check")]
+    pub diff: bool,
     /// Cedar CLI's line width; mspl has one layout, 80 columns wide.
     #[arg(short = 'l', long, default_value_t = super::super::fmt::WIDTH)]
     pub line_width: usize,
     /// Cedar CLI's indent width; mspl indents by 2.
     #[arg(short = 'i', long, default_value_t = 2)]
     pub indent_width: usize,
-    /// The limits in force.
+    /// The limits of parsing.
     #[command(flatten)]
-    pub limits: super::limit_args::LimitArgs,
+    pub limits: super::limit_args::ParseLimitArgs,
 }
 
 /// Runs `mspl fmt`: 0 done (with `--check`: nothing to change), 1 otherwise.
@@ -92,7 +96,7 @@ pub fn run(args: &FmtArgs) -> Outcome {
             match format_one("<stdin>", &text, &limits, &mut out) {
                 Some(formatted) if args.check => {
                     if formatted != text {
-                        out.stdout.push_str("<stdin>\n");
+                        would_change(&mut out, "<stdin>", &text, &formatted, args.diff);
                         failed = true;
                     }
                 }
@@ -133,8 +137,7 @@ pub fn run(args: &FmtArgs) -> Outcome {
             continue;
         }
         if args.check {
-            out.stdout
-                .push_str(&format!("{}\n", crate::diag::printable(&name)));
+            would_change(&mut out, &name, &text, &formatted, args.diff);
             failed = true;
         } else if let Err(e) = write_file(&file, &formatted) {
             report(
@@ -145,6 +148,19 @@ pub fn run(args: &FmtArgs) -> Outcome {
         }
     }
     out.exit(i32::from(failed))
+}
+
+/// `--check`'s line for a file that would change, with `--diff` the lines
+/// that would go (`-`) and come (`+`), a few unchanged ones around them.
+fn would_change(out: &mut Outcome, name: &str, text: &str, formatted: &str, diff: bool) {
+    out.stdout
+        .push_str(&format!("{}\n", crate::diag::printable(name)));
+    if diff {
+        for line in crate::testing::diff(text, formatted) {
+            out.stdout
+                .push_str(&format!("    {}\n", crate::diag::printable(&line)));
+        }
+    }
 }
 
 /// Formats one text, reporting why it could not be.

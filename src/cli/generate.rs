@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
     /// Policy files or directories (their declarations, literals and invariants).
-    #[arg(short = 'p', long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     #[arg(short = 's', long, num_args = 1..)]

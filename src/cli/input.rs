@@ -16,7 +16,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct RequestArgs {
     /// Policy files or directories.
-    #[arg(short = 'p', long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     #[arg(short = 's', long, num_args = 1..)]
@@ -57,7 +57,7 @@ pub struct RequestVars {
     /// The principal, as `Type::"id"` (`-l`, as Cedar's CLI).
     #[arg(short = 'l', long)]
     pub principal: Option<String>,
-    /// The action, as `Action::"id"`.
+    /// The action, as `Action::"id"`, or its bare id (`page.edit`).
     #[arg(short = 'a', long)]
     pub action: Option<String>,
     /// The resource, as `Type::"id"`.
@@ -205,7 +205,9 @@ fn read_requests(args: &RequestArgs, set: &PolicySet) -> Result<Requests, Vec<Di
         json::parse_uid(text).map_err(|m| vec![Diagnostic::plain(format!("in --{flag}: {m}"))])
     };
     let principal = uid("principal", p)?;
-    let action = uid("action", a)?;
+    // `-a page.edit` is `Action::"page.edit"`, as in `mspl audit`.
+    let action = crate::syntax::uid::parse_action(a)
+        .map_err(|m| vec![Diagnostic::plain(format!("in --action: {m}"))])?;
     let resource = uid("resource", r)?;
     let context = match &vars.context {
         None => crate::value::Value::empty_record(),

@@ -52,3 +52,31 @@ impl LimitArgs {
         }
     }
 }
+
+/// The limits of parsing alone (`mspl fmt`, which evaluates nothing):
+/// `--max-nesting`, `--max-expr-depth`, `--max-policy-file-bytes`.
+#[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "Limits")]
+pub struct ParseLimitArgs {
+    /// Deepest nesting of brackets, `if`s and quantifiers in one item.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_nesting)]
+    pub max_nesting: usize,
+    /// Deepest expression tree (chains such as `a + b + …` count one level per operator).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_expr_depth)]
+    pub max_expr_depth: usize,
+    /// Largest policy or declaration file, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_policy_file_bytes)]
+    pub max_policy_file_bytes: usize,
+}
+
+impl ParseLimitArgs {
+    /// The limits the flags give (the others at their defaults).
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_nesting: self.max_nesting,
+            max_expr_depth: self.max_expr_depth,
+            max_policy_file_bytes: self.max_policy_file_bytes,
+            ..Limits::default()
+        }
+    }
+}

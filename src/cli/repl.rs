@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct ReplArgs {
     /// Policy files or directories to load at the start.
-    #[arg(short = 'p', long, num_args = 1..)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1..)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     #[arg(short = 's', long, num_args = 1..)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub struct ServeArgs {
     /// Policy files or directories (watched for changes); or a bundle
     /// (`--bundle`, `--bundle-url-file` or MSPL_BUNDLE_URL).
-    #[arg(short = 'p', long, num_args = 1.., conflicts_with_all = ["bundle", "bundle_url_file"])]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1.., conflicts_with_all = ["bundle", "bundle_url_file"])]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     #[arg(short = 's', long, num_args = 1.., conflicts_with = "bundle")]

@@ -17,8 +17,11 @@ pub struct TestArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Policies for test files that name none.
-    #[arg(long, num_args = 1..)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1..)]
     pub policies: Vec<PathBuf>,
+    /// Declaration files for test files that name no `schema`.
+    #[arg(short = 's', long, num_args = 1..)]
+    pub schema: Vec<PathBuf>,
     /// Template links for test files that name none (`-k`, as Cedar's CLI).
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
@@ -58,8 +61,12 @@ pub fn run(args: &TestArgs) -> Outcome {
         // File and case names are user strings: escaped, so that none can
         // forge a line of the report.
         let name = printable(&file.display().to_string()).into_owned();
-        let suite = match testing::load(file, &args.policies, &args.inputs.template_linked, options)
-        {
+        let defaults = testing::Defaults {
+            policies: args.policies.clone(),
+            schemas: args.schema.clone(),
+            links: args.inputs.template_linked.clone(),
+        };
+        let suite = match testing::load(file, &defaults, options) {
             Ok(s) => s,
             Err(problems) => {
                 out.stdout.push_str(&format!("ERROR {name}\n"));

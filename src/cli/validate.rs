@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
     /// Policy files or directories (searched for *.mspl, *.cedar, *.cedarschema).
-    #[arg(short = 'p', long, num_args = 1.., required = true)]
+    #[arg(short = 'p', long, alias = "policy", num_args = 1.., required = true)]
     pub policies: Vec<PathBuf>,
     /// Extra declaration files.
     #[arg(short = 's', long, num_args = 1..)]

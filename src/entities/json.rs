@@ -331,6 +331,9 @@ pub fn uid_from_parts(ty: &str, id: &str) -> Result<EntityUid, String> {
     }
 }
 
+/// The range of a `Long`, as the messages about one say it.
+const LONG_RANGE: &str = "a Long runs from -9223372036854775808 to 9223372036854775807";
+
 /// Why a JSON number is no `Long`, echoing an integral number as an
 /// integer (serde_json reads `-0` as the float `-0.0`).
 fn not_a_long(n: &serde_json::Number) -> String {
@@ -338,10 +341,25 @@ fn not_a_long(n: &serde_json::Number) -> String {
         Some(f) if f == 0.0 && f.is_sign_negative() => {
             "`-0` is a negative zero, which no 64-bit integer is; write `0`".into()
         }
-        Some(f) if f.fract() == 0.0 && f.abs() < 1e19 && !n.is_i64() && !n.is_u64() => format!(
-            "`{f:.0}` is written with a fraction or an exponent; a 64-bit integer is written without"
+        // Strictly inside the range: a number that rounds to ±2^63 in a
+        // float was written past it (`-9223372036854775809`).
+        Some(f)
+            if f.fract() == 0.0
+                && f > i64::MIN as f64
+                && f < i64::MAX as f64
+                && !n.is_i64()
+                && !n.is_u64() =>
+        {
+            format!(
+                "`{f:.0}` is written with a fraction or an exponent; a 64-bit integer is written without"
+            )
+        }
+        // An integer written past the range reaches us as a float rounded
+        // to 2^63 or beyond: its digits are gone, so none are made up.
+        Some(f) if f.fract() == 0.0 && !n.is_i64() && !n.is_u64() => format!(
+            "a number beyond the 64-bit range (about {f:e}) is not a 64-bit integer: {LONG_RANGE}"
         ),
-        _ => format!("`{n}` is not a 64-bit integer"),
+        _ => format!("`{n}` is not a 64-bit integer: {LONG_RANGE}"),
     }
 }
 

@@ -170,6 +170,22 @@ pub struct RuleTrace {
     /// every clause) that mattered.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub because: Vec<RuleTrace>,
+    /// For a call that did not hold: each clause's first part that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmet: Vec<ClauseUnmet>,
+}
+
+/// Why one clause of a rule call did not hold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClauseUnmet {
+    /// The clause's number in its rule, from 1.
+    pub clause: usize,
+    /// Where the clause stands, as `file:line`.
+    pub at: String,
+    /// Its first part that failed, as written.
+    pub part: String,
+    /// `does not hold`, or `error: …`.
+    pub state: String,
 }
 
 /// A response with its explanation, as output shows them: the contract's
@@ -312,14 +328,26 @@ fn trace_policy(
             .and_then(|a| a.value.as_ref())
             .map(|v| fill_placeholders(v, request, entities))
     };
-    let fix = annotation_text("fix");
+    // A fix only where the policy judged the request: one that erred is
+    // told by its error (a fix written for the data it expected would
+    // misname things), and a fix whose placeholders do not all resolve is
+    // no fix to show.
+    let fix = (outcome != "error")
+        .then(|| {
+            annotation(&policy.annotations, "fix")
+                .and_then(|a| a.value.as_ref())
+                .and_then(|v| fill_all(v, request, entities))
+        })
+        .flatten();
     let unmet: Vec<&PartTrace> = conditions
         .iter()
         .flat_map(|c: &ConditionTrace| &c.parts)
         .filter(|p| !p.met)
         .collect();
     let mut fixes: Vec<String> = Vec::new();
-    if !unmet.is_empty() && unmet.iter().all(|p| p.fix.is_some()) {
+    if outcome == "error" {
+        // The error says what is wrong; no fix text guesses around it.
+    } else if !unmet.is_empty() && unmet.iter().all(|p| p.fix.is_some()) {
         for f in unmet.iter().filter_map(|p| p.fix.clone()) {
             if !fixes.contains(&f) {
                 fixes.push(f);
@@ -387,7 +415,7 @@ fn trace_part(on: &On<'_>, part: &Expr, kind: ConditionKind, left: &mut u64) -> 
             .tracer
             .roots
             .iter()
-            .map(|c| rule_trace(set, c))
+            .map(|c| rule_trace(on, c))
             .collect(),
         fix,
         span: part.span,
@@ -427,7 +455,7 @@ fn part_fix(
     for (name, value) in clause.params.iter().zip(&record.args) {
         text = text.replace(&format!("{{{name}}}"), &show(value));
     }
-    Some(fill_placeholders(&text, request, entities))
+    fill_all(&text, request, entities)
 }
 
 /// Collapses runs of white space (and drops comments) so a part prints on one line.
@@ -507,7 +535,8 @@ fn type_test(set: &PolicySet, expr: &Expr, seen: &mut Vec<u32>) -> bool {
     }
 }
 
-fn rule_trace(set: &PolicySet, call: &CallRecord) -> RuleTrace {
+fn rule_trace(on: &On<'_>, call: &CallRecord) -> RuleTrace {
+    let set = on.set;
     let rule = &set.rules[call.rule as usize];
     let args: Vec<String> = call.args.iter().map(|a| a.to_string()).collect();
     let held = call.clauses.iter().find(|c| c.result == Ok(true));
@@ -523,9 +552,19 @@ fn rule_trace(set: &PolicySet, call: &CallRecord) -> RuleTrace {
             .calls
             .iter()
             .filter(|sub| sub.result == Ok(true))
-            .map(|sub| rule_trace(set, sub))
+            .map(|sub| rule_trace(on, sub))
             .collect(),
         None => Vec::new(),
+    };
+    // Why it did not: each clause's first part that failed.
+    let unmet = if call.result == Ok(false) {
+        rule.clauses
+            .iter()
+            .enumerate()
+            .filter_map(|(i, clause)| clause_unmet(on, clause, i, &call.args))
+            .collect()
+    } else {
+        Vec::new()
     };
     RuleTrace {
         call: format!("{}({})", rule.name, args.join(", ")),
@@ -536,7 +575,35 @@ fn rule_trace(set: &PolicySet, call: &CallRecord) -> RuleTrace {
         },
         held_by,
         because,
+        unmet,
     }
+}
+
+/// The first conjunct of `clause` that does not hold with `args`, evaluated
+/// again on its own (an explanation re-evaluates; the decision never).
+fn clause_unmet(
+    on: &On<'_>,
+    clause: &crate::syntax::ast::RuleClause,
+    index: usize,
+    args: &[Value],
+) -> Option<ClauseUnmet> {
+    let (line, _) = on.set.sources.line_column(clause.head);
+    for part in parts_of(&clause.body, ConditionKind::When) {
+        let mut eval = Evaluator::new(on.set, on.entities, on.request, on.limits);
+        eval.bind_locals(args.to_vec());
+        let state = match eval.eval_bool(part, "a rule clause") {
+            Ok(true) => continue,
+            Ok(false) => "does not hold".to_string(),
+            Err(e) => format!("error: {}", e.kind),
+        };
+        return Some(ClauseUnmet {
+            clause: index + 1,
+            at: format!("{}:{line}", on.set.sources.name(clause.head.file)),
+            part: one_line(on.set.sources.snippet(part.span)),
+            state,
+        });
+    }
+    None
 }
 
 /// Fills `{principal}`, `{action}`, `{resource}`, `{context.a.b}` and
@@ -545,7 +612,18 @@ fn rule_trace(set: &PolicySet, call: &CallRecord) -> RuleTrace {
 /// Entities print as their id. Nothing here knows a policy set's domain:
 /// each policy's `@fix` names the path it means.
 pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities) -> String {
-    let roots = |root: &str| -> Option<Value> {
+    fill_with(template, &request_roots(request), entities)
+}
+
+/// [`fill_placeholders`], or `None` when a placeholder does not resolve:
+/// for a fix, which is wrong rather than helpful with `{…}` left in it.
+pub fn fill_all(template: &str, request: &Request, entities: &Entities) -> Option<String> {
+    fill(template, &request_roots(request), entities, true)
+}
+
+/// The values of a request's variables, for placeholders.
+fn request_roots(request: &Request) -> impl Fn(&str) -> Option<Value> + '_ {
+    move |root: &str| -> Option<Value> {
         Some(match root {
             "principal" => Value::Entity(request.principal.clone()),
             "action" => Value::Entity(request.action.clone()),
@@ -553,8 +631,7 @@ pub fn fill_placeholders(template: &str, request: &Request, entities: &Entities)
             "context" => request.context.clone(),
             _ => return None,
         })
-    };
-    fill_with(template, &roots, entities)
+    }
 }
 
 /// [`fill_placeholders`] with the values `roots` gives for a path's first
@@ -564,6 +641,17 @@ pub fn fill_with(
     roots: &dyn Fn(&str) -> Option<Value>,
     entities: &Entities,
 ) -> String {
+    fill(template, roots, entities, false).unwrap_or_default()
+}
+
+/// Fills the placeholders of `template`; one that does not resolve is left
+/// as written, or, when `strict`, makes the whole `None`.
+fn fill(
+    template: &str,
+    roots: &dyn Fn(&str) -> Option<Value>,
+    entities: &Entities,
+    strict: bool,
+) -> Option<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -578,15 +666,23 @@ pub fn fill_with(
             .find_map(|k| resolve(k.trim(), roots, entities))
         {
             Some(v) => out.push_str(&show(&v)),
+            None if strict => return None,
             None => out.push_str(&rest[open..open + close + 1]),
         }
         rest = &rest[open + close + 1..];
     }
     out.push_str(rest);
-    out
+    Some(out)
 }
 
+/// The value of one placeholder path (`resource.workspace`), or of a typed
+/// one (`resource is Account`: only an entity of that type resolves).
 fn resolve(key: &str, roots: &dyn Fn(&str) -> Option<Value>, entities: &Entities) -> Option<Value> {
+    if let Some((path, type_name)) = key.split_once(" is ") {
+        return resolve(path.trim(), roots, entities).filter(
+            |v| matches!(v, Value::Entity(uid) if uid.ty.to_string().as_str() == type_name.trim()),
+        );
+    }
     let attr = |v: &Value, name: &str| -> Option<Value> {
         match v {
             Value::Entity(uid) => entities.get(uid)?.attrs.get(name).cloned(),

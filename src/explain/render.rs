@@ -237,6 +237,16 @@ fn rule_notes(notes: &mut Vec<String>, rule: &RuleTrace, depth: usize) {
     for sub in &rule.because {
         rule_notes(notes, sub, depth + 1);
     }
+    for u in &rule.unmet {
+        notes.push(format!(
+            "{}  clause {} ({}): `{}` {}",
+            "  ".repeat(depth),
+            u.clause,
+            u.at,
+            u.part,
+            u.state
+        ));
+    }
 }
 
 fn at(set: &PolicySet, id: &str) -> String {

@@ -134,7 +134,26 @@ impl<'a> Printer<'a> {
             self.line(&format!("{effect} ("));
             self.indent += 1;
             for (i, s) in scope.iter().enumerate() {
-                self.line(&format!("{s}{}", if i < 2 { "," } else { "" }));
+                let comma = if i < 2 { "," } else { "" };
+                let line = format!("{s}{comma}");
+                // A list of actions too long for its line: one a line.
+                match &p.action {
+                    ActionConstraint::In(us, _) if i == 1 && us.len() > 1 && !self.fits(&line) => {
+                        self.line("action in [");
+                        self.indent += 1;
+                        for (k, u) in us.iter().enumerate() {
+                            let mut text = String::new();
+                            entity(&mut text, u);
+                            if k + 1 < us.len() {
+                                text.push(',');
+                            }
+                            self.line(&text);
+                        }
+                        self.indent -= 1;
+                        self.line(&format!("]{comma}"));
+                    }
+                    _ => self.line(&line),
+                }
             }
             self.indent -= 1;
             self.line(&format!("){end}"));

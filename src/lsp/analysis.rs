@@ -5,7 +5,7 @@
 use super::project::Project;
 use super::text::{Encoding, LineIndex};
 use crate::diag::{Diagnostic, Severity};
-use crate::files::{read_text, TextKind};
+use crate::files::{read_regular, TextKind};
 use crate::limits::Limits;
 use crate::policy_set::{IdScheme, Loader, PolicySet, SourceFormat};
 use crate::syntax::reparse::{reparse, ReparseCache};
@@ -42,11 +42,13 @@ impl Analysis {
     ) -> Analysis {
         let limits = Limits::default();
         let mut loader = Loader::new(limits);
+        // Every project file is read as a regular file, bounded.
+        loader.regular_files_only();
         let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
         for f in &project.files {
             if let Some(t) = open.get(f) {
                 texts.insert(f.clone(), t.clone());
-            } else if let Ok(t) = read_text(f, limits.max_policy_file_bytes, TextKind::Policy) {
+            } else if let Ok(t) = read_regular(f, limits.max_policy_file_bytes, TextKind::Policy) {
                 texts.insert(f.clone(), t);
             }
         }

@@ -188,6 +188,39 @@ pub fn completion(
         detail,
         ..CompletionItem::default()
     };
+    // Inside the quoted id of an action (`Action::"page.`, the closing
+    // quote an editor inserted or not): the action ids that start with
+    // what is typed, which may hold a `.` that is no method call.
+    if let Some((_, typed)) = before
+        .rsplit_once("Action::\"")
+        .filter(|(_, rest)| !rest.contains('"') && !rest.contains('\n'))
+    {
+        let range = a
+            .files
+            .get(path)
+            .map(|(text, index)| index.range(text, offset - typed.len(), offset));
+        let mut ids: Vec<&EntityUid> = a
+            .set
+            .schema
+            .actions
+            .keys()
+            .filter(|u| u.id.starts_with(typed))
+            .collect();
+        ids.sort();
+        return ids
+            .into_iter()
+            .map(|u| CompletionItem {
+                text_edit: range
+                    .map(|range| CompletionTextEdit::Edit(TextEdit::new(range, u.id.to_string()))),
+                filter_text: Some(u.id.to_string()),
+                ..item(
+                    u.id.to_string(),
+                    CompletionItemKind::ENUM_MEMBER,
+                    Some(u.to_string()),
+                )
+            })
+            .collect();
+    }
     if let Some(head) = before.strip_suffix('.').or_else(|| {
         let word_start = before
             .char_indices()
@@ -232,25 +265,6 @@ pub fn completion(
                     b.name.to_string(),
                     CompletionItemKind::METHOD,
                     Some(builtin_signature(b)),
-                )
-            })
-            .collect();
-    }
-    if before.ends_with("Action::\"")
-        || before
-            .rsplit_once("Action::\"")
-            .is_some_and(|(_, rest)| !rest.contains('"'))
-    {
-        return a
-            .set
-            .schema
-            .actions
-            .keys()
-            .map(|u| {
-                item(
-                    u.id.to_string(),
-                    CompletionItemKind::ENUM_MEMBER,
-                    Some(u.to_string()),
                 )
             })
             .collect();

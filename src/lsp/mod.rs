@@ -20,6 +20,7 @@ pub mod navigate;
 pub mod project;
 pub mod text;
 pub mod tokens;
+pub mod transport;
 pub mod variables;
 
 use analysis::Analysis;
@@ -52,9 +53,9 @@ pub struct Server {
 /// after `shutdown`, 1 for `exit` without it (the protocol's rule) or a
 /// broken connection.
 pub fn run_stdio() -> i32 {
-    let (connection, threads) = Connection::stdio();
+    let (connection, threads) = transport::stdio();
     let code = serve(connection);
-    let _ = threads.join();
+    threads.join();
     code
 }
 
@@ -67,7 +68,16 @@ pub fn serve(connection: Connection) -> i32 {
             return 1;
         }
     };
-    let params: InitializeParams = serde_json::from_value(params).unwrap_or_default();
+    let (params, unread): (InitializeParams, Option<String>) =
+        match serde_json::from_value(params) {
+            Ok(p) => (p, None),
+            Err(e) => (
+                InitializeParams::default(),
+                Some(format!(
+                    "mspl lsp: the initialize parameters do not read ({e}): no workspace root, UTF-16 columns"
+                )),
+            ),
+        };
     let encoding = choose_encoding(&params);
     let root = root_of(&params);
     let result = InitializeResult {
@@ -81,6 +91,23 @@ pub fn serve(connection: Connection) -> i32 {
     if let Err(e) = connection.initialize_finish(id, result) {
         eprintln!("mspl lsp: {e}");
         return 1;
+    }
+    if let Some(message) = unread {
+        eprintln!("{message}");
+        let shown = Notification::new(
+            notification::ShowMessage::METHOD.into(),
+            ShowMessageParams {
+                typ: MessageType::WARNING,
+                message,
+            },
+        );
+        if connection
+            .sender
+            .send(Message::Notification(shown))
+            .is_err()
+        {
+            return 1;
+        }
     }
     let mut server = Server {
         encoding,
@@ -222,7 +249,9 @@ impl Server {
         let Some(path) = &self.project.entities else {
             return;
         };
-        let Ok(text) = std::fs::read_to_string(path) else {
+        // Regular and bounded, as every project file: it only completes ids.
+        let Ok(text) = crate::files::read_regular(path, 64 << 20, crate::files::TextKind::Data)
+        else {
             return;
         };
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {

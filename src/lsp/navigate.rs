@@ -64,6 +64,29 @@ pub(super) fn each_expr(set: &PolicySet, f: &mut dyn FnMut(&Expr)) {
     }
 }
 
+/// Whether `offset` is on the type name `t` written after `is` in the
+/// scope constraint at `span`.
+fn on_type_name(set: &PolicySet, span: Span, t: &crate::syntax::ast::Name, offset: usize) -> bool {
+    let text = set.sources.text(span.file);
+    let (start, end) = (span.start as usize, (span.end as usize).min(text.len()));
+    let Some(area) = text.get(start..end) else {
+        return false;
+    };
+    // The name follows the keyword `is`.
+    let after_is = area
+        .match_indices("is")
+        .map(|(i, _)| i + 2)
+        .find(|&i| area[i..].trim_start().starts_with(t.as_str()));
+    match after_is {
+        Some(i) => {
+            let skipped = area[i..].len() - area[i..].trim_start().len();
+            let at = start + i + skipped;
+            at <= offset && offset <= at + t.len()
+        }
+        None => false,
+    }
+}
+
 fn find(set: &PolicySet, file: usize, offset: usize) -> Option<Found<'_>> {
     for (i, r) in set.rules.iter().enumerate() {
         for c in &r.clauses {
@@ -82,6 +105,15 @@ fn find(set: &PolicySet, file: usize, offset: usize) -> Option<Found<'_>> {
             return Some(Found::Policy(p));
         }
         for c in [&p.policy.principal, &p.policy.resource] {
+            // `is T` (and `is T in E`): the type where its name stands.
+            if let ScopeConstraint::Is(t, s)
+            | ScopeConstraint::IsIn(t, _, s)
+            | ScopeConstraint::IsInSlot(t, s) = c
+            {
+                if within(*s, file, offset) && on_type_name(set, *s, t, offset) {
+                    return Some(Found::Type(t.clone()));
+                }
+            }
             if let ScopeConstraint::Eq(u, s)
             | ScopeConstraint::In(u, s)
             | ScopeConstraint::IsIn(_, u, s) = c

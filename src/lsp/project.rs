@@ -54,12 +54,29 @@ impl Project {
             ..Project::default()
         };
         let config_path = root.join("mspl.toml");
-        match std::fs::read_to_string(&config_path) {
-            Ok(text) => match toml::from_str::<Config>(&text) {
+        match project_file(&config_path) {
+            Ok(Some(text)) => match toml::from_str::<Config>(&text) {
                 Ok(config) => {
                     let mut found = crate::files::Collected::new();
+                    let mut missing = Vec::new();
+                    let named = config.policies.iter().chain(&config.schema);
+                    for p in named.chain(&config.links).chain(&config.entities) {
+                        if !root.join(p).exists() {
+                            missing.push(format!("`{}`", p.display()));
+                        }
+                    }
                     for p in config.policies.iter().chain(&config.schema) {
                         let _ = crate::files::collect_files(&root.join(p), &mut found);
+                    }
+                    if !missing.is_empty() {
+                        project.config_error = Some(format!(
+                            "mspl.toml: no such file or folder: {}",
+                            missing.join(", ")
+                        ));
+                    } else if found.files.is_empty() {
+                        project.config_error = Some(
+                            "mspl.toml: the policies and schema it names hold no policy or declaration file".into(),
+                        );
                     }
                     project.files = found.files;
                     project.entities = config.entities.map(|e| root.join(e));
@@ -70,7 +87,11 @@ impl Project {
                     project.files = scan(root);
                 }
             },
-            Err(_) => project.files = scan(root),
+            Ok(None) => project.files = scan(root),
+            Err(e) => {
+                project.config_error = Some(format!("mspl.toml: {e}"));
+                project.files = scan(root);
+            }
         }
         project.files.sort();
         project.files.dedup();
@@ -81,6 +102,22 @@ impl Project {
     pub fn contains(&self, path: &Path) -> bool {
         self.files.iter().any(|f| f == path)
     }
+}
+
+/// The largest project file read besides the policies (`mspl.toml`,
+/// `.gitignore`).
+const PROJECT_FILE_BYTES: usize = 1 << 20;
+
+/// A small project file's text, read as every project file is: only a
+/// regular file (a link to `/dev/stdin` or `/dev/zero` is refused, never
+/// read), bounded. `None` when there is none.
+fn project_file(path: &Path) -> Result<Option<String>, String> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    crate::files::read_regular(path, PROJECT_FILE_BYTES, crate::files::TextKind::Policy)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// The policy files below `root`, without hidden folders, `target/` and
@@ -127,7 +164,10 @@ struct Ignore {
 
 impl Ignore {
     fn read(root: &Path) -> Ignore {
-        let text = std::fs::read_to_string(root.join(".gitignore")).unwrap_or_default();
+        let text = project_file(&root.join(".gitignore"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let patterns = text
             .lines()
             .map(str::trim)

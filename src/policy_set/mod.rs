@@ -8,7 +8,7 @@
 
 use crate::builtins::{self, Form};
 use crate::diag::{Diagnostic, Sources};
-use crate::files::{collect_files, read_text, Collected, TextKind};
+use crate::files::{collect_files, read_text, Collected, ReadError, TextKind};
 use crate::limits::Limits;
 use crate::schema::Schema;
 use crate::syntax::ast::{annotation, CallTarget, Expr, ExprKind, Item, Name, Policy, RuleClause};
@@ -239,6 +239,9 @@ pub struct Loader {
     links: Vec<LinkSpec>,
     diagnostics: Vec<Diagnostic>,
     limits: Limits,
+    /// Read only regular files (a long-running reader of a workspace: the
+    /// language server), never a FIFO or a device a link points at.
+    regular_only: bool,
 }
 
 pub use crate::files::walk::POLICY_EXTENSIONS;
@@ -249,6 +252,21 @@ impl Loader {
         Loader {
             limits,
             ..Loader::default()
+        }
+    }
+
+    /// From now on, reads only regular files ([`crate::files::read_regular`]):
+    /// what a long-running reader of a workspace needs, where a committed
+    /// link to `/dev/stdin` must not be read.
+    pub fn regular_files_only(&mut self) {
+        self.regular_only = true;
+    }
+
+    fn read(&self, path: &Path, limit: usize, kind: TextKind) -> Result<String, ReadError> {
+        if self.regular_only {
+            crate::files::read_regular(path, limit, kind)
+        } else {
+            read_text(path, limit, kind)
         }
     }
 
@@ -271,6 +289,23 @@ impl Loader {
         for warning in found.warnings {
             self.diagnostics.push(Diagnostic::plain(warning).warning());
         }
+        if found.files.is_empty() && path.is_dir() {
+            self.diagnostics.push(
+                Diagnostic::plain(format!(
+                    "`{}` holds no policy or declaration file",
+                    crate::diag::printable(&path.display().to_string())
+                ))
+                .warning()
+                .with_help(Some(format!(
+                    "policy files end in {}; is this the folder meant?",
+                    POLICY_EXTENSIONS
+                        .iter()
+                        .map(|e| format!("`.{e}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            );
+        }
         for file in found.files {
             let name = file.display().to_string();
             let format = format.unwrap_or_else(|| SourceFormat::of(&name));
@@ -279,7 +314,7 @@ impl Loader {
                 SourceFormat::SchemaJson | SourceFormat::PoliciesJson => TextKind::Data,
             };
             // Read through a bound: a FIFO or a device stops at the limit.
-            match read_text(&file, self.limits.max_policy_file_bytes, kind) {
+            match self.read(&file, self.limits.max_policy_file_bytes, kind) {
                 Ok(text) => {
                     self.add_source_as(name, text, format);
                 }
@@ -357,7 +392,7 @@ impl Loader {
     /// `--template-linked`); an empty file has none.
     pub fn add_links_path(&mut self, path: &Path) {
         let name = path.display().to_string();
-        match read_text(path, self.limits.max_data_file_bytes, TextKind::Data) {
+        match self.read(path, self.limits.max_data_file_bytes, TextKind::Data) {
             Ok(text) => self.add_links_source(name, text),
             Err(e) => self.diagnostics.push(Diagnostic::unreadable(&name, &e)),
         }

@@ -284,6 +284,43 @@ impl Session {
         }
     }
 
+    /// What the validator says of the `n`th typed input (from 1), as
+    /// warnings: the item is added (a session is for trying things), but
+    /// never in silence when it would not validate.
+    fn validation_warnings(&self, n: usize) -> String {
+        if self.set.schema.is_empty() {
+            return String::new();
+        }
+        let name = format!("<input {n}>");
+        // A rule typed on its own is unused until a policy calls it: that is
+        // how a session is built, not a problem worth a warning.
+        let problems: Vec<_> = crate::validate::validate_policies(&self.set)
+            .into_iter()
+            .filter(|p| self.set.sources.name(p.span.file) == name)
+            .filter(|p| {
+                !matches!(
+                    p.error,
+                    crate::validate::ValidationError::RuleNeverUsed { .. }
+                )
+            })
+            .collect();
+        if problems.is_empty() {
+            return String::new();
+        }
+        let errors = problems.iter().filter(|p| !p.is_warning()).count();
+        let shown: Vec<Diagnostic> = problems
+            .iter()
+            .map(|p| Diagnostic::from(p).warning())
+            .collect();
+        let mut text = self.set.sources.render(&shown, self.color);
+        if errors > 0 {
+            text.push_str(&format!(
+                "warning: added, but it does not validate against the declarations ({errors} problem(s))\n"
+            ));
+        }
+        text
+    }
+
     /// Adds a rule, policy or declaration typed at the prompt.
     fn define(&mut self, text: &str) -> Reply {
         let mut typed = self.typed.clone();
@@ -334,6 +371,7 @@ impl Session {
                 }
                 Reply {
                     stdout: out,
+                    stderr: self.validation_warnings(self.typed.len()),
                     ..Reply::default()
                 }
             }

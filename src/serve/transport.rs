@@ -44,7 +44,7 @@ pub fn default_max_connections() -> usize {
 }
 
 /// The answer to a connection past `--max-connections`.
-const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 111\r\n\r\n{\"error\":{\"message\":\"the server has as many connections open as it may (--max-connections)\",\"status\":503}}";
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 106\r\n\r\n{\"error\":{\"message\":\"the server has as many connections open as it may (--max-connections)\",\"status\":503}}";
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains;
 /// returns how many connections the drain deadline cut.

@@ -220,6 +220,26 @@ pub fn terminal_ranges(source: &str) -> Option<Vec<std::ops::Range<usize>>> {
 /// What may start a statement, in words.
 const STATEMENT_START: &str = "`permit`, `forbid`, `rule`, an annotation or a declaration";
 
+/// Whether `rest` begins with a token that could start a list item of its
+/// own (a name, a literal, a set or a record): then a separator is what is
+/// missing before it. A misplaced keyword (`action is`) is the error itself.
+fn starts_an_operand(rest: &str) -> bool {
+    use super::tokens::{keyword_kind, KeywordKind, Token};
+    let Some(first) = super::tokens::lex(rest).into_iter().next() else {
+        return false;
+    };
+    match first.token {
+        Some(Token::Ident) => {
+            let word = &rest[first.range];
+            keyword_kind(word) != KeywordKind::Reserved || matches!(word, "true" | "false")
+        }
+        Some(Token::Integer | Token::String | Token::Slot | Token::LBracket | Token::LBrace) => {
+            true
+        }
+        _ => false,
+    }
+}
+
 fn syntax_error(
     e: &pest::error::Error<Rule>,
     full: &str,
@@ -268,11 +288,25 @@ fn syntax_error(
     }
     expected.sort();
     expected.dedup();
-    let end = if end == start && !at_chunk_end {
+    let mut end = if end == start && !at_chunk_end {
         start + width
     } else {
         end
     };
+    // A separator missing between two tokens (`Action::"view" resource`,
+    // `[a b]`): the caret points at the gap where it belongs, not at the
+    // token after it, which is only what was found there.
+    if !at_chunk_end && expected.iter().any(|w| w == "`,`") && starts_an_operand(&text[start..]) {
+        let prev_end = super::tokens::lex(&text[..start])
+            .into_iter()
+            .rev()
+            .find(|t| t.token != Some(super::tokens::Token::Comment))
+            .map(|t| t.range.end);
+        if let Some(gap) = prev_end.filter(|&g| g < start) {
+            start = gap;
+            end = gap;
+        }
+    }
     if chains_a_comparison(text, start) {
         return ParseError::ChainedComparison {
             span: Span::new(file, offset + start, offset + end),

@@ -34,6 +34,17 @@ pub fn parse_uid(text: &str) -> Result<EntityUid, String> {
     }
 }
 
+/// An action as a command line takes it: `Action::"page.edit"` in full,
+/// or its bare id, `page.edit` (what has no `::` and no quote), for
+/// `Action::"page.edit"`: one convention for every command.
+pub fn parse_action(text: &str) -> Result<EntityUid, String> {
+    if text.contains("::") || text.contains('"') {
+        parse_uid(text)
+    } else {
+        Ok(EntityUid::new("Action", text))
+    }
+}
+
 /// The common form `Ns::Type::"id"` without spaces, comments or escapes,
 /// read without the parser (entity files hold millions of these). Anything
 /// else is `None`, and the parser decides.

@@ -99,14 +99,25 @@ pub struct RunOptions {
     pub limits: Limits,
 }
 
-/// Loads a test file. `default_policies` serve when the file names none,
-/// and `default_links` when it names no `links`.
+/// What serves a test file that names none of its own (`mspl test
+/// --policies`, `--schema`, `-k`).
+#[derive(Clone, Debug, Default)]
+pub struct Defaults {
+    /// Policies, when the file names no `policies`.
+    pub policies: Vec<PathBuf>,
+    /// Declaration files, when it names no `schema`.
+    pub schemas: Vec<PathBuf>,
+    /// Template links, when it names no `links`.
+    pub links: Vec<PathBuf>,
+}
+
+/// Loads a test file, with `defaults` for what it does not name.
 pub fn load(
     path: &Path,
-    default_policies: &[PathBuf],
-    default_links: &[PathBuf],
+    defaults: &Defaults,
     options: RunOptions,
 ) -> Result<Suite, Vec<Diagnostic>> {
+    let (default_policies, default_links) = (&defaults.policies[..], &defaults.links[..]);
     let name = path.display().to_string();
     let text = read_text(path, options.limits.max_data_file_bytes, TextKind::Data)
         .map_err(|e| vec![Diagnostic::unreadable(&name, &e)])?;
@@ -119,13 +130,28 @@ pub fn load(
             .map(|m| Diagnostic::plain(format!("{name}: {m}")))
             .collect());
     }
+    // One rule, whatever the working directory and the mode: a relative
+    // path is the test file's, found beside it or in the first folder above
+    // it that has it (Cedar's suite names paths from its root); an absolute
+    // one is itself. None found: beside the file, to say it is missing there.
     let base = path.parent().unwrap_or(Path::new("."));
+    let absolute = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let cwd = std::env::current_dir().and_then(std::fs::canonicalize).ok();
     let resolve = |p: &str| -> PathBuf {
-        let beside = normalize(&base.join(p));
-        if beside.exists() {
-            beside
-        } else {
-            PathBuf::from(p)
+        if Path::new(p).is_absolute() {
+            return PathBuf::from(p);
+        }
+        let found = absolute
+            .ancestors()
+            .map(|dir| dir.join(p))
+            .find(|candidate| candidate.exists());
+        match found {
+            // Shown as short as the working directory allows.
+            Some(f) => match cwd.as_deref().and_then(|c| f.strip_prefix(c).ok()) {
+                Some(short) => normalize(short),
+                None => normalize(&f),
+            },
+            None => normalize(&base.join(p)),
         }
     };
     // A path or a list of paths.
@@ -146,8 +172,13 @@ pub fn load(
     for p in &policies {
         loader.add_path(p);
     }
-    if let Some(Value::String(s)) = json.get("schema") {
-        loader.add_path(&resolve(s));
+    match json.get("schema") {
+        Some(Value::String(s)) => loader.add_path(&resolve(s)),
+        _ => {
+            for s in &defaults.schemas {
+                loader.add_path(s);
+            }
+        }
     }
     for k in &paths("links").unwrap_or_else(|| default_links.to_vec()) {
         loader.add_links_path(k);
@@ -497,10 +528,31 @@ pub fn snapshot_differences(expected: &str, results: &[CaseResult]) -> Vec<(Stri
     out
 }
 
-/// A line diff of two texts: the lines only in `old` with `-`, only in `new` with `+`.
+/// The most cells of the longest-common-subsequence table of a diff:
+/// past it the changed middle is shown whole (`-` all, then `+` all).
+const MAX_DIFF_CELLS: usize = 4 << 20;
+
+/// A line diff of two texts: the lines only in `old` with `-`, only in
+/// `new` with `+`. Lines common to both ends are set aside first; the
+/// middle is matched line by line within [`MAX_DIFF_CELLS`].
 pub fn diff(old: &str, new: &str) -> Vec<String> {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let tail = a[head..]
+        .iter()
+        .rev()
+        .zip(b[head..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a, b) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
+    if (a.len() + 1).saturating_mul(b.len() + 1) > MAX_DIFF_CELLS {
+        return a
+            .iter()
+            .map(|l| format!("- {l}"))
+            .chain(b.iter().map(|l| format!("+ {l}")))
+            .collect();
+    }
     // Longest common subsequence, then walk it.
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {

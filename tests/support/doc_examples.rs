@@ -2,20 +2,49 @@
 //! with a given command is run, and what it prints must be the ```text
 //! block after it.
 
-/// The fenced blocks of a Markdown text: (info string, body).
-pub fn blocks(text: &str) -> Vec<(String, String)> {
+/// The fenced blocks of a Markdown text: (info string, body, line of the
+/// opening fence, 1-based).
+pub fn blocks(text: &str) -> Vec<(String, String, usize)> {
     let mut out = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
+    let mut current: Option<(String, String, usize)> = None;
+    for (i, line) in text.lines().enumerate() {
         if let Some(info) = line.strip_prefix("```") {
             match current.take() {
                 Some(block) => out.push(block),
-                None => current = Some((info.trim().to_string(), String::new())),
+                None => current = Some((info.trim().to_string(), String::new(), i + 1)),
             }
-        } else if let Some((_, body)) = current.as_mut() {
+        } else if let Some((_, body, _)) = current.as_mut() {
             body.push_str(line);
             body.push('\n');
         }
+    }
+    out
+}
+
+/// The commands of a shell block, one per entry: a backslash at a line's
+/// end or an open `'…'` quote joins lines; `$ ` prompts, blank lines and
+/// `#` comments are left out.
+#[allow(dead_code)] // not every test that includes this module uses it
+pub fn commands(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for line in body.replace("\\\n", " ").lines() {
+        if pending.is_empty() {
+            let line = line.trim().trim_start_matches("$ ");
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            pending.push_str(line);
+        } else {
+            pending.push('\n');
+            pending.push_str(line);
+        }
+        if pending.matches('\'').count() % 2 == 0 {
+            out.push(std::mem::take(&mut pending));
+        }
+    }
+    if !pending.is_empty() {
+        out.push(pending);
     }
     out
 }
@@ -28,15 +57,15 @@ pub fn check(path: &str, prefix: &str, run: impl Fn(&[&str]) -> (i32, String, St
     let text = std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{path}"));
     let blocks = blocks(&text);
     let mut ran = 0;
-    for (i, (info, body)) in blocks.iter().enumerate() {
+    for (i, (info, body, _)) in blocks.iter().enumerate() {
         if info != "sh" || !body.starts_with(prefix) {
             continue;
         }
         let words: Vec<String> = shell_words(body.trim().trim_start_matches("mspl "));
         let args: Vec<&str> = words.iter().map(String::as_str).collect();
         let (code, stdout, stderr) = run(&args);
-        let shown = blocks.get(i + 1).filter(|(info, _)| info == "text");
-        let Some((_, shown)) = shown else {
+        let shown = blocks.get(i + 1).filter(|(info, _, _)| info == "text");
+        let Some((_, shown, _)) = shown else {
             panic!(
                 "the command `{}` has no ```text block after it",
                 body.trim()

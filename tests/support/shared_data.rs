@@ -27,6 +27,6 @@ pub fn shared(checkout: &Path, name: &str, what: &str) -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!("skipping {what}: `{}` is absent", dir.display());
+    super::skip::skip(what, &format!("`{}` is absent", dir.display()));
     None
 }

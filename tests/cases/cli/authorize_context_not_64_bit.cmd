@@ -1,0 +1,1 @@
+authorize --policies tests/cases/authorize/fail_closed --entities tests/cases/authorize/fail_closed/entities.json --principal User::"complete" --action Action::"count" --resource Doc::"d" --context {"n":-9223372036854775809}

@@ -1,0 +1,1 @@
+authorize --policies tests/cases/cli/no_policies --principal User::"a" --action Action::"view" --resource Doc::"d"

@@ -1,0 +1,1 @@
+authorize --policy tests/cases/authorize/forbid_overrides_permit/policies.cedar --entities tests/cases/authorize/forbid_overrides_permit/entities.json --principal User::"alice" --action Action::"view" --resource Doc::"d1"
