@@ -10,6 +10,16 @@
 //!
 //! Run by `cargo test` (without `--bench`), it does a small smoke run.
 
+// Test code: a failed expectation is a panic, and a test's own numbers
+// are small. The lints that keep shipped code from panicking do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
+
 #[path = "../tests/support/lsp_wire.rs"]
 mod lsp_wire;
 

@@ -1,43 +1,23 @@
-//! mspl, the Model Studio Policy Language: a Cedar/OPA-style authorization
-//! language and its tools.
+//! The tools of mspl, the Model Studio Policy Language, over the `mspl`
+//! library: the command line ([`cli`]), the REPL, the access review
+//! ([`audit`]), policy diffs ([`diff`]), generated worlds ([`generate`]),
+//! policy tests ([`testing`]), the language server ([`lsp`]) and the
+//! decision server ([`serve`]).
 //!
-//! The pipeline: text -> tokens / parse tree ([`syntax`]) -> AST -> linked
-//! [`PolicySet`] ([`policy_set`], with declarations in [`schema`]) ->
-//! evaluation ([`eval`]) against an [`Entities`] store -> decision
-//! ([`authorize`]). [`diag`] renders every problem; [`cli`] is the binary.
+//! The library's stages are reached through `mspl::__internal` (released
+//! with these tools, version for version); they are re-exported here under
+//! their own names so that every tool names a stage the same way.
+
+// The library's stages, as `crate::syntax`, `crate::eval`, …
+pub(crate) use mspl::__internal::*;
 
 pub mod audit;
-pub mod authorize;
-pub mod builtins;
-#[cfg(feature = "cli")]
 pub mod cli;
-pub mod diag;
 pub mod diff;
-pub mod engine;
-pub mod entities;
-pub mod eval;
-pub mod explain;
-pub mod files;
-pub mod fmt;
+pub mod exit;
 pub mod generate;
-pub mod limits;
-#[cfg(feature = "cli")]
 pub mod lsp;
-pub mod policy_set;
 pub mod repl;
-pub mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
-pub mod span;
-pub mod suggest;
-pub mod syntax;
 pub mod testing;
-pub mod validate;
-pub mod value;
-
-pub use authorize::{Decision, DenyKind, ErrorMode, Options, PolicyError, Response};
-pub use engine::{Engine, Error};
-pub use entities::json::Request;
-pub use entities::Entities;
-pub use limits::Limits;
-pub use policy_set::{IdScheme, Loader, PolicySet};

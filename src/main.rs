@@ -1,5 +1,5 @@
 //! The `mspl` binary.
 
 fn main() {
-    std::process::exit(mspl::cli::run(std::env::args_os()));
+    std::process::exit(mspl_cli::cli::run(std::env::args_os()));
 }

@@ -4,11 +4,21 @@
 //! thread's buffers have grown, and every one must be the response's own
 //! vector of determining policies (or of errors).
 
-use mspl::authorize::{authorize, Options, PolicyIndex};
-use mspl::engine::build_entities;
-use mspl::entities::json::request_from_json;
-use mspl::policy_set::{IdScheme, Loader};
-use mspl::{Decision, Limits};
+// Test code: a failed expectation is a panic, and a test's own numbers
+// are small. The lints that keep shipped code from panicking do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
+
+use mspl::__internal::authorize::{authorize, Options, PreparedSet};
+use mspl::__internal::entities::build::build_entities;
+use mspl::__internal::entities::json::request_from_json;
+use mspl::__internal::policy_set::{IdScheme, Loader};
+use mspl::__internal::{Decision, Limits};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::Path;
@@ -63,10 +73,10 @@ fn deciding_allocates_only_the_response() {
             request_from_json(&json, &set.schema).expect("request")
         })
         .collect();
-    let index = PolicyIndex::new(&set);
     let options = Options::default();
+    let prepared = PreparedSet::new(set.clone(), options);
     for r in &requests {
-        drop(index.authorize(&set, &entities, r, &options));
+        drop(prepared.authorize(&entities, r));
         drop(authorize(&set, &entities, r, &options));
     }
     let (mut allowed, mut denied) = (0, 0);
@@ -74,7 +84,7 @@ fn deciding_allocates_only_the_response() {
         for indexed in [true, false] {
             let before = calls();
             let response = if indexed {
-                index.authorize(&set, &entities, r, &options)
+                prepared.authorize(&entities, r)
             } else {
                 authorize(&set, &entities, r, &options)
             };

@@ -10,7 +10,7 @@
 //! `--models` models: about 20,000 entities by default. Measured after
 //! load: who-can for one (action, resource), what-can for one principal
 //! (medians of `--repeat` runs) and the full matrix on every core (once),
-//! each against brute force, `PolicyIndex::authorize` on every request of
+//! each against brute force, the prepared set deciding every request of
 //! the same query one by one on one core. Brute force for the matrix is
 //! timed on a sample of principals (`--sample`) and scaled to all of them
 //! and to the cores. The sample's answers are checked equal to the
@@ -18,14 +18,16 @@
 //!
 //! Run by `cargo test` (without `--bench`), it does a small smoke run.
 
-use std::path::PathBuf;
+#[path = "../support/model_studio.rs"]
+mod model_studio;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use mspl::audit::{Auditor, Run};
-use mspl::authorize::{Decision, PolicyIndex};
-use mspl::Request;
+use mspl::__internal::authorize::Decision;
+use mspl::__internal::Request;
+use mspl_cli::audit::{Auditor, Run};
 use mspl_peers::world::{World, WorldArgs};
 
 #[derive(Parser, Debug)]
@@ -114,17 +116,15 @@ fn main() -> ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or(cores).max(1);
     let world = World::generate(args.world.seed, &args.world.params());
-    let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
-    let mut engine = mspl::Engine::load(&[policies], &[]).expect("the Model Studio policies load");
+    let prepared = model_studio::prepared(mspl::__internal::Options::default());
     let text = world.entities_json().to_string();
     let started = Instant::now();
-    engine.set_entities_json(&text).expect("the world loads");
+    let store = model_studio::store(prepared.set(), &text);
     let load = started.elapsed();
-    let (set, entities, options) = (engine.set(), &engine.entities, &engine.options);
+    let entities = &store;
     let started = Instant::now();
-    let auditor = Auditor::new(set, entities, options, None).expect("a domain");
+    let auditor = Auditor::new(&prepared, entities, None).expect("a domain");
     let domain_time = started.elapsed();
-    let index = PolicyIndex::new(set);
     let d = &auditor.domain;
     let size = d.size();
     println!(
@@ -151,7 +151,7 @@ fn main() -> ExitCode {
     let brute = |requests: &[Request]| -> usize {
         requests
             .iter()
-            .filter(|r| index.authorize(set, entities, r, options).decision == Decision::Allow)
+            .filter(|r| prepared.authorize(entities, r).decision == Decision::Allow)
             .count()
     };
 

@@ -310,31 +310,34 @@ fn policies_dir() -> PathBuf {
 }
 
 /// The mspl Model Studio sources, with `extra` as one more file.
-fn mspl_set(extra: &str) -> mspl::PolicySet {
-    let mut loader = mspl::Loader::new(mspl::Limits::default());
+fn mspl_set(extra: &str) -> mspl::__internal::PolicySet {
+    let mut loader = mspl::__internal::Loader::new(mspl::__internal::Limits::default());
     loader.add_path(&policies_dir());
     if !extra.is_empty() {
         loader.add_source("synthetic.cedar".into(), extra.to_string());
     }
-    let (set, diagnostics) = loader.finish(mspl::IdScheme::Annotated);
+    let (set, diagnostics) = loader.finish(mspl::__internal::IdScheme::Annotated);
     let errors: Vec<_> = diagnostics
         .iter()
-        .filter(|d| d.severity == mspl::diag::Severity::Error)
+        .filter(|d| d.severity == mspl::__internal::diag::Severity::Error)
         .collect();
     assert!(errors.is_empty(), "mspl policies do not load: {errors:?}");
     set
 }
 
-fn mspl_entities(set: &mspl::PolicySet, text: &str) -> mspl::Entities {
-    mspl::engine::build_entities(&set.schema, [("entities.json", text)])
+fn mspl_entities(set: &mspl::__internal::PolicySet, text: &str) -> mspl::__internal::Entities {
+    mspl::__internal::entities::build::build_entities(&set.schema, [("entities.json", text)])
         .unwrap_or_else(|e| panic!("mspl rejects the entities: {e:?}"))
 }
 
-fn mspl_requests(set: &mspl::PolicySet, requests: &[Value]) -> Vec<mspl::Request> {
+fn mspl_requests(
+    set: &mspl::__internal::PolicySet,
+    requests: &[Value],
+) -> Vec<mspl::__internal::Request> {
     requests
         .iter()
         .map(|r| {
-            mspl::entities::json::request_from_json(r, &set.schema)
+            mspl::__internal::entities::json::request_from_json(r, &set.schema)
                 .unwrap_or_else(|e| panic!("mspl rejects {r}: {e}"))
         })
         .collect()
@@ -449,8 +452,8 @@ fn speedup(cedar: Duration, this: Duration) -> String {
 
 // ---------------------------------------------------------------- sections
 
-fn mspl_options() -> mspl::Options {
-    mspl::Options::default()
+fn mspl_options() -> mspl::__internal::Options {
+    mspl::__internal::Options::default()
 }
 
 fn section_compare(args: &Args) -> Result<(), String> {
@@ -462,8 +465,8 @@ fn section_compare(args: &Args) -> Result<(), String> {
     );
     let set = mspl_set("");
     let entities = mspl_entities(&set, &w.text);
-    let index = mspl::authorize::PolicyIndex::new(&set);
     let options = mspl_options();
+    let index = mspl::__internal::PreparedSet::new(set.clone(), options);
     let m_requests = mspl_requests(&set, &w.requests);
     let c_policies = cedar_policies("");
     let c_entities = cedar_entities(&w.text, Some(CedarModel::get().schema()));
@@ -483,10 +486,10 @@ fn section_compare(args: &Args) -> Result<(), String> {
     // Agreement first.
     let mut allowed = 0usize;
     for (i, r) in w.requests.iter().enumerate() {
-        let m = index.authorize(&set, &entities, &m_requests[i], &options);
+        let m = index.authorize(&entities, &m_requests[i]);
         let c = authorizer.is_authorized(&c_requests[i], &c_policies, &c_entities);
         let g = rego.decide(&r_inputs[i])?;
-        let m_allow = m.decision == mspl::Decision::Allow;
+        let m_allow = m.decision == mspl::__internal::Decision::Allow;
         let c_allow = c.decision() == cedar_policy::Decision::Allow;
         if !m.errors.is_empty() || m_allow != c_allow || m_allow != g {
             return Err(format!(
@@ -506,10 +509,11 @@ fn section_compare(args: &Args) -> Result<(), String> {
     );
 
     let ms_idx = time_requests(&m_requests, |q| {
-        index.authorize(&set, &entities, q, &options).decision == mspl::Decision::Allow
+        index.authorize(&entities, q).decision == mspl::__internal::Decision::Allow
     });
     let ms_lin = time_requests(&m_requests, |q| {
-        mspl::authorize::authorize(&set, &entities, q, &options).decision == mspl::Decision::Allow
+        mspl::__internal::authorize::authorize(&set, &entities, q, &options).decision
+            == mspl::__internal::Decision::Allow
     });
     let cedar = time_requests(&c_requests, |q| {
         authorizer
@@ -557,9 +561,10 @@ fn section_policies(args: &Args) -> Result<(), String> {
     let options = mspl_options();
     for &n in &args.policy_series {
         let extra = synthetic_policies(&w, n, args.seed);
-        let (set, load, retained, _) = measured(|| mspl_set(&extra));
-        let (index, index_time, index_mem, _) =
-            measured(|| mspl::authorize::PolicyIndex::new(&set));
+        let (set, load, retained, _) = measured(|| std::sync::Arc::new(mspl_set(&extra)));
+        let (index, index_time, index_mem, _) = measured(|| {
+            mspl::__internal::PreparedSet::shared(std::sync::Arc::clone(&set), options)
+        });
         let entities = mspl_entities(&set, &w.text);
         let some = &w.requests[..w.requests.len().min(10_000_000 / (n + 100))];
         let m_requests = mspl_requests(&set, some);
@@ -568,20 +573,20 @@ fn section_policies(args: &Args) -> Result<(), String> {
         let c_requests = cedar_requests(some);
         let authorizer = cedar_policy::Authorizer::new();
         for (i, q) in m_requests.iter().enumerate() {
-            let m = index.authorize(&set, &entities, q, &options);
+            let m = index.authorize(&entities, q);
             let c = authorizer.is_authorized(&c_requests[i], &c_policies, &c_entities);
-            if (m.decision == mspl::Decision::Allow)
+            if (m.decision == mspl::__internal::Decision::Allow)
                 != (c.decision() == cedar_policy::Decision::Allow)
             {
                 return Err(format!("N={n}: mspl and Cedar disagree on {}", some[i]));
             }
         }
         let idx = time_requests(&m_requests, |q| {
-            index.authorize(&set, &entities, q, &options).decision == mspl::Decision::Allow
+            index.authorize(&entities, q).decision == mspl::__internal::Decision::Allow
         });
         let lin = time_requests(&m_requests, |q| {
-            mspl::authorize::authorize(&set, &entities, q, &options).decision
-                == mspl::Decision::Allow
+            mspl::__internal::authorize::authorize(&set, &entities, q, &options).decision
+                == mspl::__internal::Decision::Allow
         });
         let cedar = time_requests(&c_requests, |q| {
             authorizer
@@ -638,8 +643,8 @@ fn section_entities(args: &Args) -> Result<(), String> {
     println!("| entities | JSON | engine | load | retained | peak while loading | median | p99 | Cedar's median ÷ this |");
     println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|");
     let set = mspl_set("");
-    let index = mspl::authorize::PolicyIndex::new(&set);
     let options = mspl_options();
+    let index = mspl::__internal::PreparedSet::new(set.clone(), options);
     let c_policies = cedar_policies("");
     let authorizer = cedar_policy::Authorizer::new();
     for &n in &args.entity_series {
@@ -648,7 +653,7 @@ fn section_entities(args: &Args) -> Result<(), String> {
         let c_requests = cedar_requests(&w.requests);
         let (entities, load, retained, peak) = measured(|| mspl_entities(&set, &w.text));
         let m = time_requests(&m_requests, |q| {
-            index.authorize(&set, &entities, q, &options).decision == mspl::Decision::Allow
+            index.authorize(&entities, q).decision == mspl::__internal::Decision::Allow
         });
         drop(entities);
         let (c_entities, c_load, c_retained, c_peak) =
@@ -697,14 +702,15 @@ fn section_parse(args: &Args) -> Result<(), String> {
             .unwrap_or_default()
     };
     let m_parse = best(&mut || {
-        let parsed = mspl::syntax::parse_file(&text, 0, &mspl::Limits::default());
+        let parsed =
+            mspl::__internal::syntax::parse_file(&text, 0, &mspl::__internal::Limits::default());
         assert!(parsed.errors.is_empty());
         black_box(parsed);
     });
     let m_link = best(&mut || {
-        let mut loader = mspl::Loader::new(mspl::Limits::default());
+        let mut loader = mspl::__internal::Loader::new(mspl::__internal::Limits::default());
         loader.add_source("synthetic.cedar".into(), text.clone());
-        black_box(loader.finish(mspl::IdScheme::Annotated));
+        black_box(loader.finish(mspl::__internal::IdScheme::Annotated));
     });
     let c_parse = best(&mut || {
         black_box(cedar_policy::PolicySet::from_str(&text).expect("parses"));
@@ -782,21 +788,21 @@ fn section_alloc(args: &Args) -> Result<(), String> {
     let w = big_world(args.seed, args.entities, args.requests);
     let set = mspl_set("");
     let entities = mspl_entities(&set, &w.text);
-    let index = mspl::authorize::PolicyIndex::new(&set);
     let options = mspl_options();
+    let index = mspl::__internal::PreparedSet::new(set.clone(), options);
     let requests = mspl_requests(&set, &w.requests);
     // Warm up this thread's buffers.
     for q in &requests {
-        black_box(index.authorize(&set, &entities, q, &options));
+        black_box(index.authorize(&entities, q));
     }
     let (mut total, mut response, mut worst_extra) = (0u64, 0u64, 0u64);
     for (name, indexed) in [("indexed", true), ("every policy", false)] {
         for q in &requests {
             let before = calls();
             let r = if indexed {
-                index.authorize(&set, &entities, q, &options)
+                index.authorize(&entities, q)
             } else {
-                mspl::authorize::authorize(&set, &entities, q, &options)
+                mspl::__internal::authorize::authorize(&set, &entities, q, &options)
             };
             let made = calls() - before;
             // The response's own: the vector of determining ids (errors

@@ -13,7 +13,7 @@
 //! request (the cross-account forbid, `rule-02-cross-account`, no longer
 //! applies to RAM roles; median of `--repeat-whole` runs, as the matrix)
 //! and a data change (a RAM user joins a workspace). Each diff is checked against
-//! `PolicyIndex::authorize` of both versions on the requests of the
+//! the prepared sets of both versions deciding on the requests of the
 //! changed actions of a sample of principals.
 //!
 //! Run by `cargo test` (without `--bench`), it does a small smoke run.
@@ -22,12 +22,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+#[path = "../support/model_studio.rs"]
+mod model_studio;
+
 use clap::Parser;
-use mspl::audit::{Auditor, Run};
-use mspl::authorize::PolicyIndex;
-use mspl::diff::Diff;
-use mspl::policy_set::{IdScheme, Loader, PolicySet};
-use mspl::Request;
+use mspl::__internal::authorize::PreparedSet;
+use mspl::__internal::policy_set::{IdScheme, Loader, PolicySet};
+use mspl::__internal::Request;
+use mspl_cli::audit::{Auditor, Run};
+use mspl_cli::diff::Diff;
 use mspl_peers::world::{World, WorldArgs};
 
 #[derive(Parser, Debug)]
@@ -71,7 +74,7 @@ fn secs(d: Duration) -> String {
 
 /// The Model Studio set with `find` replaced by `replace` in `file`.
 fn changed(policies: &std::path::Path, file: &str, find: &str, replace: &str) -> PolicySet {
-    let mut loader = Loader::new(mspl::Limits::default());
+    let mut loader = Loader::new(mspl::__internal::Limits::default());
     let mut paths: Vec<PathBuf> = std::fs::read_dir(policies)
         .expect("the policies")
         .map(|e| e.expect("an entry").path())
@@ -90,7 +93,7 @@ fn changed(policies: &std::path::Path, file: &str, find: &str, replace: &str) ->
     assert!(
         diagnostics
             .iter()
-            .all(|d| d.severity != mspl::diag::Severity::Error),
+            .all(|d| d.severity != mspl::__internal::diag::Severity::Error),
         "{diagnostics:?}"
     );
     set
@@ -144,14 +147,13 @@ fn main() -> ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or(cores).max(1);
     let world = World::generate(args.world.seed, &args.world.params());
-    let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
-    let mut engine = mspl::Engine::load(std::slice::from_ref(&policies), &[])
-        .expect("the Model Studio policies load");
-    engine
-        .set_entities_json(&world.entities_json().to_string())
-        .expect("the world loads");
-    let (old, entities, options) = (engine.set(), &engine.entities, &engine.options);
-    let auditor = Auditor::new(old, entities, options, None).expect("a domain");
+    let policies = model_studio::folder();
+    let options = mspl::__internal::Options::default();
+    let old_prepared = model_studio::prepared(options);
+    let old = old_prepared.set();
+    let store = model_studio::store(old, &world.entities_json().to_string());
+    let entities = &store;
+    let auditor = Auditor::new(&old_prepared, entities, None).expect("a domain");
     println!(
         "# mspl diff on a Model Studio world (seed {}, {threads} threads of {cores} cores)\n",
         args.world.seed
@@ -191,9 +193,11 @@ fn main() -> ExitCode {
     // A data change: the first RAM user joins one more workspace of its
     // account.
     let (joined, member_added) = member_added(&world.entities_json());
-    let joined_store =
-        mspl::engine::build_entities(&old.schema, [("joined.json", member_added.as_str())])
-            .expect("the changed world loads");
+    let joined_store = mspl::__internal::entities::build::build_entities(
+        &old.schema,
+        [("joined.json", member_added.as_str())],
+    )
+    .expect("the changed world loads");
     let cases = [
         (
             "one permit on one action: `rule-11-view-bills` asks for AliyunBSSOrderAccess"
@@ -231,7 +235,8 @@ fn main() -> ExitCode {
     let principals = auditor.domain.principals();
     let step = (principals.len() / args.sample.max(1)).max(1);
     for (label, new, new_store, repeat, goal) in cases {
-        let diff = Diff::new(old, entities.clone(), &new, new_store.clone(), options);
+        let new = PreparedSet::new(new, options);
+        let diff = Diff::new(&old_prepared, entities.clone(), &new, new_store.clone());
         let mut times = Vec::new();
         let mut flips = Vec::new();
         for _ in 0..repeat.max(1) {
@@ -243,7 +248,6 @@ fn main() -> ExitCode {
         let median = times[times.len() / 2];
         // Brute force on a sample: every request of the sampled
         // principals, both versions, one by one.
-        let (old_index, new_index) = (PolicyIndex::new(old), PolicyIndex::new(&new));
         let d = &auditor.domain;
         let mut expected = Vec::new();
         // The sample, and the principal the data change is about.
@@ -267,8 +271,8 @@ fn main() -> ExitCode {
                             resource: entities.node_uid(r).clone(),
                             context: d.contexts[c as usize].clone(),
                         };
-                        let before = old_index.authorize(old, entities, &request, options);
-                        let after = new_index.authorize(&new, &new_store, &request, options);
+                        let before = old_prepared.authorize(entities, &request);
+                        let after = new.authorize(&new_store, &request);
                         if before.decision != after.decision {
                             expected.push(format!(
                                 "{} {} {} {}",

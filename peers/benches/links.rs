@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
 use clap::Parser;
-use mspl::authorize::{Options, PolicyIndex};
-use mspl::policy_set::{IdScheme, Loader};
+use mspl::__internal::authorize::{Options, PreparedSet};
+use mspl::__internal::policy_set::{IdScheme, Loader};
 use serde_json::{json, Value};
 
 /// Template links at scale.
@@ -113,9 +113,8 @@ fn requests(users: usize, count: usize) -> Vec<Value> {
 }
 
 struct Loaded {
-    set: mspl::policy_set::PolicySet,
-    store: mspl::entities::Entities,
-    index: PolicyIndex,
+    prepared: PreparedSet,
+    store: mspl::__internal::entities::Entities,
     load: Duration,
 }
 
@@ -123,37 +122,36 @@ fn load(users: usize) -> Loaded {
     let links = links_json(users).to_string();
     let entities = entities_json(users).to_string();
     let start = Instant::now();
-    let mut loader = Loader::new(mspl::Limits::default());
+    let mut loader = Loader::new(mspl::__internal::Limits::default());
     loader.add_source("templates.cedar".into(), TEMPLATES.into());
     loader.add_links_source("links.json".into(), links);
     let (set, diagnostics) = loader.finish(IdScheme::Annotated);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let index = PolicyIndex::new(&set);
+    let prepared = PreparedSet::new(set, Options::default());
     let load = start.elapsed();
-    let store = mspl::engine::build_entities_with(
+    let set = prepared.set();
+    let store = mspl::__internal::entities::build::build_entities_with(
         &set.schema,
         [("entities.json", entities.as_str())],
-        &mspl::Limits::default(),
+        &mspl::__internal::Limits::default(),
     )
     .expect("entities");
     Loaded {
-        set,
+        prepared,
         store,
-        index,
         load,
     }
 }
 
 /// Median and p99 of timing each request once.
-fn time(l: &Loaded, requests: &[mspl::Request]) -> (Duration, Duration, usize) {
-    let options = Options::default();
+fn time(l: &Loaded, requests: &[mspl::__internal::Request]) -> (Duration, Duration, usize) {
     let mut times = Vec::with_capacity(requests.len());
     let mut allowed = 0;
     for r in requests {
         let start = Instant::now();
-        let resp = l.index.authorize(&l.set, &l.store, r, &options);
+        let resp = l.prepared.authorize(&l.store, r);
         times.push(start.elapsed());
-        allowed += usize::from(resp.decision == mspl::Decision::Allow);
+        allowed += usize::from(resp.decision == mspl::__internal::Decision::Allow);
     }
     times.sort();
     (
@@ -176,14 +174,17 @@ fn main() -> ExitCode {
     let small = load(args.small);
     println!(
         "load: {} links in {:.1} ms (text, links file, index); {} links in {:.2} ms",
-        big.set.policies.len(),
+        big.prepared.set().policies.len(),
         big.load.as_secs_f64() * 1e3,
-        small.set.policies.len(),
+        small.prepared.set().policies.len(),
         small.load.as_secs_f64() * 1e3
     );
-    let parse = |l: &Loaded, rs: &[Value]| -> Vec<mspl::Request> {
+    let parse = |l: &Loaded, rs: &[Value]| -> Vec<mspl::__internal::Request> {
         rs.iter()
-            .map(|r| mspl::entities::json::request_from_json(r, &l.set.schema).expect("request"))
+            .map(|r| {
+                mspl::__internal::entities::json::request_from_json(r, &l.prepared.set().schema)
+                    .expect("request")
+            })
             .collect()
     };
     // The same requests (users below `small`) against both sets, and
@@ -199,20 +200,20 @@ fn main() -> ExitCode {
     );
     println!(
         "mspl, {} links, requests of {} users: median {:.2} µs, p99 {:.2} µs",
-        big.set.policies.len(),
+        big.prepared.set().policies.len(),
         args.small,
         big_med.as_secs_f64() * 1e6,
         big_p99.as_secs_f64() * 1e6
     );
     println!(
         "mspl, {} links, the same requests:    median {:.2} µs, p99 {:.2} µs",
-        small.set.policies.len(),
+        small.prepared.set().policies.len(),
         small_med.as_secs_f64() * 1e6,
         small_p99.as_secs_f64() * 1e6
     );
     println!(
         "mspl, {} links, requests of all users: median {:.2} µs, p99 {:.2} µs",
-        big.set.policies.len(),
+        big.prepared.set().policies.len(),
         all_med.as_secs_f64() * 1e6,
         all_p99.as_secs_f64() * 1e6
     );
@@ -254,11 +255,9 @@ fn main() -> ExitCode {
         let start = Instant::now();
         let answer = Authorizer::new().is_authorized(&request, &cedar_set, &entities);
         times.push(start.elapsed());
-        let ours = big
-            .index
-            .authorize(&big.set, &big.store, m, &Options::default());
+        let ours = big.prepared.authorize(&big.store, m);
         let cedar_allow = answer.decision() == cedar_policy::Decision::Allow;
-        if cedar_allow != (ours.decision == mspl::Decision::Allow) {
+        if cedar_allow != (ours.decision == mspl::__internal::Decision::Allow) {
             eprintln!("mspl and Cedar disagree on {r}");
             return ExitCode::FAILURE;
         }
@@ -267,7 +266,7 @@ fn main() -> ExitCode {
     let cedar_med = times[times.len() / 2];
     println!(
         "Cedar, {} links (linked in {:.0} ms), {} requests: median {:.1} µs ({:.0}x mspl's)",
-        big.set.policies.len(),
+        big.prepared.set().policies.len(),
         cedar_load.as_secs_f64() * 1e3,
         sample.len(),
         cedar_med.as_secs_f64() * 1e6,

@@ -234,7 +234,7 @@ fn main() {
         let config = mspl_config(&entity_file);
         let mut stopped_mspl = stopped.clone();
         let mspl = tokio::spawn(async move {
-            mspl::serve::serve_on(config, mspl_listener, async move {
+            mspl_cli::serve::serve_on(config, mspl_listener, async move {
                 let _ = stopped_mspl.changed().await;
             })
             .await
@@ -349,7 +349,7 @@ fn main() {
     let _ = stop_servers.send(true);
     runtime.block_on(async {
         let code = server_threads.0.await.unwrap();
-        assert_eq!(code, 0);
+        assert_eq!(code, mspl_cli::exit::Exit::Success);
         server_threads.1.await.unwrap();
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -456,8 +456,8 @@ fn under_attack(addr: &str, bodies: &Arc<Vec<String>>, args: &Args) {
     );
 }
 
-fn mspl_config(entities: &std::path::Path) -> mspl::serve::Config {
-    use mspl::serve::{Build, Config, Inputs, Source, Watch};
+fn mspl_config(entities: &std::path::Path) -> mspl_cli::serve::Config {
+    use mspl_cli::serve::{Build, Config, Inputs, Source, Watch};
     let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
     Config {
         source: Source::Files(Inputs {
@@ -466,8 +466,8 @@ fn mspl_config(entities: &std::path::Path) -> mspl::serve::Config {
             ..Inputs::default()
         }),
         build: Build {
-            ids: mspl::IdScheme::Annotated,
-            options: mspl::Options::default(),
+            ids: mspl::__internal::IdScheme::Annotated,
+            options: mspl::__internal::Options::default(),
             validate: false,
             policy_format: None,
             schema_format: None,
@@ -479,8 +479,8 @@ fn mspl_config(entities: &std::path::Path) -> mspl::serve::Config {
         request_timeout: Duration::from_secs(10),
         decision_threads: 2,
         max_queued: 1024,
-        bounds: mspl::serve::transport::Bounds {
-            max_connections: mspl::serve::transport::default_max_connections(),
+        bounds: mspl_cli::serve::transport::Bounds {
+            max_connections: mspl_cli::serve::transport::default_max_connections(),
             header_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
         },

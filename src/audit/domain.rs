@@ -11,11 +11,12 @@
 //! actions are those the policies' scopes name plus the store's `Action`
 //! entities.
 
+use crate::entities::build::named_actions;
 use crate::entities::json::context_from_json;
 use crate::entities::Entities;
 use crate::policy_set::PolicySet;
 use crate::schema::{is_action_type, AttrType, Type};
-use crate::syntax::ast::{ActionConstraint, EntityUid, Name};
+use crate::syntax::ast::{EntityUid, Name};
 use crate::value::Value;
 use serde_json::Value as Json;
 use smol_str::SmolStr;
@@ -235,8 +236,7 @@ impl Domain {
                     *interned.entry(text.clone()).or_insert_with(|| {
                         domain.contexts.push(c);
                         domain.context_json.push(text);
-                        // INVARIANT: at most MAX_CONTEXTS_PER_ACTION per action.
-                        (domain.contexts.len() - 1) as u32
+                        context_number(domain.contexts.len() - 1)
                     })
                 })
                 .collect();
@@ -338,8 +338,7 @@ impl Domain {
                     let number = *interned.entry(text.clone()).or_insert_with(|| {
                         out.contexts.push(domain.contexts[c as usize].clone());
                         out.context_json.push(text.clone());
-                        // INVARIANT: as many as the two domains' contexts.
-                        (out.contexts.len() - 1) as u32
+                        context_number(out.contexts.len() - 1)
                     });
                     entry.contexts.push(number);
                 }
@@ -372,33 +371,9 @@ impl Domain {
     }
 }
 
-/// The actions the policies' scopes name.
-pub fn named_actions(set: &PolicySet) -> BTreeSet<EntityUid> {
-    let mut actions = BTreeSet::new();
-    for entry in &set.policies {
-        match &entry.policy.action {
-            ActionConstraint::Any => {}
-            ActionConstraint::Eq(uid, _) => {
-                actions.insert(uid.clone());
-            }
-            ActionConstraint::In(uids, _) => actions.extend(uids.iter().cloned()),
-        }
-    }
-    actions
-}
-
-/// Adds to `entities` every action the policies' scopes name and the store
-/// lacks, so that a set without declarations has them in its domain (a
-/// request's action needs a node of the store to be audited).
-pub fn add_named_actions(set: &PolicySet, entities: &mut Entities) {
-    for uid in named_actions(set) {
-        entities.ensure_exists(&uid);
-    }
-}
-
 /// The actions of a set without declarations: those its scopes name and
 /// the store's `Action` entities, sorted. Only those with a node in the
-/// store are judged ([`add_named_actions`] adds the others).
+/// store are judged ([`add_named_actions`](crate::entities::build::add_named_actions) adds the others).
 fn undeclared_actions(set: &PolicySet, entities: &Entities) -> Vec<EntityUid> {
     let mut actions = named_actions(set);
     for (uid, _) in entities.iter() {
@@ -497,4 +472,14 @@ fn type_name(ty: &Type) -> String {
         Type::Record(_) => "a record".into(),
         Type::Extension(name) => name.to_string(),
     }
+}
+
+/// The number of the context at `index` of a domain's contexts.
+fn context_number(index: usize) -> u32 {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a domain holds at most MAX_CONTEXTS_PER_ACTION contexts per action, of two domains at most"
+    )]
+    let number = index as u32;
+    number
 }

@@ -211,8 +211,7 @@ fn finding_rules(set: &PolicySet) -> Result<Vec<FindingRule>, Vec<Diagnostic>> {
                 None => Vec::new(),
             };
             rules.push(FindingRule {
-                // INVARIANT: the policy-file size limit keeps the count far below u32::MAX.
-                rule: i as u32,
+                rule: crate::policy_set::number(i),
                 name: rule.name.clone(),
                 id,
                 severity,

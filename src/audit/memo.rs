@@ -196,7 +196,8 @@ impl Interner {
             .and_then(|d| d.attrs.get(attr));
         let part = match value {
             Some(v) => {
-                let next = self.values.len() as u32;
+                // Saturated: at u32::MAX it is past the bound below anyway.
+                let next = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
                 // Past 2^31 - 1 values, keyed by the resource itself (exact, slower).
                 if next >= (1 << 31) - 1 {
                     node

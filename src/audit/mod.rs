@@ -17,7 +17,7 @@ mod memo;
 pub mod report;
 pub mod unused;
 
-use crate::authorize::{Options, PolicyIndex};
+use crate::authorize::{Options, PreparedSet};
 use crate::entities::json::parse_uid;
 use crate::entities::Entities;
 use crate::policy_set::PolicySet;
@@ -30,14 +30,14 @@ use std::sync::Mutex;
 
 /// An audit: a policy set, a store, the options and the domain.
 pub struct Auditor<'a> {
-    /// The policies.
+    /// The prepared set: policies, index and options.
+    pub prepared: &'a PreparedSet,
+    /// The policies (the prepared set's).
     pub set: &'a PolicySet,
     /// The store.
     pub entities: &'a Entities,
-    /// How requests are judged.
+    /// How requests are judged (the prepared set's).
     pub options: &'a Options,
-    /// The set's index.
-    pub index: PolicyIndex,
     /// Every request an answer covers.
     pub domain: Domain,
 }
@@ -95,33 +95,26 @@ impl<'a> Auditor<'a> {
     /// An audit of `set` over `entities`; `context` (a JSON object) fixes
     /// context attributes of every action.
     pub fn new(
-        set: &'a PolicySet,
+        prepared: &'a PreparedSet,
         entities: &'a Entities,
-        options: &'a Options,
         context: Option<&Json>,
     ) -> Result<Auditor<'a>, DomainError> {
-        Ok(Auditor {
-            set,
-            entities,
-            options,
-            index: PolicyIndex::new(set),
-            domain: Domain::build(set, entities, context)?,
-        })
+        let domain = Domain::build(prepared.set(), entities, context)?;
+        Ok(Auditor::with_domain(prepared, entities, domain))
     }
 
     /// An audit of `set` over `entities` on a domain built by the caller
     /// ([`Domain::build_exact`], say).
     pub fn with_domain(
-        set: &'a PolicySet,
+        prepared: &'a PreparedSet,
         entities: &'a Entities,
-        options: &'a Options,
         domain: Domain,
     ) -> Auditor<'a> {
         Auditor {
-            set,
+            prepared,
+            set: prepared.set(),
             entities,
-            options,
-            index: PolicyIndex::new(set),
+            options: prepared.options(),
             domain,
         }
     }
@@ -353,13 +346,7 @@ impl<'a> Auditor<'a> {
 
     /// A judge for one thread.
     pub fn judge(&self) -> Judge<'_> {
-        Judge::new(
-            self.set,
-            self.entities,
-            self.options,
-            &self.index,
-            &self.domain,
-        )
+        Judge::new(self.prepared, self.entities, &self.domain)
     }
 }
 

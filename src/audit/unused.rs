@@ -49,12 +49,11 @@ impl Unused {
 /// The unused grants of every principal of the domain, given the log's
 /// `requests`, sorted by principal and grant.
 pub fn unused(auditor: &Auditor, requests: &[Request]) -> Vec<Unused> {
-    let (set, options) = (auditor.set, auditor.options);
     let mut allowed: BTreeMap<&EntityUid, Vec<&Request>> = BTreeMap::new();
     for request in requests {
         if auditor
-            .index
-            .authorize(set, auditor.entities, request, options)
+            .prepared
+            .authorize(auditor.entities, request)
             .decision
             == Decision::Allow
         {
@@ -73,9 +72,9 @@ pub fn unused(auditor: &Auditor, requests: &[Request]) -> Vec<Unused> {
         let needed_by = allowed.get(&uid).map(Vec::as_slice).unwrap_or(&[]);
         for grant in own {
             let still = without(&mut store, &uid, grant, |store| {
-                needed_by.iter().all(|r| {
-                    auditor.index.authorize(set, store, r, options).decision == Decision::Allow
-                })
+                needed_by
+                    .iter()
+                    .all(|r| auditor.prepared.authorize(store, r).decision == Decision::Allow)
             });
             if still {
                 let message = match needed_by.len() {

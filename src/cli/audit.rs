@@ -3,12 +3,14 @@
 
 use super::common::{load_policies_with, Format, Outcome};
 use super::input::{load_store, read_fixed_context, read_log};
-use crate::audit::domain::{add_named_actions, DomainError};
+use crate::audit::domain::DomainError;
 use crate::audit::findings::{findings, Severity};
 use crate::audit::unused::unused;
 use crate::audit::{html, report, Answer, Auditor, Run};
 use crate::authorize::{ErrorMode, Options};
 use crate::diag::{Diagnostic, Sources};
+use crate::entities::build::add_named_actions;
+use crate::exit::Exit;
 use crate::policy_set::IdScheme;
 use std::path::PathBuf;
 
@@ -190,9 +192,8 @@ pub struct UnusedArgs {
 
 /// A loaded audit's parts, owned.
 struct Loaded {
-    set: crate::policy_set::PolicySet,
+    prepared: crate::authorize::PreparedSet,
     entities: crate::entities::Entities,
-    options: Options,
     context: Option<serde_json::Value>,
 }
 
@@ -211,17 +212,12 @@ pub fn run(args: &AuditArgs) -> Outcome {
     if !matrix && matches!(common.format, AuditFormat::Csv | AuditFormat::Html) {
         out.stderr
             .push_str("error: --format csv and --format html are for `mspl audit matrix`\n");
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     let Some(loaded) = load(common, &mut out) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
-    let auditor = match Auditor::new(
-        &loaded.set,
-        &loaded.entities,
-        &loaded.options,
-        loaded.context.as_ref(),
-    ) {
+    let auditor = match Auditor::new(&loaded.prepared, &loaded.entities, loaded.context.as_ref()) {
         Ok(a) => a,
         Err(e) => return fail(out, common, &e),
     };
@@ -278,14 +274,14 @@ pub fn run(args: &AuditArgs) -> Outcome {
                     if let Err(e) = crate::files::write_file(path, &page) {
                         out.stderr
                             .push_str(&format!("error: cannot write {}: {e}\n", path.display()));
-                        return out.exit(1);
+                        return out.exit(Exit::Failure);
                     }
                     closing(out, common, &answer)
                 }
                 (AuditFormat::Html, None) => {
                     out.stderr
                         .push_str("error: --format html needs --out FILE\n");
-                    out.exit(1)
+                    out.exit(Exit::Failure)
                 }
                 (AuditFormat::Csv, _) => {
                     out.stdout
@@ -335,9 +331,8 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
         }
     };
     Some(Loaded {
-        set,
+        prepared: crate::authorize::PreparedSet::new(set, options),
         entities,
-        options,
         context,
     })
 }
@@ -380,7 +375,7 @@ fn fail(mut out: Outcome, common: &CommonArgs, e: &DomainError) -> Outcome {
     let d = Diagnostic::plain(e.to_string());
     let format = common.diagnostics_format();
     out.diagnostics(&Sources::new(), &[d], format);
-    out.exit(1)
+    out.exit(Exit::Failure)
 }
 
 fn answer_out(
@@ -408,13 +403,13 @@ fn answer_out(
 /// Exit 0 for a complete answer; 4, with a message, for one cut short.
 fn closing(mut out: Outcome, common: &CommonArgs, answer: &Answer) -> Outcome {
     if answer.complete {
-        return out.exit(0);
+        return out.exit(Exit::Success);
     }
     out.stderr.push_str(&format!(
         "stopped after {} results (--max-results): the answer is incomplete\n",
         common.max_results.unwrap_or(0)
     ));
-    out.exit(4)
+    out.exit(Exit::Cut)
 }
 
 fn findings_out(
@@ -436,14 +431,14 @@ fn findings_out(
             "--fail-on has nothing to judge: the store holds no entity; give --entities",
         );
         out.diagnostics(&Sources::new(), &[d], common.diagnostics_format());
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     let found = match findings(auditor, threads, &a.finding, a.policy_set) {
         Ok(f) => f,
         Err(diagnostics) => {
             let format = common.diagnostics_format();
             out.diagnostics(&auditor.set.sources, &diagnostics, format);
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     let shown = common.shown(found.len());
@@ -495,14 +490,14 @@ fn findings_out(
         }
     }
     if cut_short(&mut out, shown, found.len(), "findings") {
-        return out.exit(4);
+        return out.exit(Exit::Cut);
     }
     let tripped = a
         .fail_on
         .as_deref()
         .and_then(Severity::parse)
         .is_some_and(|limit| found.iter().any(|f| f.severity <= limit));
-    out.exit(if tripped { 2 } else { 0 })
+    out.exit(Exit::success_unless(tripped, Exit::Flagged))
 }
 
 fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &UnusedArgs) -> Outcome {
@@ -511,7 +506,7 @@ fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &Unus
         Err(d) => {
             let format = common.diagnostics_format();
             out.diagnostics(&Sources::new(), &d, format);
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     let found = unused(auditor, &requests);
@@ -547,7 +542,7 @@ fn unused_out(mut out: Outcome, common: &CommonArgs, auditor: &Auditor, a: &Unus
         }
     }
     if cut_short(&mut out, shown, found.len(), "unused grants") {
-        return out.exit(4);
+        return out.exit(Exit::Cut);
     }
-    out.exit(0)
+    out.exit(Exit::Success)
 }

@@ -2,7 +2,7 @@
 
 use super::common::{Format, Outcome};
 use super::input::RequestArgs;
-use crate::authorize::PolicyIndex;
+use crate::exit::Exit;
 use crate::explain::{explain, render, Include};
 use std::io::IsTerminal;
 
@@ -32,27 +32,29 @@ pub struct AuthorizeArgs {
 pub fn run(args: &AuthorizeArgs) -> Outcome {
     let mut out = Outcome::default();
     let Some(mut loaded) = args.input.load(&mut out) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     if args.validate {
         let inline = loaded.requests.first().cloned();
-        if let Some(code) =
-            super::validate::refuse(&mut loaded.set, &args.input, inline.as_ref(), &mut out)
-        {
+        // The data's sources join the set's, for the diagnostics.
+        let refused = loaded
+            .prepared
+            .update(|set| super::validate::refuse(set, &args.input, inline.as_ref(), &mut out));
+        if let Some(code) = refused {
             return out.exit(code);
         }
     } else {
         loaded.warn_undeclared(&mut out);
     }
-    let (set, entities, options) = (&loaded.set, &loaded.entities, &loaded.options);
-    let index = PolicyIndex::new(set);
+    let (prepared, entities) = (&loaded.prepared, &loaded.entities);
+    let (set, options) = (prepared.set(), prepared.options());
     let format = args.input.format;
     let color = format == Format::Text && std::io::stdout().is_terminal();
     // One request's output (a JSON line, or a text block without the blank
     // line between blocks) and its decision.
     let judge = |i: usize| {
         let request = &loaded.requests[i];
-        let response = index.authorize(set, entities, request, options);
+        let response = prepared.authorize(entities, request);
         // Text explains every decision; JSON only when asked.
         let explanation = (format == Format::Text || args.explain).then(|| {
             explain(

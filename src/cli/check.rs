@@ -2,6 +2,7 @@
 
 use super::common::{Format, Outcome};
 use crate::diag::Severity;
+use crate::exit::Exit;
 use crate::policy_set::{IdScheme, Loader};
 use std::path::PathBuf;
 
@@ -88,5 +89,5 @@ pub fn run(args: &CheckArgs) -> Outcome {
             }
         }
     }
-    out.exit(i32::from(failed))
+    out.exit(Exit::failure_if(failed))
 }

@@ -38,7 +38,7 @@ impl Outcome {
         let _ = std::io::stderr().write_all(self.stderr.as_bytes());
         match written {
             Ok(()) => self.code,
-            Err(e) => crate::files::stdout_failure(&e),
+            Err(e) => crate::exit::Exit::stdout_failure(&e).code(),
         }
     }
 
@@ -88,9 +88,9 @@ impl Outcome {
         self.stdout.push_str(block);
     }
 
-    /// Ends with `code`.
-    pub fn exit(mut self, code: i32) -> Outcome {
-        self.code = code;
+    /// Ends with `exit`.
+    pub fn exit(mut self, exit: crate::exit::Exit) -> Outcome {
+        self.code = exit.code();
         self
     }
 }

@@ -3,11 +3,12 @@
 
 use super::common::{finish_loading, load_policies_with, Format, Outcome};
 use super::input::{load_store, read_fixed_context, read_log};
-use crate::authorize::{ErrorMode, Options};
+use crate::authorize::{ErrorMode, Options, PreparedSet};
 use crate::diag::{Diagnostic, Sources};
 use crate::diff::report::{flip_json, text, verdict};
 use crate::diff::search::{search, Counterexample, Search, SearchError};
 use crate::diff::{Diff, Flip};
+use crate::exit::Exit;
 use crate::generate::request_json;
 use crate::limits::Limits;
 use crate::policy_set::{IdScheme, Loader, PolicySet};
@@ -98,8 +99,8 @@ pub enum FailOn {
 pub fn run(args: &DiffArgs) -> Outcome {
     let mut out = Outcome::default();
     let limits = args.limits.limits();
-    let Some((old_set, new_set)) = load_versions(args, &limits, &mut out) else {
-        return out.exit(1);
+    let Some((old_version, new_version)) = load_versions(args, &limits, &mut out) else {
+        return out.exit(Exit::Failure);
     };
     let options = Options {
         errors: ErrorMode::cedar(args.cedar),
@@ -107,6 +108,11 @@ pub fn run(args: &DiffArgs) -> Outcome {
         plain: false,
         deadline: None,
     };
+    let (old, new) = (
+        PreparedSet::new(old_version, options),
+        PreparedSet::new(new_version, options),
+    );
+    let (old_set, new_set) = (old.set(), new.set());
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -129,13 +135,13 @@ pub fn run(args: &DiffArgs) -> Outcome {
                 &options,
             )
         };
-        let stores = store(args.old_entities.as_ref(), &old_set)
-            .and_then(|o| Ok((o, store(args.new_entities.as_ref(), &new_set)?)));
+        let stores = store(args.old_entities.as_ref(), old_set)
+            .and_then(|o| Ok((o, store(args.new_entities.as_ref(), new_set)?)));
         let (old_store, new_store) = match stores {
             Ok(s) => s,
             Err(d) => return bad(out, args, &d),
         };
-        let diff = Diff::new(&old_set, old_store, &new_set, new_store, &options);
+        let diff = Diff::new(&old, old_store, &new, new_store);
         let found = match &args.requests {
             Some(log) => {
                 // Read as the new version's declarations type it; where the
@@ -202,18 +208,18 @@ pub fn run(args: &DiffArgs) -> Outcome {
             max_entities: args.max_entities,
             new_access_only: args.fail_on == Some(FailOn::NewAccess),
         };
-        match search(&old_set, &new_set, &options, wanted) {
+        match search(&old, &new, wanted) {
             Ok(found) => counterexample = found,
             Err(SearchError::Invariants(d)) => {
                 out.diagnostics(&new_set.sources, &d, args.format);
-                return out.exit(1);
+                return out.exit(Exit::Failure);
             }
             Err(e) => return bad(out, args, &[Diagnostic::plain(e.to_string())]),
         }
         if let (Some(c), Some(dir)) = (&counterexample, &args.counterexample_dir) {
             if let Err(e) = write_counterexample(dir, c) {
                 out.stderr.push_str(&format!("error: {e}\n"));
-                return out.exit(1);
+                return out.exit(Exit::Failure);
             }
         }
         report_search(&mut out, args, worlds, counterexample.as_ref());
@@ -238,7 +244,7 @@ pub fn run(args: &DiffArgs) -> Outcome {
         Some(FailOn::Any) => any,
         None => false,
     };
-    out.exit(if tripped { 2 } else { 0 })
+    out.exit(Exit::success_unless(tripped, Exit::Flagged))
 }
 
 /// Both versions' policy sets, or `None` with the diagnostics in `out`.
@@ -319,12 +325,13 @@ fn no_requests(out: Outcome, args: &DiffArgs, why: &str) -> Outcome {
 /// Exit 1 with `diagnostics`.
 fn bad(mut out: Outcome, args: &DiffArgs, diagnostics: &[Diagnostic]) -> Outcome {
     out.diagnostics(&Sources::new(), diagnostics, args.format);
-    out.exit(1)
+    out.exit(Exit::Failure)
 }
 
 /// The counterexample's files: `entities.json` and `request.json`.
 fn write_counterexample(dir: &Path, c: &Counterexample) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::files::meta::create_dir_all(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for (name, text) in [
         ("entities.json", c.entities.to_json()),
         ("request.json", format!("{}\n", request_json(&c.request))),

@@ -7,6 +7,7 @@ use super::common::Outcome;
 use super::input::{read_context, read_data};
 use crate::diag::Sources;
 use crate::entities::json::{context_from_json, request_from_json};
+use crate::exit::Exit;
 use crate::repl::{eval, Config, Session};
 use crate::syntax::ast::Var;
 use crate::value::Value;
@@ -53,17 +54,17 @@ pub fn run(args: &EvaluateArgs) -> Outcome {
     let (mut session, reply) = Session::start(&config, false);
     if !reply.stderr.is_empty() {
         out.stderr.push_str(&reply.stderr);
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     if let Err(text) = bind(&mut session, args, &limits) {
         out.stderr.push_str(&text);
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     let reply = eval::expression(&session, &args.expression);
     out.stdout.push_str(&reply.stdout);
     out.stderr.push_str(&reply.stderr);
     let failed = !reply.stderr.is_empty();
-    out.exit(i32::from(failed))
+    out.exit(Exit::failure_if(failed))
 }
 
 /// Binds the request variables the arguments give.
@@ -77,7 +78,7 @@ fn bind(
         let text = read_data(path, limits).map_err(render)?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| format!("error: {}: invalid JSON: {e}\n", path.display()))?;
-        let request = request_from_json(&json, &session.set.schema)
+        let request = request_from_json(&json, &session.set().schema)
             .map_err(|m| format!("error: {}: {m}\n", path.display()))?;
         session.bindings.principal = Some(request.principal);
         session.bindings.action = Some(request.action);
@@ -104,7 +105,7 @@ fn bind(
         let (_, json) = read_context(c, limits).map_err(render)?;
         let action = (session.bindings.action.clone())
             .unwrap_or_else(|| crate::syntax::ast::EntityUid::new("Action", ""));
-        session.bindings.context = context_from_json(&json, &action, &session.set.schema)
+        session.bindings.context = context_from_json(&json, &action, &session.set().schema)
             .map_err(|m| format!("error: in --context: {m}\n"))?;
     }
     Ok(())

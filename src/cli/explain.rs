@@ -2,7 +2,7 @@
 
 use super::common::{Format, Outcome};
 use super::input::RequestArgs;
-use crate::authorize::authorize;
+use crate::exit::Exit;
 use crate::explain::{explain, render, Include};
 use std::io::IsTerminal;
 
@@ -18,13 +18,14 @@ pub struct ExplainArgs {
 pub fn run(args: &ExplainArgs) -> Outcome {
     let mut out = Outcome::default();
     let Some(loaded) = args.input.load(&mut out) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     loaded.warn_undeclared(&mut out);
-    let (set, entities, options) = (&loaded.set, &loaded.entities, &loaded.options);
+    let (prepared, entities) = (&loaded.prepared, &loaded.entities);
+    let (set, options) = (prepared.set(), prepared.options());
     let mut last = None;
     for (i, request) in loaded.requests.iter().enumerate() {
-        let response = authorize(set, entities, request, options);
+        let response = prepared.authorize(entities, request);
         let explanation = explain(
             set,
             entities,

@@ -6,6 +6,7 @@
 
 use super::common::{Format, Outcome};
 use crate::diag::{Diagnostic, Sources};
+use crate::exit::Exit;
 use crate::files::read::io_message;
 use crate::files::walk::{collect_with, TEXT_EXTENSIONS};
 use crate::files::{read_stream, read_text, write_file, Collected, TextKind};
@@ -61,7 +62,7 @@ pub fn run(args: &FmtArgs) -> Outcome {
             Diagnostic::plain("mspl formats in one layout: 80 columns, indented by 2")
                 .with_help(Some("leave out `--line-width` and `--indent-width`".into())),
         );
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     if let Some(path) = args
         .policies
@@ -76,11 +77,11 @@ pub fn run(args: &FmtArgs) -> Outcome {
                     out.stdout.push_str(&formatted);
                     out
                 }
-                None => out.exit(1),
+                None => out.exit(Exit::Failure),
             },
             Err(e) => {
                 report(&mut out, Diagnostic::unreadable(&name, &e));
-                out.exit(1)
+                out.exit(Exit::Failure)
             }
         };
     }
@@ -90,7 +91,7 @@ pub fn run(args: &FmtArgs) -> Outcome {
                 Ok(t) => t,
                 Err(e) => {
                     report(&mut out, Diagnostic::unreadable("<stdin>", &e));
-                    return out.exit(1);
+                    return out.exit(Exit::Failure);
                 }
             };
             match format_one("<stdin>", &text, &limits, &mut out) {
@@ -147,7 +148,7 @@ pub fn run(args: &FmtArgs) -> Outcome {
             failed = true;
         }
     }
-    out.exit(i32::from(failed))
+    out.exit(Exit::failure_if(failed))
 }
 
 /// `--check`'s line for a file that would change, with `--diff` the lines

@@ -3,6 +3,7 @@
 
 use super::common::{load_policies_with, Format, Outcome};
 use crate::diag::{Diagnostic, Sources};
+use crate::exit::Exit;
 use crate::generate::{request_json, Generator, Pools};
 use crate::policy_set::IdScheme;
 use std::path::PathBuf;
@@ -50,18 +51,18 @@ pub fn run(args: &GenerateArgs) -> Outcome {
         Format::Text,
         &mut out,
     ) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     let generator = match Generator::new(&set, Pools::of(&[&set]), limits) {
         Ok(g) => g,
         Err(d) => {
             out.diagnostics(&set.sources, &d, Format::Text);
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     let fail = |mut out: Outcome, message: String| {
         out.diagnostics(&Sources::new(), &[Diagnostic::plain(message)], Format::Text);
-        out.exit(1)
+        out.exit(Exit::Failure)
     };
     let world = match generator.world(args.seed, args.max_entities) {
         Ok(w) => w,
@@ -81,7 +82,7 @@ pub fn run(args: &GenerateArgs) -> Outcome {
         Err(e) => return fail(out, e.to_string()),
     };
     let batch: String = requests.iter().map(|r| request_json(r) + "\n").collect();
-    if let Err(e) = std::fs::create_dir_all(&args.out) {
+    if let Err(e) = crate::files::meta::create_dir_all(&args.out) {
         return fail(out, format!("cannot create {}: {e}", args.out.display()));
     }
     for (name, text) in [
@@ -99,5 +100,5 @@ pub fn run(args: &GenerateArgs) -> Outcome {
         world.entities.len(),
         requests.len()
     ));
-    out.exit(0)
+    out.exit(Exit::Success)
 }

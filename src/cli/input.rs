@@ -2,11 +2,12 @@
 //! arguments, and reading them into a policy set, a store and requests.
 
 use super::common::{load_policies_with, Format, Outcome};
-use crate::authorize::{ErrorMode, Options};
+use crate::authorize::{ErrorMode, Options, PreparedSet};
 use crate::diag::{Diagnostic, Sources};
-use crate::engine::build_entities_for;
+use crate::entities::build::build_entities_for;
 use crate::entities::json::{self, Origin, Request};
 use crate::entities::Entities;
+use crate::exit::Exit;
 use crate::files::{read_text, TextKind};
 use crate::limits::Limits;
 use crate::policy_set::{IdScheme, PolicySet};
@@ -70,16 +71,14 @@ pub struct RequestVars {
 
 /// Everything a decision needs, loaded.
 pub struct Loaded {
-    /// The policy set.
-    pub set: PolicySet,
+    /// The policy set, indexed, with how to judge requests.
+    pub prepared: PreparedSet,
     /// The entity store.
     pub entities: Entities,
     /// The requests, in order.
     pub requests: Vec<Request>,
     /// For a batch (`--requests`), the line of each request in its file.
     pub lines: Vec<usize>,
-    /// How to judge them.
-    pub options: Options,
 }
 
 impl RequestArgs {
@@ -118,11 +117,10 @@ impl RequestArgs {
             }
         };
         Some(Loaded {
-            set,
+            prepared: PreparedSet::new(set, options),
             entities,
             requests,
             lines,
-            options,
         })
     }
 }
@@ -142,8 +140,13 @@ pub fn load_store(
         ),
         None => ("<none>".to_string(), "[]".to_string()),
     };
-    build_entities_for(&set.schema, [(name.as_str(), text.as_str())], options)
-        .map_err(|e| vec![Diagnostic::from(&e)])
+    build_entities_for(
+        &set.schema,
+        [(name.as_str(), text.as_str())],
+        &options.limits,
+        options.cycles(),
+    )
+    .map_err(|e| vec![Diagnostic::from(&e)])
 }
 
 /// Reads a data file (a FIFO or a device too), bounded by the data limit.
@@ -286,7 +289,8 @@ impl Loaded {
         const SHOWN: usize = 20;
         let mut found = 0usize;
         for (i, request) in self.requests.iter().enumerate() {
-            let names = crate::validate::data::undeclared_in_request(&self.set.schema, request);
+            let names =
+                crate::validate::data::undeclared_in_request(&self.prepared.set().schema, request);
             if names.is_empty() {
                 continue;
             }
@@ -334,10 +338,10 @@ pub fn name_request(block: &str, line: Option<usize>, request: &Request) -> Stri
 
 /// The exit code of `authorize` and `explain`: a batch that was judged
 /// exits 0; one request exits 0 on allow, 2 on deny.
-pub fn decision_code(batch: bool, last: Option<crate::authorize::Decision>) -> i32 {
+pub fn decision_code(batch: bool, last: Option<crate::authorize::Decision>) -> Exit {
     match (batch, last) {
-        (true, _) | (false, Some(crate::authorize::Decision::Allow)) => 0,
-        (false, _) => 2,
+        (true, _) | (false, Some(crate::authorize::Decision::Allow)) => Exit::Success,
+        (false, _) => Exit::Flagged,
     }
 }
 

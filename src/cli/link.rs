@@ -3,6 +3,7 @@
 //! after checking that the whole set, the new link included, loads.
 
 use super::common::{finish_loading, Format, Outcome};
+use crate::exit::Exit;
 use crate::files::write_file;
 use crate::policy_set::{links, IdScheme, Loader};
 use std::path::PathBuf;
@@ -55,14 +56,14 @@ pub fn run(args: &LinkArgs) -> Outcome {
         args.arguments.clone(),
     );
     let Some(set) = finish_loading(loader, IdScheme::Annotated, args.format, &mut out) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     let Some((entry, link)) = set
         .policy(&args.new_id)
         .and_then(|e| Some((e, e.link.as_deref()?)))
     else {
         out.stderr.push_str("error: the new link was not made\n");
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     if let Some(path) = &args.template_linked {
         // The file's own links and the new one (not those of a JSON
@@ -82,7 +83,7 @@ pub fn run(args: &LinkArgs) -> Outcome {
         if let Err(e) = write_file(path, &text) {
             out.stderr
                 .push_str(&format!("error: cannot write `{}`: {e}\n", path.display()));
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     }
     out.stdout.push_str(&format!(

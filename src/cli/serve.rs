@@ -3,6 +3,7 @@
 
 use super::common::Outcome;
 use crate::authorize::{ErrorMode, Options};
+use crate::exit::Exit;
 use crate::policy_set::IdScheme;
 use crate::serve::{self, Build, Config, Inputs, Source, Watch};
 use std::net::SocketAddr;
@@ -219,28 +220,28 @@ pub fn run(args: &ServeArgs) -> Outcome {
         Ok(t) => t,
         Err(m) => {
             out.stderr.push_str(&format!("error: {m}\n"));
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     let url = match bundle_url(args, &mut out) {
         Ok(url) => url,
         Err(m) => {
             out.stderr.push_str(&format!("error: {m}\n"));
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     if url.is_none() && args.policies.is_empty() {
         out.stderr.push_str(
             "error: nothing to serve: give --policies, or a bundle (--bundle, --bundle-url-file or MSPL_BUNDLE_URL)\n",
         );
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     let source = match url {
         Some(url) => {
             if !(args.bundle_interval.is_finite() && args.bundle_interval > 0.0) {
                 out.stderr
                     .push_str("error: --bundle-interval must be a positive number of seconds\n");
-                return out.exit(1);
+                return out.exit(Exit::Failure);
             }
             Source::Bundle {
                 url,
@@ -321,7 +322,7 @@ pub fn run_bundle(args: &BundleArgs) -> Outcome {
                     args.out.display(),
                     bytes.len()
                 ));
-                out.exit(0)
+                out.exit(Exit::Success)
             }
             Err(e) => {
                 out.stderr.push_str(&format!(
@@ -329,13 +330,13 @@ pub fn run_bundle(args: &BundleArgs) -> Outcome {
                     args.out.display(),
                     crate::files::read::io_message(&e)
                 ));
-                out.exit(1)
+                out.exit(Exit::Failure)
             }
         },
         Err(e) => {
             out.stderr.push_str(&e.rendered);
             out.stderr.push_str("error: nothing written\n");
-            out.exit(1)
+            out.exit(Exit::Failure)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::common::Outcome;
 use crate::diag::printable;
+use crate::exit::Exit;
 use crate::files::read::io_message;
 use crate::files::walk::collect_with;
 use crate::files::{read_text, write_file, Collected, TextKind};
@@ -144,14 +145,14 @@ pub fn run(args: &TestArgs) -> Outcome {
     }
     if files.is_empty() {
         out.stderr.push_str("no test files found\n");
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     if args.coverage {
         out.stdout.push_str(&coverage.report());
     }
     out.stdout
         .push_str(&format!("{passed} passed, {failed} failed\n"));
-    out.exit(i32::from(failed > 0))
+    out.exit(Exit::failure_if(failed > 0))
 }
 
 /// Test files: `*.json` files, directories searched recursively (each

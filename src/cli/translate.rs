@@ -5,6 +5,7 @@
 
 use super::common::{finish_loading, Format, Outcome};
 use crate::diag::{Diagnostic, Severity, Sources};
+use crate::exit::Exit;
 use crate::files::{read_stream, read_text, write_file, TextKind};
 use crate::policy_set::json::policy_set_to_json;
 use crate::policy_set::{links, IdScheme, Loader, SourceFormat};
@@ -170,7 +171,7 @@ fn is_json(name: &str, format: Option<super::policy_args::InputFormat>) -> bool 
 pub fn run(args: &TranslateArgs) -> Outcome {
     let mut out = Outcome::default();
     let Some(path) = args.file.as_ref().or(args.policies.as_ref()) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     let target = args.target.target();
     let limits = args.limits.limits();
@@ -178,7 +179,7 @@ pub fn run(args: &TranslateArgs) -> Outcome {
         Ok(t) => t,
         Err(d) => {
             out.diagnostics(&Sources::new(), &[*d], args.format);
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     let mut loader = Loader::new(limits);
@@ -194,7 +195,7 @@ pub fn run(args: &TranslateArgs) -> Outcome {
     }
     let Some(set) = finish_loading(loader, IdScheme::cedar(args.cedar), args.format, &mut out)
     else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     // What Cedar's policy formats have no room for.
     let refuse = |what: &str, span| {
@@ -227,7 +228,7 @@ pub fn run(args: &TranslateArgs) -> Outcome {
     }
     if !refused.is_empty() {
         out.diagnostics(&set.sources, &refused, args.format);
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     match (target, json) {
         (Target::Json, Ok(json)) => {
@@ -236,7 +237,7 @@ pub fn run(args: &TranslateArgs) -> Outcome {
             out.stdout.push('\n');
             out
         }
-        (Target::Json, Err(_)) => out.exit(1),
+        (Target::Json, Err(_)) => out.exit(Exit::Failure),
         (Target::Cedar, _) => {
             let mut items = Vec::new();
             for entry in set
@@ -275,14 +276,14 @@ pub fn run(args: &TranslateArgs) -> Outcome {
                         "give `--links-out FILE` to write them as a linked-policies file".into(),
                     ));
                     out.diagnostics(&Sources::new(), &[d], args.format);
-                    return out.exit(1);
+                    return out.exit(Exit::Failure);
                 };
                 let mut text = serde_json::to_string_pretty(&links).unwrap_or_default();
                 text.push('\n');
                 if let Err(e) = write_file(dest, &text) {
                     out.stderr
                         .push_str(&format!("error: cannot write `{}`: {e}\n", dest.display()));
-                    return out.exit(1);
+                    return out.exit(Exit::Failure);
                 }
             }
             out.stdout
@@ -304,7 +305,7 @@ pub fn run_schema(args: &SchemaArgs) -> Outcome {
 pub fn run_schema_translate(args: &SchemaTranslateArgs) -> Outcome {
     let mut out = Outcome::default();
     let Some(path) = args.file.as_ref().or(args.schema.as_ref()) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     let target = args.target.target();
     let limits = args.limits.limits();
@@ -312,13 +313,13 @@ pub fn run_schema_translate(args: &SchemaTranslateArgs) -> Outcome {
         Ok(t) => t,
         Err(d) => {
             out.diagnostics(&Sources::new(), &[*d], args.format);
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     let mut sources = Sources::new();
     let file = sources.next_id();
     let (items, mut problems) = if is_json(&name, args.schema_format) {
-        match parse_json(&text, file, limits.max_json_depth) {
+        match parse_json(&text, file, limits.json_depth()) {
             Ok(json) => read_schema_json(&json),
             Err(d) => (Vec::new(), vec![*d]),
         }
@@ -358,7 +359,7 @@ pub fn run_schema_translate(args: &SchemaTranslateArgs) -> Outcome {
     problems.extend(schema_errors.iter().map(Diagnostic::from));
     if problems.iter().any(|d| d.severity == Severity::Error) {
         out.diagnostics(&sources, &problems, args.format);
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     }
     match target {
         Target::Json => {

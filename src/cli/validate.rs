@@ -4,6 +4,7 @@
 
 use super::common::{load_policies_with, Format, Outcome};
 use crate::diag::{Diagnostic, Severity};
+use crate::exit::Exit;
 use crate::limits::Limits;
 use crate::policy_set::{IdScheme, PolicySet};
 use crate::validate::{self, data, Problem};
@@ -119,7 +120,7 @@ pub fn run(args: &ValidateArgs) -> Outcome {
         args.format,
         &mut out,
     ) else {
-        return out.exit(1);
+        return out.exit(Exit::Failure);
     };
     let files = DataFiles {
         entities: args.entities.as_deref(),
@@ -132,7 +133,7 @@ pub fn run(args: &ValidateArgs) -> Outcome {
         Ok(p) => p,
         Err(d) => {
             out.diagnostics(&set.sources, &d, args.format);
-            return out.exit(1);
+            return out.exit(Exit::Failure);
         }
     };
     let diagnostics: Vec<Diagnostic> = found.iter().map(Diagnostic::from).collect();
@@ -171,20 +172,20 @@ pub fn run(args: &ValidateArgs) -> Outcome {
             }
         }
     }
-    out.exit(if failing > 0 { 3 } else { 0 })
+    out.exit(Exit::success_unless(failing > 0, Exit::Refused))
 }
 
 /// For `authorize --validate`: validates the loaded policies, the entity
 /// and request files named by `input`, and a request given on the command
 /// line (`inline`); reports the problems into `out` and returns the exit
-/// code that refuses the request (3 for validation errors, 1 for
+/// outcome that refuses the request (`Refused` for validation errors, `Failure` for
 /// unreadable data), or `None` to go on.
 pub fn refuse(
     set: &mut PolicySet,
     input: &super::input::RequestArgs,
     inline: Option<&crate::entities::json::Request>,
     out: &mut Outcome,
-) -> Option<i32> {
+) -> Option<Exit> {
     let inline = inline
         .filter(|_| input.request.is_none() && input.requests.is_none())
         .map(|r| {
@@ -202,7 +203,7 @@ pub fn refuse(
         Ok(p) => p,
         Err(d) => {
             out.diagnostics(&set.sources, &d, input.format);
-            return Some(1);
+            return Some(Exit::Failure);
         }
     };
     let errors: Vec<Diagnostic> = found
@@ -220,5 +221,5 @@ pub fn refuse(
             errors.len()
         ));
     }
-    Some(3)
+    Some(Exit::Refused)
 }

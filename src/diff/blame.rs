@@ -60,8 +60,7 @@ pub fn blame(diff: &Diff, request: &Request, old: &Response, new: &Response) -> 
         for (o, status) in changes.old_status.iter().enumerate() {
             let p = &diff.old_set.policies[o].policy;
             if status.differs() && scope_matches(p, request, &diff.old_entities) {
-                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
-                policies.insert(old_name(diff, o as u32), *status);
+                policies.insert(old_name(diff, crate::policy_set::number(o)), *status);
             }
         }
         for (n, status) in changes.new_status.iter().enumerate() {

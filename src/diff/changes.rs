@@ -143,9 +143,8 @@ fn match_policies(
     let mut new_match: Vec<Option<u32>> = vec![None; new.policies.len()];
     let pair =
         |o: usize, n: usize, old_match: &mut [Option<u32>], new_match: &mut [Option<u32>]| {
-            // INVARIANT: the policy-file size limit keeps the counts below u32::MAX.
-            old_match[o] = Some(n as u32);
-            new_match[n] = Some(o as u32);
+            old_match[o] = Some(crate::policy_set::number(n));
+            new_match[n] = Some(crate::policy_set::number(o));
         };
     // By `@id`, then by text: each key's policies paired in load order.
     // A key of policy `i` of the old version (`true`) or the new one.
@@ -296,7 +295,7 @@ pub struct Merged {
 /// `new` with the policies of `old` that differ appended (and `old`'s
 /// rules for them to call), and which policy each version has.
 pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
-    let offset = new.rules.len() as u32;
+    let offset = crate::policy_set::number(new.rules.len());
     let mut set = new.clone();
     let mut versions = Versions::default();
     for (n, status) in changes.new_status.iter().enumerate() {
@@ -305,8 +304,7 @@ pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
         versions.old.push(shared);
         versions.partner.push(None);
         if !shared {
-            // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
-            versions.changed.push(n as u32);
+            versions.changed.push(crate::policy_set::number(n));
         }
     }
     for rule in &old.rules {
@@ -324,8 +322,7 @@ pub fn merge(old: &PolicySet, new: &PolicySet, changes: &Changes) -> Merged {
         for c in &mut entry.policy.conditions {
             renumber(&mut c.body, offset);
         }
-        // INVARIANT: as above.
-        let at = set.policies.len() as u32;
+        let at = crate::policy_set::number(set.policies.len());
         versions.changed.push(at);
         set.policies.push(entry);
         versions.new.push(false);

@@ -19,10 +19,11 @@ pub mod reach;
 pub mod report;
 pub mod search;
 
-use crate::audit::domain::{add_named_actions, Domain, DomainError};
+use crate::audit::domain::{Domain, DomainError};
 use crate::audit::in_order;
 use crate::audit::judge::{Judge, Keep, Line};
-use crate::authorize::{Options, PolicyIndex, Response};
+use crate::authorize::{Options, PreparedSet, Response};
+use crate::entities::build::add_named_actions;
 use crate::entities::json::Request;
 use crate::entities::Entities;
 use crate::policy_set::PolicySet;
@@ -80,6 +81,10 @@ pub struct Blamed {
 
 /// Two versions of a policy set and a store, ready to compare.
 pub struct Diff<'a> {
+    /// The old version, prepared.
+    pub old: &'a PreparedSet,
+    /// The new version, prepared.
+    pub new: &'a PreparedSet,
     /// The old policies.
     pub old_set: &'a PolicySet,
     /// The new policies.
@@ -94,8 +99,6 @@ pub struct Diff<'a> {
     pub changes: Changes,
     /// The entities that differ between the stores, and how.
     pub entity_changes: BTreeMap<EntityUid, Status>,
-    old_index: PolicyIndex,
-    new_index: PolicyIndex,
     old_ids: HashMap<smol_str::SmolStr, u32>,
     new_ids: HashMap<smol_str::SmolStr, u32>,
     /// Per old and per new policy: the rules it calls whose own text
@@ -114,16 +117,17 @@ struct Found {
 }
 
 impl<'a> Diff<'a> {
-    /// The comparison of `old_set` over `old_entities` with `new_set` over
-    /// `new_entities`. Each store gets the actions both sets' scopes name
-    /// (as the audit adds them) and a node for each uid of the other.
+    /// The comparison of `old` over `old_entities` with `new` over
+    /// `new_entities`, judged under `old`'s options. Each store gets the
+    /// actions both sets' scopes name (as the audit adds them) and a node
+    /// for each uid of the other.
     pub fn new(
-        old_set: &'a PolicySet,
+        old: &'a PreparedSet,
         mut old_entities: Entities,
-        new_set: &'a PolicySet,
+        new: &'a PreparedSet,
         mut new_entities: Entities,
-        options: &'a Options,
     ) -> Diff<'a> {
+        let (old_set, new_set, options) = (old.set(), new.set(), old.options());
         for set in [old_set, new_set] {
             add_named_actions(set, &mut old_entities);
             add_named_actions(set, &mut new_entities);
@@ -138,8 +142,7 @@ impl<'a> Diff<'a> {
             set.policies
                 .iter()
                 .enumerate()
-                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
-                .map(|(i, p)| (p.id.clone(), i as u32))
+                .map(|(i, p)| (p.id.clone(), crate::policy_set::number(i)))
                 .collect()
         };
         let changes = Changes::between(old_set, new_set);
@@ -169,8 +172,8 @@ impl<'a> Diff<'a> {
             new_set,
             changes,
             entity_changes: changed_entities(&old_entities, &new_entities),
-            old_index: PolicyIndex::new(old_set),
-            new_index: PolicyIndex::new(new_set),
+            old,
+            new,
             old_ids: ids(old_set),
             new_ids: ids(new_set),
             old_entities,
@@ -300,14 +303,12 @@ impl<'a> Diff<'a> {
     /// the blame; the request back when they decide alike.
     fn flip(&self, found: Found) -> Result<Flip, Box<Request>> {
         let request = found.request;
-        let old = found.old.unwrap_or_else(|| {
-            self.old_index
-                .authorize(self.old_set, &self.old_entities, &request, self.options)
-        });
-        let new = found.new.unwrap_or_else(|| {
-            self.new_index
-                .authorize(self.new_set, &self.new_entities, &request, self.options)
-        });
+        let old = found
+            .old
+            .unwrap_or_else(|| self.old.authorize(&self.old_entities, &request));
+        let new = found
+            .new
+            .unwrap_or_else(|| self.new.authorize(&self.new_entities, &request));
         if old.decision == new.decision {
             return Err(Box::new(request));
         }
@@ -329,13 +330,13 @@ impl<'a> Diff<'a> {
         let joined = old.map(|old| new.union(store, old, &self.old_entities));
         let domain = joined.as_ref().unwrap_or(new);
         let merged = changes::merge(self.old_set, self.new_set, &self.changes);
-        let index = PolicyIndex::new(&merged.set);
+        let prepared = PreparedSet::new(merged.set, *self.options);
         let principals = domain.principals();
         let lines = in_order(
             principals.len(),
             threads,
             || {
-                let mut judge = Judge::new(&merged.set, store, self.options, &index, domain);
+                let mut judge = Judge::new(&prepared, store, domain);
                 judge.set_versions(&merged.versions);
                 judge
             },
@@ -382,20 +383,8 @@ impl<'a> Diff<'a> {
             threads,
             || {
                 (
-                    Judge::new(
-                        self.old_set,
-                        old_store,
-                        self.options,
-                        &self.old_index,
-                        &old_domain,
-                    ),
-                    Judge::new(
-                        self.new_set,
-                        new_store,
-                        self.options,
-                        &self.new_index,
-                        &new_domain,
-                    ),
+                    Judge::new(self.old, old_store, &old_domain),
+                    Judge::new(self.new, new_store, &new_domain),
                 )
             },
             |(old_judge, new_judge), u| {

@@ -4,7 +4,7 @@
 //! up to K entities showed none.
 
 use super::{Blamed, Diff, DiffError};
-use crate::authorize::{Options, PolicyIndex, Response};
+use crate::authorize::{PreparedSet, Response};
 use crate::diag::Diagnostic;
 use crate::entities::json::Request;
 use crate::generate::{GenerateError, Generator, Pools, World};
@@ -71,11 +71,15 @@ fn source<'a>(old: &'a PolicySet, new: &'a PolicySet) -> &'a PolicySet {
 /// decide differently (newly allowed only, with `new_access_only`); the
 /// first found is shrunk. `None`: no difference in any store.
 pub fn search(
-    old: &PolicySet,
-    new: &PolicySet,
-    options: &Options,
+    old_prepared: &PreparedSet,
+    new_prepared: &PreparedSet,
     search: Search,
 ) -> Result<Option<Counterexample>, SearchError> {
+    let (old, new, options) = (
+        old_prepared.set(),
+        new_prepared.set(),
+        old_prepared.options(),
+    );
     let from = source(old, new);
     let generator = Generator::new(from, Pools::of(&[old, new]), options.limits)
         .map_err(SearchError::Invariants)?;
@@ -122,7 +126,7 @@ pub fn search(
         if !invariants_hold(&new_store, &old_store) {
             continue;
         }
-        let diff = Diff::new(old, old_store, new, new_store, options);
+        let diff = Diff::new(old_prepared, old_store, new_prepared, new_store);
         let flips = diff.over_domain(None, 1, &|t| generator.choices(t))?;
         let Some(flip) = flips
             .into_iter()
@@ -134,19 +138,17 @@ pub fn search(
         let allowed = flip.newly_allowed();
         let entities = shrink(
             &invariants_hold,
-            old,
-            new,
-            options,
+            old_prepared,
+            new_prepared,
             world,
             &flip.request,
             allowed,
         )?;
         let diff = Diff::new(
-            old,
+            old_prepared,
             load_world(&entities, &old.schema, limits)?,
-            new,
+            new_prepared,
             load_world(&entities, &new.schema, limits)?,
-            options,
         );
         let (old_r, new_r) = decide(&diff, &flip.request);
         let blame = super::blame::blame(&diff, &flip.request, &old_r, &new_r);
@@ -176,18 +178,8 @@ fn load_world(
 
 /// Both versions' responses to `request`.
 fn decide(diff: &Diff, request: &Request) -> (Response, Response) {
-    let old = PolicyIndex::new(diff.old_set).authorize(
-        diff.old_set,
-        &diff.old_entities,
-        request,
-        diff.options,
-    );
-    let new = PolicyIndex::new(diff.new_set).authorize(
-        diff.new_set,
-        &diff.new_entities,
-        request,
-        diff.options,
-    );
+    let old = diff.old.authorize(&diff.old_entities, request);
+    let new = diff.new.authorize(&diff.new_entities, request);
     (old, new)
 }
 
@@ -197,15 +189,14 @@ fn decide(diff: &Diff, request: &Request) -> (Response, Response) {
 /// a time until none can be.
 fn shrink(
     invariants: &dyn Fn(&crate::entities::Entities, &crate::entities::Entities) -> bool,
-    old: &PolicySet,
-    new: &PolicySet,
-    options: &Options,
+    old_prepared: &PreparedSet,
+    new_prepared: &PreparedSet,
     mut world: World,
     request: &Request,
     allowed: bool,
 ) -> Result<World, GenerateError> {
-    let limits = &options.limits;
-    let (old_index, new_index) = (PolicyIndex::new(old), PolicyIndex::new(new));
+    let (old, new) = (old_prepared.set(), new_prepared.set());
+    let limits = &old_prepared.options().limits;
     let still = |w: &World| -> Result<bool, GenerateError> {
         let (o, n) = (
             load_world(w, &old.schema, limits)?,
@@ -214,8 +205,8 @@ fn shrink(
         if !invariants(&n, &o) {
             return Ok(false);
         }
-        let before = old_index.authorize(old, &o, request, options).decision;
-        let after = new_index.authorize(new, &n, request, options).decision;
+        let before = old_prepared.authorize(&o, request).decision;
+        let after = new_prepared.authorize(&n, request).decision;
         Ok(before != after && (after == crate::authorize::Decision::Allow) == allowed)
     };
     let named = |uid: &crate::syntax::ast::EntityUid| {

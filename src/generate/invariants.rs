@@ -103,8 +103,7 @@ pub fn invariants(set: &PolicySet) -> Result<Vec<Invariant>, Vec<Diagnostic>> {
             }
             out.push(Invariant {
                 name: rule.name.clone(),
-                // INVARIANT: the policy-file size limit keeps the count below u32::MAX.
-                rule: i as u32,
+                rule: crate::policy_set::number(i),
                 params,
             });
             break;

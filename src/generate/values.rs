@@ -101,8 +101,12 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            // INVARIANT: the remainder is below n, a usize.
-            (self.bits() % n as u64) as usize
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "the remainder is below `n`, a usize"
+            )]
+            let below = (self.bits() % n as u64) as usize;
+            below
         }
     }
 

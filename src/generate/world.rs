@@ -1,6 +1,6 @@
 //! A generated store as Cedar's entity JSON, and requests as batch lines.
 
-use crate::engine::build_entities_with;
+use crate::entities::build::build_entities_with;
 use crate::entities::json::{DataError, Request};
 use crate::entities::Entities;
 use crate::limits::Limits;

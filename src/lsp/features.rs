@@ -5,8 +5,8 @@
 use super::analysis::Analysis;
 use super::navigate::{builtin_signature, scope_types};
 use crate::builtins::{self, Form};
+use crate::span::Span;
 use crate::syntax::ast::{annotation, Decl, EntityUid, Item};
-use crate::syntax::span::Span;
 use crate::validate::types::Ty;
 use lsp_types::*;
 use std::collections::HashMap;

@@ -23,6 +23,7 @@ pub mod tokens;
 pub mod transport;
 pub mod variables;
 
+use crate::exit::Exit;
 use analysis::Analysis;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::Notification as _;
@@ -49,10 +50,10 @@ pub struct Server {
     shutdown: bool,
 }
 
-/// Runs the server on stdin and stdout; the exit code is 0 for `exit`
-/// after `shutdown`, 1 for `exit` without it (the protocol's rule) or a
+/// Runs the server on stdin and stdout: success for `exit` after
+/// `shutdown`, failure for `exit` without it (the protocol's rule) or a
 /// broken connection.
-pub fn run_stdio() -> i32 {
+pub fn run_stdio() -> Exit {
     let (connection, threads) = transport::stdio();
     let code = serve(connection);
     threads.join();
@@ -60,12 +61,12 @@ pub fn run_stdio() -> i32 {
 }
 
 /// Runs the server on `connection` until `exit`.
-pub fn serve(connection: Connection) -> i32 {
+pub fn serve(connection: Connection) -> Exit {
     let (id, params) = match connection.initialize_start() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("mspl lsp: {e}");
-            return 1;
+            return Exit::Failure;
         }
     };
     let (params, unread): (InitializeParams, Option<String>) =
@@ -90,7 +91,7 @@ pub fn serve(connection: Connection) -> i32 {
     let result = serde_json::to_value(result).unwrap_or_default();
     if let Err(e) = connection.initialize_finish(id, result) {
         eprintln!("mspl lsp: {e}");
-        return 1;
+        return Exit::Failure;
     }
     if let Some(message) = unread {
         eprintln!("{message}");
@@ -106,7 +107,7 @@ pub fn serve(connection: Connection) -> i32 {
             .send(Message::Notification(shown))
             .is_err()
         {
-            return 1;
+            return Exit::Failure;
         }
     }
     let mut server = Server {
@@ -137,11 +138,11 @@ pub fn serve(connection: Connection) -> i32 {
                             )
                         });
                 if connection.sender.send(Message::Response(response)).is_err() {
-                    return 1;
+                    return Exit::Failure;
                 }
             }
             Message::Notification(n) if n.method == notification::Exit::METHOD => {
-                return if server.shutdown { 0 } else { 1 };
+                return Exit::failure_if(!server.shutdown);
             }
             Message::Notification(n) => {
                 let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -153,14 +154,14 @@ pub fn serve(connection: Connection) -> i32 {
                 });
                 for out in published {
                     if connection.sender.send(Message::Notification(out)).is_err() {
-                        return 1;
+                        return Exit::Failure;
                     }
                 }
             }
             Message::Response(_) => {}
         }
     }
-    1
+    Exit::Failure
 }
 
 fn choose_encoding(params: &InitializeParams) -> Encoding {

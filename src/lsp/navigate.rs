@@ -6,10 +6,10 @@ use super::analysis::Analysis;
 use super::variables::{rename_variable, variable_at};
 use crate::builtins::{self, Builtin, Form};
 use crate::policy_set::PolicySet;
+use crate::span::Span;
 use crate::syntax::ast::{
     annotation, visit, CallTarget, EntityUid, Expr, ExprKind, ScopeConstraint,
 };
-use crate::syntax::span::Span;
 use crate::validate::types::Ty;
 use lsp_types::*;
 use std::collections::HashMap;
@@ -91,7 +91,7 @@ fn find(set: &PolicySet, file: usize, offset: usize) -> Option<Found<'_>> {
     for (i, r) in set.rules.iter().enumerate() {
         for c in &r.clauses {
             if within(c.head, file, offset) {
-                return Some(Found::Rule(i as u32));
+                return Some(Found::Rule(crate::policy_set::number(i)));
             }
         }
     }

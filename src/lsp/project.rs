@@ -129,15 +129,14 @@ fn scan(root: &Path) -> Vec<PathBuf> {
     // A bound on folders visited, so that a huge tree cannot stall the server.
     let mut budget = 10_000usize;
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let Ok(entries) = crate::files::meta::list_dir(&dir) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
+        for (path, kind) in entries {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             if name.starts_with('.') || ignore.ignores(root, &path, kind.is_dir()) {
                 continue;
             }

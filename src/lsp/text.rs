@@ -58,7 +58,11 @@ impl LineIndex {
             Encoding::Utf8 => before.len(),
             Encoding::Utf16 => before.encode_utf16().count(),
         };
-        Position::new(line as u32, column as u32)
+        // The protocol's positions are u32; a source is at most u32::MAX bytes.
+        Position::new(
+            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(column).unwrap_or(u32::MAX),
+        )
     }
 
     /// The range of bytes `start..end` of `text`.

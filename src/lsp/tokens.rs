@@ -27,7 +27,8 @@ pub fn legend() -> SemanticTokensLegend {
 }
 
 fn kind(t: &SemanticTokenType) -> u32 {
-    TYPES.iter().position(|x| x == t).unwrap_or(0) as u32
+    let at = TYPES.iter().position(|x| x == t).unwrap_or(0);
+    u32::try_from(at).unwrap_or(0)
 }
 
 /// The tokens of `text`, delta-encoded as the protocol wants; a token

@@ -78,8 +78,8 @@ pub fn read_frame(r: &mut impl BufRead, max: usize) -> std::io::Result<Frame> {
             "mspl lsp: a message of {length} bytes is larger than the limit of {max}; it was skipped"
         )));
     }
-    // INVARIANT: at most `max`, a usize.
-    let mut body = vec![0u8; length as usize];
+    let length = usize::try_from(length).map_err(std::io::Error::other)?;
+    let mut body = vec![0u8; length];
     r.read_exact(&mut body)?;
     // A JSON-RPC message is an object: an array would pass for a response
     // (serde reads a struct from a sequence too).

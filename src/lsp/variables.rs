@@ -3,8 +3,8 @@
 
 use super::navigate::within;
 use crate::policy_set::PolicySet;
+use crate::span::Span;
 use crate::syntax::ast::{Expr, ExprKind};
-use crate::syntax::span::Span;
 
 /// A binding of a rule parameter or a quantified variable: where its name
 /// stands, the name, and the text its uses may stand in.

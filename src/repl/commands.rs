@@ -3,7 +3,6 @@
 
 use super::eval;
 use super::{Reply, Session};
-use crate::authorize::authorize;
 use crate::diag::Severity;
 use crate::explain::{explain, render, Include};
 use crate::syntax::ast::{Effect, Var};
@@ -310,8 +309,8 @@ fn decide(session: &Session, rest: &str, full: bool) -> Reply {
         Ok(r) => r,
         Err(e) => return err(e),
     };
-    let (set, entities, options) = (&session.set, &session.entities, &session.options);
-    let response = authorize(set, entities, &request, options);
+    let (set, entities, options) = (session.set(), &session.entities, session.options());
+    let response = session.prepared().authorize(entities, &request);
     let scope = if full {
         Include::All
     } else {
@@ -329,7 +328,7 @@ fn decide(session: &Session, rest: &str, full: bool) -> Reply {
 /// The text of `:rules`: every rule by name, with its arity and where each
 /// clause stands.
 fn rules(session: &Session) -> String {
-    let set = &session.set;
+    let set = session.set();
     if set.rules.is_empty() {
         return "no rules loaded\n".into();
     }
@@ -386,7 +385,7 @@ fn link(session: &mut Session, rest: &str) -> Reply {
 /// `policyN` ids), with its effect and place, then the templates; a link
 /// names its template.
 fn policies(session: &Session) -> String {
-    let set = &session.set;
+    let set = session.set();
     if set.policies.is_empty() && set.templates.is_empty() {
         return "no policies loaded\n".into();
     }

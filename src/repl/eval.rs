@@ -47,7 +47,7 @@ pub fn expression(session: &Session, text: &str) -> Reply {
 
 /// The value of the expression `text` for the bound request variables.
 pub fn value_of(session: &Session, text: &str) -> Result<Value, Failure> {
-    let set = &session.set;
+    let set = session.set();
     let file: FileId = set.sources.next_id();
     let fail = |diagnostics: Vec<Diagnostic>| {
         let mut sources = set.sources.clone();
@@ -57,7 +57,7 @@ pub fn value_of(session: &Session, text: &str) -> Result<Value, Failure> {
             sources,
         }
     };
-    let mut expr = parse_expr(text, file, &[], &session.options.limits)
+    let mut expr = parse_expr(text, file, &[], &session.options().limits)
         .map_err(|errors| fail(errors.iter().map(Diagnostic::from).collect()))?;
     let problems = set.link_expr(&mut expr);
     if !problems.is_empty() {
@@ -76,7 +76,7 @@ pub fn value_of(session: &Session, text: &str) -> Result<Value, Failure> {
         resource: b.resource.clone().unwrap_or(stand_in),
         context: b.context.clone(),
     };
-    let mut evaluator = Evaluator::new(set, &session.entities, &request, &session.options.limits);
+    let mut evaluator = Evaluator::new(set, &session.entities, &request, &session.options().limits);
     evaluator.eval(&expr).map_err(|e| {
         let mut d =
             Diagnostic::error(e.to_string(), e.span, "raised here").with_help(e.kind.help());
@@ -152,7 +152,7 @@ fn rule_variables(session: &Session, start: u32) -> Vec<Var> {
     let mut seen = BTreeSet::from([start]);
     let mut todo = vec![start];
     while let Some(i) = todo.pop() {
-        let Some(rule) = session.set.rules.get(i as usize) else {
+        let Some(rule) = session.set().rules.get(i as usize) else {
             continue;
         };
         for clause in &rule.clauses {
@@ -173,7 +173,7 @@ fn rule_variables(session: &Session, start: u32) -> Vec<Var> {
 /// loaded: an entity of a type some action applies to (else any entity of
 /// the store), a declared action; a placeholder only when nothing fits.
 pub fn example(session: &Session, v: Var) -> String {
-    let schema = &session.set.schema;
+    let schema = &session.set().schema;
     let entity_of = |types: &mut dyn Iterator<Item = &crate::syntax::ast::Name>| {
         let wanted: BTreeSet<&str> = types.map(|t| t.as_str()).collect();
         session

@@ -13,14 +13,12 @@
 
 pub mod commands;
 pub mod eval;
-#[cfg(feature = "cli")]
 pub mod helper;
-#[cfg(feature = "cli")]
 mod terminal;
 
-use crate::authorize::{ErrorMode, Options};
+use crate::authorize::{ErrorMode, Options, PreparedSet};
 use crate::diag::{Diagnostic, Severity, Sources};
-use crate::engine::build_entities_for;
+use crate::entities::build::build_entities_for;
 use crate::entities::Entities;
 use crate::policy_set::{IdScheme, Loader, PolicySet};
 use crate::syntax::ast::EntityUid;
@@ -90,14 +88,13 @@ impl Default for Bindings {
 
 /// One REPL session: what is loaded, what is bound.
 pub struct Session {
-    /// The loaded policies, rules and declarations.
-    pub set: PolicySet,
+    /// The loaded policies, rules and declarations, indexed, with how
+    /// requests are judged.
+    prepared: PreparedSet,
     /// The entity store (declared actions included).
     pub entities: Entities,
     /// The bound request variables.
     pub bindings: Bindings,
-    /// How requests are judged.
-    pub options: Options,
     /// Whether problems are rendered in colour.
     pub color: bool,
     ids: IdScheme,
@@ -138,6 +135,21 @@ struct Inputs<'a> {
 type Loaded = Result<(PolicySet, Entities), String>;
 
 impl Session {
+    /// The loaded policies, rules and declarations.
+    pub fn set(&self) -> &PolicySet {
+        self.prepared.set()
+    }
+
+    /// How requests are judged.
+    pub fn options(&self) -> &Options {
+        self.prepared.options()
+    }
+
+    /// The loaded set, prepared: decisions are asked of it.
+    pub fn prepared(&self) -> &PreparedSet {
+        &self.prepared
+    }
+
     /// A session with nothing loaded.
     pub fn empty(cedar: bool, color: bool) -> Session {
         let options = Options {
@@ -145,10 +157,9 @@ impl Session {
             ..Options::default()
         };
         Session {
-            set: PolicySet::default(),
+            prepared: PreparedSet::new(PolicySet::default(), options),
             entities: Entities::new(),
             bindings: Bindings::default(),
-            options,
             color,
             ids: IdScheme::cedar(cedar),
             policy_paths: Vec::new(),
@@ -165,7 +176,10 @@ impl Session {
     /// session starts without them and the reply says why.
     pub fn start(config: &Config, color: bool) -> (Session, Reply) {
         let mut session = Session::empty(config.cedar, color);
-        session.options.limits = config.limits;
+        session.prepared = session.prepared.with_options(Options {
+            limits: config.limits,
+            ..*session.options()
+        });
         let mut reply = Reply::default();
         if !config.policies.is_empty() || !config.schema.is_empty() {
             let inputs = Inputs {
@@ -221,9 +235,8 @@ impl Session {
     }
 
     /// The words the completer offers, from what is loaded.
-    #[cfg(feature = "cli")]
     pub fn vocabulary(&self) -> helper::Vocabulary {
-        helper::Vocabulary::of(&self.set, &self.entities)
+        helper::Vocabulary::of(self.set(), &self.entities)
     }
 
     /// Adds policy files or directories to the session and loads them all
@@ -267,7 +280,7 @@ impl Session {
     /// Replaces the entity store with the entities of `path`; on a
     /// problem, nothing changes.
     pub fn load_entities(&mut self, path: &PathBuf) -> Reply {
-        match self.read_entities(&self.set, Some(path)) {
+        match self.read_entities(self.set(), Some(path)) {
             Ok(store) => {
                 self.entities = store;
                 self.entities_path = Some(path.clone());
@@ -288,15 +301,15 @@ impl Session {
     /// warnings: the item is added (a session is for trying things), but
     /// never in silence when it would not validate.
     fn validation_warnings(&self, n: usize) -> String {
-        if self.set.schema.is_empty() {
+        if self.set().schema.is_empty() {
             return String::new();
         }
         let name = format!("<input {n}>");
         // A rule typed on its own is unused until a policy calls it: that is
         // how a session is built, not a problem worth a warning.
-        let problems: Vec<_> = crate::validate::validate_policies(&self.set)
+        let problems: Vec<_> = crate::validate::validate_policies(self.set())
             .into_iter()
-            .filter(|p| self.set.sources.name(p.span.file) == name)
+            .filter(|p| self.set().sources.name(p.span.file) == name)
             .filter(|p| {
                 !matches!(
                     p.error,
@@ -312,7 +325,7 @@ impl Session {
             .iter()
             .map(|p| Diagnostic::from(p).warning())
             .collect();
-        let mut text = self.set.sources.render(&shown, self.color);
+        let mut text = self.set().sources.render(&shown, self.color);
         if errors > 0 {
             text.push_str(&format!(
                 "warning: added, but it does not validate against the declarations ({errors} problem(s))\n"
@@ -327,12 +340,12 @@ impl Session {
         typed.push(text.to_string());
         let entities = self.entities_path.clone();
         let before = self
-            .set
+            .set()
             .policies
             .iter()
             .filter(|p| p.link.is_none())
             .count();
-        let templates_before = self.set.templates.len();
+        let templates_before = self.set().templates.len();
         let inputs = Inputs {
             typed: &typed,
             ..self.inputs()
@@ -342,19 +355,19 @@ impl Session {
                 self.adopt(set, store);
                 self.typed = typed;
                 let mut out = String::new();
-                let statics = self.set.policies.iter().filter(|p| p.link.is_none());
+                let statics = self.set().policies.iter().filter(|p| p.link.is_none());
                 for entry in statics.skip(before) {
                     out.push_str(&format!("added policy `{}`\n", entry.id));
                 }
-                for entry in self.set.templates.iter().skip(templates_before) {
+                for entry in self.set().templates.iter().skip(templates_before) {
                     out.push_str(&format!("added template `{}`\n", entry.id));
                 }
-                let parsed = crate::syntax::parse_file(text, 0, &self.options.limits);
+                let parsed = crate::syntax::parse_file(text, 0, &self.options().limits);
                 for item in &parsed.file.items {
                     match item {
                         crate::syntax::ast::Item::Rule(clause) => {
                             let clauses = self
-                                .set
+                                .set()
                                 .rule(&clause.name)
                                 .map_or(0, |(_, r)| r.clauses.len());
                             out.push_str(&format!(
@@ -412,7 +425,7 @@ impl Session {
             Ok((set, store)) => {
                 self.adopt(set, store);
                 self.typed_links = typed_links;
-                let text = match self.set.policy(id).and_then(|p| p.link.as_deref()) {
+                let text = match self.set().policy(id).and_then(|p| p.link.as_deref()) {
                     Some(link) => crate::explain::LinkTrace::new(link).text(),
                     None => String::new(),
                 };
@@ -431,7 +444,7 @@ impl Session {
     /// Loads files and typed items into a set, then the entity file against
     /// its declarations. Problems come back rendered.
     fn build(&self, inputs: &Inputs<'_>, entities: Option<&PathBuf>) -> Loaded {
-        let mut loader = Loader::new(self.options.limits);
+        let mut loader = Loader::new(self.options().limits);
         for p in inputs.policies.iter().chain(inputs.schemas) {
             loader.add_path(p);
         }
@@ -459,7 +472,7 @@ impl Session {
         let (name, text) = match path {
             Some(p) => match crate::files::read_text(
                 p,
-                self.options.limits.max_data_file_bytes,
+                self.options().limits.max_data_file_bytes,
                 crate::files::TextKind::Data,
             ) {
                 Ok(t) => (p.display().to_string(), t),
@@ -473,12 +486,17 @@ impl Session {
             },
             None => ("<none>".to_string(), "[]".to_string()),
         };
-        build_entities_for(&set.schema, [(name.as_str(), text.as_str())], &self.options)
-            .map_err(|e| Sources::new().render(&[Diagnostic::from(&e)], self.color))
+        build_entities_for(
+            &set.schema,
+            [(name.as_str(), text.as_str())],
+            &self.options().limits,
+            self.options().cycles(),
+        )
+        .map_err(|e| Sources::new().render(&[Diagnostic::from(&e)], self.color))
     }
 
     fn adopt(&mut self, set: PolicySet, entities: Entities) {
-        self.set = set;
+        self.prepared = PreparedSet::new(set, *self.options());
         self.entities = entities;
         self.generation += 1;
     }
@@ -487,8 +505,8 @@ impl Session {
         Reply {
             stdout: format!(
                 "loaded {} policies, {} rules, {} entities\n",
-                self.set.policies.len(),
-                self.set.rules.len(),
+                self.set().policies.len(),
+                self.set().rules.len(),
                 self.entities.len()
             ),
             ..Reply::default()
@@ -604,17 +622,15 @@ fn item_ended(text: &str) -> bool {
 }
 
 /// Runs `mspl repl`: line editing on a terminal, plain lines otherwise.
-/// Returns the exit code (always 0: the session ended normally).
-pub fn run(config: &Config) -> i32 {
+/// Ends in success (the session ended normally), or in failure when its
+/// output could not be written.
+pub fn run(config: &Config) -> crate::exit::Exit {
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    #[cfg(feature = "cli")]
     if interactive {
         let color = std::io::stderr().is_terminal();
         let (session, reply) = Session::start(config, color);
         return terminal::run(session, reply, config.history.as_deref());
     }
-    #[cfg(not(feature = "cli"))]
-    let _ = interactive;
     {
         let (mut session, reply) = Session::start(config, false);
         let stdout = std::io::stdout();
@@ -624,8 +640,8 @@ pub fn run(config: &Config) -> i32 {
         let written = emit(&reply, &mut out, &mut err)
             .and_then(|()| piped(&mut session, std::io::stdin().lock(), &mut out, &mut err));
         match written {
-            Ok(()) => 0,
-            Err(e) => crate::files::stdout_failure(&e),
+            Ok(()) => crate::exit::Exit::Success,
+            Err(e) => crate::exit::Exit::stdout_failure(&e),
         }
     }
 }

@@ -11,21 +11,21 @@ use std::path::Path;
 
 /// Runs the session on the terminal until `:quit` or Ctrl-D; `start` is
 /// what loading at the start reported. Returns the exit code (0).
-pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) -> i32 {
+pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) -> crate::exit::Exit {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut greeting = Reply {
         stdout: "mspl repl: `:help` lists the commands, Ctrl-D leaves\n".into(),
         ..Reply::default()
     };
-    if session.set.policies.is_empty() && session.set.rules.is_empty() {
+    if session.set().policies.is_empty() && session.set().rules.is_empty() {
         greeting.stdout.push_str(&start.stdout);
     } else {
         greeting.stdout.push_str(&session.summary().stdout);
     }
     greeting.stderr = start.stderr;
     if let Err(e) = emit(&greeting, &mut stdout.lock(), &mut stderr.lock()) {
-        return crate::files::stdout_failure(&e);
+        return crate::exit::Exit::stdout_failure(&e);
     }
     let config = Config::builder()
         .auto_add_history(false)
@@ -37,7 +37,7 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: cannot start line editing: {e}");
-            return 0;
+            return crate::exit::Exit::Success;
         }
     };
     editor.set_helper(Some(ReplHelper::new(session.vocabulary(), session.color)));
@@ -46,7 +46,7 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
         let _ = editor.load_history(path);
     }
     let mut seen = session.generation();
-    let mut code = 0;
+    let mut code = crate::exit::Exit::Success;
     let mut buffer = String::new();
     loop {
         if let Some(h) = editor.helper_mut() {
@@ -78,7 +78,7 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
                     let _ = editor.add_history_entry(input.as_str());
                     let reply = session.execute(&input);
                     if let Err(e) = emit(&reply, &mut stdout.lock(), &mut stderr.lock()) {
-                        code = crate::files::stdout_failure(&e);
+                        code = crate::exit::Exit::stdout_failure(&e);
                         quit = true;
                         break;
                     }
@@ -109,7 +109,7 @@ pub(super) fn run(mut session: Session, start: Reply, history: Option<&Path>) ->
     }
     if let Some(path) = history {
         if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::files::meta::create_dir_all(dir);
         }
         if let Err(e) = editor.save_history(path) {
             eprintln!(

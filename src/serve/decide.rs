@@ -6,7 +6,7 @@
 use super::log::Entry;
 use super::snapshot::Snapshot;
 use super::{ApiError, Server};
-use crate::authorize::{Options, Response};
+use crate::authorize::Response;
 use crate::entities::json::{self, Origin, Request};
 use crate::entities::Entities;
 use crate::explain::{explain, Explanation, Include};
@@ -54,11 +54,11 @@ pub fn read_request<'s>(
         let mut plain = object.clone();
         let extra = plain.remove("entities");
         (
-            json::request_from_json(&Json::Object(plain), &snapshot.set.schema),
+            json::request_from_json(&Json::Object(plain), &snapshot.set().schema),
             extra,
         )
     } else {
-        (json::request_from_json(value, &snapshot.set.schema), None)
+        (json::request_from_json(value, &snapshot.set().schema), None)
     };
     let request = request.map_err(|m| ApiError::bad_request(format!("{at}{m}")))?;
     let store = match extra {
@@ -81,7 +81,7 @@ pub fn overlay(
     json::load_entities_with(
         &text,
         "<entities>",
-        &snapshot.set.schema,
+        &snapshot.set().schema,
         &mut extra,
         &server.limits,
     )
@@ -139,15 +139,11 @@ impl Server {
         if Instant::now() >= deadline {
             return Err(timed_out(self));
         }
-        let options = Options {
-            deadline: Some(deadline),
-            ..snapshot.options
-        };
         let started = Instant::now();
         let response =
             snapshot
-                .index
-                .authorize(&snapshot.set, &asked.store, &asked.request, &options);
+                .prepared
+                .authorize_until(&asked.store, &asked.request, Some(deadline));
         if response.deadline_reached() {
             return Err(timed_out(self));
         }
@@ -206,7 +202,7 @@ pub fn is_authorized(
     body: &str,
     deadline: Instant,
 ) -> Result<String, ApiError> {
-    let asked = match super::fast::request(body, &snapshot.set.schema, &server.limits) {
+    let asked = match super::fast::request(body, &snapshot.set().schema, &server.limits) {
         Some(request) => Asked {
             request,
             store: Cow::Borrowed(&snapshot.entities),
@@ -229,11 +225,11 @@ pub fn explain_request(
     let asked = read_request(server, snapshot, &value, "")?;
     let (response, id) = server.decide(snapshot, &asked, deadline)?;
     let explanation = explain(
-        &snapshot.set,
+        snapshot.set(),
         &asked.store,
         &asked.request,
         &response,
-        &snapshot.options.limits,
+        &snapshot.options().limits,
         Include::All,
     );
     if Instant::now() >= deadline {
@@ -257,7 +253,7 @@ pub fn batch(
     body: &str,
     deadline: Instant,
 ) -> Result<String, ApiError> {
-    let asked = match super::fast::batch(body, &snapshot.set.schema, &server.limits) {
+    let asked = match super::fast::batch(body, &snapshot.set().schema, &server.limits) {
         Some(requests) => requests
             .into_iter()
             .map(|request| Asked {

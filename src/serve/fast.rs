@@ -7,7 +7,7 @@
 //! declarations refuse) gives `None`, and the plain path
 //! ([`super::decide::read_request`]) reads the body and names any problem,
 //! so both paths accept the same bodies and read them to the same
-//! requests (the tests below and `tests/serve.rs` check it).
+//! requests (the tests below and `tests/serve/api.rs` check it).
 
 use crate::entities::json::{uid_from_parts, value_from_json, Request};
 use crate::limits::Limits;
@@ -58,7 +58,7 @@ fn convert(shape: &Shape, schema: &Schema, limits: &Limits) -> Option<Request> {
     let context = match shape.context.map(RawValue::get) {
         None | Some("null") | Some("{}") => Value::empty_record(),
         Some(raw) => {
-            let json = crate::entities::json::strict::parse(raw, limits.max_json_depth).ok()?;
+            let json = crate::entities::json::strict::parse(raw, limits.json_depth()).ok()?;
             if !json.is_object() {
                 return None;
             }
@@ -111,7 +111,7 @@ mod tests {
     /// The plain path's reading of a body, `None` when it refuses it.
     fn plain(body: &str, schema: &Schema) -> Option<Request> {
         let json =
-            crate::entities::json::strict::parse(body, Limits::default().max_json_depth).ok()?;
+            crate::entities::json::strict::parse(body, Limits::default().json_depth()).ok()?;
         request_from_json(&json, schema).ok()
     }
 

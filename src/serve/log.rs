@@ -230,6 +230,10 @@ pub fn rfc3339(time: SystemTime) -> String {
 
 /// The Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`).
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a day of the month is 1 to 31 and a month 1 to 12"
+)]
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -60,14 +60,18 @@ impl Metrics {
     /// Counts one decision that took `took`.
     pub fn decision(&self, response: &crate::authorize::Response, took: Duration) {
         use crate::authorize::{Decision, DenyKind};
-        let us = took.as_micros() as u64;
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let bucket = BUCKETS_US
             .iter()
             .position(|&b| us <= b)
             .unwrap_or(BUCKETS_US.len());
-        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_ns
-            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        if let Some(counter) = self.latency.get(bucket) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency_sum_ns.fetch_add(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         let counter = match (response.decision, response.kind) {
             (Decision::Allow, _) => &self.allow,
             (Decision::Deny, Some(DenyKind::Forbidden)) => &self.deny_forbidden,
@@ -85,13 +89,17 @@ impl Metrics {
             .iter()
             .position(|&r| r == result)
             .unwrap_or(0);
-        self.reloads[i].fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = self.reloads.get(i) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts one HTTP response.
     pub fn response(&self, status: u16) {
         let class = (status / 100).clamp(2, 5) - 2;
-        self.responses[class as usize].fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = self.responses.get(usize::from(class)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Reloads so far that ended with `result`.
@@ -100,7 +108,7 @@ impl Metrics {
             .iter()
             .position(|&r| r == result)
             .unwrap_or(0);
-        self.reloads[i].load(Ordering::Relaxed)
+        self.reloads.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// The Prometheus text exposition; `snapshot` is the serving
@@ -112,15 +120,15 @@ impl Metrics {
         out.push_str("# HELP mspl_decision_duration_seconds Time to decide one request.\n");
         out.push_str("# TYPE mspl_decision_duration_seconds histogram\n");
         let mut cumulative = 0;
-        for (i, bound) in BUCKETS_US.iter().enumerate() {
-            cumulative += get(&self.latency[i]);
+        for (bound, counter) in BUCKETS_US.iter().zip(&self.latency) {
+            cumulative += get(counter);
             let _ = writeln!(
                 out,
                 "mspl_decision_duration_seconds_bucket{{le=\"{}\"}} {cumulative}",
                 *bound as f64 / 1e6
             );
         }
-        cumulative += get(&self.latency[BUCKETS_US.len()]);
+        cumulative += self.latency.get(BUCKETS_US.len()).map_or(0, get);
         let _ = writeln!(
             out,
             "mspl_decision_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
@@ -155,21 +163,21 @@ impl Metrics {
         );
         out.push_str("# HELP mspl_reloads_total Reloads by result.\n");
         out.push_str("# TYPE mspl_reloads_total counter\n");
-        for (i, result) in ReloadResult::ALL.iter().enumerate() {
+        for (result, counter) in ReloadResult::ALL.iter().zip(&self.reloads) {
             let _ = writeln!(
                 out,
                 "mspl_reloads_total{{result=\"{}\"}} {}",
                 result.name(),
-                get(&self.reloads[i])
+                get(counter)
             );
         }
         out.push_str("# HELP mspl_http_responses_total HTTP responses by status class.\n");
         out.push_str("# TYPE mspl_http_responses_total counter\n");
-        for (i, class) in ["2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+        for (class, counter) in ["2xx", "3xx", "4xx", "5xx"].iter().zip(&self.responses) {
             let _ = writeln!(
                 out,
                 "mspl_http_responses_total{{class=\"{class}\"}} {}",
-                get(&self.responses[i])
+                get(counter)
             );
         }
         let (dropped, failed) = log;

@@ -20,6 +20,10 @@
 //! end, whatever is swapped in meanwhile; a snapshot that fails to load
 //! never replaces the one serving.
 
+// Every index is checked: a server never panics on what a client sends
+// (ARCHITECTURE.md, "Lints").
+#![deny(clippy::indexing_slicing)]
+
 pub mod authzen;
 pub mod bundle;
 pub mod decide;
@@ -32,6 +36,7 @@ pub mod reload;
 pub mod snapshot;
 pub mod transport;
 
+use crate::exit::Exit;
 use crate::limits::Limits;
 use arc_swap::ArcSwapOption;
 use metrics::{Metrics, ReloadResult};
@@ -189,10 +194,13 @@ pub struct IdGen {
 impl IdGen {
     /// A generator with a fresh random prefix.
     pub fn new() -> IdGen {
-        let mut seed = [0u8; 8];
-        let random = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed));
+        let random = crate::files::meta::random_bytes::<8>();
+        let mut seed = random.as_ref().copied().unwrap_or_default();
         if random.is_err() {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "the time's low bits are a seed"
+            )]
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
@@ -280,7 +288,7 @@ pub fn note(message: &str) {
 /// Runs the server until `SIGTERM` or `SIGINT`, then drains: 0 after a
 /// clean drain, 1 when the inputs do not load at start or the address
 /// cannot be bound.
-pub fn run(config: Config) -> i32 {
+pub fn run(config: Config) -> Exit {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -290,7 +298,7 @@ pub fn run(config: Config) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the server's runtime: {e}");
-            return 1;
+            return Exit::Failure;
         }
     };
     runtime.block_on(async {
@@ -302,7 +310,7 @@ pub fn run(config: Config) -> i32 {
                     config.addr,
                     crate::files::read::io_message(&e)
                 );
-                return 1;
+                return Exit::Failure;
             }
         };
         serve_on(config, listener, shutdown_signal()).await
@@ -317,7 +325,7 @@ pub async fn serve_on(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> i32 {
+) -> Exit {
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     let log = match &config.decision_log {
         None => log::DecisionLog::off(),
@@ -330,7 +338,7 @@ pub async fn serve_on(
                     path.display(),
                     crate::files::read::io_message(&e)
                 );
-                return 1;
+                return Exit::Failure;
             }
         },
     };
@@ -375,7 +383,7 @@ pub async fn serve_on(
         ));
     }
     note("drained; stopped");
-    0
+    Exit::Success
 }
 
 /// Resolves at the first `SIGTERM` or `SIGINT`. The handlers are

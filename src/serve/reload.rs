@@ -66,10 +66,10 @@ impl Reloader {
         })
     }
 
-    /// The load at start: `Err(1)` (the diagnostics printed) when the
+    /// The load at start: `Err(Exit::Failure)` (the diagnostics printed) when the
     /// files, or a fetched bundle, do not load. An unreachable bundle
     /// server is not an error: the server starts unready and keeps asking.
-    pub async fn first_load(&self) -> Result<(), i32> {
+    pub async fn first_load(&self) -> Result<(), crate::exit::Exit> {
         let started = Instant::now();
         match self.attempt().await {
             Attempt::Loaded(revision) => {
@@ -90,11 +90,11 @@ impl Reloader {
             Attempt::Refused(e) => {
                 eprint!("{}", e.rendered);
                 eprintln!("error: the inputs did not load; nothing is served");
-                Err(1)
+                Err(crate::exit::Exit::Failure)
             }
             Attempt::StillRefused(message) => {
                 eprintln!("error: {message}");
-                Err(1)
+                Err(crate::exit::Exit::Failure)
             }
         }
     }
@@ -436,7 +436,7 @@ fn fingerprint(inputs: &Inputs) -> Vec<(std::path::PathBuf, u64, u64, i64, i64)>
             continue;
         }
         for file in found.files {
-            let entry = match std::fs::metadata(&file) {
+            let entry = match crate::files::meta::metadata(&file) {
                 Ok(m) => (file, m.len(), m.ino(), m.mtime(), m.mtime_nsec()),
                 Err(_) => (file, u64::MAX, 0, 0, 0),
             };
@@ -457,16 +457,16 @@ pub fn status_json(server: &Server) -> String {
             json!({"files": inputs.roots().iter().map(|p| p.display().to_string()).collect::<Vec<_>>()})
         }
         Source::Bundle { url, interval } => {
-            json!({"bundle": bundle::redact_url(url), "interval_ms": interval.as_millis() as u64})
+            json!({"bundle": bundle::redact_url(url), "interval_ms": u64::try_from(interval.as_millis()).unwrap_or(u64::MAX)})
         }
     };
     let counts = snapshot.as_ref().map(|s| {
         json!({
             "entities": s.entities.len(),
             "files": s.files,
-            "policies": s.set.policies.len(),
-            "rules": s.set.rules.len(),
-            "templates": s.set.templates.len(),
+            "policies": s.set().policies.len(),
+            "rules": s.set().rules.len(),
+            "templates": s.set().templates.len(),
         })
     });
     let metrics = &server.metrics;

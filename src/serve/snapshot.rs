@@ -9,9 +9,9 @@
 //! kind of list, under the same keys (`policies/…`, `schema/…`, `links/…`,
 //! `entities/…`), so the same files give the same revision either way.
 
-use crate::authorize::{Options, PolicyIndex};
+use crate::authorize::{Options, PreparedSet};
 use crate::diag::{Diagnostic, Severity, Sources};
-use crate::engine::build_entities_for;
+use crate::entities::build::build_entities_for;
 use crate::entities::Entities;
 use crate::files::{collect_files, read_regular, Collected, TextKind};
 use crate::policy_set::{IdScheme, Loader, PolicySet, SourceFormat};
@@ -210,20 +210,28 @@ pub struct Build {
 /// A loaded, ready snapshot.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// The policy set.
-    pub set: PolicySet,
-    /// Its index.
-    pub index: PolicyIndex,
+    /// The policy set, indexed, with how requests are judged.
+    pub prepared: PreparedSet,
     /// The entity store (declared actions included).
     pub entities: Entities,
-    /// How requests are judged.
-    pub options: Options,
     /// The SHA-256 of the inputs ([`revision`]).
     pub revision: String,
     /// When it was loaded.
     pub loaded_at: SystemTime,
     /// How many input files it was built from.
     pub files: usize,
+}
+
+impl Snapshot {
+    /// The policy set.
+    pub fn set(&self) -> &PolicySet {
+        self.prepared.set()
+    }
+
+    /// How requests are judged.
+    pub fn options(&self) -> &Options {
+        self.prepared.options()
+    }
 }
 
 /// Why a snapshot was refused: its diagnostics, rendered for the log.
@@ -320,16 +328,19 @@ impl Build {
             Some(f) => (f.name.as_str(), f.text.as_str()),
             None => ("<none>", "[]"),
         };
-        let entities = build_entities_for(&set.schema, [(name, text)], &self.options)
-            .map_err(|e| LoadError::from(vec![Diagnostic::from(&e)]))?;
+        let entities = build_entities_for(
+            &set.schema,
+            [(name, text)],
+            &self.options.limits,
+            self.options.cycles(),
+        )
+        .map_err(|e| LoadError::from(vec![Diagnostic::from(&e)]))?;
         if self.validate {
             self.refuse_invalid(&mut set, entity_file.as_ref())?;
         }
         Ok(Snapshot {
-            index: PolicyIndex::new(&set),
-            set,
+            prepared: PreparedSet::new(set, self.options),
             entities,
-            options: self.options,
             revision,
             loaded_at: SystemTime::now(),
             files: count,

@@ -30,7 +30,7 @@ pub mod coverage;
 
 use crate::authorize::{authorize, ErrorMode, Options, Response};
 use crate::diag::{Diagnostic, Sources};
-use crate::engine::build_entities_for;
+use crate::entities::build::build_entities_for;
 use crate::entities::json::request_from_json;
 use crate::entities::Entities;
 use crate::explain::{explain, render, Include};
@@ -135,8 +135,10 @@ pub fn load(
     // it that has it (Cedar's suite names paths from its root); an absolute
     // one is itself. None found: beside the file, to say it is missing there.
     let base = path.parent().unwrap_or(Path::new("."));
-    let absolute = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
-    let cwd = std::env::current_dir().and_then(std::fs::canonicalize).ok();
+    let absolute = crate::files::meta::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let cwd = std::env::current_dir()
+        .and_then(|d| crate::files::meta::canonicalize(&d))
+        .ok();
     let resolve = |p: &str| -> PathBuf {
         if Path::new(p).is_absolute() {
             return PathBuf::from(p);
@@ -211,11 +213,11 @@ pub fn load(
     let entities = build_entities_for(
         &set.schema,
         [(entities_name.as_str(), entities_text.as_str())],
-        &Options {
-            errors: ErrorMode::cedar(options.cedar),
-            limits: options.limits,
-            plain: false,
-            deadline: None,
+        &options.limits,
+        if options.cedar {
+            crate::entities::build::Cycles::Refused
+        } else {
+            crate::entities::build::Cycles::Allowed
         },
     )
     .map_err(|e| vec![Diagnostic::from(&e)])?;

@@ -5,8 +5,8 @@
 //! `harness::authorize_case`).
 
 use super::*;
-use mspl::authorize::DenyKind;
-use mspl::Decision;
+use mspl::__internal::authorize::DenyKind;
+use mspl::__internal::Decision;
 
 const PERMIT_ALL: &str = "@id(\"all\") permit(principal, action, resource);\n";
 
@@ -128,7 +128,7 @@ fn load_limits_give_no_decision_at_all() {
 /// loads into them.
 #[test]
 fn an_impossible_state_under_not_never_allows() {
-    use mspl::syntax::ast::{Expr, ExprKind};
+    use mspl::__internal::syntax::ast::{Expr, ExprKind};
     let (set, diagnostics) = load(
         "@id(\"p\") permit(principal, action, resource) when { !true };",
         Limits::default(),

@@ -4,7 +4,7 @@
 //! blow-up rather than to benchmark.
 
 use super::*;
-use mspl::Decision;
+use mspl::__internal::Decision;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,8 @@ fn a_parent_chain_200_000_deep_loads_and_answers_in_linear_time() {
     };
     let request = request_for("u0");
     let request =
-        mspl::entities::json::request_from_text(&origin, &request, &set.schema).expect("request");
+        mspl::__internal::entities::json::request_from_text(&origin, &request, &set.schema)
+            .expect("request");
     let response = timed("decide over the chain", || {
         authorize(&set, &store, &request, &Options::default())
     });
@@ -118,7 +119,7 @@ fn an_entity_with_a_million_parents_loads_and_answers_in_linear_time() {
         )
         .expect("loads")
     });
-    let alice = mspl::syntax::ast::EntityUid::new("User", "alice");
+    let alice = mspl::__internal::syntax::ast::EntityUid::new("User", "alice");
     assert_eq!(store.parents(&alice).len(), n - n / 10);
     let origin = Origin {
         file: "r.json",
@@ -126,7 +127,8 @@ fn an_entity_with_a_million_parents_loads_and_answers_in_linear_time() {
         offset: 0,
     };
     let request =
-        mspl::entities::json::request_from_text(&origin, REQUEST, &set.schema).expect("request");
+        mspl::__internal::entities::json::request_from_text(&origin, REQUEST, &set.schema)
+            .expect("request");
     let response = timed("decide with a million parents", || {
         authorize(&set, &store, &request, &Options::default())
     });
@@ -151,7 +153,7 @@ fn deep_records_load_to_the_limit_and_fail_clearly_past_it() {
         text: &request,
         offset: 0,
     };
-    let schema = mspl::schema::Schema::default();
+    let schema = mspl::__internal::schema::Schema::default();
     assert!(request_from_text_with(&origin, &request, &schema, &Limits::default()).is_ok());
     let request = REQUEST.replace("\"context\": {}", &format!("\"context\": {}", context(127)));
     let origin = Origin {
@@ -258,7 +260,7 @@ fn duplicate_keys_in_json_are_errors_naming_the_key_and_place() {
         assert_eq!(entity_error(text), expected);
     }
     // Requests, their contexts, and `--context`.
-    let schema = mspl::schema::Schema::default();
+    let schema = mspl::__internal::schema::Schema::default();
     for (text, key) in [
         (
             REQUEST.replace("\"context\": {}", "\"context\": {}, \"principal\": 1"),

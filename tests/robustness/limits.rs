@@ -1,9 +1,9 @@
-//! Every limit of `src/limits.rs`: reached, it is an error with a location,
+//! Every limit of `crates/mspl/src/limits.rs`: reached, it is an error with a location,
 //! never a crash; deep and long inputs never overflow the stack, even in a
 //! thread with a 256 KiB stack.
 
 use super::*;
-use mspl::syntax::{parse_expr, parse_file, ParseError};
+use mspl::__internal::syntax::{parse_expr, parse_file, ParseError};
 
 fn when(cond: &str) -> String {
     format!("permit(principal, action, resource) when {{ {cond} }};")
@@ -95,11 +95,15 @@ fn chains_within_the_limit_evaluate_in_a_small_thread() {
     let sum = format!("0{}", " + 1".repeat(250));
     let text = when(&format!("{sum} == 250"));
     let response = small_stack(move || decide(&text, "[]", REQUEST, Limits::default()));
-    assert_eq!(response.decision, mspl::Decision::Allow, "{response:?}");
+    assert_eq!(
+        response.decision,
+        mspl::__internal::Decision::Allow,
+        "{response:?}"
+    );
     let attrs = format!("context{}", ".a".repeat(250));
     let text = when(&format!("{attrs} == 1"));
     let response = small_stack(move || decide(&text, "[]", REQUEST, Limits::default()));
-    assert_eq!(response.decision, mspl::Decision::Deny);
+    assert_eq!(response.decision, mspl::__internal::Decision::Deny);
     assert_eq!(response.errors.len(), 1, "`context` has no `a`");
 }
 
@@ -130,7 +134,7 @@ fn a_rule_recursing_without_end_is_stopped_with_an_error_naming_the_rule() {
     // New arguments at every call: the depth limit stops it.
     let text = "rule count_up(n) { count_up(n + 1) }\n@id(\"p\") permit(principal, action, resource) when { count_up(0) };";
     let response = decide(text, "[]", REQUEST, Limits::default());
-    assert_eq!(response.decision, mspl::Decision::Deny);
+    assert_eq!(response.decision, mspl::__internal::Decision::Deny);
     let e = &response.errors[0];
     assert_eq!(
         e.message,
@@ -165,7 +169,11 @@ fn the_rule_depth_limit_holds_in_a_small_thread() {
         ..Limits::default()
     };
     let response = small_stack(move || decide(text, "[]", REQUEST, limits));
-    assert_eq!(response.decision, mspl::Decision::Allow, "{response:?}");
+    assert_eq!(
+        response.decision,
+        mspl::__internal::Decision::Allow,
+        "{response:?}"
+    );
 }
 
 #[test]
@@ -214,7 +222,7 @@ fn a_set_larger_than_the_limit_is_an_error_at_the_set() {
     };
     let text = "permit(principal, action, resource) when {\n  [1, 2, 3].contains(1) && [1, 2, 3, 4].contains(1) };";
     let response = decide(text, "[]", REQUEST, limits);
-    assert_eq!(response.decision, mspl::Decision::Deny);
+    assert_eq!(response.decision, mspl::__internal::Decision::Deny);
     let e = &response.errors[0];
     assert_eq!(e.message, "a set of more than 3 elements");
     assert_eq!((e.line, e.column), (2, 28));

@@ -3,21 +3,37 @@
 //! ARCHITECTURE.md ("Limits and fail-closed guarantees") maps each promise
 //! to the tests here that prove it.
 
+// Test code: a failed expectation is a panic, and a test's own numbers
+// are small. The lints that keep shipped code from panicking do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
+
+#[path = "../support/cases.rs"]
+mod cases;
+
 #[path = "../support/harness.rs"]
 mod harness;
+#[path = "../support/skip.rs"]
+mod skip;
 
 mod fail_closed;
 mod fuzz_regressions;
 mod hostile;
+mod hostile_files;
 mod limits;
 mod properties;
 
-use mspl::authorize::{authorize, ErrorMode, Options, Response};
-use mspl::diag::{Diagnostic, Severity};
-use mspl::engine::build_entities_with;
-use mspl::entities::json::{request_from_text_with, Origin};
-use mspl::policy_set::{IdScheme, Loader, PolicySet};
-use mspl::Limits;
+use mspl::__internal::authorize::{authorize, ErrorMode, Options, Response};
+use mspl::__internal::diag::{Diagnostic, Severity};
+use mspl::__internal::entities::build::build_entities_with;
+use mspl::__internal::entities::json::{request_from_text_with, Origin};
+use mspl::__internal::policy_set::{IdScheme, Loader, PolicySet};
+use mspl::__internal::Limits;
 
 /// The stack of the "any thread" tests: far less than a default thread's.
 pub const SMALL_STACK: usize = 256 << 10;
@@ -90,6 +106,6 @@ pub fn decide_in(
 }
 
 /// Runs the `mspl` command line in-process.
-pub fn mspl(args: &[&str]) -> mspl::cli::Outcome {
-    mspl::cli::execute(std::iter::once("mspl").chain(args.iter().copied()))
+pub fn mspl(args: &[&str]) -> mspl_cli::cli::Outcome {
+    mspl_cli::cli::execute(std::iter::once("mspl").chain(args.iter().copied()))
 }

@@ -158,9 +158,9 @@ const TOKENS: &[&str] = &[
     "$",
 ];
 
-fn config(cases: u32) -> ProptestConfig {
+fn config(default: u32) -> ProptestConfig {
     ProptestConfig {
-        cases,
+        cases: crate::cases::cases(default),
         // Failures are reported with their input; no files are written.
         failure_persistence: None,
         ..ProptestConfig::default()

@@ -3,13 +3,13 @@
 //! the same code. A finding is a panic: a crash of mspl itself, or an
 //! `assert!` here on a property that must hold for every input.
 
-use mspl::authorize::{authorize, Decision, ErrorMode, Options};
-use mspl::engine::build_entities_with;
-use mspl::entities::json::{request_from_text, Origin};
-use mspl::entities::Entities;
-use mspl::policy_set::{IdScheme, Loader, PolicySet};
-use mspl::syntax::{parse_expr, parse_file};
-use mspl::Limits;
+use mspl::__internal::authorize::{authorize, Decision, ErrorMode, Options};
+use mspl::__internal::entities::build::build_entities_with;
+use mspl::__internal::entities::json::{request_from_text, Origin};
+use mspl::__internal::entities::Entities;
+use mspl::__internal::policy_set::{IdScheme, Loader, PolicySet};
+use mspl::__internal::syntax::{parse_expr, parse_file};
+use mspl::__internal::Limits;
 use std::sync::OnceLock;
 
 #[allow(dead_code)]
@@ -60,7 +60,7 @@ pub fn parse(data: &[u8]) {
 /// every span lies inside its source, and a JSON policy set that loads
 /// translates to JSON and back to the same policies.
 pub fn cedar_json(data: &[u8]) {
-    use mspl::policy_set::SourceFormat;
+    use mspl::__internal::policy_set::SourceFormat;
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
@@ -103,7 +103,7 @@ pub fn cedar_json(data: &[u8]) {
     }
     let _ = set.sources.render(&diagnostics, false);
     if mode % 3 == 2 && diagnostics.is_empty() {
-        if let Ok(json) = mspl::policy_set::json::policy_set_to_json(&set) {
+        if let Ok(json) = mspl::__internal::policy_set::json::policy_set_to_json(&set) {
             let mut again = Loader::new(small_limits());
             again.add_source_as(
                 "again.cedar.json".into(),
@@ -126,11 +126,11 @@ pub fn cedar_json(data: &[u8]) {
             for ((ia, a), (ib, b)) in policies(&set).iter().zip(&policies(&back)) {
                 assert_eq!(ia, ib);
                 assert_eq!(
-                    mspl::fmt::print_file(&mspl::syntax::ast::File {
-                        items: vec![mspl::syntax::ast::Item::Policy(a.clone())]
+                    mspl::__internal::fmt::print_file(&mspl::__internal::syntax::ast::File {
+                        items: vec![mspl::__internal::syntax::ast::Item::Policy(a.clone())]
                     }),
-                    mspl::fmt::print_file(&mspl::syntax::ast::File {
-                        items: vec![mspl::syntax::ast::Item::Policy(b.clone())]
+                    mspl::__internal::fmt::print_file(&mspl::__internal::syntax::ast::File {
+                        items: vec![mspl::__internal::syntax::ast::Item::Policy(b.clone())]
                     }),
                 );
             }
@@ -150,8 +150,8 @@ pub fn roundtrip(text: &str) {
 }
 
 /// [`roundtrip`] of `file`, parsed from `text` without error.
-fn roundtrip_parsed(text: &str, file: &mspl::syntax::ast::File) {
-    let printed = mspl::fmt::print_file(file);
+fn roundtrip_parsed(text: &str, file: &mspl::__internal::syntax::ast::File) {
+    let printed = mspl::__internal::fmt::print_file(file);
     let again = parse_file(&printed, 0, &Limits::default());
     assert!(
         again.errors.is_empty(),
@@ -282,7 +282,7 @@ pub fn authorize_case(data: &[u8]) -> bool {
     let (full, diagnostics) = loader.finish(IdScheme::Annotated);
     if diagnostics
         .iter()
-        .any(|d| d.severity == mspl::diag::Severity::Error)
+        .any(|d| d.severity == mspl::__internal::diag::Severity::Error)
     {
         return false;
     }
@@ -323,7 +323,7 @@ pub fn authorize_case(data: &[u8]) -> bool {
     for e in &response.errors {
         let erring_forbid = base
             .policy(&e.policy)
-            .is_some_and(|p| p.policy.effect == mspl::syntax::ast::Effect::Forbid);
+            .is_some_and(|p| p.policy.effect == mspl::__internal::syntax::ast::Effect::Forbid);
         if erring_forbid {
             assert_eq!(
                 response.decision,
@@ -347,7 +347,7 @@ pub fn authorize_case(data: &[u8]) -> bool {
             "adding a forbid turned a deny into an allow"
         );
         for i in 0..base.policies.len() {
-            if base.policies[i].policy.effect != mspl::syntax::ast::Effect::Permit {
+            if base.policies[i].policy.effect != mspl::__internal::syntax::ast::Effect::Permit {
                 continue;
             }
             let mut fewer = base.clone();
@@ -372,10 +372,10 @@ pub fn fmt(data: &[u8]) {
     let limits = Limits::default();
     let parsed = parse_file(text, 0, &limits);
     if !parsed.errors.is_empty() {
-        assert!(mspl::fmt::format_source(text, &limits).is_err());
+        assert!(mspl::__internal::fmt::format_source(text, &limits).is_err());
         return;
     }
-    let once = mspl::fmt::format_source(text, &limits)
+    let once = mspl::__internal::fmt::format_source(text, &limits)
         .unwrap_or_else(|e| panic!("a parsing text does not format: {e:?}\n--- source\n{text}"));
     let again = parse_file(&once, 0, &limits);
     assert!(
@@ -387,9 +387,9 @@ pub fn fmt(data: &[u8]) {
         "formatting changed the tree\n--- source\n{text}\n--- formatted\n{once}"
     );
     let comments = |t: &str| {
-        mspl::syntax::tokens::lex(t)
+        mspl::__internal::syntax::tokens::lex(t)
             .iter()
-            .filter(|t| t.token == Some(mspl::syntax::tokens::Token::Comment))
+            .filter(|t| t.token == Some(mspl::__internal::syntax::tokens::Token::Comment))
             .count()
     };
     assert_eq!(
@@ -397,7 +397,8 @@ pub fn fmt(data: &[u8]) {
         comments(text),
         "comments lost\n--- source\n{text}\n--- formatted\n{once}"
     );
-    let twice = mspl::fmt::format_source(&once, &limits).expect("formatted text formats");
+    let twice =
+        mspl::__internal::fmt::format_source(&once, &limits).expect("formatted text formats");
     assert_eq!(once, twice, "not idempotent\n--- source\n{text}");
 }
 
@@ -421,11 +422,11 @@ pub fn declarations(data: &[u8]) {
     let _ = set.sources.render(&diagnostics, false);
     if diagnostics
         .iter()
-        .any(|d| d.severity == mspl::diag::Severity::Error)
+        .any(|d| d.severity == mspl::__internal::diag::Severity::Error)
     {
         return;
     }
-    let _ = mspl::validate::validate_policies(&set);
+    let _ = mspl::__internal::validate::validate_policies(&set);
     let types: Vec<String> = set
         .schema
         .entity_types

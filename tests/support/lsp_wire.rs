@@ -1,6 +1,6 @@
 //! A language server on its own thread behind an in-memory connection (as
 //! over stdio), and the client side of it: requests with their ids,
-//! notifications, `shutdown` and `exit`. Shared by `tests/lsp.rs`, which
+//! notifications, `shutdown` and `exit`. Shared by `tests/editors/lsp.rs`, which
 //! records what comes back, and `benches/lsp.rs`, which times it.
 
 #![allow(dead_code)]
@@ -17,10 +17,10 @@ pub struct Wire {
 }
 
 impl Wire {
-    /// Starts `mspl::lsp::serve` on a thread of its own.
+    /// Starts `mspl_cli::lsp::serve` on a thread of its own.
     pub fn start() -> Wire {
         let (server, conn) = Connection::memory();
-        let handle = std::thread::spawn(move || mspl::lsp::serve(server));
+        let handle = std::thread::spawn(move || mspl_cli::lsp::serve(server).code());
         Wire {
             conn,
             server: Some(handle),

@@ -176,14 +176,14 @@ pub fn world(seed: u64) -> World {
 /// Every `every`-th seed's limits are tight (20 steps a policy, 50 a
 /// request), so that the limits decide some requests; the others' are the
 /// defaults.
-pub fn limits_for(seed: u64, every: u64) -> mspl::Limits {
+pub fn limits_for(seed: u64, every: u64) -> mspl::__internal::Limits {
     if seed % every == 0 {
-        mspl::Limits {
+        mspl::__internal::Limits {
             max_steps: 20,
             max_request_steps: 50,
-            ..mspl::Limits::default()
+            ..mspl::__internal::Limits::default()
         }
     } else {
-        mspl::Limits::default()
+        mspl::__internal::Limits::default()
     }
 }

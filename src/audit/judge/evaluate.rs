@@ -103,9 +103,9 @@ impl Judge<'_> {
         let table = match memo.tables.iter().position(|(s, _)| *s == spec) {
             Some(t) => &mut memo.tables[t].1,
             None => {
+                let t = memo.tables.len();
                 memo.tables.push((spec.clone(), HashMap::default()));
-                // INVARIANT: just pushed.
-                &mut memo.tables.last_mut().expect("just pushed").1
+                &mut memo.tables[t].1
             }
         };
         table.insert(key, known.clone());

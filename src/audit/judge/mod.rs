@@ -39,7 +39,7 @@ use super::domain::Domain;
 pub use super::memo::Ids;
 use super::memo::{own_uid, own_value, Interner, Memo, READ_PRINCIPAL, READ_RESOURCE};
 use crate::authorize::{
-    self, action_constraint, entity_constraint, Decision, Options, PolicyIndex, PolicyOutcome,
+    self, action_constraint, entity_constraint, Decision, Options, PolicyOutcome, PreparedSet,
     Response,
 };
 use crate::entities::json::Request;
@@ -102,10 +102,11 @@ pub enum Keep {
 
 /// One thread's judge: memo tables, buffers and the request being built.
 pub struct Judge<'a> {
+    /// The prepared set: its policies, index and options.
+    prepared: &'a PreparedSet,
     set: &'a PolicySet,
     entities: &'a Entities,
     options: &'a Options,
-    index: &'a PolicyIndex,
     domain: &'a Domain,
     /// Per policy, per condition.
     memo: Vec<Vec<Memo>>,
@@ -158,19 +159,14 @@ pub struct Line {
 
 impl<'a> Judge<'a> {
     /// A judge of requests of `domain`.
-    pub fn new(
-        set: &'a PolicySet,
-        entities: &'a Entities,
-        options: &'a Options,
-        index: &'a PolicyIndex,
-        domain: &'a Domain,
-    ) -> Judge<'a> {
+    pub fn new(prepared: &'a PreparedSet, entities: &'a Entities, domain: &'a Domain) -> Judge<'a> {
         let placeholder = crate::syntax::ast::EntityUid::new("", "");
+        let set = prepared.set();
         Judge {
+            prepared,
             set,
             entities,
-            options,
-            index,
+            options: prepared.options(),
             domain,
             memo: set
                 .policies
@@ -294,7 +290,7 @@ impl<'a> Judge<'a> {
         // The policies whose principal and action constraints match: the
         // candidates of every request of this action, the resource
         // constraint still to check.
-        self.index.principal_action_candidates_into(
+        self.prepared.principal_action_candidates_into(
             entities,
             &self.request.principal,
             &self.request.action,
@@ -307,7 +303,7 @@ impl<'a> Judge<'a> {
             entity_constraint(&p.principal, &request.principal, entities)
                 && action_constraint(&p.action, &request.action, entities)
         });
-        let by_resource = self.index.files_by_resource();
+        let by_resource = self.prepared.files_by_resource();
         let is_permit = |i: &u32| set.policies[*i as usize].policy.effect == Effect::Permit;
         if shortcut && !by_resource && !self.base.iter().any(is_permit) {
             return;
@@ -321,7 +317,8 @@ impl<'a> Judge<'a> {
             return;
         };
         let limits = &self.options.limits;
-        let budget_safe = (self.base.len() as u64 + 1).saturating_mul(limits.max_steps + 1)
+        let budget_safe = (self.base.len() as u64 + 1)
+            .saturating_mul(limits.max_steps.saturating_add(1))
             < limits.max_request_steps;
         for &c in &ad.contexts {
             let mut grouped: Option<SmolStr> = None;
@@ -442,7 +439,7 @@ impl<'a> Judge<'a> {
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
         if by_resource {
-            self.index.resource_candidates_into(
+            self.prepared.resource_candidates_into(
                 self.entities,
                 &self.request.resource,
                 &mut self.extra,
@@ -468,7 +465,7 @@ impl<'a> Judge<'a> {
         let set = self.set;
         let limits = &self.options.limits;
         if shortcut
-            && (candidates.len() as u64 + 1).saturating_mul(limits.max_steps + 1)
+            && (candidates.len() as u64 + 1).saturating_mul(limits.max_steps.saturating_add(1))
                 < limits.max_request_steps
         {
             let some_permit = candidates.iter().any(|&i| {

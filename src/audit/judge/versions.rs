@@ -59,7 +59,7 @@ impl Judge<'_> {
         let set = self.set;
         let limits = &self.options.limits;
         let safe = ((candidates.len() + v.changed.len()) as u64 + 1)
-            .saturating_mul(limits.max_steps + 1)
+            .saturating_mul(limits.max_steps.saturating_add(1))
             < limits.max_request_steps;
         let judged = |judge: &mut Self, i: u32| -> Option<(Counts, u64)> {
             let policy = &set.policies[i as usize].policy;

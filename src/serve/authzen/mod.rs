@@ -128,10 +128,10 @@ fn read_evaluation<'v>(field: impl Fn(&str) -> Option<&'v Json>) -> Result<Evalu
 /// The request of `e` with `context` (read for its action), and the store
 /// it is judged on (the snapshot's, or a layer with the given properties).
 fn asked<'s>(snapshot: &'s Snapshot, e: &Evaluation, context: Value) -> Result<Asked<'s>, String> {
-    let schema = &snapshot.set.schema;
+    let schema = &snapshot.set().schema;
     let store = given::overlay(
         &snapshot.entities,
-        &snapshot.set,
+        snapshot.set(),
         &[&e.subject, &e.resource],
     )?;
     let context = given::with_action_properties(context, &e.action, schema)?;
@@ -156,7 +156,7 @@ fn read_context(
     action: &EntityUid,
 ) -> Result<Value, String> {
     let empty = json!({});
-    context_from_json(json.unwrap_or(&empty), action, &snapshot.set.schema)
+    context_from_json(json.unwrap_or(&empty), action, &snapshot.set().schema)
         .map_err(|m| format!("in `context`: {m}"))
 }
 
@@ -167,11 +167,11 @@ fn fixes_of(snapshot: &Snapshot, asked: &Asked, response: &Response) -> Vec<Stri
         return Vec::new();
     }
     explain(
-        &snapshot.set,
+        snapshot.set(),
         &asked.store,
         &asked.request,
         response,
-        &snapshot.options.limits,
+        &snapshot.options().limits,
         Include::Relevant,
     )
     .fixes

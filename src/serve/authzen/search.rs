@@ -19,9 +19,10 @@
 
 use super::given::{self, object, Given};
 use super::{ApiError, Server};
-use crate::audit::domain::{named_actions, Domain};
+use crate::audit::domain::Domain;
 use crate::audit::{Auditor, Run};
 use crate::authorize::Decision;
+use crate::entities::build::named_actions;
 use crate::entities::Entities;
 use crate::serve::decide::{parse_body, timed_out};
 use crate::serve::snapshot::Snapshot;
@@ -212,7 +213,8 @@ impl Page {
 fn digest(value: Json) -> String {
     use sha2::{Digest, Sha256};
     let text = crate::syntax::schema_json::sorted(value).to_string();
-    crate::serve::snapshot::hex(&Sha256::digest(text.as_bytes())[..8])
+    let digest = Sha256::digest(text.as_bytes());
+    crate::serve::snapshot::hex(digest.get(..8).unwrap_or_default())
 }
 
 /// `POST /access/v1/search/…`: `{"page"?: {next_token, count, total},
@@ -261,7 +263,7 @@ pub fn search(
             count: to - from,
             total,
         }),
-        results: &results[from..to],
+        results: results.get(from..to).unwrap_or_default(),
     };
     Ok(serde_json::to_string(&found).unwrap_or_default())
 }
@@ -270,7 +272,7 @@ pub fn search(
 /// properties merged in and, without declarations, the actions the
 /// policies name (as `mspl audit` has them).
 fn store_for(snapshot: &Snapshot, query: &Query) -> Result<Entities, String> {
-    let set = &snapshot.set;
+    let set = snapshot.set();
     let store = given::overlay(&snapshot.entities, set, &query.given())?
         .unwrap_or_else(|| snapshot.entities.clone());
     if !set.schema.actions.is_empty() {
@@ -297,7 +299,7 @@ fn find(
     context: Option<&Json>,
     deadline: Instant,
 ) -> Result<Vec<Found>, String> {
-    let set = &snapshot.set;
+    let set = snapshot.set();
     let store = store_for(snapshot, query)?;
     let empty = serde_json::json!({});
     let mut context = context.unwrap_or(&empty).clone();
@@ -311,11 +313,11 @@ fn find(
     let asked = query.action().map(|a| &a.uid);
     let domain =
         Domain::build_exact(set, &store, &context, asked).map_err(|e| domain_message(&e))?;
-    let options = crate::authorize::Options {
+    let prepared = snapshot.prepared.with_options(crate::authorize::Options {
         deadline: Some(deadline),
-        ..snapshot.options
-    };
-    let auditor = Auditor::with_domain(set, &store, &options, domain);
+        ..*snapshot.options()
+    });
+    let auditor = Auditor::with_domain(&prepared, &store, domain);
     // An entity of the store: a node with data.
     let node_of = |uid: &EntityUid| store.node(uid).filter(|_| store.contains(uid));
     let action_number =

@@ -1,0 +1,24 @@
+//! Decisions: the authorizer and its index, the Model Studio examples, Cedar's conformance suite and interop corpus, the library's façade.
+//! One test binary (each links the whole crate); a module per area.
+
+// Test code: a failed expectation is a panic, and a test's own numbers
+// are small. The lints that keep shipped code from panicking do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
+
+#[path = "../support/shared_data.rs"]
+mod shared_data;
+
+#[path = "../support/skip.rs"]
+mod skip;
+
+mod authorize;
+mod cedar_conformance;
+mod cedar_interop;
+mod index;
+mod model_studio;
