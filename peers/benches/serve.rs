@@ -490,5 +490,7 @@ fn mspl_config(entities: &std::path::Path) -> mspl_cli::serve::Config {
         watch: Watch::Off,
         poll_interval: Duration::from_secs(1),
         debounce: Duration::from_millis(50),
+        entity_changes: None,
+        consistency_wait: Duration::from_secs(1),
     }
 }

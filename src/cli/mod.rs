@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod check;
 pub mod common;
 pub mod diff;
+pub mod entities;
 pub mod evaluate;
 pub mod explain;
 pub mod fmt;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Translate policies between text and Cedar's JSON policy format.
     #[command(alias = "translate-policy")]
     Translate(translate::TranslateArgs),
+    /// Work with entity data: `mspl entities compact` folds a change log
+    /// into a new base.
+    Entities(entities::EntitiesArgs),
     /// Work with declarations: `mspl schema translate`.
     Schema(translate::SchemaArgs),
     /// Cedar CLI's `translate-schema`: `mspl schema translate`.
@@ -130,6 +134,7 @@ where
         #[cfg(feature = "serve")]
         Command::Bundle(a) => serve::run_bundle(&a),
         Command::Translate(a) => translate::run(&a),
+        Command::Entities(a) => entities::run(&a),
         Command::Schema(a) => translate::run_schema(&a),
         Command::TranslateSchema(a) => translate::run_schema_translate(&a),
     }

@@ -102,6 +102,17 @@ pub struct ServeArgs {
     /// How long a reload waits after the last change event, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 50)]
     pub debounce_ms: u64,
+    /// A change log of the entities: JSON lines, each a transaction
+    /// applied after the base `--entities` file, tailed as it grows and
+    /// written by `POST /v1/entities` (with the admin token). The base file
+    /// is then not reloaded when it changes; `POST /v1/reload` takes a new one.
+    #[arg(long, value_name = "FILE")]
+    pub entity_changes: Option<PathBuf>,
+    /// How long a request asking for an entity revision not yet served
+    /// waits for it (`"consistency": {"at_least": TOKEN}`, or the
+    /// `X-Mspl-At-Least` header), in milliseconds; then a 503.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub consistency_wait_ms: u64,
     /// How snapshots are built.
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
@@ -236,6 +247,12 @@ pub fn run(args: &ServeArgs) -> Outcome {
         );
         return out.exit(Exit::Failure);
     }
+    if args.entity_changes.is_some() && (url.is_some() || args.entities.is_none()) {
+        out.stderr.push_str(
+            "error: --entity-changes applies to a base entity file: give --entities FILE (a bundle takes no change log)\n",
+        );
+        return out.exit(Exit::Failure);
+    }
     let source = match url {
         Some(url) => {
             if !(args.bundle_interval.is_finite() && args.bundle_interval > 0.0) {
@@ -289,6 +306,8 @@ pub fn run(args: &ServeArgs) -> Outcome {
         },
         poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
         debounce: Duration::from_millis(args.debounce_ms),
+        entity_changes: args.entity_changes.clone(),
+        consistency_wait: Duration::from_millis(args.consistency_wait_ms),
     };
     // What was said so far is said now: the server runs until it is stopped.
     eprint!("{}", std::mem::take(&mut out.stderr));

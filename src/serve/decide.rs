@@ -50,8 +50,11 @@ pub fn read_request<'s>(
             "{at}a request is a JSON object with `principal`, `action`, `resource` and `context`"
         )));
     };
-    let (request, extra) = if object.contains_key("entities") {
+    let (request, extra) = if object.contains_key("entities") || object.contains_key("consistency")
+    {
         let mut plain = object.clone();
+        // Waited for before the request reached a decision thread.
+        plain.remove("consistency");
         let extra = plain.remove("entities");
         (
             json::request_from_json(&Json::Object(plain), &snapshot.set().schema),
@@ -101,8 +104,10 @@ pub struct Answer<'a> {
     pub explanation: Option<&'a Explanation>,
     /// The decision's id (its line in the decision log).
     pub decision_id: &'a str,
-    /// The snapshot that decided.
+    /// The snapshot that decided: its policies' revision.
     pub revision: &'a str,
+    /// Its entities' revision (a consistency token).
+    pub entity_revision: String,
 }
 
 /// A decision judged on a snapshot, not yet counted or logged: a batch
@@ -210,7 +215,7 @@ pub fn is_authorized(
         None => read_request(server, snapshot, &parse_body(server, body)?, "")?,
     };
     let (response, id) = server.decide(snapshot, &asked, deadline)?;
-    Ok(answer_json(&response, None, &id, &snapshot.revision))
+    Ok(answer_json(&response, None, &id, snapshot))
 }
 
 /// `POST /v1/explain`: the decision with `mspl explain`'s explanation of
@@ -235,12 +240,7 @@ pub fn explain_request(
     if Instant::now() >= deadline {
         return Err(timed_out(server));
     }
-    Ok(answer_json(
-        &response,
-        Some(&explanation),
-        &id,
-        &snapshot.revision,
-    ))
+    Ok(answer_json(&response, Some(&explanation), &id, snapshot))
 }
 
 /// `POST /v1/batch_is_authorized`: `{"requests": […]}` →
@@ -276,13 +276,15 @@ pub fn batch(
     out.push_str(&Json::from(&*batch_id).to_string());
     out.push_str(",\"revision\":");
     out.push_str(&Json::from(snapshot.revision.as_str()).to_string());
+    out.push_str(",\"entity_revision\":");
+    out.push_str(&Json::from(snapshot.entity_revision.to_string()).to_string());
     out.push_str(",\"results\":[");
     for (i, (a, j)) in asked.iter().zip(&judged).enumerate() {
         if i > 0 {
             out.push(',');
         }
         let id = server.record(snapshot, a, j, Some(&batch_id), false);
-        out.push_str(&answer_json(&j.response, None, &id, &snapshot.revision));
+        out.push_str(&answer_json(&j.response, None, &id, snapshot));
     }
     out.push_str("]}");
     Ok(out)
@@ -301,9 +303,13 @@ fn read_batch<'s>(
             "a batch is a JSON object `{\"requests\": [...]}`",
         ));
     };
-    if let Some(key) = object.keys().filter(|k| *k != "requests").min() {
+    if let Some(key) = object
+        .keys()
+        .filter(|k| *k != "requests" && *k != "consistency")
+        .min()
+    {
         return Err(ApiError::bad_request(format!(
-            "unknown field `{key}` in batch; expected `requests`"
+            "unknown field `{key}` in batch; expected `requests` or `consistency`"
         )));
     }
     let Some(Json::Array(requests)) = object.get("requests") else {
@@ -334,13 +340,14 @@ pub fn answer_json(
     response: &Response,
     explanation: Option<&Explanation>,
     decision_id: &str,
-    revision: &str,
+    snapshot: &Snapshot,
 ) -> String {
     let answer = Answer {
         response,
         explanation,
         decision_id,
-        revision,
+        revision: &snapshot.revision,
+        entity_revision: snapshot.entity_revision.to_string(),
     };
     serde_json::to_string(&answer).unwrap_or_default()
 }

@@ -33,6 +33,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/v1/batch_is_authorized", post(batch))
         .route("/v1/explain", post(explain))
         .route("/v1/reload", post(reload))
+        .route("/v1/entities", post(write_entities))
         .route("/v1/status", get(status))
         .route("/access/v1/evaluation", post(evaluation))
         .route("/access/v1/evaluations", post(evaluations))
@@ -125,16 +126,24 @@ async fn decision(
 ) -> Response {
     let deadline = Instant::now() + server.request_timeout;
     let timeout_at = tokio::time::Instant::from_std(deadline);
+    let headers = request.headers().clone();
     let read = tokio::time::timeout_at(timeout_at, body_text(&server, request)).await;
     let text = match read {
         Ok(Ok(text)) => text,
         Ok(Err(e)) => return error(&e),
         Err(_) => return error(&decide::timed_out(&server)),
     };
+    // Read your writes: a request asking for an entity revision waits
+    // for it (no decision thread held), or is refused; never answered
+    // from an older one.
+    if let Err(e) = wait_for_revision(&server, &headers, &text, timeout_at).await {
+        return e;
+    }
     let Some(snapshot) = server.current() else {
         return error(&ApiError::new(503, "no snapshot is loaded yet"));
     };
     let revision = snapshot.revision.clone();
+    let entity_revision = snapshot.entity_revision.to_string();
     let work = {
         let server = server.clone();
         move || answer(&server, &snapshot, &text, deadline)
@@ -160,6 +169,9 @@ async fn decision(
             let mut response = json(200, body);
             if let Ok(v) = HeaderValue::from_str(&revision) {
                 response.headers_mut().insert("x-mspl-revision", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&entity_revision) {
+                response.headers_mut().insert("x-mspl-entity-revision", v);
             }
             response
         }
@@ -296,22 +308,8 @@ async fn status(State(server): Shared) -> Response {
 /// `POST /v1/reload`: only with an admin token, which the request must
 /// bear; answers when the reload has ended.
 async fn reload(State(server): Shared, request: Request) -> Response {
-    let Some(token) = &server.admin_token else {
-        return error(&ApiError::new(
-            404,
-            "POST /v1/reload exists only with an admin token: start the server with --admin-token-file FILE (or MSPL_ADMIN_TOKEN set)",
-        ));
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-        return error(&ApiError::new(
-            401,
-            "POST /v1/reload needs `Authorization: Bearer <token>` with the admin token",
-        ));
+    if let Err(e) = bearer(&server, &request, "POST /v1/reload") {
+        return error(&e);
     }
     let (tell, told) = tokio::sync::oneshot::channel();
     if server.reloads.send(Trigger::Asked(tell)).await.is_err() {
@@ -331,6 +329,122 @@ async fn reload(State(server): Shared, request: Request) -> Response {
             format!("the new inputs were refused; the old snapshot keeps serving: {message}"),
         )),
         Err(_) => error(&ApiError::new(503, "the reloader has stopped")),
+    }
+}
+
+/// The entity revision a request asks for: `X-Mspl-At-Least`, or the
+/// body's `"consistency": {"at_least": TOKEN}`.
+fn asked_revision(headers: &axum::http::HeaderMap, body: &str) -> Result<Option<u64>, ApiError> {
+    let token = match headers.get("x-mspl-at-least") {
+        Some(v) => Some(v.to_str().unwrap_or("").to_string()),
+        // Only a body that names it is parsed for it.
+        None if body.contains("\"consistency\"") => serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("consistency").map(|c| {
+                    c.get("at_least")
+                        .map(|t| t.as_str().unwrap_or("").to_string())
+                        .unwrap_or_default()
+                })
+            }),
+        None => None,
+    };
+    match token {
+        None => Ok(None),
+        Some(t) => t.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request(format!(
+                "`{t}` is no entity revision token (a token is what `entity_revision` answers)"
+            ))
+        }),
+    }
+}
+
+/// Waits until the serving entity revision is at least the one the request
+/// asks for, at most `--consistency-wait-ms` and never past the request's
+/// deadline; a 503 with `Retry-After` when it does not come.
+async fn wait_for_revision(
+    server: &Server,
+    headers: &axum::http::HeaderMap,
+    body: &str,
+    deadline: tokio::time::Instant,
+) -> Result<(), Response> {
+    let wanted = asked_revision(headers, body).map_err(|e| error(&e))?;
+    let Some(wanted) = wanted else {
+        return Ok(());
+    };
+    let mut revisions = server.revisions.subscribe();
+    let until = deadline.min(tokio::time::Instant::now() + server.consistency_wait);
+    let reached = tokio::time::timeout_at(until, revisions.wait_for(|r| *r >= wanted)).await;
+    match reached {
+        Ok(Ok(_)) => Ok(()),
+        _ => {
+            let serving = *server.revisions.borrow();
+            let mut response = error(&ApiError::new(
+                503,
+                format!(
+                    "the entities are at revision {serving}, not yet at {wanted}, after {} ms (--consistency-wait-ms): try again",
+                    server.consistency_wait.as_millis()
+                ),
+            ));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
+        }
+    }
+}
+
+/// `POST /v1/entities`: a transaction, with the admin token, appended to
+/// the change log durably, then applied; `{"revision": TOKEN}`.
+async fn write_entities(State(server): Shared, request: Request) -> Response {
+    let Some(changes) = server.changes.clone() else {
+        return error(&ApiError::new(
+            404,
+            "POST /v1/entities exists only with a change log: start the server with --entity-changes FILE (and an admin token)",
+        ));
+    };
+    if let Err(e) = bearer(&server, &request, "POST /v1/entities") {
+        return error(&e);
+    }
+    let body = match body_text(&server, request).await {
+        Ok(b) => b,
+        Err(e) => return error(&e),
+    };
+    let written = tokio::task::spawn_blocking(move || changes.write(&server, &body)).await;
+    match written {
+        Ok(Ok(token)) => {
+            let mut response = json(200, serde_json::json!({"revision": token}).to_string());
+            if let Ok(v) = HeaderValue::from_str(&token) {
+                response.headers_mut().insert("x-mspl-entity-revision", v);
+            }
+            response
+        }
+        Ok(Err(e)) => error(&e),
+        Err(_) => error(&ApiError::new(500, "the write stopped unexpectedly")),
+    }
+}
+
+/// The admin token a request must bear (`Authorization: Bearer …`) for
+/// `what`: a 404 without one configured, a 401 without the right one.
+fn bearer(server: &Server, request: &Request, what: &str) -> Result<(), ApiError> {
+    let Some(token) = &server.admin_token else {
+        return Err(ApiError::new(
+            404,
+            format!("{what} exists only with an admin token: start the server with --admin-token-file FILE (or MSPL_ADMIN_TOKEN set)"),
+        ));
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            401,
+            format!("{what} needs `Authorization: Bearer <token>` with the admin token"),
+        ))
     }
 }
 

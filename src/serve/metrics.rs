@@ -54,6 +54,8 @@ pub struct Metrics {
     reloads: [AtomicU64; 3],
     /// HTTP responses by status class (2xx … 5xx).
     responses: [AtomicU64; 4],
+    /// The serving entity revision.
+    entity_revision: AtomicU64,
 }
 
 impl Metrics {
@@ -92,6 +94,11 @@ impl Metrics {
         if let Some(counter) = self.reloads.get(i) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Records the serving entity revision.
+    pub fn entity_revision(&self, revision: u64) {
+        self.entity_revision.store(revision, Ordering::Relaxed);
     }
 
     /// Counts one HTTP response.
@@ -180,6 +187,9 @@ impl Metrics {
                 get(counter)
             );
         }
+        out.push_str("# HELP mspl_entity_revision The serving entity revision.\n");
+        out.push_str("# TYPE mspl_entity_revision gauge\n");
+        let _ = writeln!(out, "mspl_entity_revision {}", get(&self.entity_revision));
         let (dropped, failed) = log;
         out.push_str(
             "# HELP mspl_decision_log_dropped_total Log lines dropped because the writer fell behind.\n",

@@ -26,6 +26,7 @@
 
 pub mod authzen;
 pub mod bundle;
+pub mod changes;
 pub mod decide;
 pub mod fast;
 pub mod http;
@@ -110,6 +111,11 @@ pub struct Config {
     pub poll_interval: Duration,
     /// How long after the last change event a reload waits.
     pub debounce: Duration,
+    /// The change log of the entities (`--entity-changes`), if any.
+    pub entity_changes: Option<std::path::PathBuf>,
+    /// How long a request asking for a revision not yet here waits for it
+    /// (`--consistency-wait-ms`).
+    pub consistency_wait: Duration,
 }
 
 /// An error answer: a status and `{"error": {"message", …}}`.
@@ -266,6 +272,14 @@ pub struct Server {
     pub reloads: tokio::sync::mpsc::Sender<reload::Trigger>,
     /// Where the inputs come from (for status).
     pub source: Source,
+    /// The change log, with `--entity-changes`.
+    pub changes: Option<Arc<changes::ChangeLog>>,
+    /// The serving entity revision, for requests that wait for one.
+    pub revisions: tokio::sync::watch::Sender<u64>,
+    /// Snapshots loaded, the entity revision without a change log.
+    pub loads: std::sync::atomic::AtomicU64,
+    /// How long a request waits for the revision it asks for.
+    pub consistency_wait: Duration,
 }
 
 impl Server {
@@ -274,9 +288,13 @@ impl Server {
         self.snapshot.load_full()
     }
 
-    /// Swaps `next` in: requests from now on decide on it.
+    /// Swaps `next` in: requests from now on decide on it, and requests
+    /// waiting for its entity revision go on.
     pub fn install(&self, next: Snapshot) {
+        let revision = next.entity_revision;
+        self.metrics.entity_revision(revision);
         self.snapshot.store(Some(Arc::new(next)));
+        self.revisions.send_replace(revision);
     }
 }
 
@@ -362,6 +380,17 @@ pub async fn serve_on(
         status: Mutex::new(ReloadStatus::default()),
         reloads: sender,
         source: config.source.clone(),
+        changes: config.entity_changes.as_ref().map(|path| {
+            Arc::new(changes::ChangeLog::new(
+                path,
+                config.build.validate,
+                config.build.options.cycles(),
+                config.build.options.limits,
+            ))
+        }),
+        revisions: tokio::sync::watch::channel(0).0,
+        loads: std::sync::atomic::AtomicU64::new(0),
+        consistency_wait: config.consistency_wait,
     });
     let reloader = reload::Reloader::new(server.clone(), &config);
     if let Err(code) = reloader.first_load().await {

@@ -109,8 +109,18 @@ impl Reloader {
         let mut tasks = vec![tokio::spawn(self.clone().reload_loop(receiver))];
         let sender = self.server.reloads.clone();
         tasks.push(tokio::spawn(on_sighup(sender.clone())));
+        if let Some(changes) = &self.server.changes {
+            tasks.extend(tail_log(self.server.clone(), changes.path(), config));
+        }
         match &config.source {
             Source::Files(inputs) => {
+                // With a change log, the base entity file is not reloaded
+                // when it changes: `POST /v1/reload` takes a new base.
+                let mut inputs = inputs.clone();
+                if self.server.changes.is_some() {
+                    inputs.entities = None;
+                }
+                let inputs = &inputs;
                 if config.watch == Watch::Auto {
                     match watch_files(inputs, sender.clone()) {
                         Ok(w) => {
@@ -262,8 +272,39 @@ impl Reloader {
             tokio::task::spawn_blocking(move || build.snapshot(files, revision)).await
         };
         match built {
-            Ok(Ok(next)) => {
-                self.server.install(next);
+            Ok(Ok(mut next)) => {
+                match &self.server.changes {
+                    // The base, then the change log applied from its start.
+                    Some(changes) => {
+                        let changes = changes.clone();
+                        let server = self.server.clone();
+                        let base_file = match &self.server.source {
+                            Source::Files(inputs) => inputs.entities.clone(),
+                            Source::Bundle { .. } => None,
+                        };
+                        let started = tokio::task::spawn_blocking(move || {
+                            changes.start(&server, next, base_file.as_deref())
+                        })
+                        .await;
+                        match started {
+                            Ok(Ok(())) => {}
+                            Ok(Err(message)) => {
+                                return Attempt::Refused(snapshot::LoadError::message(&message))
+                            }
+                            Err(_) => {
+                                return Attempt::Refused(snapshot::LoadError::message(
+                                    "the change log stopped unexpectedly",
+                                ))
+                            }
+                        }
+                    }
+                    None => {
+                        let loads = &self.server.loads;
+                        next.entity_revision =
+                            loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        self.server.install(next);
+                    }
+                }
                 if let Ok(mut r) = self.refused.lock() {
                     *r = None;
                 }
@@ -403,6 +444,63 @@ fn plain(path: &Path) -> PathBuf {
         .collect()
 }
 
+/// The change log's tailer: file events on the log (each applied at once,
+/// no debounce: a change is in effect as soon as its line is whole) and the
+/// poll every `--poll-interval-ms`, for file systems without events; also
+/// how a stopped log notices its line mended.
+fn tail_log(server: Arc<Server>, path: &Path, config: &Config) -> Vec<JoinHandle<()>> {
+    use notify::{RecursiveMode, Watcher};
+    let (tell, mut told) = mpsc::channel::<()>(1);
+    let watcher = if config.watch == Watch::Auto {
+        let tell = tell.clone();
+        let watched = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+            let _ = tell.try_send(());
+        })
+        .and_then(|mut w| {
+            // The folder: the log may be replaced (compacted) by a rename.
+            let folder = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            w.watch(folder, RecursiveMode::NonRecursive).map(|()| w)
+        });
+        match watched {
+            Ok(w) => Some(w),
+            Err(e) => {
+                note(&format!(
+                    "change log events are not available ({e}); polling"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let interval = config.poll_interval;
+    let poll = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let _ = tell.try_send(());
+        }
+    });
+    let apply = tokio::spawn(async move {
+        // Kept alive for as long as the tailer runs.
+        let _watcher = watcher;
+        while told.recv().await.is_some() {
+            let server = server.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(changes) = &server.changes {
+                    changes.catch_up(&server);
+                }
+            })
+            .await;
+        }
+    });
+    vec![poll, apply]
+}
+
 /// The metadata poll: every `interval`, the inputs' paths, sizes, inodes
 /// and modification times; a difference triggers a reload (which then
 /// compares contents).
@@ -470,7 +568,21 @@ pub fn status_json(server: &Server) -> String {
         })
     });
     let metrics = &server.metrics;
+    let changes = server.changes.as_ref().map(|c| {
+        let s = c.status();
+        json!({
+            "log": s.path,
+            "applied": s.applied,
+            "failed_preconditions": s.failed,
+            "lines": s.lines,
+            "stopped": s.stopped.map(|(line, reason)| json!({"line": line, "reason": reason})),
+            "pending_bytes": s.pending_bytes,
+            "writes_refused": s.damaged,
+        })
+    });
     let value = json!({
+        "entity_changes": changes,
+        "entity_revision": snapshot.as_ref().map(|s| s.entity_revision.to_string()),
         "counts": counts,
         "last_error": status.error.map(|(at, message)| json!({"message": message, "time": rfc3339(at)})),
         "last_reload": status.last.map(|(at, result)| json!({"result": result.name(), "time": rfc3339(at)})),

@@ -207,8 +207,9 @@ pub struct Build {
     pub schema_format: Option<SourceFormat>,
 }
 
-/// A loaded, ready snapshot.
-#[derive(Debug)]
+/// A loaded, ready snapshot. Cloning shares the set and the store: a new
+/// revision of the entities is a clone with another store.
+#[derive(Clone, Debug)]
 pub struct Snapshot {
     /// The policy set, indexed, with how requests are judged.
     pub prepared: PreparedSet,
@@ -220,6 +221,9 @@ pub struct Snapshot {
     pub loaded_at: SystemTime,
     /// How many input files it was built from.
     pub files: usize,
+    /// The entity revision: with a change log, the base's revision and the
+    /// transactions applied since; otherwise the count of snapshots loaded.
+    pub entity_revision: u64,
 }
 
 impl Snapshot {
@@ -344,6 +348,7 @@ impl Build {
             revision,
             loaded_at: SystemTime::now(),
             files: count,
+            entity_revision: 0,
         })
     }
 

@@ -17,8 +17,16 @@ mod shared_data;
 #[path = "../support/skip.rs"]
 mod skip;
 
+#[path = "../support/transactions.rs"]
+mod transactions;
+
+#[path = "../support/worlds.rs"]
+#[allow(dead_code)]
+mod worlds;
+
 mod authorize;
 mod cedar_conformance;
 mod cedar_interop;
 mod index;
+mod live;
 mod model_studio;

@@ -38,6 +38,7 @@ fn without_ids(mut v: Json) -> Json {
     if let Some(o) = v.as_object_mut() {
         o.remove("decision_id");
         o.remove("revision");
+        o.remove("entity_revision");
     }
     v
 }
@@ -77,6 +78,7 @@ fn same_as_authorize(serve_args: &[&str], cli_args: &[&str], requests: &str) -> 
             "\"errors\":",
             "\"decision_id\":",
             "\"revision\":",
+            "\"entity_revision\":",
         ]
         .iter()
         .map(|k| {
@@ -87,7 +89,9 @@ fn same_as_authorize(serve_args: &[&str], cli_args: &[&str], requests: &str) -> 
         })
         .collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{}", reply.body);
-        assert_eq!(got.as_object().unwrap().len(), 6);
+        assert_eq!(got.as_object().unwrap().len(), 7);
+        assert_eq!(got["entity_revision"], "1", "the first snapshot loaded");
+        assert_eq!(reply.header("x-mspl-entity-revision"), Some("1"));
         assert_eq!(&without_ids(got), want, "{request}");
         // AuthZEN: the same decision.
         let r: Json = serde_json::from_str(request).unwrap();

@@ -20,5 +20,13 @@ mod shared_data;
 #[path = "../support/skip.rs"]
 mod skip;
 
+#[path = "../support/transactions.rs"]
+mod transactions;
+
+#[path = "../support/worlds.rs"]
+#[allow(dead_code)]
+mod worlds;
+
 mod api;
+mod live;
 mod reload;

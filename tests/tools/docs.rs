@@ -116,7 +116,8 @@ fn every_command_of_the_language_reference_prints_what_it_shows() {
 
 /// A scratch folder with what the pages' commands read: the repository's
 /// inputs (linked), and the placeholders the pages name (`new/`,
-/// `entities.json`, `decisions.jsonl`, `release/`) made of the examples.
+/// `entities.json`, `decisions.jsonl`, `release/`, `changes.jsonl`,
+/// `token`) made of the examples.
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a folder");
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -145,6 +146,9 @@ fn scratch() -> tempfile::TempDir {
     )
     .expect("copied");
     std::fs::create_dir_all(root.join("target")).expect("a folder");
+    // docs/serve.md's change log and admin token.
+    std::fs::write(root.join("changes.jsonl"), "").expect("written");
+    std::fs::write(root.join("token"), "s3cret").expect("written");
     dir
 }
 

@@ -58,7 +58,7 @@ impl Origin<'_> {
     }
 
     /// An error about the piece, pointing at `needle` inside it where found.
-    fn error_near(&self, piece: &str, needle: &str, message: impl Into<String>) -> DataError {
+    pub(crate) fn error_near(&self, piece: &str, needle: &str, message: impl Into<String>) -> DataError {
         let at = piece
             .find(&format!("\"{needle}\""))
             .map(|i| self.offset + i)
@@ -169,15 +169,51 @@ pub fn load_entities_with(
             whole.serde(&e)
         }
     })?;
-    for piece in raw {
+    // Each entity read on its own, on every core for a large file; then
+    // inserted in file order (the first problem in file order is the one
+    // told, whatever the threads did).
+    let read_piece = |piece: &&RawValue| {
         let offset = piece.get().as_ptr() as usize - text.as_ptr() as usize;
         let origin = Origin { file, text, offset };
         let json = strict::parse(piece.get(), limits.json_depth())
             .map_err(|e| origin.serde_with(&e, limits.json_depth()))?;
-        load_entity(&json, piece.get(), &origin, schema, store)?;
+        read_entity(&json, piece.get(), &origin, schema).map(|e| (e, offset))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let read: Vec<Result<_, DataError>> = if raw.len() < PARALLEL_FROM || threads < 2 {
+        raw.iter().map(read_piece).collect()
+    } else {
+        let share = raw.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = raw
+                .chunks(share)
+                .map(|part| s.spawn(move || part.iter().map(read_piece).collect::<Vec<_>>()))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    if read.len() != raw.len() {
+        return Err(whole.error(0, "the entity file could not be read whole", None));
+    }
+    for entity in read {
+        let ((uid, data, parents), offset) = entity?;
+        if !store.insert(uid.clone(), data, &parents) {
+            let origin = Origin { file, text, offset };
+            return Err(origin.error(
+                offset,
+                format!("duplicate entity {uid}"),
+                Some("each uid may appear once in the entity data".into()),
+            ));
+        }
     }
     Ok(())
 }
+
+/// The number of entities from which a file is read on every core.
+const PARALLEL_FROM: usize = 20_000;
 
 /// Where the entity `uid` stands in an entity file's text (the start of
 /// its object), for errors found after loading (a cycle of the hierarchy).
@@ -190,13 +226,15 @@ pub fn entity_offset(text: &str, uid: &EntityUid) -> Option<usize> {
     })
 }
 
-fn load_entity(
+/// An entity read from Cedar's entity JSON (`piece` its text, for errors
+/// located in `origin`): its uid, its data and its parents, values read as
+/// `schema` declares them.
+pub fn read_entity(
     json: &Json,
     piece: &str,
     origin: &Origin,
     schema: &Schema,
-    store: &mut Entities,
-) -> Result<(), DataError> {
+) -> Result<(EntityUid, EntityData, Vec<EntityUid>), DataError> {
     let Json::Object(obj) = json else {
         return Err(origin.error(
             origin.offset,
@@ -281,14 +319,7 @@ fn load_entity(
             ))
         }
     };
-    if !store.insert(uid.clone(), data, &parents) {
-        return Err(origin.error(
-            origin.offset,
-            format!("duplicate entity {uid}"),
-            Some("each uid may appear once in the entity data".into()),
-        ));
-    }
-    Ok(())
+    Ok((uid, data, parents))
 }
 
 /// An entity reference: `{"type": T, "id": i}`, `{"__entity": {…}}` or `"T::\"i\""`.

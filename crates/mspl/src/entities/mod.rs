@@ -10,7 +10,11 @@
 #![deny(clippy::indexing_slicing)]
 
 pub mod build;
+pub mod changes;
 pub mod json;
+mod store;
+
+use store::Store;
 
 use crate::syntax::ast::EntityUid;
 use crate::value::Value;
@@ -39,14 +43,6 @@ struct Node {
     uid: EntityUid,
     data: Option<EntityData>,
     parents: Vec<u32>,
-}
-
-/// The nodes of a store and the index of their uids, shared between the
-/// store and the layers over it.
-#[derive(Clone, Debug, Default)]
-struct Store {
-    nodes: Vec<Node>,
-    index: HashMap<EntityUid, u32, FastHash>,
 }
 
 /// A request's own entities over a shared store (`mspl serve`'s
@@ -126,23 +122,25 @@ impl Entities {
 
     /// The node numbered `id` (a number of this store).
     #[inline]
-    #[expect(clippy::indexing_slicing, reason = "node numbers are this store's own, below `node_count()`: handed out by `node_id` and `lookup`, never taken from input")]
     fn node_at(&self, id: u32) -> &Node {
         let store = &self.store;
-        match &self.layer {
-            None => &store.nodes[id as usize],
-            Some(layer) => match (id as usize).checked_sub(store.nodes.len()) {
-                Some(i) => &layer.added[i],
-                None => layer.replaced.get(&id).unwrap_or(&store.nodes[id as usize]),
+        let found = match &self.layer {
+            None => store.node(id as usize),
+            Some(layer) => match (id as usize).checked_sub(store.len()) {
+                Some(i) => layer.added.get(i),
+                None => layer.replaced.get(&id).or_else(|| store.node(id as usize)),
             },
-        }
+        };
+        found.unwrap_or_else(|| no_node(id))
     }
 
     /// The node numbered `id` of the shared store, to change (the layer
     /// folded in first, so that the number is the store's).
-    #[expect(clippy::indexing_slicing, reason = "node numbers are this store's own, below `node_count()`: handed out by `node_id` and `lookup`, never taken from input")]
     fn node_mut(&mut self, id: u32) -> &mut Node {
-        &mut self.store_mut().nodes[id as usize]
+        match self.store_mut().node_mut(id as usize) {
+            Some(node) => node,
+            None => no_node_mut(id),
+        }
     }
 
     /// The number of `uid`'s node, if it has one.
@@ -153,7 +151,7 @@ impl Entities {
                 return Some(id);
             }
         }
-        self.store.index.get(uid).copied()
+        self.store.id(uid)
     }
 
     /// The store to change, with no layer over it and shared with nobody
@@ -164,16 +162,14 @@ impl Entities {
             let store = Arc::make_mut(&mut self.store);
             // A layer replaces only nodes of its store.
             for (id, node) in &layer.replaced {
-                if let Some(slot) = store.nodes.get_mut(*id as usize) {
+                if let Some(slot) = store.node_mut(*id as usize) {
                     *slot = node.clone();
                 }
             }
             for node in &layer.added {
                 // Layer nodes are numbered after the store's, in order.
-                #[expect(clippy::cast_possible_truncation, reason = "a store's entities come from data of at most u32::MAX bytes (`limits::MAX_FILE_BYTES_CEILING`), several bytes each, or from a tool's generator bounded likewise")]
-                let id = store.nodes.len() as u32;
-                store.index.insert(node.uid.clone(), id);
-                store.nodes.push(node.clone());
+                let id = node_number(store.push(node.clone()));
+                store.index(node.uid.clone(), id);
             }
         }
         Arc::make_mut(&mut self.store)
@@ -186,17 +182,15 @@ impl Entities {
             }
         }
         let store = self.store_mut();
-        if let Some(&id) = store.index.get(uid) {
+        if let Some(id) = store.id(uid) {
             return id;
         }
-        #[expect(clippy::cast_possible_truncation, reason = "a store's entities come from data of at most u32::MAX bytes (`limits::MAX_FILE_BYTES_CEILING`), several bytes each, or from a tool's generator bounded likewise")]
-        let id = store.nodes.len() as u32;
-        store.nodes.push(Node {
+        let id = node_number(store.push(Node {
             uid: uid.clone(),
             data: None,
             parents: Vec::new(),
-        });
-        store.index.insert(uid.clone(), id);
+        }));
+        store.index(uid.clone(), id);
         id
     }
 
@@ -211,6 +205,52 @@ impl Entities {
         let node = self.node_mut(id);
         node.data = Some(data);
         push_unique(&mut node.parents, parent_ids);
+        true
+    }
+
+    /// Makes `uid` the entity with `data` and exactly `parents`, whatever
+    /// it had (a transaction's upsert).
+    pub fn upsert(&mut self, uid: &EntityUid, data: EntityData, parents: &[EntityUid]) {
+        let id = self.node_id(uid);
+        let parent_ids: Vec<u32> = parents.iter().map(|p| self.node_id(p)).collect();
+        let node = self.node_mut(id);
+        node.data = Some(data);
+        node.parents.clear();
+        push_unique(&mut node.parents, parent_ids);
+    }
+
+    /// Removes the entity `uid`, its data and its parents (other entities
+    /// naming it as a parent keep the edge, as Cedar keeps it); `false`
+    /// when it was no entity.
+    pub fn delete(&mut self, uid: &EntityUid) -> bool {
+        let Some(id) = self.lookup(uid) else {
+            return false;
+        };
+        if self.node_at(id).data.is_none() {
+            return false;
+        }
+        let node = self.node_mut(id);
+        node.data = None;
+        node.parents.clear();
+        true
+    }
+
+    /// Adds `parents` to the entity `uid`; `false` when it is no entity.
+    pub fn add_entity_parents(&mut self, uid: &EntityUid, parents: &[EntityUid]) -> bool {
+        if !self.contains(uid) {
+            return false;
+        }
+        self.add_parents(uid, parents);
+        true
+    }
+
+    /// Removes `parents` from the entity `uid`; `false` when it is no entity.
+    pub fn remove_parents(&mut self, uid: &EntityUid, parents: &[EntityUid]) -> bool {
+        let Some(id) = self.lookup(uid).filter(|_| self.contains(uid)) else {
+            return false;
+        };
+        let gone: Vec<u32> = parents.iter().filter_map(|p| self.lookup(p)).collect();
+        self.node_mut(id).parents.retain(|p| !gone.contains(p));
         true
     }
 
@@ -243,16 +283,15 @@ impl Entities {
     /// store is shared, not copied: the result costs what `extra` holds.
     pub fn overlay(&self, extra: &Entities) -> Entities {
         let mut layer = self.layer.as_deref().cloned().unwrap_or_default();
-        let base = self.store.nodes.len();
+        let base = self.store.len();
         let number = |layer: &mut Layer, uid: &EntityUid| -> u32 {
-            if let Some(&id) = self.store.index.get(uid) {
+            if let Some(id) = self.store.id(uid) {
                 return id;
             }
             if let Some(&id) = layer.index.get(uid) {
                 return id;
             }
-            #[expect(clippy::cast_possible_truncation, reason = "a store's entities come from data of at most u32::MAX bytes (`limits::MAX_FILE_BYTES_CEILING`), several bytes each, or from a tool's generator bounded likewise")]
-            let id = (base + layer.added.len()) as u32;
+            let id = node_number(base + layer.added.len());
             layer.added.push(Node {
                 uid: uid.clone(),
                 data: None,
@@ -377,9 +416,7 @@ impl Entities {
     /// as parents. Node numbers are `0..node_count()`.
     pub fn node_count(&self) -> u32 {
         let added = self.layer.as_ref().map_or(0, |l| l.added.len());
-        #[expect(clippy::cast_possible_truncation, reason = "a store's entities come from data of at most u32::MAX bytes (`limits::MAX_FILE_BYTES_CEILING`), several bytes each, or from a tool's generator bounded likewise")]
-        let count = (self.store.nodes.len() + added) as u32;
-        count
+        node_number(self.store.len() + added)
     }
 
     /// Removes the parent edge `uid` → `parent`; returns where it stood.
@@ -498,4 +535,31 @@ fn push_unique(list: &mut Vec<u32>, new: Vec<u32>) {
             list.push(p);
         }
     }
+}
+
+/// The number of the node at `index` of a store (or of its layer).
+fn node_number(index: usize) -> u32 {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a store's entities come from data of at most u32::MAX bytes (`limits::MAX_FILE_BYTES_CEILING`), several bytes each, or from a tool's generator bounded likewise"
+    )]
+    let number = index as u32;
+    number
+}
+
+/// A node number the store does not have: an impossible state (numbers are
+/// handed out by `node_id` and `lookup`, never taken from input). Stopping
+/// is the only answer that cannot be wrong: a walk that went on without the
+/// node could miss an ancestor a forbid names.
+#[expect(clippy::panic, reason = "an impossible state; going on could decide without a forbid")]
+#[cold]
+fn no_node(id: u32) -> &'static Node {
+    panic!("entity store: node {id} does not exist")
+}
+
+/// [`no_node`], to change.
+#[expect(clippy::panic, reason = "an impossible state; going on could decide without a forbid")]
+#[cold]
+fn no_node_mut(id: u32) -> &'static mut Node {
+    panic!("entity store: node {id} does not exist")
 }

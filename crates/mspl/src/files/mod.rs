@@ -1,6 +1,7 @@
 //! Files: every input is read here and every output written here.
 //!
 //! - [`git`]: policy files as a git revision has them, without a checkout;
+//! - [`log`]: an append-only log held by one writer, appended durably;
 //! - [`meta`]: what the file system says of a path, folders made;
 //! - [`read`]: bounded, streamed reading of a named file or a stream, with
 //!   UTF-8 checked at a location and a leading byte-order mark dropped;
@@ -10,6 +11,7 @@
 //!   owner and hard links kept, nothing written that the user may not write).
 
 pub mod git;
+pub mod log;
 pub mod meta;
 pub mod read;
 pub mod walk;
