@@ -13,7 +13,11 @@ pub(crate) use mspl::__internal::*;
 
 pub mod audit;
 pub mod cli;
+pub mod consistency;
+#[cfg(feature = "postgres")]
+pub mod db;
 pub mod diff;
+pub mod entity_source;
 pub mod exit;
 pub mod generate;
 pub mod lsp;

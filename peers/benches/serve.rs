@@ -492,5 +492,6 @@ fn mspl_config(entities: &std::path::Path) -> mspl_cli::serve::Config {
         debounce: Duration::from_millis(50),
         entity_changes: None,
         consistency_wait: Duration::from_secs(1),
+        entity_database: None,
     }
 }

@@ -49,9 +49,14 @@ pub struct CommonArgs {
     /// Template links (`-k`, as Cedar's CLI).
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
-    /// The entity file (Cedar's entity JSON); none: an empty store.
+    /// The entity file (Cedar's entity JSON), or a database
+    /// (`postgres://…`); none: an empty store.
     #[arg(long)]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// Fixed context attributes for every action (inline JSON or a file);
     /// the enumerable ones it leaves out are still enumerated.
     #[arg(long)]
@@ -315,7 +320,17 @@ fn load(common: &CommonArgs, out: &mut Outcome) -> Option<Loaded> {
         plain: false,
         deadline: None,
     };
-    let mut entities = match load_store(common.entities.as_deref(), &set, &options) {
+    let path = match crate::entity_source::resolve(
+        common.entities.as_deref(),
+        common.entities_url_file.as_deref(),
+    ) {
+        Ok(p) => p,
+        Err(m) => {
+            out.diagnostics(&Sources::new(), &[Diagnostic::plain(m)], format);
+            return None;
+        }
+    };
+    let mut entities = match load_store(path.as_deref(), &set, &options) {
         Ok(e) => e,
         Err(d) => {
             out.diagnostics(&Sources::new(), &d, format);

@@ -21,9 +21,14 @@ pub struct CheckArgs {
     /// Template links and input formats (`-k`, as Cedar's CLI).
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
-    /// An entity file that must read (Cedar CLI's `check-parse --entities`).
+    /// An entity file that must read (Cedar CLI's `check-parse --entities`),
+    /// or a database (`postgres://…`).
     #[arg(long, value_name = "FILE")]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -46,7 +51,16 @@ pub fn run(args: &CheckArgs) -> Outcome {
         loader.add_links_path(k);
     }
     let (set, mut diagnostics) = loader.finish(IdScheme::Annotated);
-    if let Some(path) = &args.entities {
+    let entities =
+        crate::entity_source::resolve(args.entities.as_deref(), args.entities_url_file.as_deref());
+    let entities = match entities {
+        Ok(p) => p,
+        Err(m) => {
+            diagnostics.push(crate::diag::Diagnostic::plain(m));
+            None
+        }
+    };
+    if let Some(path) = &entities {
         if let Err(mut ds) = super::input::load_store(
             Some(path),
             &set,

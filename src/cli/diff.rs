@@ -37,9 +37,13 @@ pub struct DiffArgs {
     /// Template links of the old version [default: the new version's].
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub old_template_linked: Option<Vec<PathBuf>>,
-    /// The entity file of both versions.
+    /// The entity file of both versions, or a database (`postgres://…`).
     #[arg(long)]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// The old version's entity file (a data change) [default: --entities].
     #[arg(long)]
     pub old_entities: Option<PathBuf>,
@@ -117,8 +121,10 @@ pub fn run(args: &DiffArgs) -> Outcome {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let stored =
-        args.entities.is_some() || args.old_entities.is_some() || args.new_entities.is_some();
+    let stored = args.entities.is_some()
+        || args.entities_url_file.is_some()
+        || args.old_entities.is_some()
+        || args.new_entities.is_some();
     // A gate never passes on nothing: `judged` counts the requests some
     // version was asked about (the store's domain, the log's requests, the
     // generated stores).
@@ -128,12 +134,18 @@ pub fn run(args: &DiffArgs) -> Outcome {
     let mut judged: u128 = 0;
     let mut flips: Vec<Flip> = Vec::new();
     if stored || args.requests.is_some() || args.worlds.is_none() {
+        let both = match crate::entity_source::resolve(
+            args.entities.as_deref(),
+            args.entities_url_file.as_deref(),
+        ) {
+            Ok(p) => p,
+            Err(m) => {
+                out.stderr.push_str(&format!("error: {m}\n"));
+                return out.exit(Exit::Failure);
+            }
+        };
         let store = |path: Option<&PathBuf>, set: &PolicySet| {
-            load_store(
-                path.or(args.entities.as_ref()).map(PathBuf::as_path),
-                set,
-                &options,
-            )
+            load_store(path.or(both.as_ref()).map(PathBuf::as_path), set, &options)
         };
         let stores = store(args.old_entities.as_ref(), old_set)
             .and_then(|o| Ok((o, store(args.new_entities.as_ref(), new_set)?)));

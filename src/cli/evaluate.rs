@@ -25,9 +25,13 @@ pub struct EvaluateArgs {
     /// Declaration files.
     #[arg(short = 's', long, num_args = 1..)]
     pub schema: Vec<PathBuf>,
-    /// The entity file (none: an empty store).
+    /// The entity file, or a database (`postgres://…`); none: an empty store.
     #[arg(long)]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// The request as a JSON file.
     #[arg(long = "request-json", alias = "request", value_name = "FILE", conflicts_with_all = ["principal", "action", "resource", "context"])]
     pub request: Option<PathBuf>,
@@ -44,10 +48,20 @@ pub struct EvaluateArgs {
 pub fn run(args: &EvaluateArgs) -> Outcome {
     let mut out = Outcome::default();
     let limits = args.limits.limits();
+    let entities = match crate::entity_source::resolve(
+        args.entities.as_deref(),
+        args.entities_url_file.as_deref(),
+    ) {
+        Ok(p) => p,
+        Err(m) => {
+            out.stderr.push_str(&format!("error: {m}\n"));
+            return out.exit(Exit::Failure);
+        }
+    };
     let config = Config {
         policies: args.policies.clone(),
         schema: args.schema.clone(),
-        entities: args.entities.clone(),
+        entities,
         limits,
         ..Config::default()
     };

@@ -25,9 +25,14 @@ pub struct RequestArgs {
     /// Template links (`-k`, as Cedar's CLI).
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
-    /// The entity file (Cedar's entity JSON); none: an empty store.
+    /// The entity file (Cedar's entity JSON), or a database
+    /// (`postgres://…`); none: an empty store.
     #[arg(long)]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// One request as a JSON file (Cedar CLI's `--request-json`).
     #[arg(long, alias = "request-json", conflicts_with_all = ["requests", "principal"])]
     pub request: Option<PathBuf>,
@@ -102,7 +107,17 @@ impl RequestArgs {
             plain: false,
             deadline: None,
         };
-        let entities = match load_store(self.entities.as_deref(), &set, &options) {
+        let path = match crate::entity_source::resolve(
+            self.entities.as_deref(),
+            self.entities_url_file.as_deref(),
+        ) {
+            Ok(p) => p,
+            Err(m) => {
+                out.diagnostics(&Sources::new(), &[Diagnostic::plain(m)], self.format);
+                return None;
+            }
+        };
+        let entities = match load_store(path.as_deref(), &set, &options) {
             Ok(e) => e,
             Err(d) => {
                 out.diagnostics(&Sources::new(), &d, self.format);
@@ -134,10 +149,13 @@ pub fn load_store(
     options: &Options,
 ) -> Result<Entities, Vec<Diagnostic>> {
     let (name, text) = match entities {
-        Some(path) => (
-            path.display().to_string(),
-            read_data(path, &options.limits)?,
-        ),
+        Some(path) => crate::entity_source::read(path, options.limits.max_data_file_bytes)
+            .map_err(|e| {
+                vec![Diagnostic::unreadable(
+                    &crate::entity_source::shown(path),
+                    &e,
+                )]
+            })?,
         None => ("<none>".to_string(), "[]".to_string()),
     };
     build_entities_for(

@@ -4,6 +4,8 @@ pub mod audit;
 pub mod authorize;
 pub mod check;
 pub mod common;
+#[cfg(feature = "postgres")]
+pub mod db;
 pub mod diff;
 pub mod entities;
 pub mod evaluate;
@@ -68,6 +70,9 @@ pub enum Command {
     /// Work with entity data: `mspl entities compact` folds a change log
     /// into a new base.
     Entities(entities::EntitiesArgs),
+    /// mspl's tables in PostgreSQL: init, migrate, load, dump, prune.
+    #[cfg(feature = "postgres")]
+    Db(db::DbArgs),
     /// Work with declarations: `mspl schema translate`.
     Schema(translate::SchemaArgs),
     /// Cedar CLI's `translate-schema`: `mspl schema translate`.
@@ -135,6 +140,8 @@ where
         Command::Bundle(a) => serve::run_bundle(&a),
         Command::Translate(a) => translate::run(&a),
         Command::Entities(a) => entities::run(&a),
+        #[cfg(feature = "postgres")]
+        Command::Db(a) => db::run(&a),
         Command::Schema(a) => translate::run_schema(&a),
         Command::TranslateSchema(a) => translate::run_schema_translate(&a),
     }

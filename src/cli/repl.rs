@@ -16,9 +16,13 @@ pub struct ReplArgs {
     /// Template links (`-k`, as Cedar's CLI).
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
-    /// The entity file (Cedar's entity JSON).
+    /// The entity file (Cedar's entity JSON), or a database (`postgres://…`).
     #[arg(long)]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// The history file of line editing [default: `$XDG_STATE_HOME/mspl/history`,
     /// else `~/.mspl_history`]; unused when stdin is not a terminal.
     #[arg(long, conflicts_with = "no_history")]
@@ -42,11 +46,22 @@ pub fn run(args: &ReplArgs) -> Outcome {
     } else {
         args.history.clone().or_else(default_history)
     };
+    let entities = match crate::entity_source::resolve(
+        args.entities.as_deref(),
+        args.entities_url_file.as_deref(),
+    ) {
+        Ok(p) => p,
+        Err(m) => {
+            let mut out = Outcome::default();
+            out.stderr.push_str(&format!("error: {m}\n"));
+            return out.exit(crate::exit::Exit::Failure);
+        }
+    };
     let config = Config {
         policies: args.policies.clone(),
         schema: args.schema.clone(),
         links: args.inputs.template_linked.clone(),
-        entities: args.entities.clone(),
+        entities,
         history,
         cedar: args.cedar,
         limits: args.limits.limits(),

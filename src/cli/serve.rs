@@ -23,9 +23,14 @@ pub struct ServeArgs {
     /// Template links and input formats.
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
-    /// The entity file (Cedar's entity JSON); none: an empty store.
+    /// The entity file (Cedar's entity JSON), or a database
+    /// (`postgres://…`); none: an empty store.
     #[arg(long, conflicts_with = "bundle")]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// Poll this URL (plain http://) for a bundle (`mspl bundle`) instead
     /// of reading files: `--policies`, `--schema` and `--entities` come
     /// from it. A URL with a credential (a password, a signed query) is
@@ -113,6 +118,20 @@ pub struct ServeArgs {
     /// `X-Mspl-At-Least` header), in milliseconds; then a 503.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub consistency_wait_ms: u64,
+    /// With the entities in a database: the longest time between two looks
+    /// at its change table (notifications wake the follower sooner).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub entities_poll_ms: u64,
+    /// With the entities in a database: do not LISTEN, only poll (behind a
+    /// transaction pooler, where notifications do not arrive; a standby is
+    /// found and polled on its own).
+    #[arg(long)]
+    pub entities_poll_only: bool,
+    /// With the entities in a database: answer decisions 503 when the
+    /// entities are older than this (the time since the follower last found
+    /// the replica current), rather than decide from older data.
+    #[arg(long, value_name = "MS")]
+    pub max_staleness_ms: Option<u64>,
     /// How snapshots are built.
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
@@ -247,7 +266,42 @@ pub fn run(args: &ServeArgs) -> Outcome {
         );
         return out.exit(Exit::Failure);
     }
-    if args.entity_changes.is_some() && (url.is_some() || args.entities.is_none()) {
+    let entities = match crate::entity_source::resolve(
+        args.entities.as_deref(),
+        args.entities_url_file.as_deref(),
+    ) {
+        Ok(e) => e,
+        Err(m) => {
+            out.stderr.push_str(&format!("error: {m}\n"));
+            return out.exit(Exit::Failure);
+        }
+    };
+    let database = entities
+        .as_deref()
+        .filter(|p| crate::entity_source::is_database(p));
+    if database.is_some() && (args.entity_changes.is_some() || url.is_some()) {
+        out.stderr.push_str(
+            "error: entities from a database follow its change table: --entity-changes and a bundle do not apply\n",
+        );
+        return out.exit(Exit::Failure);
+    }
+    let entity_database = match database
+        .map(|url| database_following(url, args))
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(m) => {
+            out.stderr.push_str(&format!("error: {m}\n"));
+            return out.exit(Exit::Failure);
+        }
+    };
+    if args.max_staleness_ms.is_some() && database.is_none() {
+        out.stderr.push_str(
+            "error: --max-staleness-ms applies to entities read from a database (--entities postgres://…)\n",
+        );
+        return out.exit(Exit::Failure);
+    }
+    if args.entity_changes.is_some() && (url.is_some() || entities.is_none()) {
         out.stderr.push_str(
             "error: --entity-changes applies to a base entity file: give --entities FILE (a bundle takes no change log)\n",
         );
@@ -269,7 +323,11 @@ pub fn run(args: &ServeArgs) -> Outcome {
             policies: args.policies.clone(),
             schemas: args.schema.clone(),
             links: args.inputs.template_linked.clone(),
-            entities: args.entities.clone(),
+            entities: if database.is_some() {
+                None
+            } else {
+                entities.clone()
+            },
             policy_format: args.inputs.policy_source(),
             schema_format: args.inputs.schema_source(),
         }),
@@ -308,10 +366,36 @@ pub fn run(args: &ServeArgs) -> Outcome {
         debounce: Duration::from_millis(args.debounce_ms),
         entity_changes: args.entity_changes.clone(),
         consistency_wait: Duration::from_millis(args.consistency_wait_ms),
+        #[cfg(feature = "postgres")]
+        entity_database,
     };
+    #[cfg(not(feature = "postgres"))]
+    let _ = entity_database;
     // What was said so far is said now: the server runs until it is stopped.
     eprint!("{}", std::mem::take(&mut out.stderr));
     out.exit(serve::run(config))
+}
+
+/// How the server follows the database `url` names.
+#[cfg(feature = "postgres")]
+fn database_following(
+    url: &std::path::Path,
+    args: &ServeArgs,
+) -> Result<serve::database::Following, String> {
+    let (target, _) =
+        crate::db::Target::parse(&url.to_string_lossy(), &|k| std::env::var(k).ok(), false)?;
+    Ok(serve::database::Following {
+        target,
+        poll: Duration::from_millis(args.entities_poll_ms.max(10)),
+        listen: !args.entities_poll_only,
+        max_staleness: args.max_staleness_ms.map(Duration::from_millis),
+    })
+}
+
+/// Without the `postgres` feature, a database is refused.
+#[cfg(not(feature = "postgres"))]
+fn database_following(_: &std::path::Path, _: &ServeArgs) -> Result<(), String> {
+    Err("this mspl was built without the `postgres` feature: it reads entity files only".into())
 }
 
 /// Arguments of `mspl bundle`.

@@ -22,9 +22,14 @@ pub struct ValidateArgs {
     /// Template links (`-k`, as Cedar's CLI).
     #[command(flatten)]
     pub inputs: super::policy_args::PolicyInputs,
-    /// An entity file (Cedar's entity JSON) to check against the declarations.
+    /// An entity file (Cedar's entity JSON), or a database (`postgres://…`),
+    /// to check against the declarations.
     #[arg(long)]
     pub entities: Option<PathBuf>,
+    /// A file holding the database URL to read the entities from (as
+    /// `--entities postgres://…`, without showing a password to `ps`).
+    #[arg(long, value_name = "FILE", conflicts_with = "entities")]
+    pub entities_url_file: Option<PathBuf>,
     /// One request (a JSON file) to check.
     #[arg(long, conflicts_with = "requests")]
     pub request: Option<PathBuf>,
@@ -84,8 +89,20 @@ pub fn problems(set: &mut PolicySet, files: DataFiles) -> Result<Vec<Problem>, V
     let inputs = [(files.entities, 0), (files.request, 1), (files.requests, 2)];
     for (path, kind) in inputs {
         let Some(path) = path else { continue };
-        let text = super::input::read_data(path, &files.limits)?;
-        let file = set.sources.add(path.display().to_string(), text.clone());
+        let (name, text) = if kind == 0 {
+            crate::entity_source::read(path, files.limits.max_data_file_bytes).map_err(|e| {
+                vec![Diagnostic::unreadable(
+                    &crate::entity_source::shown(path),
+                    &e,
+                )]
+            })?
+        } else {
+            (
+                path.display().to_string(),
+                super::input::read_data(path, &files.limits)?,
+            )
+        };
+        let file = set.sources.add(name, text.clone());
         let found = match kind {
             0 => data::validate_entities(set, file, &text),
             _ => data::validate_requests(set, file, &text, kind == 2),
@@ -122,8 +139,18 @@ pub fn run(args: &ValidateArgs) -> Outcome {
     ) else {
         return out.exit(Exit::Failure);
     };
+    let entities = match crate::entity_source::resolve(
+        args.entities.as_deref(),
+        args.entities_url_file.as_deref(),
+    ) {
+        Ok(p) => p,
+        Err(m) => {
+            out.diagnostics(&set.sources, &[Diagnostic::plain(m)], args.format);
+            return out.exit(Exit::Failure);
+        }
+    };
     let files = DataFiles {
-        entities: args.entities.as_deref(),
+        entities: entities.as_deref(),
         request: args.request.as_deref(),
         requests: args.requests.as_deref(),
         inline: None,

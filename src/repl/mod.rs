@@ -470,20 +470,18 @@ impl Session {
     /// actions) for `set`'s declarations.
     fn read_entities(&self, set: &PolicySet, path: Option<&PathBuf>) -> Result<Entities, String> {
         let (name, text) = match path {
-            Some(p) => match crate::files::read_text(
-                p,
-                self.options().limits.max_data_file_bytes,
-                crate::files::TextKind::Data,
-            ) {
-                Ok(t) => (p.display().to_string(), t),
-                Err(e) => {
-                    return Err(self.render_plain(
-                        &format!("cannot read `{}`: {e}", p.display()),
-                        e.help.clone(),
-                        Severity::Error,
-                    ))
+            Some(p) => {
+                match crate::entity_source::read(p, self.options().limits.max_data_file_bytes) {
+                    Ok(read) => read,
+                    Err(e) => {
+                        return Err(self.render_plain(
+                            &format!("cannot read `{}`: {e}", crate::entity_source::shown(p)),
+                            e.help.clone(),
+                            Severity::Error,
+                        ))
+                    }
                 }
-            },
+            }
             None => ("<none>".to_string(), "[]".to_string()),
         };
         build_entities_for(

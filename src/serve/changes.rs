@@ -428,7 +428,7 @@ impl ChangeLog {
 
 /// `--validate`: each upserted entity of the transaction checked against
 /// the declarations by the checker of `mspl validate --entities`.
-fn validate(text: &str, snapshot: &Snapshot) -> Result<(), String> {
+pub(crate) fn validate(text: &str, snapshot: &Snapshot) -> Result<(), String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let ops = match &value {

@@ -277,7 +277,7 @@ pub fn batch(
     out.push_str(",\"revision\":");
     out.push_str(&Json::from(snapshot.revision.as_str()).to_string());
     out.push_str(",\"entity_revision\":");
-    out.push_str(&Json::from(snapshot.entity_revision.to_string()).to_string());
+    out.push_str(&Json::from(snapshot.entity_token()).to_string());
     out.push_str(",\"results\":[");
     for (i, (a, j)) in asked.iter().zip(&judged).enumerate() {
         if i > 0 {
@@ -347,7 +347,7 @@ pub fn answer_json(
         explanation,
         decision_id,
         revision: &snapshot.revision,
-        entity_revision: snapshot.entity_revision.to_string(),
+        entity_revision: snapshot.entity_token(),
     };
     serde_json::to_string(&answer).unwrap_or_default()
 }

@@ -13,6 +13,7 @@ use super::pool::Full;
 use super::reload::{Outcome, Trigger};
 use super::snapshot::Snapshot;
 use super::{ApiError, Server};
+use crate::consistency::Token;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -22,7 +23,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 type Shared = State<Arc<Server>>;
 
@@ -139,11 +140,26 @@ async fn decision(
     if let Err(e) = wait_for_revision(&server, &headers, &text, timeout_at).await {
         return e;
     }
+    // Never a decision from entities older than the operator allows.
+    if let Some(age) = server.too_stale() {
+        let age = age.map_or_else(
+            || "have not been read yet".to_string(),
+            |a| format!("were last confirmed current {} ms ago", a.as_millis()),
+        );
+        let mut response = error(&ApiError::new(
+            503,
+            format!("the entities {age}, past --max-staleness-ms: not deciding from them"),
+        ));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
     let Some(snapshot) = server.current() else {
         return error(&ApiError::new(503, "no snapshot is loaded yet"));
     };
     let revision = snapshot.revision.clone();
-    let entity_revision = snapshot.entity_revision.to_string();
+    let entity_revision = snapshot.entity_token();
     let work = {
         let server = server.clone();
         move || answer(&server, &snapshot, &text, deadline)
@@ -281,10 +297,25 @@ async fn ready(State(server): Shared) -> Response {
     }
 }
 
+/// Whether applying entity changes is stopped, and with a database the
+/// entities' age.
+fn entity_source_gauges(server: &Server) -> (bool, Option<Option<Duration>>) {
+    #[cfg(feature = "postgres")]
+    if let Some(db) = &server.database {
+        let status = db.status();
+        return (status.stopped.is_some(), Some(status.staleness));
+    }
+    let stopped = server
+        .changes
+        .as_ref()
+        .is_some_and(|c| c.status().stopped.is_some());
+    (stopped, None)
+}
+
 async fn metrics(State(server): Shared) -> Response {
     let snapshot = server.current();
     let log = &server.log;
-    let text = server.metrics.render(
+    let mut text = server.metrics.render(
         snapshot
             .as_ref()
             .map(|s| (s.revision.as_str(), s.loaded_at)),
@@ -293,6 +324,8 @@ async fn metrics(State(server): Shared) -> Response {
             log.failed.load(std::sync::atomic::Ordering::Relaxed),
         ),
     );
+    let (stopped, age) = entity_source_gauges(&server);
+    super::metrics::render_entity_source(&mut text, stopped, age);
     let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -334,7 +367,11 @@ async fn reload(State(server): Shared, request: Request) -> Response {
 
 /// The entity revision a request asks for: `X-Mspl-At-Least`, or the
 /// body's `"consistency": {"at_least": TOKEN}`.
-fn asked_revision(headers: &axum::http::HeaderMap, body: &str) -> Result<Option<u64>, ApiError> {
+fn asked_revision(
+    headers: &axum::http::HeaderMap,
+    body: &str,
+    database: bool,
+) -> Result<Option<Token>, ApiError> {
     let token = match headers.get("x-mspl-at-least") {
         Some(v) => Some(v.to_str().unwrap_or("").to_string()),
         // Only a body that names it is parsed for it.
@@ -343,7 +380,10 @@ fn asked_revision(headers: &axum::http::HeaderMap, body: &str) -> Result<Option<
             .and_then(|v| {
                 v.get("consistency").map(|c| {
                     c.get("at_least")
-                        .map(|t| t.as_str().unwrap_or("").to_string())
+                        .map(|t| match t {
+                            serde_json::Value::Number(n) => n.to_string(),
+                            t => t.as_str().unwrap_or("").to_string(),
+                        })
                         .unwrap_or_default()
                 })
             }),
@@ -351,11 +391,9 @@ fn asked_revision(headers: &axum::http::HeaderMap, body: &str) -> Result<Option<
     };
     match token {
         None => Ok(None),
-        Some(t) => t.parse::<u64>().map(Some).map_err(|_| {
-            ApiError::bad_request(format!(
-                "`{t}` is no entity revision token (a token is what `entity_revision` answers)"
-            ))
-        }),
+        Some(t) => Token::read(&t, database)
+            .map(Some)
+            .map_err(ApiError::bad_request),
     }
 }
 
@@ -368,17 +406,21 @@ async fn wait_for_revision(
     body: &str,
     deadline: tokio::time::Instant,
 ) -> Result<(), Response> {
-    let wanted = asked_revision(headers, body).map_err(|e| error(&e))?;
+    let wanted = asked_revision(headers, body, server.reads_database()).map_err(|e| error(&e))?;
     let Some(wanted) = wanted else {
         return Ok(());
     };
     let mut revisions = server.revisions.subscribe();
     let until = deadline.min(tokio::time::Instant::now() + server.consistency_wait);
-    let reached = tokio::time::timeout_at(until, revisions.wait_for(|r| *r >= wanted)).await;
+    let reached = tokio::time::timeout_at(until, revisions.wait_for(|p| p.reached(&wanted))).await;
     match reached {
         Ok(Ok(_)) => Ok(()),
         _ => {
-            let serving = *server.revisions.borrow();
+            let serving = server.revisions.borrow().token();
+            let wanted = match &wanted {
+                Token::Number(n) => n.to_string(),
+                Token::Snapshot(s) => s.to_string(),
+            };
             let mut response = error(&ApiError::new(
                 503,
                 format!(

@@ -216,6 +216,32 @@ impl Metrics {
     }
 }
 
+/// The entity source's gauges: whether application is stopped at an
+/// entry it refused (a change log's line, a database's entity), and with
+/// a database the age of the serving entities (the time since the
+/// follower last found the replica current; none before the first).
+pub fn render_entity_source(out: &mut String, stopped: bool, age: Option<Option<Duration>>) {
+    out.push_str(
+        "# HELP mspl_entity_changes_stopped 1 while applying entity changes is stopped at one it refused.\n",
+    );
+    out.push_str("# TYPE mspl_entity_changes_stopped gauge\n");
+    let _ = writeln!(out, "mspl_entity_changes_stopped {}", u8::from(stopped));
+    if let Some(age) = age {
+        out.push_str("# HELP mspl_entity_revision_age_seconds Time since the entities were last confirmed current with their database.\n");
+        out.push_str("# TYPE mspl_entity_revision_age_seconds gauge\n");
+        match age {
+            Some(age) => {
+                let _ = writeln!(
+                    out,
+                    "mspl_entity_revision_age_seconds {:.3}",
+                    age.as_secs_f64()
+                );
+            }
+            None => out.push_str("mspl_entity_revision_age_seconds +Inf\n"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

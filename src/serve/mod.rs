@@ -27,6 +27,8 @@
 pub mod authzen;
 pub mod bundle;
 pub mod changes;
+#[cfg(feature = "postgres")]
+pub mod database;
 pub mod decide;
 pub mod fast;
 pub mod http;
@@ -116,6 +118,9 @@ pub struct Config {
     /// How long a request asking for a revision not yet here waits for it
     /// (`--consistency-wait-ms`).
     pub consistency_wait: Duration,
+    /// The entities' database and how to follow it, if they come from one.
+    #[cfg(feature = "postgres")]
+    pub entity_database: Option<database::Following>,
 }
 
 /// An error answer: a status and `{"error": {"message", …}}`.
@@ -274,12 +279,15 @@ pub struct Server {
     pub source: Source,
     /// The change log, with `--entity-changes`.
     pub changes: Option<Arc<changes::ChangeLog>>,
-    /// The serving entity revision, for requests that wait for one.
-    pub revisions: tokio::sync::watch::Sender<u64>,
+    /// The serving entity position, for requests that wait for one.
+    pub revisions: tokio::sync::watch::Sender<crate::consistency::Position>,
     /// Snapshots loaded, the entity revision without a change log.
     pub loads: std::sync::atomic::AtomicU64,
     /// How long a request waits for the revision it asks for.
     pub consistency_wait: Duration,
+    /// The follower of the entities' database, if they come from one.
+    #[cfg(feature = "postgres")]
+    pub database: Option<Arc<database::Follower>>,
 }
 
 impl Server {
@@ -288,13 +296,37 @@ impl Server {
         self.snapshot.load_full()
     }
 
+    /// Whether the entities come from a database (whose tokens are
+    /// transaction ids and snapshots).
+    pub fn reads_database(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        return self.database.is_some();
+        #[cfg(not(feature = "postgres"))]
+        return false;
+    }
+
+    /// With a database and `--max-staleness-ms`: how old the entities are
+    /// when that is past the bound (or they were never read).
+    pub fn too_stale(&self) -> Option<Option<Duration>> {
+        #[cfg(feature = "postgres")]
+        if let Some(db) = &self.database {
+            let max = db.max_staleness()?;
+            let age = db.staleness();
+            return match age {
+                Some(age) if age <= max => None,
+                _ => Some(age),
+            };
+        }
+        None
+    }
+
     /// Swaps `next` in: requests from now on decide on it, and requests
     /// waiting for its entity revision go on.
     pub fn install(&self, next: Snapshot) {
-        let revision = next.entity_revision;
-        self.metrics.entity_revision(revision);
+        self.metrics.entity_revision(next.entity_revision);
+        let position = next.position();
         self.snapshot.store(Some(Arc::new(next)));
-        self.revisions.send_replace(revision);
+        self.revisions.send_replace(position);
     }
 }
 
@@ -388,9 +420,18 @@ pub async fn serve_on(
                 config.build.options.limits,
             ))
         }),
-        revisions: tokio::sync::watch::channel(0).0,
+        revisions: tokio::sync::watch::channel(crate::consistency::Position::default()).0,
         loads: std::sync::atomic::AtomicU64::new(0),
         consistency_wait: config.consistency_wait,
+        #[cfg(feature = "postgres")]
+        database: config.entity_database.clone().map(|following| {
+            Arc::new(database::Follower::new(
+                following,
+                config.build.validate,
+                config.build.options.cycles(),
+                config.build.options.limits,
+            ))
+        }),
     });
     let reloader = reload::Reloader::new(server.clone(), &config);
     if let Err(code) = reloader.first_load().await {
@@ -402,6 +443,10 @@ pub async fn serve_on(
     let cut = transport::serve(listener, app, config.bounds, shutdown).await;
     for task in tasks {
         task.abort();
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(db) = &server.database {
+        db.halt();
     }
     server.pool.close();
     server.log.close();

@@ -81,8 +81,13 @@ impl Reloader {
                 Ok(())
             }
             Attempt::Unreachable(message) => {
+                let what = if self.server.reads_database() {
+                    "the entities' database"
+                } else {
+                    "the bundle"
+                };
                 note(&format!(
-                    "the bundle is not reachable yet ({message}); not ready until it loads"
+                    "{what} is not reachable yet ({message}); not ready until it loads"
                 ));
                 self.record_failure(&message);
                 Ok(())
@@ -111,6 +116,12 @@ impl Reloader {
         tasks.push(tokio::spawn(on_sighup(sender.clone())));
         if let Some(changes) = &self.server.changes {
             tasks.extend(tail_log(self.server.clone(), changes.path(), config));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(db) = &self.server.database {
+            if let Err(e) = db.spawn(self.server.clone()) {
+                note(&format!("cannot start the database follower: {e}"));
+            }
         }
         match &config.source {
             Source::Files(inputs) => {
@@ -298,6 +309,12 @@ impl Reloader {
                             }
                         }
                     }
+                    #[cfg(feature = "postgres")]
+                    None if self.server.database.is_some() => {
+                        if let Some(refused) = self.read_database(next).await {
+                            return refused;
+                        }
+                    }
                     None => {
                         let loads = &self.server.loads;
                         next.entity_revision =
@@ -319,6 +336,35 @@ impl Reloader {
             Err(_) => Attempt::Refused(snapshot::LoadError::message(
                 "the load stopped unexpectedly",
             )),
+        }
+    }
+
+    /// The store read from the database into the new policies `next` and
+    /// installed; the attempt's end when it cannot be. A database out of
+    /// reach is no refusal at start: the server is unready until the
+    /// follower reads the store.
+    #[cfg(feature = "postgres")]
+    async fn read_database(&self, next: snapshot::Snapshot) -> Option<Attempt> {
+        use super::database::StartError;
+        let db = self.server.database.clone()?;
+        let server = self.server.clone();
+        let read = tokio::task::spawn_blocking(move || db.start(&server, next)).await;
+        match read {
+            Ok(Ok(())) => None,
+            Ok(Err(StartError::Refused(message))) => {
+                Some(Attempt::Refused(snapshot::LoadError::message(message)))
+            }
+            Ok(Err(StartError::Unreachable(message))) if self.server.current().is_none() => {
+                Some(Attempt::Unreachable(message))
+            }
+            Ok(Err(StartError::Unreachable(message))) => {
+                Some(Attempt::Refused(snapshot::LoadError::message(format!(
+                    "{message}; the new policies are used once the entities can be read"
+                ))))
+            }
+            Err(_) => Some(Attempt::Refused(snapshot::LoadError::message(
+                "the read stopped unexpectedly",
+            ))),
         }
     }
 
@@ -580,9 +626,26 @@ pub fn status_json(server: &Server) -> String {
             "writes_refused": s.damaged,
         })
     });
+    #[cfg(feature = "postgres")]
+    let database = server.database.as_ref().map(|db| {
+        let s = db.status();
+        json!({
+            "url": s.url,
+            "connected": s.connected,
+            "listening": s.listening,
+            "applied": s.applied,
+            "full_reads": s.full_reads,
+            "stopped": s.stopped.map(|(entity, reason)| json!({"entity": entity, "reason": reason})),
+            "trouble": s.trouble,
+            "staleness_ms": s.staleness.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        })
+    });
+    #[cfg(not(feature = "postgres"))]
+    let database: Option<serde_json::Value> = None;
     let value = json!({
         "entity_changes": changes,
-        "entity_revision": snapshot.as_ref().map(|s| s.entity_revision.to_string()),
+        "entity_database": database,
+        "entity_revision": snapshot.as_ref().map(|s| s.entity_token()),
         "counts": counts,
         "last_error": status.error.map(|(at, message)| json!({"message": message, "time": rfc3339(at)})),
         "last_reload": status.last.map(|(at, result)| json!({"result": result.name(), "time": rfc3339(at)})),

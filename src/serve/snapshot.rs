@@ -222,8 +222,11 @@ pub struct Snapshot {
     /// How many input files it was built from.
     pub files: usize,
     /// The entity revision: with a change log, the base's revision and the
-    /// transactions applied since; otherwise the count of snapshots loaded.
+    /// transactions applied since; with a database, the revisions applied;
+    /// otherwise the count of snapshots loaded.
     pub entity_revision: u64,
+    /// With a database, the snapshot the entities were read at.
+    pub db_snapshot: Option<crate::consistency::DbSnapshot>,
 }
 
 impl Snapshot {
@@ -235,6 +238,23 @@ impl Snapshot {
     /// How requests are judged.
     pub fn options(&self) -> &Options {
         self.prepared.options()
+    }
+
+    /// How far its entities have come.
+    pub fn position(&self) -> crate::consistency::Position {
+        crate::consistency::Position {
+            revision: self.entity_revision,
+            snapshot: self.db_snapshot.clone(),
+        }
+    }
+
+    /// The consistency token answers carry: the database snapshot, or the
+    /// entity revision.
+    pub fn entity_token(&self) -> String {
+        match &self.db_snapshot {
+            Some(s) => s.to_string(),
+            None => self.entity_revision.to_string(),
+        }
     }
 }
 
@@ -349,6 +369,7 @@ impl Build {
             loaded_at: SystemTime::now(),
             files: count,
             entity_revision: 0,
+            db_snapshot: None,
         })
     }
 

@@ -4,11 +4,10 @@
 //! with no failed request; bad input is told and loses nothing.
 
 use crate::served::Served;
-use crate::transactions::{rebuilt, transaction, Model};
+use crate::transactions::{batch_body, domain_requests, rebuilt, transaction, Model};
 use crate::worlds::{bytes, world};
 use mspl::__internal::authorize::{Options, PreparedSet};
 use mspl::__internal::entities::build::Cycles;
-use mspl::__internal::entities::json::Request;
 use mspl::__internal::policy_set::{IdScheme, Loader};
 use mspl::__internal::Limits;
 use serde_json::{json, Value};
@@ -117,33 +116,8 @@ fn the_log_and_the_api_decide_as_the_store_rebuilt_from_scratch() {
                 model = next;
             }
             let store = rebuilt(&set, &model, Cycles::Allowed).expect("the model loads");
-            let auditor = mspl_cli::audit::Auditor::new(&prepared, &store, w.context.as_ref())
-                .expect("a domain");
-            let d = &auditor.domain;
-            let mut requests = Vec::new();
-            for a in &d.actions {
-                for &p in &a.principals {
-                    for &r in &a.resources {
-                        for &c in &a.contexts {
-                            requests.push(Request {
-                                principal: store.node_uid(p).clone(),
-                                action: a.action.clone(),
-                                resource: store.node_uid(r).clone(),
-                                context: d.contexts[c as usize].clone(),
-                            });
-                        }
-                    }
-                }
-            }
-            let body = json!({
-                "requests": requests.iter().map(|r| json!({
-                    "principal": {"type": r.principal.ty.to_string(), "id": r.principal.id.as_str()},
-                    "action": {"type": r.action.ty.to_string(), "id": r.action.id.as_str()},
-                    "resource": {"type": r.resource.ty.to_string(), "id": r.resource.id.as_str()},
-                    "context": r.context.to_json(),
-                })).collect::<Vec<_>>(),
-                "consistency": {"at_least": revision.to_string()},
-            });
+            let requests = domain_requests(&prepared, &store, w.context.as_ref());
+            let body = batch_body(&requests, &revision.to_string());
             let reply = server.post("/v1/batch_is_authorized", &body.to_string());
             assert_eq!(reply.status, 200, "{}", reply.body);
             let answer = reply.json();

@@ -127,3 +127,44 @@ pub fn rebuilt(set: &PolicySet, model: &Model, cycles: Cycles) -> Option<Entitie
     add_named_actions(set, &mut store);
     Some(store)
 }
+
+/// Every request of the audit domain of `store` (every principal, action,
+/// resource and context the declarations and the store allow).
+pub fn domain_requests(
+    prepared: &mspl::__internal::authorize::PreparedSet,
+    store: &Entities,
+    context: Option<&Value>,
+) -> Vec<mspl::__internal::entities::json::Request> {
+    let auditor = mspl_cli::audit::Auditor::new(prepared, store, context).expect("a domain");
+    let d = &auditor.domain;
+    let mut requests = Vec::new();
+    for a in &d.actions {
+        for &p in &a.principals {
+            for &r in &a.resources {
+                for &c in &a.contexts {
+                    requests.push(mspl::__internal::entities::json::Request {
+                        principal: store.node_uid(p).clone(),
+                        action: a.action.clone(),
+                        resource: store.node_uid(r).clone(),
+                        context: d.contexts[c as usize].clone(),
+                    });
+                }
+            }
+        }
+    }
+    requests
+}
+
+/// The body of `POST /v1/batch_is_authorized` asking `requests` at least
+/// at `token`.
+pub fn batch_body(requests: &[mspl::__internal::entities::json::Request], token: &str) -> Value {
+    json!({
+        "requests": requests.iter().map(|r| json!({
+            "principal": {"type": r.principal.ty.to_string(), "id": r.principal.id.as_str()},
+            "action": {"type": r.action.ty.to_string(), "id": r.action.id.as_str()},
+            "resource": {"type": r.resource.ty.to_string(), "id": r.resource.id.as_str()},
+            "context": r.context.to_json(),
+        })).collect::<Vec<_>>(),
+        "consistency": {"at_least": token},
+    })
+}
