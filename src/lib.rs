@@ -24,4 +24,5 @@ pub mod lsp;
 pub mod repl;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod sql_filter;
 pub mod testing;

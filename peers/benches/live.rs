@@ -347,6 +347,7 @@ fn serve_child(dir: &Path) -> mspl_cli::exit::Exit {
         },
         admin_token: Some(TOKEN.into()),
         authzen_reasons: false,
+        mapping: None,
         decision_log: None,
         watch: Watch::Auto,
         poll_interval: Duration::from_millis(500),

@@ -321,6 +321,7 @@ fn serve_child(_dir: &Path) -> mspl_cli::exit::Exit {
         },
         admin_token: None,
         authzen_reasons: false,
+        mapping: None,
         decision_log: None,
         watch: Watch::Off,
         poll_interval: Duration::from_millis(500),

@@ -486,6 +486,7 @@ fn mspl_config(entities: &std::path::Path) -> mspl_cli::serve::Config {
         },
         admin_token: None,
         authzen_reasons: false,
+        mapping: None,
         decision_log: None,
         watch: Watch::Off,
         poll_interval: Duration::from_secs(1),

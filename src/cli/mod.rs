@@ -16,6 +16,7 @@ pub mod input;
 pub mod limit_args;
 pub mod link;
 pub mod lsp;
+pub mod plan;
 pub mod policy_args;
 pub mod repl;
 #[cfg(feature = "serve")]
@@ -82,6 +83,9 @@ pub enum Command {
     Lsp(lsp::LspArgs),
     /// The value of one expression for a request (Cedar CLI's `evaluate`).
     Evaluate(evaluate::EvaluateArgs),
+    /// The policy set reduced for an unknown resource of a type: which
+    /// resources a principal may act on, as a residual policy set.
+    Plan(plan::PlanArgs),
     /// Add a template-linked policy to a linked-policies file (Cedar CLI's `link`).
     Link(link::LinkArgs),
     /// Generate an entity store and a batch of requests from a policy set's declarations.
@@ -133,6 +137,7 @@ where
         Command::Generate(a) => generate::run(&a),
         Command::Link(a) => link::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
+        Command::Plan(a) => plan::run(&a),
         Command::Lsp(a) => lsp::run(&a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(&a),

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// fixes), as `options.include_reasons: true` asks for one call.
     #[arg(long)]
     pub authzen_reasons: bool,
+    /// A mapping of entity types to tables (`docs/filtering.md`): `POST
+    /// /v1/plan` then answers SQL too.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
     /// The most requests in one batch (and evaluations in one AuthZEN call).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_batch: usize,
@@ -295,6 +299,24 @@ pub fn run(args: &ServeArgs) -> Outcome {
             return out.exit(Exit::Failure);
         }
     };
+    let mapping = match &args.mapping {
+        None => None,
+        Some(path) => match crate::files::read::read_text(
+            path,
+            args.snapshot.limits.limits().max_data_file_bytes,
+            crate::files::read::TextKind::Data,
+        )
+        .map_err(|e| e.message)
+        .and_then(|text| {
+            crate::sql_filter::mapping::Mapping::read(&path.display().to_string(), &text)
+        }) {
+            Ok(m) => Some(std::sync::Arc::new(m)),
+            Err(m) => {
+                out.stderr.push_str(&format!("error: {m}\n"));
+                return out.exit(Exit::Failure);
+            }
+        },
+    };
     if args.max_staleness_ms.is_some() && database.is_none() {
         out.stderr.push_str(
             "error: --max-staleness-ms applies to entities read from a database (--entities postgres://…)\n",
@@ -356,6 +378,7 @@ pub fn run(args: &ServeArgs) -> Outcome {
         },
         admin_token: token,
         authzen_reasons: args.authzen_reasons,
+        mapping,
         decision_log: args.decision_log.clone(),
         watch: match args.watch {
             WatchArg::Auto => Watch::Auto,

@@ -33,6 +33,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/v1/is_authorized", post(is_authorized))
         .route("/v1/batch_is_authorized", post(batch))
         .route("/v1/explain", post(explain))
+        .route("/v1/plan", post(plan))
         .route("/v1/reload", post(reload))
         .route("/v1/entities", post(write_entities))
         .route("/v1/status", get(status))
@@ -207,6 +208,10 @@ async fn batch(State(server): Shared, request: Request) -> Response {
 
 async fn explain(State(server): Shared, request: Request) -> Response {
     decision(server, request, decide::explain_request).await
+}
+
+async fn plan(State(server): Shared, request: Request) -> Response {
+    decision(server, request, super::plan::plan_request).await
 }
 
 /// AuthZEN's transport: a request body is `application/json` (its media

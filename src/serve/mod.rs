@@ -34,6 +34,7 @@ pub mod fast;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod plan;
 pub mod pool;
 pub mod reload;
 pub mod snapshot;
@@ -105,6 +106,8 @@ pub struct Config {
     /// Whether the items of AuthZEN `evaluations` carry their reasons (as
     /// `options.include_reasons` asks for one call).
     pub authzen_reasons: bool,
+    /// The mapping `POST /v1/plan` writes SQL over (none: no SQL).
+    pub mapping: Option<std::sync::Arc<crate::sql_filter::mapping::Mapping>>,
     /// The decision log: a file, `-` for standard output, none.
     pub decision_log: Option<std::path::PathBuf>,
     /// How file changes are noticed.
@@ -269,6 +272,8 @@ pub struct Server {
     pub admin_token: Option<String>,
     /// Whether AuthZEN `evaluations` items carry their reasons by default.
     pub authzen_reasons: bool,
+    /// The mapping `POST /v1/plan` writes SQL over.
+    pub mapping: Option<std::sync::Arc<crate::sql_filter::mapping::Mapping>>,
     /// The base URL of the AuthZEN metadata.
     pub public_url: String,
     /// What the last reload did.
@@ -405,6 +410,7 @@ pub async fn serve_on(
         pool: pool::Pool::new(config.decision_threads, config.max_queued),
         admin_token: config.admin_token.clone(),
         authzen_reasons: config.authzen_reasons,
+        mapping: config.mapping.clone(),
         public_url: config
             .public_url
             .clone()

@@ -30,3 +30,4 @@ mod cedar_interop;
 mod index;
 mod live;
 mod model_studio;
+mod residual;

@@ -39,5 +39,6 @@ mod doc_examples;
 mod commands;
 mod docs;
 mod exact;
+mod filtering;
 mod follow;
 mod proxy;

@@ -29,4 +29,5 @@ mod worlds;
 
 mod api;
 mod live;
+mod plan;
 mod reload;

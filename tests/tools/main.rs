@@ -34,6 +34,7 @@ mod cli;
 mod diff;
 mod diff_cli;
 mod docs;
+mod plan;
 mod readme;
 mod repl;
 mod test_runner;

@@ -54,6 +54,8 @@ stages! {
     validate,
     /// The formatter.
     fmt,
+    /// Partial evaluation: a policy set reduced for an unknown resource.
+    residual,
 }
 
 mod api;
@@ -92,8 +94,8 @@ pub mod __internal {
     pub use crate::limits::Limits;
     pub use crate::policy_set::{IdScheme, Loader, PolicySet};
     pub use crate::{
-        authorize, builtins, diag, entities, eval, explain, files, fmt, limits, policy_set, schema,
-        span, suggest, syntax, validate, value,
+        authorize, builtins, diag, entities, eval, explain, files, fmt, limits, policy_set,
+        residual, schema, span, suggest, syntax, validate, value,
     };
 }
 
