@@ -79,13 +79,18 @@ pub fn plan_request(
             &snapshot.options().limits,
         );
         match planned {
-            Ok(p) => serde_json::json!({"query": p.query, "where": p.condition, "params": p.params}),
+            Ok(p) => {
+                serde_json::json!({"query": p.query, "where": p.condition, "params": p.params})
+            }
             Err(refused) => serde_json::json!({"refused": refused.what}),
         }
     });
     let mut answer = serde_json::Map::new();
     answer.insert("revision".into(), Json::from(snapshot.revision.as_str()));
-    answer.insert("entity_revision".into(), Json::from(snapshot.entity_token()));
+    answer.insert(
+        "entity_revision".into(),
+        Json::from(snapshot.entity_token()),
+    );
     answer.insert("residual".into(), Json::from(residual.text()));
     answer.insert("tree".into(), residual.json(&partial));
     if let Some(sql) = sql {
