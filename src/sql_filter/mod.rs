@@ -692,6 +692,24 @@ impl Translator<'_> {
         } else {
             "FALSE".to_string()
         };
+        // The resource in a given entity: everything below that entity,
+        // found once (the subquery does not depend on the row), rather than
+        // every row's ancestors. Each step of the walks is `LATERAL` behind
+        // `OFFSET 0` (which the planner does not flatten), so it looks up
+        // the rows below (or above) the ones found, by index, rather than
+        // sorting every edge to merge them.
+        if *aid == self.resource_id && *at == self.resource_type && is_placeholder(bid) {
+            let Some(edges) = self.edges() else {
+                return Ok(Val::Bool(same));
+            };
+            let (bt, at) = (
+                self.param(Json::from(bt.as_str()), "text", span)?,
+                self.param(Json::from(at.as_str()), "text", span)?,
+            );
+            return Ok(Val::Bool(format!(
+                "({same} OR ({aid}) IN (SELECT down.i FROM (WITH RECURSIVE down(t, i) AS (SELECT e.ct, e.ci FROM ({edges}) e WHERE e.pt = {bt} AND e.pi = {bid} UNION SELECT e.ct, e.ci FROM down, LATERAL (SELECT * FROM ({edges}) e WHERE e.pt = down.t AND e.pi = down.i OFFSET 0) e) SELECT t, i FROM down) down WHERE down.t = {at} AND down.i IS NOT NULL))"
+            )));
+        }
         let ancestors = self.ancestors_of(at, aid);
         let bt = self.param(Json::from(bt.as_str()), "text", span)?;
         let above = match ancestors {
@@ -709,7 +727,16 @@ impl Translator<'_> {
     /// type `ty` with id `id`, over every parents table of the mapping;
     /// `None` when the mapping has none.
     fn ancestors_of(&mut self, ty: &str, id: &str) -> Option<String> {
-        let mut tables = Vec::new();
+        let edges = self.edges()?;
+        let ty = self.param(Json::from(ty), "text", Span::default()).ok()?;
+        Some(format!(
+            "WITH RECURSIVE anc(t, i) AS (SELECT e.pt, e.pi FROM ({edges}) e WHERE e.ct = {ty} AND e.ci = ({id}) UNION SELECT e.pt, e.pi FROM anc, LATERAL (SELECT * FROM ({edges}) e WHERE e.ct = anc.t AND e.ci = anc.i OFFSET 0) e)"
+        ))
+    }
+
+    /// Every (child type, child id, parent type, parent id) edge of the
+    /// mapping's parents tables, as one `SELECT`; `None` when it has none.
+    fn edges(&mut self) -> Option<String> {
         let types: Vec<(String, String, String, String, String)> = self
             .mapping
             .types
@@ -726,6 +753,7 @@ impl Translator<'_> {
                 })
             })
             .collect();
+        let mut tables = Vec::new();
         for (name, table, child, parent_type, parent_id) in types {
             let name = self.param(Json::from(name), "text", Span::default()).ok()?;
             tables.push(format!(
@@ -736,14 +764,7 @@ impl Translator<'_> {
                 ident(&table)
             ));
         }
-        if tables.is_empty() {
-            return None;
-        }
-        let edges = tables.join(" UNION ALL ");
-        let ty = self.param(Json::from(ty), "text", Span::default()).ok()?;
-        Some(format!(
-            "WITH RECURSIVE e AS ({edges}), anc(t, i) AS (SELECT e.pt, e.pi FROM e WHERE e.ct = {ty} AND e.ci = ({id}) UNION SELECT e.pt, e.pi FROM e JOIN anc ON e.ct = anc.t AND e.ci = anc.i)"
-        ))
+        (!tables.is_empty()).then(|| tables.join(" UNION ALL "))
     }
 
     fn contains(&mut self, x: Val, arg: Val, span: Span) -> Result<Val, Refused> {
@@ -788,6 +809,13 @@ impl Translator<'_> {
             ident(&set.value)
         )))
     }
+}
+
+/// Whether `sql` is one parameter placeholder (`$3::text`): a constant.
+fn is_placeholder(sql: &str) -> bool {
+    sql.strip_prefix('$')
+        .and_then(|rest| rest.strip_suffix("::text"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `TRUE` where one of `items` is, else `NULL` where one is, else
