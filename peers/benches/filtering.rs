@@ -311,7 +311,7 @@ fn sql(args: &Args) {
             &residual,
             &set,
             &store,
-            &request(EntityUid::new("Document", "")),
+            &partial.request(),
             &mapping,
             "Document",
             ErrorMode::FailClosed,

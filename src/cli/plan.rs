@@ -146,12 +146,7 @@ pub fn run(args: &PlanArgs) -> Outcome {
             let Some(mapping) = &mapping else {
                 return out.exit(Exit::Failure);
             };
-            let request = crate::entities::json::Request {
-                principal: partial.principal.clone(),
-                action: partial.action.clone(),
-                resource: crate::syntax::ast::EntityUid::new(partial.resource_type.clone(), ""),
-                context: partial.context.clone(),
-            };
+            let request = partial.request();
             let planned = crate::sql_filter::plan_sql(
                 &residual,
                 session.set(),

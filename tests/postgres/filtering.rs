@@ -350,7 +350,7 @@ fn the_planned_query_returns_exactly_the_allowed_rows() {
                         &residual,
                         &set,
                         &entities,
-                        &request(EntityUid::new("Doc", "")),
+                        &partial.request(),
                         &mapping,
                         "Doc",
                         errors,

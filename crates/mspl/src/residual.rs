@@ -42,6 +42,19 @@ pub struct Partial {
     pub context: Value,
 }
 
+impl Partial {
+    /// The request the known part makes, with a resource of the type that
+    /// is never read (what evaluates the parts that do not depend on it).
+    pub fn request(&self) -> Request {
+        Request {
+            principal: self.principal.clone(),
+            action: self.action.clone(),
+            resource: EntityUid::new(self.resource_type.clone(), ""),
+            context: self.context.clone(),
+        }
+    }
+}
+
 /// One policy reduced.
 #[derive(Clone, Debug)]
 pub struct ResidualPolicy {
@@ -115,13 +128,7 @@ impl Residual {
 
 /// Reduces every policy of `set` for `partial` over `entities`.
 pub fn reduce(set: &PolicySet, entities: &Entities, partial: &Partial, limits: &Limits) -> Residual {
-    let request = Request {
-        principal: partial.principal.clone(),
-        action: partial.action.clone(),
-        // Never read: only what does not read the resource is evaluated.
-        resource: EntityUid::new(partial.resource_type.clone(), ""),
-        context: partial.context.clone(),
-    };
+    let request = partial.request();
     let mut reducer = Reducer {
         eval: Evaluator::new(set, entities, &request, limits),
         reads_resource: rules_reading_resource(set),
