@@ -154,6 +154,20 @@ fn sql(args: &Args) {
     let set = load(&examples);
     let mapping_text = std::fs::read_to_string(examples.join("mapping.json")).expect("the mapping");
     let mapping = Mapping::read("mapping.json", &mapping_text).expect("reads");
+    // The same with closure tables the application keeps (docs/filtering.md).
+    let closure_text = mapping_text
+        .replace(
+            r#""parents": {"table": "document_folders""#,
+            r#""ancestors": {"table": "document_ancestors", "child": "document_id", "ancestor_type": "ancestor_type", "ancestor_id": "ancestor_id"},
+      "parents": {"table": "document_folders""#,
+        )
+        .replace(
+            r#""parents": {"table": "folder_parents""#,
+            r#""ancestors": {"table": "folder_ancestors", "child": "folder_id", "ancestor_type": "ancestor_type", "ancestor_id": "ancestor_id"},
+      "parents": {"table": "folder_parents""#,
+        );
+    let closure = Mapping::read("closure.json", &closure_text).expect("reads");
+    assert!(closure.types.values().all(|t| t.ancestors.is_some()));
     // Users and folders as the example's, and a million documents: in
     // folders (a tree of 1,000), owned by one of 1,000 users or nobody,
     // public or not, some drafts, some secret.
@@ -176,7 +190,20 @@ fn sql(args: &Args) {
     let mut folders_json = Vec::new();
     let mut copy_folders = String::new();
     let mut copy_folder_parents = String::new();
+    let mut copy_folder_ancestors = String::new();
+    // A folder and its ancestors, nearest first.
+    let up = |mut f: u64| {
+        let mut chain = vec![f];
+        while f > 0 {
+            f = (f - 1) / 10;
+            chain.push(f);
+        }
+        chain
+    };
     for f in 0..1000 {
+        for a in &up(f)[1..] {
+            copy_folder_ancestors.push_str(&format!("folder-{f}\tFolder\tfolder-{a}\n"));
+        }
         let parent = if f == 0 {
             String::new()
         } else {
@@ -190,8 +217,8 @@ fn sql(args: &Args) {
             copy_folder_parents.push_str(&format!("folder-{f}\tFolder\tfolder-{}\n", (f - 1) / 10));
         }
     }
-    let (mut copy_docs, mut copy_tags, mut copy_doc_folders) =
-        (String::new(), String::new(), String::new());
+    let (mut copy_docs, mut copy_tags, mut copy_doc_folders, mut copy_doc_ancestors) =
+        (String::new(), String::new(), String::new(), String::new());
     let mut docs_json = Vec::with_capacity(n);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move |m: u64| {
@@ -210,7 +237,8 @@ fn sql(args: &Args) {
         };
         let public = next(20) == 0;
         let secret = next(50) == 0;
-        let folder = format!("folder-{}", next(1000));
+        let folder_number = next(1000);
+        let folder = format!("folder-{folder_number}");
         let owner_json = owner
             .as_ref()
             .map(|o| format!(r#","owner":{{"__entity":{{"type":"User","id":"{o}"}}}}"#))
@@ -228,6 +256,9 @@ fn sql(args: &Args) {
             copy_tags.push_str(&format!("doc-{d}\tsecret\n"));
         }
         copy_doc_folders.push_str(&format!("doc-{d}\tFolder\t{folder}\n"));
+        for a in up(folder_number) {
+            copy_doc_ancestors.push_str(&format!("doc-{d}\tFolder\tfolder-{a}\n"));
+        }
     }
     entities.push_str(&users_json.join(","));
     entities.push(',');
@@ -255,7 +286,9 @@ fn sql(args: &Args) {
              CREATE TABLE folder_parents (folder_id text, parent_type text, parent_id text);
              CREATE TABLE documents (id text PRIMARY KEY, owner_id text, title text NOT NULL, public boolean NOT NULL);
              CREATE TABLE document_tags (document_id text, tag text);
-             CREATE TABLE document_folders (document_id text, parent_type text, folder_id text);",
+             CREATE TABLE document_folders (document_id text, parent_type text, folder_id text);
+             CREATE TABLE folder_ancestors (folder_id text, ancestor_type text, ancestor_id text);
+             CREATE TABLE document_ancestors (document_id text, ancestor_type text, ancestor_id text);",
         )
         .expect("tables");
     let started = Instant::now();
@@ -265,6 +298,8 @@ fn sql(args: &Args) {
         ("documents", &copy_docs),
         ("document_tags", &copy_tags),
         ("document_folders", &copy_doc_folders),
+        ("folder_ancestors", &copy_folder_ancestors),
+        ("document_ancestors", &copy_doc_ancestors),
     ] {
         let mut w = client
             .copy_in(&format!("COPY {table} FROM STDIN"))
@@ -279,7 +314,9 @@ fn sql(args: &Args) {
              CREATE INDEX ON documents (owner_id);
              CREATE INDEX ON document_tags (document_id, tag);
              CREATE INDEX ON document_folders (document_id);
-             CREATE INDEX ON document_folders (folder_id);",
+             CREATE INDEX ON document_folders (folder_id);
+             CREATE INDEX ON folder_ancestors (folder_id);
+             CREATE INDEX ON document_ancestors (ancestor_type, ancestor_id);",
         )
         .expect("indexes");
     client.batch_execute("VACUUM ANALYZE").expect("analysed");
@@ -292,7 +329,12 @@ fn sql(args: &Args) {
         errors: ErrorMode::FailClosed,
         ..Options::default()
     };
-    for (who, action) in [("user-0", "read"), ("user-1", "read"), ("user-3", "edit")] {
+    for (who, action, mapping, how) in [
+        ("user-0", "read", &mapping, "the folder walk"),
+        ("user-0", "read", &closure, "closure tables"),
+        ("user-1", "read", &mapping, "no walk"),
+        ("user-3", "edit", &mapping, "no walk"),
+    ] {
         let partial = Partial {
             principal: EntityUid::new("User", who),
             action: EntityUid::new("Action", action),
@@ -312,7 +354,7 @@ fn sql(args: &Args) {
             &set,
             &store,
             &partial.request(),
-            &mapping,
+            mapping,
             "Document",
             ErrorMode::FailClosed,
             &Limits::default(),
@@ -373,7 +415,7 @@ fn sql(args: &Args) {
             "{who} {action}: the query and the per-row decisions agree"
         );
         println!(
-            "| {who} {action}: plan + SQL / the query ({got} of {n} rows) / per-row `authorize` | {:.2} ms / {:.0} ms / {:.0} ms ({:.1}×) |",
+            "| {who} {action} ({how}): plan + SQL / the query ({got} of {n} rows) / per-row `authorize` | {:.2} ms / {:.0} ms / {:.0} ms ({:.1}×) |",
             ms(plan_time),
             ms(query),
             ms(per_row),

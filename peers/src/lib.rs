@@ -8,6 +8,8 @@
 //!   with Regorus;
 //! - [`corpus`]: the fixed sequence of worlds the differential test judges;
 //! - [`spec`]: the domain's tables (features, system policies, actions);
+//! - [`typed_apps`]: generated Cedar apps that strict validation accepts,
+//!   for the comparison with Cedar's type-aware partial evaluation;
 //! - file helpers to write a world as `entities.json` and `requests.jsonl`,
 //!   the inputs of `mspl authorize --entities … --requests …`.
 //!
@@ -20,6 +22,7 @@ pub mod rego;
 pub mod requests;
 pub mod rng;
 pub mod spec;
+pub mod typed_apps;
 pub mod world;
 
 use std::fs;

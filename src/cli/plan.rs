@@ -215,7 +215,9 @@ fn partial(
         _ => Err(format!("error: `{}` must be an entity\n", var.name())),
     };
     let principal = entity(Var::Principal, &args.principal)?;
-    let action = entity(Var::Action, &args.action)?;
+    // `-a read` is `Action::"read"`, as in `authorize` and `audit`.
+    let action = crate::syntax::uid::parse_action(&args.action)
+        .map_err(|m| format!("error: in --action: {m}\n"))?;
     let resource_type = args.resource_type.trim();
     let declared = &session.set().schema;
     if !declared.is_empty() && !declared.entity_types.contains_key(resource_type) {

@@ -26,6 +26,11 @@ pub struct TypeMap {
     /// Its parents, if it has any.
     #[serde(default)]
     pub parents: Option<ParentsMap>,
+    /// Every ancestor of each of its entities (the transitive closure of
+    /// the parents, kept by the application): where given, `in` reads it
+    /// instead of walking the parents tables.
+    #[serde(default)]
+    pub ancestors: Option<AncestorsMap>,
 }
 
 /// What an attribute's value is.
@@ -86,6 +91,21 @@ pub struct ParentsMap {
     pub parent_type: String,
     /// The column holding the parent's id.
     pub parent_id: String,
+}
+
+/// An entity type's closure table: (entity id, ancestor type, ancestor
+/// id) rows, one per ancestor at any distance, of any type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AncestorsMap {
+    /// The table.
+    pub table: String,
+    /// The column holding the entity's id.
+    pub child: String,
+    /// The column holding the ancestor's entity type.
+    pub ancestor_type: String,
+    /// The column holding the ancestor's id.
+    pub ancestor_id: String,
 }
 
 impl Mapping {

@@ -698,6 +698,28 @@ impl Translator<'_> {
         // `OFFSET 0` (which the planner does not flatten), so it looks up
         // the rows below (or above) the ones found, by index, rather than
         // sorting every edge to merge them.
+        if let Some(closure) = self.mapping.types[at.as_str()].ancestors.as_ref() {
+            // The application keeps every ancestor: one lookup, by index.
+            let (table, child, ancestor_type, ancestor_id) = (
+                ident(&closure.table),
+                ident(&closure.child),
+                ident(&closure.ancestor_type),
+                ident(&closure.ancestor_id),
+            );
+            let bt = self.param(Json::from(bt.as_str()), "text", span)?;
+            return Ok(Val::Bool(
+                if *aid == self.resource_id && *at == self.resource_type && is_placeholder(bid) {
+                    // Found once, not per row.
+                    format!(
+                        "({same} OR ({aid}) IN (SELECT c.{child} FROM {table} c WHERE c.{ancestor_type} = {bt} AND c.{ancestor_id} = {bid} AND c.{child} IS NOT NULL))"
+                    )
+                } else {
+                    format!(
+                        "(CASE WHEN ({aid}) IS NULL OR ({bid}) IS NULL THEN NULL ELSE ({same} OR EXISTS (SELECT 1 FROM {table} c WHERE c.{child} = ({aid}) AND c.{ancestor_type} = {bt} AND c.{ancestor_id} = ({bid}))) END)"
+                    )
+                },
+            ));
+        }
         if *aid == self.resource_id && *at == self.resource_type && is_placeholder(bid) {
             let Some(edges) = self.edges() else {
                 return Ok(Val::Bool(same));

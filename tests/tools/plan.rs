@@ -117,3 +117,68 @@ fn what_has_no_exact_translation_is_refused_where_it_stands() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--mapping"));
 }
+
+/// `mspl plan` in `dir` with `args`: exit code, stdout, stderr.
+fn plan_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mspl"))
+        .current_dir(dir)
+        .arg("plan")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bare_action_id_and_cedar_ids_read_as_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.cedar"),
+        "@id(\"reader\")\n\
+         permit(principal, action == Action::\"read\", resource) when { resource.title == \"a\" };\n\
+         forbid(principal, action, resource) when { resource.title == \"b\" };\n",
+    )
+    .unwrap();
+    let common = [
+        "-p",
+        "p.cedar",
+        "-l",
+        "User::\"u\"",
+        "--resource-type",
+        "Doc",
+    ];
+    let qualified = plan_in(
+        dir.path(),
+        &[&common[..], &["-a", "Action::\"read\""]].concat(),
+    );
+    let bare = plan_in(dir.path(), &[&common[..], &["-a", "read"]].concat());
+    assert_eq!(qualified.0, 0, "{}", qualified.2);
+    assert_eq!(bare, qualified, "`-a read` is `Action::\"read\"`");
+    // Without --cedar an `@id` names its policy; with it, every policy is
+    // Cedar's `policyN`, as `authorize --cedar` names them.
+    assert!(
+        qualified.1.contains("@id(\"reader\")") && !qualified.1.contains("\"policy0\""),
+        "{}",
+        qualified.1
+    );
+    let cedar = plan_in(
+        dir.path(),
+        &[&common[..], &["-a", "read", "--cedar"]].concat(),
+    );
+    assert_eq!(cedar.0, 0, "{}", cedar.2);
+    assert!(
+        cedar.1.contains("@id(\"policy0\")") && cedar.1.contains("@id(\"policy1\")"),
+        "{}",
+        cedar.1
+    );
+    let (code, _, err) = plan_in(
+        dir.path(),
+        &[&common[..], &["-a", "User::\"x\" +"]].concat(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--action"), "{err}");
+}

@@ -19,4 +19,5 @@ mod lexical;
 mod rego;
 mod sensitivity;
 mod templates;
+mod tpe;
 mod world;
