@@ -26,3 +26,4 @@ pub mod repl;
 pub mod serve;
 pub mod sql_filter;
 pub mod testing;
+pub mod verify;

@@ -84,6 +84,17 @@ pub struct DiffArgs {
     /// Write the counterexample found there, as entities.json and request.json.
     #[arg(long, value_name = "DIR", requires = "worlds")]
     pub counterexample_dir: Option<PathBuf>,
+    /// Also prove it for every store the declarations and invariants allow
+    /// (`mspl verify`: `no-new-access` with `--fail-on new-access`,
+    /// `equivalent` otherwise); exit 3 where the proof is unknown.
+    #[arg(long)]
+    pub prove: bool,
+    /// The SMT solver for `--prove` [default: as `mspl verify`].
+    #[arg(long, value_name = "PATH", requires = "prove")]
+    pub solver: Option<String>,
+    /// Seconds per solver query for `--prove`.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "prove")]
+    pub solver_timeout: u64,
     /// The limits in force.
     #[command(flatten)]
     pub limits: super::limit_args::LimitArgs,
@@ -128,7 +139,12 @@ pub fn run(args: &DiffArgs) -> Outcome {
     // A gate never passes on nothing: `judged` counts the requests some
     // version was asked about (the store's domain, the log's requests, the
     // generated stores).
-    if args.fail_on.is_some() && !stored && args.requests.is_none() && args.worlds.is_none() {
+    if args.fail_on.is_some()
+        && !stored
+        && args.requests.is_none()
+        && args.worlds.is_none()
+        && !args.prove
+    {
         return no_requests(out, args, "");
     }
     let mut judged: u128 = 0;
@@ -167,7 +183,11 @@ pub fn run(args: &DiffArgs) -> Outcome {
                 match read {
                     Ok(requests) => {
                         judged += requests.len() as u128;
-                        if args.fail_on.is_some() && judged == 0 && args.worlds.is_none() {
+                        if args.fail_on.is_some()
+                            && judged == 0
+                            && args.worlds.is_none()
+                            && !args.prove
+                        {
                             return no_requests(out, args, " (the request log is empty)");
                         }
                         Ok(diff.over_requests(&requests))
@@ -185,7 +205,7 @@ pub fn run(args: &DiffArgs) -> Outcome {
                         Ok(n) => judged += n,
                         Err(e) => return bad(out, args, &[Diagnostic::plain(e.to_string())]),
                     }
-                    if judged == 0 && args.worlds.is_none() {
+                    if judged == 0 && args.worlds.is_none() && !args.prove {
                         return no_requests(out, args, EMPTY_DOMAIN);
                     }
                 }
@@ -236,6 +256,51 @@ pub fn run(args: &DiffArgs) -> Outcome {
         }
         report_search(&mut out, args, worlds, counterexample.as_ref());
     }
+    // The proof: every store, every request.
+    let mut proof = Exit::Success;
+    if args.prove {
+        let property = if args.fail_on == Some(FailOn::NewAccess) {
+            crate::verify::Property::NoNewAccess
+        } else {
+            crate::verify::Property::Equivalent
+        };
+        let proved = crate::verify::solver::Solver::choose(
+            args.solver.as_deref(),
+            std::time::Duration::from_secs(args.solver_timeout.max(1)),
+            2048,
+        )
+        .and_then(|solver| {
+            super::verify::prove_versions(
+                new_set,
+                old_set,
+                property,
+                solver,
+                options.errors,
+                limits,
+                args.format,
+            )
+        });
+        match proved {
+            Ok((report, exit)) => {
+                match args.format {
+                    Format::Json => {
+                        let slices: serde_json::Value =
+                            serde_json::from_str(&report).unwrap_or_default();
+                        out.stdout
+                            .push_str(&serde_json::json!({ "proof": slices }).to_string());
+                        out.stdout.push('\n');
+                    }
+                    Format::Text => out.stdout.push_str(&report),
+                }
+                proof = exit;
+                judged += 1;
+            }
+            Err(m) => {
+                out.stderr.push_str(&format!("error: --prove: {m}\n"));
+                return out.exit(Exit::Failure);
+            }
+        }
+    }
     if args.fail_on.is_some() && judged == 0 {
         let why = if args.worlds == Some(0) && !stored && args.requests.is_none() {
             " (--worlds 0 generates no store)"
@@ -255,8 +320,16 @@ pub fn run(args: &DiffArgs) -> Outcome {
         Some(FailOn::NewAccess) => newly_allowed,
         Some(FailOn::Any) => any,
         None => false,
-    };
-    out.exit(Exit::success_unless(tripped, Exit::Flagged))
+    } || (args.fail_on.is_some() && proof == Exit::Flagged);
+    if tripped {
+        return out.exit(Exit::Flagged);
+    }
+    // A proof that did not come out is no pass.
+    out.exit(if proof == Exit::Refused {
+        Exit::Refused
+    } else {
+        Exit::Success
+    })
 }
 
 /// Both versions' policy sets, or `None` with the diagnostics in `out`.

@@ -24,6 +24,7 @@ pub mod serve;
 pub mod test;
 pub mod translate;
 pub mod validate;
+pub mod verify;
 
 pub use common::Outcome;
 
@@ -86,6 +87,9 @@ pub enum Command {
     /// The policy set reduced for an unknown resource of a type: which
     /// resources a principal may act on, as a residual policy set.
     Plan(plan::PlanArgs),
+    /// A property proved for every store and request the declarations and
+    /// invariants allow, by an SMT solver, or a counterexample.
+    Verify(verify::VerifyArgs),
     /// Add a template-linked policy to a linked-policies file (Cedar CLI's `link`).
     Link(link::LinkArgs),
     /// Generate an entity store and a batch of requests from a policy set's declarations.
@@ -138,6 +142,7 @@ where
         Command::Link(a) => link::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Plan(a) => plan::run(&a),
+        Command::Verify(a) => verify::run(&a),
         Command::Lsp(a) => lsp::run(&a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::run(&a),

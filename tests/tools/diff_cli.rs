@@ -27,7 +27,7 @@ const WORLDS: &str = "200";
 const SEED: &str = "1";
 
 /// Runs the binary in `dir`: (exit code, stdout, stderr).
-fn mspl_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn mspl_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mspl"))
         .args(args)
         .current_dir(dir)
@@ -74,7 +74,7 @@ fn apply_edits(dir: &Path, edits: &Json, what: &str) {
 }
 
 /// A directory with `old/` and `new/` (the case applied) and the data.
-fn workspace(case: &Json, what: &str) -> tempfile::TempDir {
+pub(crate) fn workspace(case: &Json, what: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(Path::new(POLICIES), &dir.path().join("old"));
     copy_dir(Path::new(POLICIES), &dir.path().join("new"));
@@ -104,7 +104,12 @@ fn workspace(case: &Json, what: &str) -> tempfile::TempDir {
 }
 
 fn cases(kind: &str) -> Vec<(String, Json)> {
-    let mut out: Vec<(String, Json)> = std::fs::read_dir(format!("tests/cases/diff/{kind}"))
+    cases_in(&format!("tests/cases/diff/{kind}"))
+}
+
+/// The cases (`NAME.json`) of the folder `dir`, by name.
+pub(crate) fn cases_in(dir: &str) -> Vec<(String, Json)> {
+    let mut out: Vec<(String, Json)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))

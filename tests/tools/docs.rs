@@ -366,6 +366,12 @@ fn every_command_on_every_page_runs_as_written() {
                         continue;
                     }
                 };
+                if args.first().map(String::as_str) == Some("verify")
+                    && crate::solvers::find("z3", &what).is_none()
+                {
+                    not_run.push(what);
+                    continue;
+                }
                 if args.first().map(String::as_str) == Some("serve") {
                     if let Some(previous) = server.take() {
                         previous.stop();

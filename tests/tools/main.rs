@@ -24,6 +24,9 @@ mod shared_data;
 #[path = "../support/skip.rs"]
 mod skip;
 
+#[path = "../support/solvers.rs"]
+mod solvers;
+
 #[path = "../support/worlds.rs"]
 mod worlds;
 
@@ -38,3 +41,4 @@ mod plan;
 mod readme;
 mod repl;
 mod test_runner;
+mod verify;

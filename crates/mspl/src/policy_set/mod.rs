@@ -69,8 +69,9 @@ impl PolicySet {
     /// call, directly or through other rules, and with `findings` also the
     /// rules tools call: the audit's finding rules (a clause with
     /// `@finding`, which `mspl audit findings` calls), the generator's
-    /// invariants (`@invariant`, `mspl generate` and `mspl diff --worlds`)
-    /// and the rules they call. The validator
+    /// invariants (`@invariant`, `mspl generate` and `mspl diff --worlds`),
+    /// the properties `mspl verify` proves (`@property`) and the rules they
+    /// call. The validator
     /// warns about the others; coverage counts only what policies call.
     pub fn rules_called(&self, findings: bool) -> Vec<bool> {
         let mut called = vec![false; self.rules.len()];
@@ -94,6 +95,7 @@ impl PolicySet {
                 if rule.clauses.iter().any(|c| {
                     annotation(&c.annotations, "finding").is_some()
                         || annotation(&c.annotations, "invariant").is_some()
+                        || annotation(&c.annotations, "property").is_some()
                 }) {
                     #[expect(clippy::cast_possible_truncation, reason = "`Loader::finish` refuses a set of more than u32::MAX policies or rules")]
                     todo.push(i as u32);

@@ -74,6 +74,34 @@ pub(crate) fn check(index: &Declared) -> Vec<Problem> {
                 problems.extend(in_every_call(calls));
                 break;
             }
+            if annotation(&clause.annotations, "property").is_some() {
+                // `mspl verify property` calls it in every request
+                // environment, with the request (or nothing).
+                let calls: Vec<Call> = index
+                    .envs()
+                    .into_iter()
+                    .filter(|_| matches!(rule.arity, 0 | 4))
+                    .map(|env| {
+                        let args = if rule.arity == 4 {
+                            vec![
+                                Ty::Entity(env.principal.clone()),
+                                Ty::Entity(env.action.ty.clone()),
+                                Ty::Entity(env.resource.clone()),
+                                env.context.clone(),
+                            ]
+                        } else {
+                            Vec::new()
+                        };
+                        let site = format!(
+                            "called by `mspl verify property` for {} × {} × {}",
+                            env.principal, env.action, env.resource
+                        );
+                        check_call_in(index, number, clause.head, args, site, env)
+                    })
+                    .collect();
+                problems.extend(in_every_call(calls));
+                break;
+            }
             if let Some(found) = annotation(&clause.annotations, "invariant") {
                 let params = invariant_params(found.value.as_deref().unwrap_or(""));
                 let known = params
@@ -144,6 +172,18 @@ fn check_call(
         resource: "Action".into(),
         context: Ty::Record(Arc::default()),
     };
+    check_call_in(index, rule, head, args, site, env)
+}
+
+/// Types one call of rule `rule` with `args` in the request environment `env`.
+fn check_call_in(
+    index: &Declared,
+    rule: u32,
+    head: crate::syntax::Span,
+    args: Vec<Ty>,
+    site: String,
+    env: Env,
+) -> Call {
     let mut checker = TypeChecker::new(index, &env);
     checker.visited = Some(HashSet::new());
     checker.rule_at(head, rule, args, Some(site));
