@@ -474,6 +474,13 @@ pub fn certify(
     if let Some(p) = problems.iter().find(|p| !p.is_warning()) {
         return Err(format!("the store does not validate: {}", p.error));
     }
+    let request_text = request.to_string();
+    let problems =
+        mspl::__internal::validate::data::validate_requests(main, usize::MAX, &request_text, false)
+            .map_err(|u| format!("the request does not read: {}", u.message))?;
+    if let Some(p) = problems.iter().find(|p| !p.is_warning()) {
+        return Err(format!("the request does not validate: {}", p.error));
+    }
     let options = Options {
         errors: check.mode,
         limits: check.limits,

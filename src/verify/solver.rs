@@ -46,12 +46,32 @@ pub enum Sat {
 impl Solver {
     /// The solver at `path` (its kind from its version line), or why not.
     pub fn find(path: &str, timeout: Duration, memory_mb: u64) -> Result<Solver, String> {
-        let out = Command::new(path)
+        let mut child = Command::new(path)
             .arg("--version")
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
             .map_err(|e| format!("the solver `{path}` does not start: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // A program that does not answer `--version` promptly is no solver.
+        let started = std::time::Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if started.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("`{path} --version` did not answer"));
+                }
+            }
+        }
+        let mut text = String::new();
+        if let Some(mut out) = child.stdout.take() {
+            let _ = out.read_to_string(&mut text);
+        }
         let version = text.lines().next().unwrap_or_default().trim().to_string();
         let kind = if version.contains("Z3") {
             Kind::Z3
