@@ -37,13 +37,36 @@ impl<'a> Encoder<'a> {
             });
         }
         if self.calls.len() >= self.depth {
-            // Past the unrolling depth: any result at all.
+            // Past the unrolling depth: any result at all, as a function of
+            // the arguments (the store and the request are fixed in one
+            // query; under a quantifier the arguments vary, and so may the
+            // result).
             self.cut = true;
             let v = self.fresh("cut");
             let e = self.fresh("cut_err");
-            self.prelude.push(format!("(declare-const {v} Bool)"));
-            self.prelude.push(format!("(declare-const {e} Bool)"));
-            return Ok(Term::sym(Sort::Bool, v, or_err(&args_err, &Some(e))));
+            let mut sorts = Vec::new();
+            let mut values = Vec::new();
+            for a in args.iter().filter(|a| a.sort != Sort::Context) {
+                sorts.push(a.sort.smt());
+                values.push(self.smt(a)?);
+            }
+            let sorts = sorts.join(" ");
+            self.prelude
+                .push(format!("(declare-fun {v} ({sorts}) Bool)"));
+            self.prelude
+                .push(format!("(declare-fun {e} ({sorts}) Bool)"));
+            let apply = |f: &str| {
+                if values.is_empty() {
+                    f.to_string()
+                } else {
+                    format!("({f} {})", values.join(" "))
+                }
+            };
+            return Ok(Term::sym(
+                Sort::Bool,
+                apply(&v),
+                or_err(&args_err, &Some(apply(&e))),
+            ));
         }
         self.calls.push((rule, key));
         let mut held = Vec::new();
