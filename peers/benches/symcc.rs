@@ -23,7 +23,6 @@ use cedar_policy::{PolicySet, RequestEnv, Schema};
 use cedar_policy_symcc::solver::LocalSolver;
 use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicy, CompiledPolicySet};
 use mspl::__internal::authorize::ErrorMode;
-use mspl::__internal::policy_set::{IdScheme, Loader, SourceFormat};
 use mspl::__internal::Limits;
 use mspl_cli::verify::solver::Solver;
 use mspl_cli::verify::{check_slice, slices, Check, Property, Verdict};
@@ -88,23 +87,7 @@ fn main() {
     for app in &apps {
         let (schema, _) = Schema::from_cedarschema_str(&app.schema).expect("a schema");
         let cedar = PolicySet::from_str(&app.policies).expect("policies");
-        let mut loader = Loader::new(Limits::default());
-        loader.add_source_as(
-            "policies.cedar".into(),
-            app.policies.clone(),
-            SourceFormat::Text,
-        );
-        loader.add_source_as(
-            "schema.cedarschema".into(),
-            app.schema.clone(),
-            SourceFormat::Text,
-        );
-        let (set, diagnostics) = loader.finish(IdScheme::Cedar);
-        assert!(
-            diagnostics.is_empty(),
-            "{}",
-            set.sources.render(&diagnostics, false)
-        );
+        let set = tpe::mspl_set(&app.name, &app.policies, &app.schema);
         let envs: Vec<RequestEnv> = schema.request_envs().collect();
         for env in &envs {
             let (p, a, r) = (

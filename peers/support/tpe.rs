@@ -117,25 +117,7 @@ pub fn load(app: &App) -> Result<Loaded, String> {
         .map_err(|e| e.to_string())?;
     let cedar_partial_store =
         PartialEntities::from_concrete(cedar_store.clone(), &schema).map_err(|e| e.to_string())?;
-    let mut loader = Loader::new(Limits::default());
-    loader.add_source_as(
-        "policies.cedar".into(),
-        app.policies.clone(),
-        SourceFormat::Text,
-    );
-    loader.add_source_as(
-        "schema.cedarschema".into(),
-        app.schema.clone(),
-        SourceFormat::Text,
-    );
-    let (mspl, diagnostics) = loader.finish(IdScheme::Cedar);
-    if !diagnostics.is_empty() {
-        panic!(
-            "{}: mspl refuses what Cedar accepts:\n{}",
-            app.name,
-            mspl.sources.render(&diagnostics, false)
-        );
-    }
+    let mspl = mspl_set(&app.name, &app.policies, &app.schema);
     let text = app.entities.to_string();
     let mut mspl_store = build_entities_with(
         &mspl.schema,
@@ -152,6 +134,25 @@ pub fn load(app: &App) -> Result<Loaded, String> {
         mspl,
         mspl_store,
     })
+}
+
+/// Cedar policy text and schema text as mspl loads them (Cedar's ids);
+/// mspl refusing what Cedar accepts is a failure of the comparison.
+pub fn mspl_set(name: &str, policies: &str, schema: &str) -> MsplSet {
+    let mut loader = Loader::new(Limits::default());
+    loader.add_source_as("policies.cedar".into(), policies.into(), SourceFormat::Text);
+    loader.add_source_as(
+        "schema.cedarschema".into(),
+        schema.into(),
+        SourceFormat::Text,
+    );
+    let (set, diagnostics) = loader.finish(IdScheme::Cedar);
+    assert!(
+        diagnostics.is_empty(),
+        "{name}: mspl refuses what Cedar accepts:\n{}",
+        set.sources.render(&diagnostics, false)
+    );
+    set
 }
 
 /// What the comparison went through, and what it found.

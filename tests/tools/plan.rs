@@ -14,33 +14,21 @@ fn plan(policies: &str, extra: &[&str]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.mspl"), policies).unwrap();
     std::fs::write(dir.path().join("m.json"), MAPPING).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mspl"))
-        .current_dir(dir.path())
-        .args([
-            "plan",
-            "-p",
-            "p.mspl",
-            "-l",
-            "User::\"u'1\"",
-            "-a",
-            "Action::\"read\"",
-        ])
-        .args([
-            "--resource-type",
-            "Doc",
-            "--format",
-            "sql",
-            "--mapping",
-            "m.json",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args = [
+        "-p",
+        "p.mspl",
+        "-l",
+        "User::\"u'1\"",
+        "-a",
+        "Action::\"read\"",
+        "--resource-type",
+        "Doc",
+        "--format",
+        "sql",
+        "--mapping",
+        "m.json",
+    ];
+    plan_in(dir.path(), &[&args[..], extra].concat())
 }
 
 #[test]
@@ -100,22 +88,23 @@ fn what_has_no_exact_translation_is_refused_where_it_stands() {
         "permit(principal, action, resource);",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mspl"))
-        .current_dir(dir.path())
-        .args([
-            "plan",
+    let (code, _, err) = plan_in(
+        dir.path(),
+        &[
             "-p",
             "p.mspl",
             "-l",
             "User::\"u\"",
             "-a",
             "Action::\"read\"",
-        ])
-        .args(["--resource-type", "Doc", "--format", "sql"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--mapping"));
+            "--resource-type",
+            "Doc",
+            "--format",
+            "sql",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--mapping"));
 }
 
 /// `mspl plan` in `dir` with `args`: exit code, stdout, stderr.

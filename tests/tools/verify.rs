@@ -27,6 +27,13 @@ fn both(what: &str) -> Option<(String, String)> {
     Some((solvers::find("z3", what)?, solvers::find("cvc5", what)?))
 }
 
+/// `mspl diff --old old --new new MORE` in `dir` (a `workspace`).
+fn diff_old_new(dir: &Path, more: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["diff", "--old", "old", "--new", "new"];
+    args.extend_from_slice(more);
+    mspl_in(dir, &args)
+}
+
 /// `mspl verify ARGS --solver S --format json` in `dir`: exit code and
 /// the slices' objects.
 fn verify_json(dir: &Path, args: &[&str], solver: &str) -> (i32, Vec<Json>, String) {
@@ -296,20 +303,9 @@ fn every_mutant_gets_a_counterexample_and_every_rewrite_a_proof() {
         }
         // One rewrite through the diff's gate.
         if name == "reordered-conjuncts" {
-            let (code, out, err) = mspl_in(
+            let (code, out, err) = diff_old_new(
                 dir.path(),
-                &[
-                    "diff",
-                    "--old",
-                    "old",
-                    "--new",
-                    "new",
-                    "--prove",
-                    "--fail-on",
-                    "any",
-                    "--solver",
-                    &z3,
-                ],
+                &["--prove", "--fail-on", "any", "--solver", &z3],
             );
             assert_eq!(code, 0, "{name}: diff --prove: {out}{err}");
         }
@@ -329,21 +325,9 @@ fn mutants_beyond_the_generator_are_caught() {
             let z3 = &z3;
             s.spawn(move || {
                 let dir = workspace(case, name);
-                let (code, out, err) = mspl_in(
+                let (code, out, err) = diff_old_new(
                     dir.path(),
-                    &[
-                        "diff",
-                        "--old",
-                        "old",
-                        "--new",
-                        "new",
-                        "--worlds",
-                        "2000",
-                        "--seed",
-                        "1",
-                        "--fail-on",
-                        "any",
-                    ],
+                    &["--worlds", "2000", "--seed", "1", "--fail-on", "any"],
                 );
                 assert_eq!(
                     code, 0,
@@ -354,20 +338,9 @@ fn mutants_beyond_the_generator_are_caught() {
                 assert_eq!(code, 2, "{name}: {slices:?}{err}");
                 replay(dir.path(), &args, &dir.path().join("cex/1"), None);
                 // The diff's gate with the proof trips where the search did not.
-                let (code, out, err) = mspl_in(
+                let (code, out, err) = diff_old_new(
                     dir.path(),
-                    &[
-                        "diff",
-                        "--old",
-                        "old",
-                        "--new",
-                        "new",
-                        "--prove",
-                        "--fail-on",
-                        "new-access",
-                        "--solver",
-                        z3,
-                    ],
+                    &["--prove", "--fail-on", "new-access", "--solver", z3],
                 );
                 assert_eq!(code, 2, "{name}: diff --prove: {out}{err}");
                 assert!(out.contains("no-new-access: counterexample"), "{out}");

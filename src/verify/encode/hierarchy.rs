@@ -7,21 +7,12 @@ use super::*;
 impl<'a> Encoder<'a> {
     /// The types `T`'s entities may have as ancestors, transitively.
     pub fn ancestor_types(&self, ty: &Name) -> BTreeSet<Name> {
-        let mut out = BTreeSet::new();
-        let mut todo: Vec<Name> = self
-            .schema
-            .entity_types
-            .get(ty)
-            .map(|t| t.parents.clone())
-            .unwrap_or_default();
-        while let Some(t) = todo.pop() {
-            if out.insert(t.clone()) {
-                if let Some(d) = self.schema.entity_types.get(&t) {
-                    todo.extend(d.parents.iter().cloned());
-                }
-            }
-        }
-        out
+        self.ancestors.get(ty).cloned().unwrap_or_default()
+    }
+
+    /// Whether entities of type `t` may have ancestors of type `u`.
+    pub(super) fn reaches(&self, t: &Name, u: &Name) -> bool {
+        self.ancestors.get(t).is_some_and(|a| a.contains(u))
     }
 
     /// The pairs (type, ancestor type) the declarations allow.
@@ -67,7 +58,7 @@ impl<'a> Encoder<'a> {
                         .push(format!("(assert (forall ((x String)) (not {b})))"));
                 }
                 for u in self.ancestor_types(t) {
-                    if self.ancestor_types(&u).contains(v) {
+                    if self.reaches(&u, v) {
                         let (xy, yz) = (self.below(t, "x", &u, "y"), self.below(&u, "y", v, "z"));
                         let xz = self.func(Func::Anc(t.clone(), v.clone()));
                         self.prelude.push(format!(
@@ -90,7 +81,7 @@ impl<'a> Encoder<'a> {
             let mut more = Vec::new();
             for (t, x) in &terms {
                 for (v, z) in &terms {
-                    if !self.ancestor_types(t).contains(v)
+                    if !self.reaches(t, v)
                         || !done.insert((t.clone(), x.clone(), v.clone(), z.clone()))
                     {
                         continue;
@@ -113,16 +104,16 @@ impl<'a> Encoder<'a> {
         }
         let terms: Vec<(Name, String)> = terms.into_iter().collect();
         for (t, x) in &terms {
-            if self.mode == ErrorMode::Cedar && self.ancestor_types(t).contains(t) {
+            if self.mode == ErrorMode::Cedar && self.reaches(t, t) {
                 let b = self.below(t, x, t, x);
                 self.prelude.push(format!("(assert (not {b}))"));
             }
             for (u, y) in &terms {
-                if !self.ancestor_types(t).contains(u) {
+                if !self.reaches(t, u) {
                     continue;
                 }
                 for (v, z) in &terms {
-                    if !self.ancestor_types(u).contains(v) || !self.ancestor_types(t).contains(v) {
+                    if !self.reaches(u, v) || !self.reaches(t, v) {
                         continue;
                     }
                     let (xy, yz) = (self.below(t, x, u, y), self.below(u, y, v, z));
@@ -146,7 +137,7 @@ impl<'a> Encoder<'a> {
         let wx = format!("({w} {x} {z})");
         let mut ways = Vec::new();
         for u in &direct {
-            if !self.ancestor_types(u).contains(v) {
+            if !self.reaches(u, v) {
                 continue;
             }
             let tu = self.below(t, x, u, &wx);
@@ -191,7 +182,7 @@ impl<'a> Encoder<'a> {
         if at == bt {
             ways.push(format!("(= {x} {y})"));
         }
-        if self.ancestor_types(at).contains(bt) {
+        if self.reaches(at, bt) {
             if self.inside > 0 {
                 self.nonground = true;
             } else {

@@ -219,6 +219,11 @@ pub struct Slice {
 /// Builds one query: declarations, axioms and the encoded terms.
 pub struct Encoder<'a> {
     schema: &'a Schema,
+    /// The ancestor types of every declared type, transitively.
+    ancestors: BTreeMap<Name, BTreeSet<Name>>,
+    /// The SMT names of the existence predicates (sets of all entities of
+    /// a type, read as predicates rather than arrays).
+    predicates: BTreeSet<String>,
     /// Declarations and axioms, in order.
     pub prelude: Vec<String>,
     /// Store functions declared so far, with their SMT names.
@@ -263,8 +268,15 @@ impl<'a> Encoder<'a> {
     /// An encoder for `slice` over `schema`'s stores, unrolling rule calls
     /// to `depth`.
     pub fn new(schema: &'a Schema, slice: Slice, depth: usize, mode: ErrorMode) -> Encoder<'a> {
+        let ancestors = schema
+            .entity_types
+            .keys()
+            .map(|ty| (ty.clone(), transitive_parents(schema, ty)))
+            .collect();
         let mut e = Encoder {
             schema,
+            ancestors,
+            predicates: BTreeSet::new(),
             prelude: vec!["(set-logic ALL)".into()],
             funcs: BTreeMap::new(),
             literals: BTreeSet::new(),
@@ -314,14 +326,11 @@ impl<'a> Encoder<'a> {
         }
         let name = format!("s{}", self.funcs.len());
         let decl = match &f {
-            Func::Exists(_) => format!("(declare-fun {name} (String) Bool)"),
-            Func::Attr(t, a) => {
-                let sort = self
-                    .attr_type(t, a)
-                    .and_then(|at| Sort::of(&at.ty))
-                    .unwrap_or(Sort::Bool);
-                format!("(declare-fun {name} (String) {})", sort.smt())
+            Func::Exists(_) => {
+                self.predicates.insert(name.clone());
+                format!("(declare-fun {name} (String) Bool)")
             }
+            Func::Attr(t, a) => format!("(declare-fun {name} (String) {})", self.attr_sort(t, a)),
             Func::Has(_, _) => format!("(declare-fun {name} (String) Bool)"),
             Func::Anc(_, _) => format!("(declare-fun {name} (String String) Bool)"),
             Func::Witness(_, _) => format!("(declare-fun {name} (String String) String)"),
@@ -644,6 +653,24 @@ impl<'a> Encoder<'a> {
             }
         }
     }
+}
+
+/// The types `ty`'s entities may have as ancestors, transitively.
+fn transitive_parents(schema: &Schema, ty: &Name) -> BTreeSet<Name> {
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<Name> = schema
+        .entity_types
+        .get(ty)
+        .map(|t| t.parents.clone())
+        .unwrap_or_default();
+    while let Some(t) = todo.pop() {
+        if out.insert(t.clone()) {
+            if let Some(d) = schema.entity_types.get(&t) {
+                todo.extend(d.parents.iter().cloned());
+            }
+        }
+    }
+    out
 }
 
 /// A boolean from SMT text, folded where it is a constant.

@@ -156,7 +156,7 @@ impl<'a> Encoder<'a> {
                     };
                     for t in [&a, &b] {
                         if let Val::Sym(x) = &t.val {
-                            if self.mem(x, "_") != format!("(select {x} _)") {
+                            if self.predicates.contains(x) {
                                 return Err(refuse(
                                     "`==` on the set of all entities of a type",
                                     span,

@@ -77,11 +77,7 @@ impl<'a> Encoder<'a> {
     /// Whether `x` is in the set `s`: an array, or the predicate of the
     /// entities of a type that exist (the set of all of them).
     pub(super) fn mem(&self, s: &str, x: &str) -> String {
-        if self
-            .funcs
-            .iter()
-            .any(|(f, n)| matches!(f, Func::Exists(_)) && n == s)
-        {
+        if self.predicates.contains(s) {
             format!("({s} {x})")
         } else {
             format!("(select {s} {x})")
