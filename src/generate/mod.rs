@@ -38,6 +38,9 @@ pub const ENTITY_ATTEMPTS: usize = 40;
 /// See [`ENTITY_ATTEMPTS`].
 pub const STORE_ATTEMPTS: usize = 2_000;
 
+/// The most values of a record type a context attribute is given.
+pub const MAX_RECORD_CHOICES: usize = 32;
+
 /// Why no store could be generated.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
@@ -333,9 +336,48 @@ impl<'a> Generator<'a> {
 
     /// The values of a context attribute of type `ty` that an audit
     /// domain cannot enumerate: the pools' strings and numbers (at most
-    /// four of each), or `None` for other types.
+    /// four of each), the extension types' defaults, records of those
+    /// (at most [`MAX_RECORD_CHOICES`], spread over every combination),
+    /// or `None` for other types.
     pub fn choices(&self, ty: &Type) -> Option<Vec<Value>> {
         match ty {
+            Type::Bool => Some(vec![Value::Bool(false), Value::Bool(true)]),
+            Type::Record(fields) => {
+                let mut options: Vec<(&SmolStr, Vec<Option<Value>>)> = Vec::new();
+                for (name, attr) in fields.iter() {
+                    let mut values: Vec<Option<Value>> =
+                        self.choices(&attr.ty)?.into_iter().map(Some).collect();
+                    if attr.optional {
+                        values.push(None);
+                    }
+                    options.push((name, values));
+                }
+                let total = options
+                    .iter()
+                    .try_fold(1usize, |n, (_, v)| n.checked_mul(v.len()))
+                    .unwrap_or(usize::MAX);
+                // Every combination, or a spread of them: the `j`th pick is
+                // combination `j * PRIME mod total`, read in mixed radix.
+                const PRIME: usize = 1_000_003;
+                let picks: Vec<usize> = if total <= MAX_RECORD_CHOICES {
+                    (0..total).collect()
+                } else {
+                    (0..MAX_RECORD_CHOICES)
+                        .map(|j| ((j as u128 * PRIME as u128) % total as u128) as usize)
+                        .collect()
+                };
+                let records = picks.into_iter().map(|mut k| {
+                    let mut record = BTreeMap::new();
+                    for (name, values) in options.iter().rev() {
+                        if let Some(v) = &values[k % values.len()] {
+                            record.insert((*name).clone(), v.clone());
+                        }
+                        k /= values.len();
+                    }
+                    Value::record(record)
+                });
+                Some(records.collect())
+            }
             Type::String => Some(
                 self.pools
                     .strings

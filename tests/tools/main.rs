@@ -42,3 +42,4 @@ mod readme;
 mod repl;
 mod test_runner;
 mod verify;
+mod verify_laws;

@@ -23,7 +23,7 @@ use serde_json::Value as Json;
 use std::path::Path;
 
 /// Both solvers, or `None` after saying why `what` is skipped.
-fn both(what: &str) -> Option<(String, String)> {
+pub(crate) fn both(what: &str) -> Option<(String, String)> {
     Some((solvers::find("z3", what)?, solvers::find("cvc5", what)?))
 }
 
@@ -36,7 +36,7 @@ fn diff_old_new(dir: &Path, more: &[&str]) -> (i32, String, String) {
 
 /// `mspl verify ARGS --solver S --format json` in `dir`: exit code and
 /// the slices' objects.
-fn verify_json(dir: &Path, args: &[&str], solver: &str) -> (i32, Vec<Json>, String) {
+pub(crate) fn verify_json(dir: &Path, args: &[&str], solver: &str) -> (i32, Vec<Json>, String) {
     let mut all = vec!["verify"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--solver", solver, "--format", "json"]);

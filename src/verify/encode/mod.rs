@@ -9,7 +9,10 @@
 //! of `T`, the relation `anc_T_U`, transitive by axiom (and acyclic in
 //! Cedar's mode), with a witness of the path for an ancestor that is not
 //! a direct parent type. Longs are 64-bit vectors whose arithmetic reports
-//! overflow by sign extension; sets are arrays to `Bool`.
+//! overflow by sign extension; sets are arrays to `Bool`; a record is its
+//! fields, each with the condition under which it is present (`attrs`);
+//! tags are functions of the entity and the key; the extension types are
+//! bit-vectors (`extensions`).
 //!
 //! Every expression becomes a [`Term`]: its value and the condition under
 //! which evaluating it raises an error, in the evaluation order of the
@@ -19,10 +22,17 @@
 //! the unrolling depth, which becomes an unconstrained result (sound for
 //! a proof; a counterexample is only reported once `authorize` confirms it).
 
+mod attrs;
+mod extensions;
 mod hierarchy;
 mod ops;
 mod rules;
 mod sets;
+mod terms;
+
+pub use extensions::{ExtSort, IP_NORM};
+use terms::{and_err, not, or_err, refuse};
+pub use terms::{smt_long, smt_string, Field, Func, Refusal, Slice, Sort, Term, Val};
 
 use mspl::__internal::authorize::ErrorMode;
 use mspl::__internal::policy_set::PolicySet;
@@ -36,185 +46,6 @@ use mspl::__internal::value::Value;
 use smol_str::SmolStr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-
-/// What has no exact encoding, and where.
-#[derive(Clone, Debug)]
-pub struct Refusal {
-    /// The construct.
-    pub what: String,
-    /// Its place in the policies (default: none).
-    pub span: Span,
-}
-
-fn refuse(what: impl Into<String>, span: Span) -> Refusal {
-    Refusal {
-        what: what.into(),
-        span,
-    }
-}
-
-/// The static type of a term.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Sort {
-    /// `Bool`.
-    Bool,
-    /// `Long` (`(_ BitVec 64)`).
-    Long,
-    /// `String`.
-    Str,
-    /// An entity of the type (its id, a `String`).
-    Entity(Name),
-    /// A set of the element sort; `None`: the empty literal set.
-    Set(Option<Box<Sort>>),
-    /// The request's context record.
-    Context,
-}
-
-impl Sort {
-    /// The SMT sort.
-    pub fn smt(&self) -> String {
-        match self {
-            Sort::Bool => "Bool".into(),
-            Sort::Long => "(_ BitVec 64)".into(),
-            Sort::Str | Sort::Entity(_) => "String".into(),
-            Sort::Set(Some(e)) => format!("(Array {} Bool)", e.smt()),
-            // Only ever the empty set, never declared.
-            Sort::Set(None) => "(Array String Bool)".into(),
-            Sort::Context => "Bool".into(),
-        }
-    }
-
-    /// The sort of a declared type, or `None` where it has no encoding.
-    pub fn of(ty: &Type) -> Option<Sort> {
-        Some(match ty {
-            Type::Bool => Sort::Bool,
-            Type::Long => Sort::Long,
-            Type::String => Sort::Str,
-            Type::Entity(n) => Sort::Entity(n.clone()),
-            Type::Set(e) => Sort::Set(Some(Box::new(Sort::of(e)?))),
-            Type::Record(_) | Type::Extension(_) => return None,
-        })
-    }
-}
-
-/// A value: constant (folded), or an SMT term.
-#[derive(Clone, Debug)]
-pub enum Val {
-    /// Known without the store or the request.
-    Const(Value),
-    /// An SMT term.
-    Sym(String),
-}
-
-/// An encoded expression: its sort, its value, and when it errs.
-#[derive(Clone, Debug)]
-pub struct Term {
-    /// Its static type.
-    pub sort: Sort,
-    /// Its value (meaningless where it errs).
-    pub val: Val,
-    /// `None`: it never errs; else the condition under which it does.
-    pub err: Option<String>,
-}
-
-impl Term {
-    pub(super) fn constant(v: Value, sort: Sort) -> Term {
-        Term {
-            sort,
-            val: Val::Const(v),
-            err: None,
-        }
-    }
-
-    pub(super) fn sym(sort: Sort, s: String, err: Option<String>) -> Term {
-        Term {
-            sort,
-            val: Val::Sym(s),
-            err,
-        }
-    }
-
-    pub(super) fn boolean(b: bool) -> Term {
-        Term::constant(Value::Bool(b), Sort::Bool)
-    }
-}
-
-/// `a ∨ b` over error conditions.
-fn or_err(a: &Option<String>, b: &Option<String>) -> Option<String> {
-    match (a, b) {
-        (None, x) | (x, None) => x.clone(),
-        (Some(x), Some(y)) => Some(format!("(or {x} {y})")),
-    }
-}
-
-/// `c ∧ e` for an error condition `e` reached only under `c`.
-fn and_err(c: &str, e: &Option<String>) -> Option<String> {
-    e.as_ref().map(|e| {
-        if c == "true" {
-            e.clone()
-        } else {
-            format!("(and {c} {e})")
-        }
-    })
-}
-
-fn not(s: &str) -> String {
-    match s {
-        "true" => "false".into(),
-        "false" => "true".into(),
-        _ => format!("(not {s})"),
-    }
-}
-
-/// An SMT string literal.
-pub fn smt_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\"\""),
-            ' '..='~' if c != '\\' => out.push(c),
-            _ => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A 64-bit literal.
-pub fn smt_long(n: i64) -> String {
-    format!("(_ bv{} 64)", n as u64)
-}
-
-/// What one store function is.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Func {
-    /// `ex_T`: the ids of type `T` that exist.
-    Exists(Name),
-    /// An attribute's value.
-    Attr(Name, SmolStr),
-    /// Whether an optional attribute is present.
-    Has(Name, SmolStr),
-    /// `anc_T_U`.
-    Anc(Name, Name),
-    /// The entity on the path from a `T` to a `U` ancestor that is of a
-    /// direct parent type of `T`.
-    Witness(Name, Name),
-}
-
-/// The request of one slice: its variables' SMT names.
-#[derive(Clone, Debug)]
-pub struct Slice {
-    /// The principal's type.
-    pub principal_type: Name,
-    /// The action.
-    pub action: EntityUid,
-    /// The resource's type.
-    pub resource_type: Name,
-    /// The context's declared fields.
-    pub context: BTreeMap<SmolStr, AttrType>,
-}
 
 /// Builds one query: declarations, axioms and the encoded terms.
 pub struct Encoder<'a> {
@@ -248,6 +79,18 @@ pub struct Encoder<'a> {
     nonground: bool,
     /// The entity terms `in` is used on (type, term), where ground.
     anc_terms: BTreeSet<(Name, String)>,
+    /// The context record's term.
+    context: Term,
+    /// The SMT constants declared for the context's fields.
+    pub consts: BTreeSet<String>,
+    /// Set-valued attributes and context fields: (prelude line, name,
+    /// element sort, whether it takes an entity id).
+    set_leaves: Vec<(usize, String, String, bool)>,
+    /// The tag keys asked of entities of each type (SMT terms over the
+    /// request), for a counterexample's store.
+    pub tag_keys: BTreeSet<(Name, String)>,
+    /// Whether `ip_norm` is defined.
+    ip_norm: bool,
 }
 
 /// The most nodes one query's terms may have.
@@ -291,25 +134,16 @@ impl<'a> Encoder<'a> {
             inside: 0,
             nonground: false,
             anc_terms: BTreeSet::new(),
+            context: Term::boolean(false),
+            consts: BTreeSet::new(),
+            set_leaves: Vec::new(),
+            tag_keys: BTreeSet::new(),
+            ip_norm: false,
         };
         e.prelude.push("(declare-const principal String)".into());
         e.prelude.push("(declare-const resource String)".into());
-        let fields: Vec<(SmolStr, AttrType)> = e
-            .slice
-            .context
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (i, (_, t)) in fields.iter().enumerate() {
-            if let Some(sort) = Sort::of(&t.ty) {
-                e.prelude
-                    .push(format!("(declare-const context_{i} {})", sort.smt()));
-                if t.optional {
-                    e.prelude
-                        .push(format!("(declare-const context_has_{i} Bool)"));
-                }
-            }
-        }
+        let fields = e.slice.context.clone();
+        e.context = e.context_record("context", &fields);
         e
     }
 
@@ -330,8 +164,20 @@ impl<'a> Encoder<'a> {
                 self.predicates.insert(name.clone());
                 format!("(declare-fun {name} (String) Bool)")
             }
-            Func::Attr(t, a) => format!("(declare-fun {name} (String) {})", self.attr_sort(t, a)),
+            Func::Attr(t, path) => {
+                let sort = self.attr_sort(t, path);
+                if let Sort::Set(Some(elem)) = &sort {
+                    self.set_leaves
+                        .push((self.prelude.len(), name.clone(), elem.smt(), true));
+                }
+                format!("(declare-fun {name} (String) {})", sort.smt())
+            }
             Func::Has(_, _) => format!("(declare-fun {name} (String) Bool)"),
+            Func::Tag(t) => format!(
+                "(declare-fun {name} (String String) {})",
+                self.tag_sort(t).unwrap_or(Sort::Bool).smt()
+            ),
+            Func::HasTag(_) => format!("(declare-fun {name} (String String) Bool)"),
             Func::Anc(_, _) => format!("(declare-fun {name} (String String) Bool)"),
             Func::Witness(_, _) => format!("(declare-fun {name} (String String) String)"),
         };
@@ -342,6 +188,36 @@ impl<'a> Encoder<'a> {
 
     pub(super) fn attr_type(&self, ty: &Name, attr: &str) -> Option<AttrType> {
         self.schema.entity_types.get(ty)?.attrs.get(attr).cloned()
+    }
+
+    /// The declared type at `path` from an entity of type `ty`.
+    pub fn attr_type_at(&self, ty: &Name, path: &[SmolStr]) -> Option<AttrType> {
+        let (first, rest) = path.split_first()?;
+        let mut at = self.attr_type(ty, first)?;
+        for k in rest {
+            let Type::Record(fields) = &at.ty else {
+                return None;
+            };
+            at = fields.get(k)?.clone();
+        }
+        Some(at)
+    }
+
+    /// The sort of the value at `path` from an entity of type `t`.
+    pub(super) fn attr_sort(&self, t: &Name, path: &[SmolStr]) -> Sort {
+        self.attr_type_at(t, path)
+            .and_then(|at| Sort::of(&at.ty))
+            .unwrap_or(Sort::Bool)
+    }
+
+    /// The sort of the tags of entities of type `t`, if it has tags.
+    pub(super) fn tag_sort(&self, t: &Name) -> Option<Sort> {
+        Sort::of(self.schema.entity_types.get(t)?.tags.as_ref()?)
+    }
+
+    /// The declared tag type of `t`, if any.
+    pub fn tag_type(&self, t: &Name) -> Option<Type> {
+        self.schema.entity_types.get(t)?.tags.clone()
     }
 
     /// The term of a constant value, as SMT.
@@ -366,8 +242,12 @@ impl<'a> Encoder<'a> {
                 }
                 out
             }
-            Value::Record(_) | Value::Ext(_) => {
-                return Err(refuse("a record or extension value", Span::default()))
+            Value::Ext(x) => extensions::smt_ext(x),
+            Value::Record(_) => {
+                return Err(refuse(
+                    "a record where one value is needed",
+                    Span::default(),
+                ))
             }
         })
     }
@@ -377,6 +257,10 @@ impl<'a> Encoder<'a> {
         match &t.val {
             Val::Sym(s) => Ok(s.clone()),
             Val::Const(v) => self.smt_value(v, &t.sort),
+            Val::Record(_) => Err(refuse(
+                "a record where one value is needed",
+                Span::default(),
+            )),
         }
     }
 
@@ -408,7 +292,7 @@ impl<'a> Encoder<'a> {
                 Value::Entity(self.slice.action.clone()),
                 Sort::Entity(self.slice.action.ty.clone()),
             ),
-            Var::Context => Term::sym(Sort::Context, "context".into(), None),
+            Var::Context => self.context.clone(),
         }
     }
 
@@ -463,10 +347,8 @@ impl<'a> Encoder<'a> {
                     _ => {
                         let a = self.expr(scope, a, env)?;
                         let b = self.expr(scope, b, env)?;
-                        if a.sort != b.sort {
-                            return Err(refuse("an `if` whose branches differ in type", span));
-                        }
                         let cv = self.smt(&c)?;
+                        let value = self.ite(&cv, &a, &b, span)?;
                         let branch_err = match (&a.err, &b.err) {
                             (None, None) => None,
                             _ => Some(format!(
@@ -475,11 +357,10 @@ impl<'a> Encoder<'a> {
                                 b.err.as_deref().unwrap_or("false")
                             )),
                         };
-                        Ok(Term::sym(
-                            a.sort.clone(),
-                            format!("(ite {cv} {} {})", self.smt(&a)?, self.smt(&b)?),
-                            or_err(&c.err, &branch_err),
-                        ))
+                        Ok(Term {
+                            err: or_err(&c.err, &branch_err),
+                            ..value
+                        })
                     }
                 }
             }
@@ -515,43 +396,7 @@ impl<'a> Encoder<'a> {
             }
             ExprKind::Has(x, path) => {
                 let x = self.expr(scope, x, env)?;
-                let [attr] = path.as_slice() else {
-                    return Err(refuse("`has` with a path of several attributes", span));
-                };
-                let val = match &x.sort {
-                    Sort::Entity(t) => {
-                        let id = self.smt(&x)?;
-                        match self.attr_type(t, attr) {
-                            None => "false".to_string(),
-                            Some(at) => {
-                                let ex = self.exists(t, &id);
-                                if at.optional {
-                                    let h = self.func(Func::Has(t.clone(), attr.clone()));
-                                    format!("(and {ex} ({h} {id}))")
-                                } else {
-                                    ex
-                                }
-                            }
-                        }
-                    }
-                    Sort::Context => match self.context_field(attr) {
-                        None => "false".to_string(),
-                        Some((i, at)) => {
-                            if at.optional {
-                                format!("context_has_{i}")
-                            } else {
-                                "true".into()
-                            }
-                        }
-                    },
-                    _ => {
-                        return Err(refuse(
-                            "`has` on something other than an entity or the context",
-                            span,
-                        ))
-                    }
-                };
-                Ok(Term::sym(Sort::Bool, val, x.err))
+                self.has_path(x, path, span)
             }
             ExprKind::GetAttr(x, attr) => {
                 let x = self.expr(scope, x, env)?;
@@ -628,10 +473,13 @@ impl<'a> Encoder<'a> {
                     }
                     self.call_rule(scope, *rule, values, span)
                 }
-                _ => Err(refuse(
-                    format!("the extension function `{name}` (extension types are not encoded)"),
-                    span,
-                )),
+                _ => {
+                    let mut values = Vec::new();
+                    for a in args {
+                        values.push(self.expr(scope, a, env)?);
+                    }
+                    self.ext_function(name, values, span)
+                }
             },
             ExprKind::Set(items) => {
                 let mut terms = Vec::new();
@@ -640,7 +488,13 @@ impl<'a> Encoder<'a> {
                 }
                 self.set_literal(terms, span)
             }
-            ExprKind::Record(_) => Err(refuse("a record literal", span)),
+            ExprKind::Record(entries) => {
+                let mut terms = Vec::new();
+                for (k, v) in entries {
+                    terms.push((k.clone(), self.expr(scope, v, env)?));
+                }
+                Ok(attrs::record_literal(terms))
+            }
             ExprKind::Quantified {
                 quantifier,
                 local,

@@ -62,15 +62,6 @@ impl<'a> Encoder<'a> {
         Ok(acc)
     }
 
-    pub(super) fn context_field(&self, name: &str) -> Option<(usize, AttrType)> {
-        self.slice
-            .context
-            .iter()
-            .enumerate()
-            .find(|(_, (k, _))| k.as_str() == name)
-            .map(|(i, (_, t))| (i, t.clone()))
-    }
-
     pub(super) fn get_attr(
         &mut self,
         x: &Term,
@@ -79,49 +70,50 @@ impl<'a> Encoder<'a> {
     ) -> Result<Term, Refusal> {
         match &x.sort {
             Sort::Entity(t) => {
-                let Some(at) = self.attr_type(t, attr) else {
+                let t = t.clone();
+                let Some(at) = self.attr_type(&t, attr) else {
                     return Err(refuse(
                         format!("the undeclared attribute `{t}.{attr}`"),
                         span,
                     ));
                 };
-                let Some(sort) = Sort::of(&at.ty) else {
-                    return Err(refuse(
-                        format!("the attribute `{t}.{attr}`, of a record or extension type"),
-                        span,
-                    ));
-                };
                 let id = self.smt(x)?;
-                let ex = self.exists(t, &id);
-                let f = self.func(Func::Attr(t.clone(), attr.clone()));
+                let ex = self.exists(&t, &id);
                 let mut err = x.err.clone();
                 if ex != "true" {
                     err = or_err(&err, &Some(not(&ex)));
                 }
+                let path = vec![attr.clone()];
                 if at.optional {
-                    let h = self.func(Func::Has(t.clone(), attr.clone()));
+                    let h = self.func(Func::Has(t.clone(), path.clone()));
                     err = or_err(&err, &Some(format!("(not ({h} {id}))")));
                 }
-                Ok(Term::sym(sort, format!("({f} {id})"), err))
+                let value = self.attr_value(&t, path, &at.ty, &id, span)?;
+                Ok(Term { err, ..value })
             }
-            Sort::Context => {
-                let Some((i, at)) = self.context_field(attr) else {
+            Sort::Record(_) => {
+                let fields = self.fields(x, span)?;
+                let Some(field) = fields.get(attr) else {
                     return Err(refuse(
-                        format!("the undeclared context field `{attr}`"),
+                        format!("the attribute `{attr}`, not in the record's type"),
                         span,
                     ));
                 };
-                let Some(sort) = Sort::of(&at.ty) else {
+                let Some(term) = field.term.clone() else {
                     return Err(refuse(
-                        format!("the context field `{attr}`, of a record or extension type"),
+                        format!("the field `{attr}`, of a type with no encoding"),
                         span,
                     ));
                 };
-                let err = at.optional.then(|| format!("(not context_has_{i})"));
-                Ok(Term::sym(sort, format!("context_{i}"), err))
+                let err = if field.present == "true" {
+                    x.err.clone()
+                } else {
+                    or_err(&x.err, &Some(not(&field.present)))
+                };
+                Ok(Term { err, ..term })
             }
             _ => Err(refuse(
-                "an attribute of something other than an entity or the context",
+                "an attribute of something other than an entity or a record",
                 span,
             )),
         }
@@ -137,51 +129,20 @@ impl<'a> Encoder<'a> {
         let err = or_err(&a.err, &b.err);
         match op {
             BinOp::Eq | BinOp::Ne => {
-                let same = a.sort == b.sort
-                    || matches!(
-                        (&a.sort, &b.sort),
-                        (Sort::Set(None), Sort::Set(_)) | (Sort::Set(_), Sort::Set(None))
-                    );
-                let eq = if let (Val::Const(x), Val::Const(y)) = (&a.val, &b.val) {
-                    (x == y).to_string()
-                } else if !same {
-                    "false".to_string()
-                } else if a.sort == Sort::Context {
-                    return Err(refuse("`==` on the context record", span));
-                } else {
-                    let sort = if matches!(a.sort, Sort::Set(None)) {
-                        &b.sort
-                    } else {
-                        &a.sort
-                    };
-                    for t in [&a, &b] {
-                        if let Val::Sym(x) = &t.val {
-                            if self.predicates.contains(x) {
-                                return Err(refuse(
-                                    "`==` on the set of all entities of a type",
-                                    span,
-                                ));
-                            }
-                        }
-                    }
-                    let (x, y) = (
-                        self.smt(&Term {
-                            sort: sort.clone(),
-                            ..a
-                        })?,
-                        self.smt(&Term {
-                            sort: sort.clone(),
-                            ..b
-                        })?,
-                    );
-                    format!("(= {x} {y})")
-                };
+                let eq = self.equal(&a, &b, span)?;
                 let val = if op == BinOp::Ne { not(&eq) } else { eq };
                 Ok(fold_bool(val, err))
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                if a.sort != Sort::Long || b.sort != Sort::Long {
-                    return Err(refuse("a comparison of something other than longs", span));
+                let ordered = matches!(
+                    a.sort,
+                    Sort::Long | Sort::Ext(ExtSort::Datetime | ExtSort::Duration)
+                );
+                if a.sort != b.sort || !ordered {
+                    return Err(refuse(
+                        "a comparison of something other than longs, datetimes or durations",
+                        span,
+                    ));
                 }
                 let f = match op {
                     BinOp::Lt => "bvslt",
@@ -217,5 +178,47 @@ impl<'a> Encoder<'a> {
             }
             BinOp::In => self.in_value(a, b, span),
         }
+    }
+}
+
+impl<'a> Encoder<'a> {
+    /// Whether two values (their errors aside) are equal, as SMT: values
+    /// of different types never are; records field by field.
+    pub(super) fn equal(&mut self, a: &Term, b: &Term, span: Span) -> Result<String, Refusal> {
+        if let (Val::Const(x), Val::Const(y)) = (&a.val, &b.val) {
+            return Ok((x == y).to_string());
+        }
+        if let (Sort::Record(_), Sort::Record(_)) = (&a.sort, &b.sort) {
+            return self.records_equal(a, b, span);
+        }
+        let same = a.sort == b.sort
+            || matches!(
+                (&a.sort, &b.sort),
+                (Sort::Set(None), Sort::Set(_)) | (Sort::Set(_), Sort::Set(None))
+            );
+        if !same {
+            return Ok("false".to_string());
+        }
+        let sort = if matches!(a.sort, Sort::Set(None)) {
+            &b.sort
+        } else {
+            &a.sort
+        };
+        for t in [a, b] {
+            if let Val::Sym(x) = &t.val {
+                if self.predicates.contains(x) {
+                    return Err(refuse("`==` on the set of all entities of a type", span));
+                }
+            }
+        }
+        let x = self.smt(&Term {
+            sort: sort.clone(),
+            ..a.clone()
+        })?;
+        let y = self.smt(&Term {
+            sort: sort.clone(),
+            ..b.clone()
+        })?;
+        Ok(format!("(= {x} {y})"))
     }
 }

@@ -22,13 +22,7 @@ impl<'a> Encoder<'a> {
             args_err = or_err(&args_err, &a.err);
         }
         let args: Vec<Term> = args.into_iter().map(|a| Term { err: None, ..a }).collect();
-        let key: Vec<String> = args
-            .iter()
-            .map(|a| match &a.val {
-                Val::Const(v) => format!("{v}"),
-                Val::Sym(s) => format!("?{s}"),
-            })
-            .collect();
+        let key: Vec<String> = args.iter().map(|a| call_key(&a.val)).collect();
         let constant = args.iter().all(|a| matches!(a.val, Val::Const(_)));
         if constant && self.calls.iter().any(|(r, k)| *r == rule && *k == key) {
             return Ok(Term {
@@ -46,9 +40,11 @@ impl<'a> Encoder<'a> {
             let e = self.fresh("cut_err");
             let mut sorts = Vec::new();
             let mut values = Vec::new();
-            for a in args.iter().filter(|a| a.sort != Sort::Context) {
-                sorts.push(a.sort.smt());
-                values.push(self.smt(a)?);
+            for a in &args {
+                for (sort, value) in self.leaves(a, span)? {
+                    sorts.push(sort);
+                    values.push(value);
+                }
             }
             let sorts = sorts.join(" ");
             self.prelude
@@ -110,6 +106,28 @@ impl<'a> Encoder<'a> {
         };
         let t = fold_bool(held, or_err(&args_err, &err));
         Ok(t)
+    }
+
+    /// A value as (SMT sort, SMT value) pairs: one, or a record's
+    /// presence flags and field values.
+    fn leaves(&self, t: &Term, span: Span) -> Result<Vec<(String, String)>, Refusal> {
+        if !matches!(t.sort, Sort::Record(_)) {
+            return Ok(vec![(t.sort.smt(), self.smt(t)?)]);
+        }
+        let mut out = Vec::new();
+        for (k, f) in self.fields(t, span)? {
+            out.push(("Bool".to_string(), f.present.clone()));
+            let Some(term) = &f.term else {
+                return Err(refuse(
+                    format!(
+                        "a rule cut at the depth, given a record whose field `{k}` has no encoding"
+                    ),
+                    span,
+                ));
+            };
+            out.extend(self.leaves(term, span)?);
+        }
+        Ok(out)
     }
 
     /// The policy's encoding: when it is satisfied (scope and conditions,
@@ -250,5 +268,23 @@ impl<'a> Encoder<'a> {
     pub fn forget(&mut self, name: &str) {
         self.known.remove(name);
         self.inside = self.inside.saturating_sub(1);
+    }
+}
+
+/// A call's argument as the cycle check compares it: a constant by value,
+/// anything else by its terms.
+fn call_key(v: &Val) -> String {
+    match v {
+        Val::Const(v) => format!("{v}"),
+        Val::Sym(s) => format!("?{s}"),
+        Val::Record(fields) => {
+            let mut out = String::from("?{");
+            for (k, f) in fields {
+                let term = f.term.as_ref().map(|t| call_key(&t.val));
+                let _ = write!(out, "{k}:{}:{term:?},", f.present);
+            }
+            out.push('}');
+            out
+        }
     }
 }

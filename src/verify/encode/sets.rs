@@ -11,37 +11,13 @@ impl<'a> Encoder<'a> {
     /// stores of an element and whether it is in.
     pub fn bounded_prelude(&self, size: usize) -> Vec<String> {
         let mut out = Vec::new();
-        for line in &self.prelude {
-            let set_func = self.funcs.iter().find_map(|(f, n)| match f {
-                Func::Attr(t, a)
-                    if line == &format!("(declare-fun {n} (String) {})", self.attr_sort(t, a)) =>
-                {
-                    match Sort::of(&self.attr_type(t, a)?.ty)? {
-                        Sort::Set(Some(e)) => Some((n.clone(), e.smt(), true)),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            });
-            let set_field = self
-                .slice
-                .context
-                .iter()
-                .enumerate()
-                .find_map(|(i, (_, t))| match Sort::of(&t.ty) {
-                    Some(Sort::Set(Some(e)))
-                        if line
-                            == &format!("(declare-const context_{i} (Array {} Bool))", e.smt()) =>
-                    {
-                        Some((format!("context_{i}"), e.smt(), false))
-                    }
-                    _ => None,
-                });
-            let Some((name, elem, takes_id)) = set_func.or(set_field) else {
+        for (n, line) in self.prelude.iter().enumerate() {
+            let Some((_, name, elem, takes_id)) = self.set_leaves.iter().find(|(at, ..)| *at == n)
+            else {
                 out.push(line.clone());
                 continue;
             };
-            let (params, args, arity) = if takes_id {
+            let (params, args, arity) = if *takes_id {
                 ("((e String))", " e", "(String)")
             } else {
                 ("()", "", "()")
@@ -50,7 +26,7 @@ impl<'a> Encoder<'a> {
             for k in 0..size {
                 out.push(format!("(declare-fun {name}_el{k} {arity} {elem})"));
                 out.push(format!("(declare-fun {name}_in{k} {arity} Bool)"));
-                let (el, is_in) = if takes_id {
+                let (el, is_in) = if *takes_id {
                     (
                         format!("({name}_el{k}{args})"),
                         format!("({name}_in{k}{args})"),
@@ -65,13 +41,6 @@ impl<'a> Encoder<'a> {
             ));
         }
         out
-    }
-
-    pub(super) fn attr_sort(&self, t: &Name, a: &SmolStr) -> String {
-        self.attr_type(t, a)
-            .and_then(|at| Sort::of(&at.ty))
-            .unwrap_or(Sort::Bool)
-            .smt()
     }
 
     /// Whether `x` is in the set `s`: an array, or the predicate of the
@@ -147,11 +116,14 @@ impl<'a> Encoder<'a> {
                 _ => {}
             }
         }
+        if let Some(Sort::Record(_) | Sort::Ext(ExtSort::Ip)) = &elem {
+            return Err(refuse("a set of records or of IP addresses", span));
+        }
         let sort = Sort::Set(elem.clone().map(Box::new));
         if terms.iter().all(|t| matches!(t.val, Val::Const(_))) {
             let items = terms.iter().filter_map(|t| match &t.val {
                 Val::Const(v) => Some(v.clone()),
-                Val::Sym(_) => None,
+                _ => None,
             });
             return Ok(Term {
                 sort,
@@ -174,11 +146,13 @@ impl<'a> Encoder<'a> {
         args: Vec<Term>,
         span: Span,
     ) -> Result<Term, Refusal> {
-        let Sort::Set(elem) = x.sort.clone() else {
-            return Err(refuse(
-                format!("the method `{name}` (only set methods are encoded)"),
-                span,
-            ));
+        let elem = match x.sort.clone() {
+            Sort::Set(elem) => elem,
+            Sort::Entity(_) if matches!(name, "hasTag" | "getTag") => {
+                return self.tag_method(x, name, args, span)
+            }
+            Sort::Ext(_) => return self.ext_method(x, name, args, span),
+            _ => return Err(refuse(format!("the method `{name}` on this value"), span)),
         };
         let mut err = x.err.clone();
         for a in &args {

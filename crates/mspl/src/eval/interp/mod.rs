@@ -938,20 +938,12 @@ fn with_ext_args<R>(values: &[Value], f: impl FnOnce(&[ExtArg]) -> R) -> R {
 }
 
 fn ext_arg(v: &Value) -> ExtArg<'_> {
-    match v {
-        Value::Bool(b) => ExtArg::Bool(*b),
-        Value::Long(n) => ExtArg::Long(*n),
-        Value::String(s) => ExtArg::String(s),
-        Value::Ext(e) => ExtArg::Ext(e),
-        other => ExtArg::Other(other.type_name()),
-    }
+    ExtArg::of(v)
 }
 
 fn ext_output(r: Result<ExtOutput, ext::ExtError>, span: Span) -> Result<Value, EvalError> {
     match r {
-        Ok(ExtOutput::Bool(b)) => Ok(Value::Bool(b)),
-        Ok(ExtOutput::Long(n)) => Ok(Value::Long(n)),
-        Ok(ExtOutput::Ext(e)) => Ok(Value::Ext(Arc::new(e))),
+        Ok(out) => Ok(out.into_value()),
         Err(e) => Err(EvalError {
             kind: EvalErrorKind::Extension {
                 message: e.message,

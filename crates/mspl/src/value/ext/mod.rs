@@ -101,7 +101,19 @@ pub enum ExtArg<'a> {
     Other(&'static str),
 }
 
-impl ExtArg<'_> {
+impl<'a> ExtArg<'a> {
+    /// A value as an argument.
+    pub fn of(v: &'a crate::value::Value) -> ExtArg<'a> {
+        use crate::value::Value;
+        match v {
+            Value::Bool(b) => ExtArg::Bool(*b),
+            Value::Long(n) => ExtArg::Long(*n),
+            Value::String(s) => ExtArg::String(s),
+            Value::Ext(e) => ExtArg::Ext(e),
+            other => ExtArg::Other(other.type_name()),
+        }
+    }
+
     /// The argument's type name, as messages name it.
     fn type_name(&self) -> &'static str {
         match self {
@@ -123,6 +135,18 @@ pub enum ExtOutput {
     Long(i64),
     /// An extension value.
     Ext(ExtValue),
+}
+
+impl ExtOutput {
+    /// The result as a value.
+    pub fn into_value(self) -> crate::value::Value {
+        use crate::value::Value;
+        match self {
+            ExtOutput::Bool(b) => Value::Bool(b),
+            ExtOutput::Long(n) => Value::Long(n),
+            ExtOutput::Ext(e) => Value::Ext(std::sync::Arc::new(e)),
+        }
+    }
 }
 
 /// An error: message in Cedar's style guide (lowercase, no final period, user input in backticks), optional help line.
