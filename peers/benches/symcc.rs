@@ -189,6 +189,15 @@ fn main() {
         check.solver.version,
         tally.mspl_time.as_secs_f64()
     );
+    // The differences by property and by which side holds.
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in &tally.differ {
+        let kind = line.split(": ").skip(2).collect::<Vec<_>>().join(": ");
+        *kinds.entry(kind).or_default() += 1;
+    }
+    for (kind, n) in &kinds {
+        println!("differ: {n} × {kind}");
+    }
     for (what, list) in [
         ("differ", &tally.differ),
         ("SymCC failed", &tally.symcc_failed),
