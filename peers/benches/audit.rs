@@ -41,6 +41,12 @@ struct Args {
     /// Runs of who-can and what-can (the median is reported).
     #[arg(long, default_value_t = 11)]
     repeat: usize,
+    /// Time who-can only (no what-can, no matrix).
+    #[arg(long)]
+    who_can_only: bool,
+    /// Run who-can `model.call` N times and nothing else (for a profiler).
+    #[arg(long, value_name = "N")]
+    profile_who_can: Option<usize>,
     /// Threads for the audit [default: every core].
     #[arg(long)]
     threads: Option<usize>,
@@ -105,6 +111,38 @@ fn timed_query(
     )
 }
 
+/// Times `now` and `before` (each returning its lines) `repeat` times,
+/// interleaved, checks that they give the same lines, and returns the row.
+fn before_row<L: std::fmt::Debug>(
+    label: &str,
+    repeat: usize,
+    now: impl Fn() -> Vec<L>,
+    before: impl Fn() -> Vec<L>,
+) -> String {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..repeat {
+        let started = Instant::now();
+        x = now();
+        a.push(started.elapsed());
+        let started = Instant::now();
+        y = before();
+        b.push(started.elapsed());
+    }
+    assert_eq!(
+        format!("{x:?}"),
+        format!("{y:?}"),
+        "{label}: not the same lines"
+    );
+    let (a, b) = (median(a), median(b));
+    format!(
+        "| {label} | {} | {} | {:.1}x |",
+        ms(a),
+        ms(b),
+        b.as_secs_f64() / a.as_secs_f64()
+    )
+}
+
 fn main() -> ExitCode {
     let mut args = Args::parse();
     if !args.bench {
@@ -125,6 +163,11 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let auditor = Auditor::new(&prepared, entities, None).expect("a domain");
     let domain_time = started.elapsed();
+    // The reference: who-can judging every principal, as before the
+    // hierarchy's bound.
+    let unbounded = Auditor::new(&prepared, entities, None)
+        .expect("a domain")
+        .without_hierarchy_bound();
     let d = &auditor.domain;
     let size = d.size();
     println!(
@@ -158,6 +201,14 @@ fn main() -> ExitCode {
     // who-can: model.call on the first model.
     let call = auditor.action("model.call").expect("model.call");
     let model = d.actions[call].resources[0];
+    if let Some(n) = args.profile_who_can {
+        let started = Instant::now();
+        for _ in 0..n {
+            auditor.who_can(call, model, run).expect("who-can");
+        }
+        println!("{n} who-can: {}", ms(started.elapsed() / n.max(1) as u32));
+        return ExitCode::SUCCESS;
+    }
     let mut who_requests = Vec::new();
     for &p in &d.actions[call].principals {
         for &c in &d.actions[call].contexts {
@@ -169,6 +220,12 @@ fn main() -> ExitCode {
             });
         }
     }
+    let who_before = before_row(
+        "who-can `model.call` on one model",
+        args.repeat,
+        || auditor.who_can(call, model, run).expect("who-can").lines,
+        || unbounded.who_can(call, model, run).expect("who-can").lines,
+    );
     let who_row = timed_query(
         "who-can `model.call` on one model",
         args.repeat,
@@ -196,6 +253,12 @@ fn main() -> ExitCode {
             context: d.contexts[d.actions[view].contexts[0] as usize].clone(),
         })
         .collect();
+    let view_before = before_row(
+        "who-can `page.view` on one page",
+        args.repeat,
+        || auditor.who_can(view, page, run).expect("who-can").lines,
+        || unbounded.who_can(view, page, run).expect("who-can").lines,
+    );
     let view_row = timed_query(
         "who-can `page.view` on one page",
         args.repeat,
@@ -210,6 +273,13 @@ fn main() -> ExitCode {
         &brute,
     );
 
+    if args.who_can_only {
+        println!(
+            "| query | audit | brute force | ratio |\n|---|---|---|---|\n{who_row}\n{view_row}\n"
+        );
+        println!("| query | now | every principal judged (before) | ratio |\n|---|---|---|---|\n{who_before}\n{view_before}");
+        return ExitCode::SUCCESS;
+    }
     // what-can: the RAM user with the most allowed requests among the first 50.
     let user_type = "RamUser";
     let principals = d.principals();
@@ -302,5 +372,10 @@ fn main() -> ExitCode {
         sample_requests,
         brute_cores / matrix_time.as_secs_f64()
     );
+    println!();
+    println!("| query | now | every principal judged (before) | ratio |");
+    println!("|---|---|---|---|");
+    println!("{who_before}");
+    println!("{view_before}");
     ExitCode::SUCCESS
 }

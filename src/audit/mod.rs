@@ -8,6 +8,7 @@
 //! and an answer is cut short only by an explicit `max_results`, which the
 //! [`Answer`] says.
 
+pub mod bound;
 pub mod domain;
 pub mod findings;
 pub mod grants;
@@ -19,14 +20,16 @@ pub mod unused;
 
 use crate::authorize::{Options, PreparedSet};
 use crate::entities::json::parse_uid;
+use crate::entities::json::Request;
 use crate::entities::Entities;
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{EntityUid, Name};
 use domain::{Domain, DomainError};
 use judge::{Coverage, Judge, Keep, Line};
 use serde_json::Value as Json;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// An audit: a policy set, a store, the options and the domain.
 pub struct Auditor<'a> {
@@ -40,6 +43,10 @@ pub struct Auditor<'a> {
     pub options: &'a Options,
     /// Every request an answer covers.
     pub domain: Domain,
+    /// The domain's principals below each entity (built on first use).
+    below: OnceLock<HashMap<u32, Vec<u32>>>,
+    /// Whether who-can takes the hierarchy's bound ([`bound`]).
+    hierarchy_bound: bool,
 }
 
 /// The lines of an answer, sorted by principal, action, resource and
@@ -83,12 +90,14 @@ impl Default for Run {
     }
 }
 
-/// One principal's share of a query: its actions, and the one resource
-/// when the query names it.
+/// One principal's share of a query: its actions, the one resource when
+/// the query names it, and the only contexts to judge (sorted) when the
+/// others are known not to be reported.
 struct Unit {
     principal: u32,
     actions: Vec<usize>,
     resource: Option<u32>,
+    contexts: Option<Vec<u32>>,
 }
 
 impl<'a> Auditor<'a> {
@@ -116,7 +125,17 @@ impl<'a> Auditor<'a> {
             entities,
             options: prepared.options(),
             domain,
+            below: OnceLock::new(),
+            hierarchy_bound: true,
         }
+    }
+
+    /// This audit, with who-can judging every principal (the bound of
+    /// [`bound`] off: the reference it must agree with, and the
+    /// benchmark's "before").
+    pub fn without_hierarchy_bound(mut self) -> Auditor<'a> {
+        self.hierarchy_bound = false;
+        self
     }
 
     /// The domain's action numbered by name (`Action::"a"` or just `a`).
@@ -178,6 +197,11 @@ impl<'a> Auditor<'a> {
                 ),
             });
         }
+        if !run.all {
+            if let Some(units) = self.bounded_units(action, resource) {
+                return Ok(self.run(units, run));
+            }
+        }
         let units = ad
             .principals
             .iter()
@@ -185,9 +209,94 @@ impl<'a> Auditor<'a> {
                 principal: p,
                 actions: vec![action],
                 resource: Some(resource),
+                contexts: None,
             })
             .collect();
         Ok(self.run(units, run))
+    }
+
+    /// Whether who-can of `action` on `resource` judges only the
+    /// principals the hierarchy bounds ([`bound`]) when it lists what is
+    /// reported.
+    pub fn who_can_is_bounded(&self, action: usize, resource: u32) -> bool {
+        self.bounded_units(action, resource).is_some()
+    }
+
+    /// The units of who-can where the hierarchy bounds the principals
+    /// ([`bound`]): per context, only those below what the permits ask
+    /// the principal to be in; `None` where it does not.
+    fn bounded_units(&self, action: usize, resource: u32) -> Option<Vec<Unit>> {
+        if !self.hierarchy_bound {
+            return None;
+        }
+        let ad = &self.domain.actions[action];
+        let bound = bound::ActionBound::of(self.set, self.entities, &ad.action, self.options)?;
+        let below = self.below.get_or_init(|| self.principals_below());
+        let mut member = vec![false; self.entities.node_count() as usize];
+        for &p in &ad.principals {
+            member[p as usize] = true;
+        }
+        let mut request = Request {
+            principal: self.entities.node_uid(*ad.principals.first()?).clone(),
+            action: ad.action.clone(),
+            resource: self.entities.node_uid(resource).clone(),
+            context: crate::eval::Value::empty_record(),
+        };
+        let mut contexts: HashMap<u32, Vec<u32>> = HashMap::new();
+        for &c in &ad.contexts {
+            request.context = self.domain.contexts[c as usize].clone();
+            let found = bound.principals(self.set, self.entities, &request, self.options)?;
+            let nodes = |u: &EntityUid| self.entities.node(u);
+            let mut add = |p: u32| {
+                if member[p as usize] {
+                    let list = contexts.entry(p).or_default();
+                    if list.last() != Some(&c) {
+                        list.push(c);
+                    }
+                }
+            };
+            for u in &found.within {
+                if let Some(n) = nodes(u) {
+                    add(n);
+                    below.get(&n).into_iter().flatten().for_each(|&p| add(p));
+                }
+            }
+            for u in &found.exactly {
+                if let Some(n) = nodes(u) {
+                    add(n);
+                }
+            }
+        }
+        Some(
+            ad.principals
+                .iter()
+                .filter_map(|&p| {
+                    let mut only = contexts.remove(&p)?;
+                    only.sort_unstable();
+                    only.dedup();
+                    Some(Unit {
+                        principal: p,
+                        actions: vec![action],
+                        resource: Some(resource),
+                        contexts: Some(only),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The domain's principals under each of their ancestors.
+    fn principals_below(&self) -> HashMap<u32, Vec<u32>> {
+        let mut below: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut ancestors = Vec::new();
+        for p in self.domain.principals() {
+            ancestors.clear();
+            self.entities.ancestors_into(p, &mut ancestors);
+            for &a in &ancestors {
+                below.entry(a).or_default().push(p);
+            }
+        }
+        below
     }
 
     /// Every allowed (action, resource, context) of `principal`, over the
@@ -199,6 +308,7 @@ impl<'a> Auditor<'a> {
                 principal,
                 actions,
                 resource: None,
+                contexts: None,
             }],
             run,
         )
@@ -225,6 +335,7 @@ impl<'a> Auditor<'a> {
                 principal: p,
                 actions: self.actions_of(p, actions),
                 resource: None,
+                contexts: None,
             })
             .collect()
     }
@@ -252,10 +363,11 @@ impl<'a> Auditor<'a> {
                 break;
             };
             let mut lines = Vec::new();
-            judge.principal(
+            judge.principal_within(
                 unit.principal,
                 &unit.actions,
                 unit.resource,
+                unit.contexts.as_deref(),
                 run.keep(),
                 &mut lines,
             );
@@ -292,10 +404,11 @@ impl<'a> Auditor<'a> {
                     let judge = judge.get_or_insert_with(|| self.judge());
                     let unit = &units[u];
                     let mut l = Vec::new();
-                    judge.principal(
+                    judge.principal_within(
                         unit.principal,
                         &unit.actions,
                         unit.resource,
+                        unit.contexts.as_deref(),
                         run.keep(),
                         &mut l,
                     );

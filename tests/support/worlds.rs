@@ -37,7 +37,9 @@ pub fn world(seed: u64) -> World {
          rule owns(u, d) { d has owner && d.owner == u }\n\
          rule urgent_only(d) { d.tag == \"urgent\" }\n\
          rule deep(n) { n > 0 && deep(n - 1) }\n\
-         rule deep(n) { n == 0 }\n",
+         rule deep(n) { n == 0 }\n\
+         rule in_group(u, g) { u is User && u in g }\n\
+         rule in_group(u, g) { u == g }\n",
     );
     if declared {
         policies.push_str(
@@ -81,6 +83,14 @@ pub fn world(seed: u64) -> World {
         " when { deep(if context.urgent then 2 else 0) && deep(principal.level) }",
         " when { resource has owner && resource.owner == principal }",
         " when { resource.tag == \"urgent\" || principal.level > 3 }",
+        // What the audit's hierarchy bound must see through, or give up on.
+        " when { resource.tag == \"urgent\" && principal in resource.readers }",
+        " when { principal.level > 2 && principal in Group::\"g1\" }",
+        " when { principal has level && in_group(principal, Group::\"g2\") }",
+        " when { in_group(principal, resource.owner) || principal in Group::\"g0\" }",
+        " when { context.urgent && in_group(principal, Group::\"g0\") }",
+        " when { principal in Group::\"g0\" || resource.tag == 7 }",
+        " when { principal == resource.owner }",
     ];
     // Every other world files no policy by its resource, so that the
     // judge's grouping of resources by an attribute is taken.

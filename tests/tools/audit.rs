@@ -145,6 +145,9 @@ struct Tally {
     compared: usize,
     with_errors: usize,
     limited: usize,
+    /// who-can answers judged on the hierarchy's bound, and all of them.
+    bounded: usize,
+    who_can: usize,
 }
 
 /// Every query of one world against brute force, both error modes, the
@@ -198,6 +201,10 @@ fn check_world(
                         all,
                     };
                     let who = auditor.who_can(a, r, run).unwrap();
+                    tally.who_can += 1;
+                    if !all && auditor.who_can_is_bounded(a, r) {
+                        tally.bounded += 1;
+                    }
                     let want: Vec<&String> = expected
                         .iter()
                         .filter(|l| {
@@ -286,8 +293,19 @@ fn the_audit_equals_brute_force_on_generated_worlds() {
         );
     }
     eprintln!(
-        "{} worlds, {} lines compared, {} answers with errors, {} lines cut by a step limit",
-        tally.worlds, tally.compared, tally.with_errors, tally.limited
+        "{} worlds, {} lines compared, {} answers with errors, {} lines cut by a step limit, \
+         {} of {} who-can answers bounded by the hierarchy",
+        tally.worlds,
+        tally.compared,
+        tally.with_errors,
+        tally.limited,
+        tally.bounded,
+        tally.who_can
+    );
+    assert!(
+        tally.bounded >= 200,
+        "only {} who-can answers were bounded by the hierarchy",
+        tally.bounded
     );
     assert!(
         tally.with_errors >= 50,
@@ -484,4 +502,64 @@ fn a_condition_on_the_principal_after_one_on_the_resource_hides_no_error() {
             .any(|l| l.contains("Doc::\"d1\"") && l.contains("\"errors\":[{")),
         "{errs:#?}"
     );
+}
+
+/// The hierarchy bound of who-can is taken where every permit asks
+/// `principal in …` (through a rule too), and given up where one permit
+/// does not, or where what comes first could fail for every principal;
+/// the answers stay those of brute force either way.
+#[test]
+fn who_can_bounds_by_the_hierarchy_only_where_every_permit_asks_in() {
+    let entities_json = r#"[
+        {"uid": {"type": "Group", "id": "g0"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "User", "id": "u0"}, "attrs": {"level": 1}, "parents": [{"type": "Group", "id": "g0"}]},
+        {"uid": {"type": "User", "id": "u1"}, "attrs": {"level": 5}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"group": {"__entity": {"type": "Group", "id": "g0"}}}, "parents": []}
+    ]"#;
+    let member = "rule member(u, g) { u is User && u in g }\n";
+    let cases = [
+        ("permit(principal, action == Action::\"read\", resource) when { principal in resource.group };", true),
+        ("permit(principal, action == Action::\"read\", resource) when { member(principal, resource.group) };", true),
+        ("permit(principal in Group::\"g0\", action == Action::\"read\", resource);", true),
+        // One permit without `in`: every principal is judged.
+        ("permit(principal, action == Action::\"read\", resource) when { principal in resource.group };\n\
+          permit(principal, action == Action::\"read\", resource) when { principal.level > 2 };", false),
+        // Something that may fail before the `in`.
+        ("permit(principal, action == Action::\"read\", resource) when { principal.level > 0 && principal in resource.group };", false),
+        ("permit(principal, action == Action::\"read\", resource) when { principal in resource.group || principal.level > 2 };", false),
+        // A condition true for everyone.
+        ("permit(principal, action == Action::\"read\", resource) when { resource has group || principal in Group::\"g0\" };", false),
+    ];
+    let mut judged = 0;
+    for (policies, bounded) in cases {
+        let text = format!("{member}{policies}");
+        let set = load(&text, Limits::default()).unwrap();
+        let mut entities = build_entities(&set.schema, [("e.json", entities_json)]).unwrap();
+        mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
+        let prepared = PreparedSet::new(set.clone(), Options::default());
+        let context = serde_json::json!({});
+        let auditor = Auditor::new(&prepared, &entities, Some(&context)).unwrap();
+        let expected = brute_force(&auditor, false);
+        for (a, ad) in auditor.domain.actions.iter().enumerate() {
+            for &r in &ad.resources {
+                let want = auditor.entities.node_uid(r).ty.as_str() == "Doc" && bounded;
+                if auditor.entities.node_uid(r).ty.as_str() == "Doc" {
+                    assert_eq!(auditor.who_can_is_bounded(a, r), want, "{policies}");
+                    judged += 1;
+                }
+                let who = auditor.who_can(a, r, Run::default()).unwrap();
+                let name = auditor.domain.name(r);
+                let want: Vec<&String> = expected
+                    .iter()
+                    .filter(|l| l.split(' ').nth(2) == Some(name))
+                    .collect();
+                assert_eq!(
+                    lines(&auditor, &who.lines).iter().collect::<Vec<_>>(),
+                    want,
+                    "{policies}"
+                );
+            }
+        }
+    }
+    assert_eq!(judged, cases.len(), "one document a case");
 }

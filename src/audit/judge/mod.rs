@@ -228,10 +228,25 @@ impl<'a> Judge<'a> {
         keep: Keep,
         out: &mut Vec<Line>,
     ) {
+        self.principal_within(principal, actions, resource, None, keep, out);
+    }
+
+    /// [`Self::principal`], judging only the contexts numbered `contexts`
+    /// (each once, of the action's) where given: the caller knows the
+    /// others are not kept.
+    pub fn principal_within(
+        &mut self,
+        principal: u32,
+        actions: &[usize],
+        resource: Option<u32>,
+        contexts: Option<&[u32]>,
+        keep: Keep,
+        out: &mut Vec<Line>,
+    ) {
         self.enter_principal(principal);
         for &a in actions {
             let from = out.len();
-            self.action(principal, a, resource, keep, out);
+            self.action(principal, a, resource, contexts, keep, out);
             let domain = self.domain;
             out[from..].sort_by(|x, y| {
                 (
@@ -267,6 +282,7 @@ impl<'a> Judge<'a> {
         principal: u32,
         a: usize,
         resource: Option<u32>,
+        contexts: Option<&[u32]>,
         keep: Keep,
         out: &mut Vec<Line>,
     ) {
@@ -320,7 +336,10 @@ impl<'a> Judge<'a> {
         let budget_safe = (self.base.len() as u64 + 1)
             .saturating_mul(limits.max_steps.saturating_add(1))
             < limits.max_request_steps;
-        for &c in &ad.contexts {
+        // The contexts to judge: all, or only those given (the lines are
+        // sorted afterwards, so the order of judging does not show).
+        let all_contexts: &[u32] = &ad.contexts;
+        for &c in contexts.unwrap_or(all_contexts) {
             let mut grouped: Option<SmolStr> = None;
             self.request.context = self.contexts[c as usize].clone();
             let ids = |resource: u32| Ids {
