@@ -16,6 +16,7 @@ fn the_matrix_equals_brute_force_on_model_studio_worlds() {
     let set = model_studio::load(&model_studio::folder());
     let mut compared = 0;
     let mut allowed = 0;
+    let mut bounded = 0;
     for i in 0..12u64 {
         let world = World::generate(corpus::DEFAULT_SEED + i, &corpus::world_params(i, 0));
         let entities = model_studio::store(&set, &world.entities_json().to_string());
@@ -72,8 +73,36 @@ fn the_matrix_equals_brute_force_on_model_studio_worlds() {
             let got: Vec<_> = reported.lines.iter().map(|l| l.ids).collect();
             assert_eq!(got, expected_reported, "world {i}");
             allowed += got.len();
+            // who-can is the matrix's slice, bounded through the hierarchy
+            // where the permits allow it (model.call's do).
+            for (a, ad) in d.actions.iter().enumerate() {
+                for &r in ad.resources.iter().take(3) {
+                    let who = auditor.who_can(
+                        a,
+                        r,
+                        Run {
+                            threads: 2,
+                            max_results: None,
+                            all: false,
+                        },
+                    );
+                    let want: Vec<_> = expected_reported
+                        .iter()
+                        .filter(|ids| ids.action == ad.node && ids.resource == r)
+                        .collect();
+                    let got: Vec<_> = who.unwrap().lines.iter().map(|l| l.ids).collect();
+                    assert_eq!(
+                        got.iter().collect::<Vec<_>>(),
+                        want,
+                        "world {i}: who-can {}",
+                        ad.action
+                    );
+                    bounded += usize::from(auditor.who_can_is_bounded(a, r));
+                }
+            }
         }
     }
-    eprintln!("{compared} requests compared, {allowed} allowed");
+    eprintln!("{compared} requests compared, {allowed} allowed, {bounded} who-can answers bounded");
     assert!(compared > 50_000 && allowed > 1_000, "{compared} {allowed}");
+    assert!(bounded > 50, "only {bounded} who-can answers were bounded");
 }
