@@ -106,6 +106,9 @@ pub struct Domain {
     pub context_json: Vec<String>,
     /// `Type::"id"` of every store node, for sorting and output.
     names: Vec<String>,
+    /// The principals under each of their ancestors (built on first use:
+    /// who-can's hierarchy bound reads it).
+    pub(super) below: std::sync::OnceLock<std::collections::HashMap<u32, Vec<u32>>>,
 }
 
 impl Domain {

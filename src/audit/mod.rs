@@ -29,7 +29,7 @@ use judge::{Coverage, Judge, Keep, Line};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// An audit: a policy set, a store, the options and the domain.
 pub struct Auditor<'a> {
@@ -41,10 +41,9 @@ pub struct Auditor<'a> {
     pub entities: &'a Entities,
     /// How requests are judged (the prepared set's).
     pub options: &'a Options,
-    /// Every request an answer covers.
-    pub domain: Domain,
-    /// The domain's principals below each entity (built on first use).
-    below: OnceLock<HashMap<u32, Vec<u32>>>,
+    /// Every request an answer covers (shared: a server keeps it between
+    /// searches on one store).
+    pub domain: Arc<Domain>,
     /// Whether who-can takes the hierarchy's bound ([`bound`]).
     hierarchy_bound: bool,
 }
@@ -117,15 +116,15 @@ impl<'a> Auditor<'a> {
     pub fn with_domain(
         prepared: &'a PreparedSet,
         entities: &'a Entities,
-        domain: Domain,
+        domain: impl Into<Arc<Domain>>,
     ) -> Auditor<'a> {
+        let domain = domain.into();
         Auditor {
             prepared,
             set: prepared.set(),
             entities,
             options: prepared.options(),
             domain,
-            below: OnceLock::new(),
             hierarchy_bound: true,
         }
     }
@@ -231,7 +230,7 @@ impl<'a> Auditor<'a> {
         }
         let ad = &self.domain.actions[action];
         let bound = bound::ActionBound::of(self.set, self.entities, &ad.action, self.options)?;
-        let below = self.below.get_or_init(|| self.principals_below());
+        let below = self.domain.below.get_or_init(|| self.principals_below());
         let mut member = vec![false; self.entities.node_count() as usize];
         for &p in &ad.principals {
             member[p as usize] = true;
@@ -285,7 +284,9 @@ impl<'a> Auditor<'a> {
         )
     }
 
-    /// The domain's principals under each of their ancestors.
+    /// The domain's principals under each of their ancestors (of the
+    /// audit's store: the domain is only ever shared with the store it was
+    /// built on).
     fn principals_below(&self) -> HashMap<u32, Vec<u32>> {
         let mut below: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut ancestors = Vec::new();

@@ -56,6 +56,9 @@ pub struct Metrics {
     responses: [AtomicU64; 4],
     /// The serving entity revision.
     entity_revision: AtomicU64,
+    /// AuthZEN searches computed, and answered from memory.
+    search_computed: AtomicU64,
+    search_kept: AtomicU64,
 }
 
 impl Metrics {
@@ -94,6 +97,16 @@ impl Metrics {
         if let Some(counter) = self.reloads.get(i) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts one AuthZEN search: answered from memory, or computed.
+    pub fn search(&self, kept: bool) {
+        let counter = if kept {
+            &self.search_kept
+        } else {
+            &self.search_computed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records the serving entity revision.
@@ -184,6 +197,18 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "mspl_http_responses_total{{class=\"{class}\"}} {}",
+                get(counter)
+            );
+        }
+        out.push_str("# HELP mspl_search_answers_total AuthZEN search answers (pages) by where they came from.\n");
+        out.push_str("# TYPE mspl_search_answers_total counter\n");
+        for (source, counter) in [
+            ("computed", &self.search_computed),
+            ("kept", &self.search_kept),
+        ] {
+            let _ = writeln!(
+                out,
+                "mspl_search_answers_total{{source=\"{source}\"}} {}",
                 get(counter)
             );
         }

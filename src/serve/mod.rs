@@ -254,6 +254,8 @@ pub struct Server {
     snapshot: ArcSwapOption<Snapshot>,
     /// The counters.
     pub metrics: Metrics,
+    /// The AuthZEN searches' kept answers and domains.
+    pub search_cache: authzen::SearchCache,
     /// The decision log.
     pub log: log::DecisionLog,
     /// Decision and batch ids.
@@ -401,6 +403,7 @@ pub async fn serve_on(
     let server = Arc::new(Server {
         snapshot: ArcSwapOption::empty(),
         metrics: Metrics::default(),
+        search_cache: authzen::SearchCache::default(),
         log,
         ids: IdGen::new(),
         limits: config.build.options.limits,

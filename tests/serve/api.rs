@@ -528,9 +528,23 @@ fn authzen_shapes_semantics_search_and_metadata() {
             "{s}"
         );
     }
+    // Every page of one search reads one computation (the answer above).
+    let searches = |source: &str| -> u64 {
+        let metrics = server.get("/metrics").body;
+        let line = format!("mspl_search_answers_total{{source=\"{source}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {line} in {metrics}"))
+    };
+    let (computed, kept) = (searches("computed"), searches("kept"));
+    assert!(computed >= 1, "the search above was computed");
+    let mut pages = 0;
     let mut paged = Vec::new();
     let mut token = String::new();
     loop {
+        pages += 1;
         let mut body = json!({"subject": {"type": "RamUser"}, "action": {"name": "page.view"}, "resource": page("project-a/knowledge_base"), "page": {"limit": 2}});
         if !token.is_empty() {
             body["page"]["token"] = json!(token);
@@ -545,6 +559,9 @@ fn authzen_shapes_semantics_search_and_metadata() {
         }
     }
     assert_eq!(paged, all_subjects);
+    assert!(pages >= 2, "{pages} pages");
+    assert_eq!(searches("computed"), computed, "no page computed again");
+    assert_eq!(searches("kept"), kept + pages, "every page from memory");
     let resources = search(
         "/access/v1/search/resource",
         json!({"subject": user, "action": {"name": "page.view"}, "resource": {"type": "Page"}}),

@@ -433,3 +433,48 @@ fn a_request_waits_for_the_revision_it_asks_for() {
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// A search answer kept in memory is served again only on the store it was
+/// computed on: after a write, the same search is computed afresh and sees
+/// the change.
+#[test]
+fn a_kept_search_answer_is_not_served_after_a_change() {
+    let dir = folder(
+        "entity User in [Team]; entity Team; action view appliesTo { principal: User, resource: Team };\npermit (principal, action, resource) when { principal in resource };\n",
+        r#"[{"uid": {"type": "Team", "id": "t"}, "attrs": {}, "parents": []},
+            {"uid": {"type": "User", "id": "a"}, "attrs": {}, "parents": [{"type": "Team", "id": "t"}]}]"#,
+    );
+    let server = serve(dir.path(), &[]);
+    let body = r#"{"subject": {"type": "User"}, "action": {"name": "view"}, "resource": {"type": "Team", "id": "t"}}"#;
+    let ids = |reply: Value| -> Vec<String> {
+        reply["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = server.post("/access/v1/search/subject", body);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(ids(first.json()), ["a"]);
+    let again = server.post("/access/v1/search/subject", body);
+    assert_eq!(ids(again.json()), ["a"]);
+    assert!(server
+        .get("/metrics")
+        .body
+        .contains("mspl_search_answers_total{source=\"kept\"} 1"));
+    let (status, answer) = write(
+        &server,
+        r#"{"op": "upsert", "entity": {"uid": {"type": "User", "id": "b"}, "attrs": {}, "parents": [{"type": "Team", "id": "t"}]}}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(server.wait_until(Duration::from_secs(5), |s| serving(s) >= 1));
+    let after = server.post("/access/v1/search/subject", body);
+    assert_eq!(ids(after.json()), ["a", "b"], "the change is seen");
+    assert!(server
+        .get("/metrics")
+        .body
+        .contains("mspl_search_answers_total{source=\"computed\"} 2"));
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+}

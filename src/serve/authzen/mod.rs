@@ -19,10 +19,11 @@
 //!   what-can over the snapshot's store: every result, asked as an
 //!   evaluation with the same context and properties, is allowed.
 
+pub mod cache;
 mod given;
 mod search;
 
-pub use search::{search, Search, DEFAULT_PAGE};
+pub use search::{search, Search, SearchCache, DEFAULT_PAGE};
 
 use super::decide::{parse_body, timed_out, Asked, Judged};
 use super::snapshot::Snapshot;

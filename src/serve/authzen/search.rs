@@ -17,6 +17,7 @@
 //! token for the first result. `page` is left out of an answer that is
 //! complete when the request had none.
 
+use super::cache::{Recent, MAX_ANSWERS, MAX_DOMAINS, MAX_RESULTS};
 use super::given::{self, object, Given};
 use super::{ApiError, Server};
 use crate::audit::domain::Domain;
@@ -29,7 +30,31 @@ use crate::serve::snapshot::Snapshot;
 use crate::syntax::ast::EntityUid;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// The answers and domains a server keeps between searches
+/// ([`super::cache`]).
+pub struct SearchCache {
+    answers: Recent<Vec<Found>>,
+    domains: Recent<Domain>,
+}
+
+impl Default for SearchCache {
+    fn default() -> SearchCache {
+        SearchCache {
+            answers: Recent::new(MAX_ANSWERS, MAX_RESULTS),
+            domains: Recent::new(MAX_DOMAINS, MAX_DOMAINS),
+        }
+    }
+}
+
+/// The identity of a snapshot's store: equal for equal inputs and entity
+/// revisions, new after any change.
+fn snapshot_key(snapshot: &Snapshot) -> String {
+    format!("{}:{}", snapshot.revision, snapshot.entity_revision)
+}
 
 /// Search results per page when the request gives no `page.limit`.
 pub const DEFAULT_PAGE: usize = 1000;
@@ -231,11 +256,27 @@ pub fn search(
     let query = Query::read(kind, top).map_err(ApiError::bad_request)?;
     let page = Page::read(top)?;
     let context = given::context_json(top.get("context")).map_err(ApiError::bad_request)?;
-    let results = find(snapshot, &query, context, deadline).map_err(ApiError::bad_request)?;
-    // A search cut by its deadline is no answer: what it found may be short.
-    if Instant::now() >= deadline {
-        return Err(timed_out(server));
-    }
+    let key = format!("{}|{kind:?}|{}", snapshot_key(snapshot), page.digest);
+    let results = match server.search_cache.answers.get(&key) {
+        Some(kept) => {
+            server.metrics.search(true);
+            kept
+        }
+        None => {
+            let found =
+                find(server, snapshot, &query, context, deadline).map_err(ApiError::bad_request)?;
+            // A search cut by its deadline is no answer: what it found may
+            // be short (and is not kept).
+            if Instant::now() >= deadline {
+                return Err(timed_out(server));
+            }
+            server.metrics.search(false);
+            let found = Arc::new(found);
+            let weight = found.len().max(1);
+            server.search_cache.answers.put(key, found.clone(), weight);
+            found
+        }
+    };
     let total = results.len();
     let from = page.offset.min(total);
     let to = from.saturating_add(page.size).min(total);
@@ -268,13 +309,15 @@ pub fn search(
     Ok(serde_json::to_string(&found).unwrap_or_default())
 }
 
-/// The store a search runs on: the snapshot's with the given entities'
-/// properties merged in and, without declarations, the actions the
-/// policies name (as `mspl audit` has them).
-fn store_for(snapshot: &Snapshot, query: &Query) -> Result<Entities, String> {
+/// The store a search runs on: the snapshot's (borrowed) or, with the
+/// given entities' properties merged in and, without declarations, the
+/// actions the policies name (as `mspl audit` has them), a new one.
+fn store_for<'s>(snapshot: &'s Snapshot, query: &Query) -> Result<Cow<'s, Entities>, String> {
     let set = snapshot.set();
-    let store = given::overlay(&snapshot.entities, set, &query.given())?
-        .unwrap_or_else(|| snapshot.entities.clone());
+    let store = match given::overlay(&snapshot.entities, set, &query.given())? {
+        Some(merged) => Cow::Owned(merged),
+        None => Cow::Borrowed(&snapshot.entities),
+    };
     if !set.schema.actions.is_empty() {
         return Ok(store);
     }
@@ -289,11 +332,12 @@ fn store_for(snapshot: &Snapshot, query: &Query) -> Result<Entities, String> {
     for a in &missing {
         actions.ensure_exists(a);
     }
-    Ok(store.overlay(&actions))
+    Ok(Cow::Owned(store.overlay(&actions)))
 }
 
 /// Every result of a search, in the audit's order.
 fn find(
+    server: &Server,
     snapshot: &Snapshot,
     query: &Query,
     context: Option<&Json>,
@@ -311,8 +355,32 @@ fn find(
         context = value.to_json();
     }
     let asked = query.action().map(|a| &a.uid);
-    let domain =
-        Domain::build_exact(set, &store, &context, asked).map_err(|e| domain_message(&e))?;
+    let build = || {
+        Domain::build_exact(set, &store, &context, asked)
+            .map(Arc::new)
+            .map_err(|e| domain_message(&e))
+    };
+    // The snapshot's own store: its domain for this context and action is
+    // kept (a store with given properties is this request's alone).
+    let domain = match &store {
+        Cow::Borrowed(_) => {
+            let key = format!(
+                "{}|{}|{}",
+                snapshot_key(snapshot),
+                crate::syntax::schema_json::sorted(context.clone()),
+                asked.map(ToString::to_string).unwrap_or_default()
+            );
+            match server.search_cache.domains.get(&key) {
+                Some(kept) => kept,
+                None => {
+                    let built = build()?;
+                    server.search_cache.domains.put(key, built.clone(), 1);
+                    built
+                }
+            }
+        }
+        Cow::Owned(_) => build()?,
+    };
     let prepared = snapshot.prepared.with_options(crate::authorize::Options {
         deadline: Some(deadline),
         ..*snapshot.options()
