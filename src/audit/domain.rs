@@ -109,6 +109,9 @@ pub struct Domain {
     /// The principals under each of their ancestors (built on first use:
     /// who-can's hierarchy bound reads it).
     pub(super) below: std::sync::OnceLock<std::collections::HashMap<u32, Vec<u32>>>,
+    /// The outcomes of conditions that read only the principal (who-can's
+    /// bound computes each once a domain).
+    pub(super) principal_outcomes: super::bound::PrincipalOutcomes,
 }
 
 impl Domain {

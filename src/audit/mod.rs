@@ -241,28 +241,23 @@ impl<'a> Auditor<'a> {
             resource: self.entities.node_uid(resource).clone(),
             context: crate::eval::Value::empty_record(),
         };
+        let inputs = bound::Inputs {
+            set: self.set,
+            entities: self.entities,
+            options: self.options,
+            domain: &self.domain,
+            principals: &ad.principals,
+            below,
+        };
         let mut contexts: HashMap<u32, Vec<u32>> = HashMap::new();
         for &c in &ad.contexts {
             request.context = self.domain.contexts[c as usize].clone();
-            let found = bound.principals(self.set, self.entities, &request, self.options)?;
-            let nodes = |u: &EntityUid| self.entities.node(u);
-            let mut add = |p: u32| {
+            for p in bound.principals(&inputs, &request)? {
                 if member[p as usize] {
                     let list = contexts.entry(p).or_default();
                     if list.last() != Some(&c) {
                         list.push(c);
                     }
-                }
-            };
-            for u in &found.within {
-                if let Some(n) = nodes(u) {
-                    add(n);
-                    below.get(&n).into_iter().flatten().for_each(|&p| add(p));
-                }
-            }
-            for u in &found.exactly {
-                if let Some(n) = nodes(u) {
-                    add(n);
                 }
             }
         }

@@ -39,7 +39,8 @@ pub fn world(seed: u64) -> World {
          rule deep(n) { n > 0 && deep(n - 1) }\n\
          rule deep(n) { n == 0 }\n\
          rule in_group(u, g) { u is User && u in g }\n\
-         rule in_group(u, g) { u == g }\n",
+         rule in_group(u, g) { u == g }\n\
+         rule mine(d) { d has owner && principal == d.owner }\n",
     );
     if declared {
         policies.push_str(
@@ -91,6 +92,8 @@ pub fn world(seed: u64) -> World {
         " when { context.urgent && in_group(principal, Group::\"g0\") }",
         " when { principal in Group::\"g0\" || resource.tag == 7 }",
         " when { principal == resource.owner }",
+        " when { mine(resource) }",
+        " when { senior(principal) } when { principal in Group::\"g1\" }",
     ];
     // Every other world files no policy by its resource, so that the
     // judge's grouping of resources by an attribute is taken.

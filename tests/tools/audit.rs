@@ -504,26 +504,33 @@ fn a_condition_on_the_principal_after_one_on_the_resource_hides_no_error() {
     );
 }
 
-/// The hierarchy bound of who-can is taken where every permit asks
-/// `principal in …` (through a rule too), and given up where one permit
-/// does not, or where what comes first could fail for every principal;
-/// the answers stay those of brute force either way.
+/// The bound of who-can is taken where every permit asks `principal in …`
+/// (through a rule too) or reads only the principal, and given up where a
+/// permit reads more and could fail, or where what comes first could fail
+/// for every principal; the answers stay those of brute force either way.
 #[test]
 fn who_can_bounds_by_the_hierarchy_only_where_every_permit_asks_in() {
     let entities_json = r#"[
         {"uid": {"type": "Group", "id": "g0"}, "attrs": {}, "parents": []},
         {"uid": {"type": "User", "id": "u0"}, "attrs": {"level": 1}, "parents": [{"type": "Group", "id": "g0"}]},
         {"uid": {"type": "User", "id": "u1"}, "attrs": {"level": 5}, "parents": []},
-        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"group": {"__entity": {"type": "Group", "id": "g0"}}}, "parents": []}
+        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"group": {"__entity": {"type": "Group", "id": "g0"}}, "owner": {"__entity": {"type": "User", "id": "u1"}}}, "parents": []}
     ]"#;
-    let member = "rule member(u, g) { u is User && u in g }\n";
+    let member = "rule member(u, g) { u is User && u in g }\n\
+                  rule mine(d) { d has owner && principal == d.owner }\n";
     let cases = [
         ("permit(principal, action == Action::\"read\", resource) when { principal in resource.group };", true),
         ("permit(principal, action == Action::\"read\", resource) when { member(principal, resource.group) };", true),
         ("permit(principal in Group::\"g0\", action == Action::\"read\", resource);", true),
-        // One permit without `in`: every principal is judged.
+        // A rule that reads the principal itself, not through its argument.
+        ("permit(principal, action == Action::\"read\", resource) when { mine(resource) };", true),
+        // A condition on the principal alone: evaluated once per principal.
         ("permit(principal, action == Action::\"read\", resource) when { principal in resource.group };\n\
-          permit(principal, action == Action::\"read\", resource) when { principal.level > 2 };", false),
+          permit(principal, action == Action::\"read\", resource) when { principal.level > 2 };", true),
+        // One permit without `in` that reads more than the principal:
+        // every principal is judged.
+        ("permit(principal, action == Action::\"read\", resource) when { principal in resource.group };\n\
+          permit(principal, action == Action::\"read\", resource) when { principal.level > resource.min };", false),
         // Something that may fail before the `in`.
         ("permit(principal, action == Action::\"read\", resource) when { principal.level > 0 && principal in resource.group };", false),
         ("permit(principal, action == Action::\"read\", resource) when { principal in resource.group || principal.level > 2 };", false),
