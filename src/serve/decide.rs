@@ -207,13 +207,14 @@ pub fn is_authorized(
     body: &str,
     deadline: Instant,
 ) -> Result<String, ApiError> {
-    let asked = match super::fast::request(body, &snapshot.set().schema, &server.limits) {
-        Some(request) => Asked {
-            request,
-            store: Cow::Borrowed(&snapshot.entities),
-        },
-        None => read_request(server, snapshot, &parse_body(server, body)?, "")?,
-    };
+    let asked =
+        match crate::entities::json::fast::request(body, &snapshot.set().schema, &server.limits) {
+            Some(request) => Asked {
+                request,
+                store: Cow::Borrowed(&snapshot.entities),
+            },
+            None => read_request(server, snapshot, &parse_body(server, body)?, "")?,
+        };
     let (response, id) = server.decide(snapshot, &asked, deadline)?;
     Ok(answer_json(&response, None, &id, snapshot))
 }
@@ -253,16 +254,17 @@ pub fn batch(
     body: &str,
     deadline: Instant,
 ) -> Result<String, ApiError> {
-    let asked = match super::fast::batch(body, &snapshot.set().schema, &server.limits) {
-        Some(requests) => requests
-            .into_iter()
-            .map(|request| Asked {
-                request,
-                store: Cow::Borrowed(&snapshot.entities),
-            })
-            .collect(),
-        None => read_batch(server, snapshot, body)?,
-    };
+    let asked =
+        match crate::entities::json::fast::batch(body, &snapshot.set().schema, &server.limits) {
+            Some(requests) => requests
+                .into_iter()
+                .map(|request| Asked {
+                    request,
+                    store: Cow::Borrowed(&snapshot.entities),
+                })
+                .collect(),
+            None => read_batch(server, snapshot, body)?,
+        };
     if asked.len() > server.max_batch {
         return Err(too_many(asked.len(), server.max_batch));
     }

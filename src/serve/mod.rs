@@ -30,7 +30,6 @@ pub mod changes;
 #[cfg(feature = "postgres")]
 pub mod database;
 pub mod decide;
-pub mod fast;
 pub mod http;
 pub mod log;
 pub mod metrics;

@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 #[path = "strict.rs"]
 pub mod strict;
 
+#[path = "fast_request.rs"]
+pub mod fast;
+
 /// A problem in a data file: where, and what.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]

@@ -5,9 +5,10 @@
 //! Anything else (references written as strings or `__entity`, a
 //! request's own `entities`, an unknown or duplicate field, a context the
 //! declarations refuse) gives `None`, and the plain path
-//! ([`super::decide::read_request`]) reads the body and names any problem,
-//! so both paths accept the same bodies and read them to the same
-//! requests (the tests below and `tests/serve/api.rs` check it).
+//! (the server's `read_request`, the command line's request lines) reads
+//! the body and names any problem, so both paths accept the same bodies
+//! and read them to the same requests (the tests below,
+//! `tests/serve/api.rs` and the batch's tests check it).
 
 use crate::entities::json::{uid_from_parts, value_from_json, Request};
 use crate::limits::Limits;
