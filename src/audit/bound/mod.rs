@@ -23,8 +23,8 @@
 //!   principal; anything else makes them all candidates.
 //!
 //! A permit whose walk ends with every principal reaching leaves the
-//! action unbounded, as do a deadline and step budgets the evaluations
-//! could reach: then every principal is judged.
+//! action unbounded, as do step budgets the evaluations could reach: then
+//! every principal is judged.
 //!
 //! [`Keep::Reported`]: super::judge::Keep::Reported
 
@@ -172,18 +172,17 @@ struct Walk<'s> {
 }
 
 impl ActionBound {
-    /// The bound of `action`'s permits in `set`, or `None` where the
-    /// options could cut an evaluation short (a deadline, or step budgets
-    /// the evaluations could reach) or a permit is a template's.
+    /// The bound of `action`'s permits in `set`, or `None` where step
+    /// budgets could cut an evaluation short or a permit is a template's.
     pub fn of(
         set: &PolicySet,
         entities: &Entities,
         action: &EntityUid,
         options: &Options,
     ) -> Option<ActionBound> {
-        if options.deadline.is_some() {
-            return None;
-        }
+        // A deadline may cut an evaluation short, but an answer cut by its
+        // deadline is no answer (a search refuses it), and an outcome it
+        // cut is an error: a candidate, judged.
         let limits = &options.limits;
         let applying: Vec<u32> = (0..u32::try_from(set.policies.len()).ok()?)
             .filter(|&i| {
