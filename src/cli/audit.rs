@@ -275,7 +275,12 @@ pub fn run(args: &AuditArgs) -> Outcome {
             };
             match (common.format, &a.out) {
                 (AuditFormat::Html, Some(path)) => {
-                    let page = html::page(&auditor, &answer.lines);
+                    // The summary's findings: the policy language's, over every
+                    // entity and grant (the policy set's own are a separate
+                    // command's, over the whole domain).
+                    let found = crate::audit::findings::findings(&auditor, run.threads, &[], false)
+                        .unwrap_or_default();
+                    let page = html::page(&auditor, &answer.lines, &found);
                     if let Err(e) = crate::files::write_file(path, &page) {
                         out.stderr
                             .push_str(&format!("error: cannot write {}: {e}\n", path.display()));
