@@ -41,7 +41,8 @@ fn esc(text: &str) -> String {
 }
 
 /// Text compared with its runs of digits as numbers: `user-2` before
-/// `user-10`; equal numbers by their text (`01` after `1`).
+/// `user-10`; where the numbers are equal, the text decides (`01` before
+/// `1`).
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     fn chunks(s: &str) -> Vec<(bool, &str)> {
         let mut out = Vec::new();
@@ -501,7 +502,7 @@ mod tests {
         names.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(
             names,
-            ["admin", "user-1", "user-01", "user-2", "user-2b", "user-10"]
+            ["admin", "user-01", "user-1", "user-2", "user-2b", "user-10"]
         );
     }
 }
