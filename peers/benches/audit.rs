@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use mspl::__internal::authorize::Decision;
 use mspl::__internal::Request;
+use mspl_cli::audit::findings::{findings, GENERIC};
 use mspl_cli::audit::{Auditor, Run};
 use mspl_peers::world::{World, WorldArgs};
 
@@ -44,6 +45,9 @@ struct Args {
     /// Time who-can only (no what-can, no matrix).
     #[arg(long)]
     who_can_only: bool,
+    /// Time the matrix and the generic findings only.
+    #[arg(long)]
+    findings_only: bool,
     /// Run who-can `model.call` N times and nothing else (for a profiler).
     #[arg(long, value_name = "N")]
     profile_who_can: Option<usize>,
@@ -143,6 +147,27 @@ fn before_row<L: std::fmt::Debug>(
     )
 }
 
+/// The generic findings (`audit --policy-set --finding …`) once on every
+/// core: their row, beside the matrix's time.
+fn findings_row(auditor: &Auditor, run: Run, matrix_time: Duration) -> String {
+    let only: Vec<String> = GENERIC.iter().map(|s| (*s).to_string()).collect();
+    let started = Instant::now();
+    let found = findings(auditor, run.threads, &only, true).expect("the generic findings");
+    let findings_time = started.elapsed();
+    let mut by_id = std::collections::BTreeMap::<&str, usize>::new();
+    for f in &found {
+        *by_id.entry(f.finding.as_str()).or_default() += 1;
+    }
+    format!(
+        "| generic findings ({} found: {by_id:?}) | {:.1} s on {} threads | matrix {:.1} s | {:.2}x |",
+        found.len(),
+        findings_time.as_secs_f64(),
+        run.threads,
+        matrix_time.as_secs_f64(),
+        findings_time.as_secs_f64() / matrix_time.as_secs_f64()
+    )
+}
+
 fn main() -> ExitCode {
     let mut args = Args::parse();
     if !args.bench {
@@ -197,6 +222,17 @@ fn main() -> ExitCode {
             .filter(|r| prepared.authorize(entities, r).decision == Decision::Allow)
             .count()
     };
+
+    if args.findings_only {
+        let started = Instant::now();
+        let matrix = auditor.matrix(&[], &[], run);
+        let matrix_time = started.elapsed();
+        println!("matrix: {} allowed", matrix.lines.len());
+        drop(matrix);
+        let row = findings_row(&auditor, run, matrix_time);
+        println!("| query | audit | reference | ratio |\n|---|---|---|---|\n{row}");
+        return ExitCode::SUCCESS;
+    }
 
     // who-can: model.call on the first model.
     let call = auditor.action("model.call").expect("model.call");
@@ -317,6 +353,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let matrix = auditor.matrix(&[], &[], run);
     let matrix_time = started.elapsed();
+    let findings_row = findings_row(&auditor, run, matrix_time);
 
     // Brute force on a sample of principals (every k-th), scaled.
     let step = (principals.len() / args.sample.max(1)).max(1);
@@ -372,6 +409,7 @@ fn main() -> ExitCode {
         sample_requests,
         brute_cores / matrix_time.as_secs_f64()
     );
+    println!("{findings_row}");
     println!();
     println!("| query | now | every principal judged (before) | ratio |");
     println!("|---|---|---|---|");

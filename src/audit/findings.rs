@@ -17,7 +17,6 @@
 //!   reported as a `finding-error`, never taken as false.
 
 use super::grants::{all_grants, Grant};
-use super::judge::Keep;
 use super::Auditor;
 use crate::diag::Diagnostic;
 use crate::entities::json::Request;
@@ -441,7 +440,7 @@ fn finding_error(
 
 /// The findings any policy set has, from one pass over the whole domain.
 fn generic_findings(auditor: &Auditor, threads: usize) -> Vec<Finding> {
-    let coverage = auditor.coverage(threads, Keep::Nothing);
+    let coverage = auditor.coverage(threads);
     let set = auditor.set;
     let mut out = Vec::new();
     let locate = |span: Span| {
@@ -454,7 +453,7 @@ fn generic_findings(auditor: &Auditor, threads: usize) -> Vec<Finding> {
             crate::syntax::ast::Effect::Permit => "permit",
             crate::syntax::ast::Effect::Forbid => "forbid",
         };
-        if stats.satisfied == 0 {
+        if !stats.reached {
             out.push(Finding {
                 severity: Severity::Suggestion,
                 finding: "unreachable-policy".into(),

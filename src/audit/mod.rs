@@ -25,11 +25,11 @@ use crate::entities::Entities;
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{EntityUid, Name};
 use domain::{Domain, DomainError};
-use judge::{Coverage, Judge, Keep, Line};
+use judge::{Coverage, Judge, Keep, Line, Unseen};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 
 /// An audit: a policy set, a store, the options and the domain.
 pub struct Auditor<'a> {
@@ -418,45 +418,74 @@ impl<'a> Auditor<'a> {
         Answer { lines, complete }
     }
 
-    /// Judges every request of the domain (no shortcut) on `threads`
-    /// threads and returns what the evaluations saw: per-policy counts and
-    /// rule coverage, the same whatever the threads.
-    pub fn coverage(&self, threads: usize, keep: Keep) -> Coverage {
+    /// What the evaluations of every request of the domain saw, on
+    /// `threads` threads: which policies some request reached, the
+    /// permits' counts, the rules called and the clauses that held; the
+    /// same whatever the threads, and the same as judging every request
+    /// whole. Two passes share each thread's memo: the permits' with the
+    /// matrix's shortcuts, then, from what it saw, the forbids' wherever
+    /// one could still add something (`judge/forbids.rs`).
+    pub fn coverage(&self, threads: usize) -> Coverage {
         let units = self.matrix_units(&[], &[]);
-        let next = AtomicUsize::new(0);
-        let total = Mutex::new(Coverage::new(self.set));
+        let unseen = Unseen::new(self.set);
+        let threads = threads.clamp(1, units.len().max(1));
+        let (first, second) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let permits = Mutex::new(Coverage::new(self.set));
+        let forbids = Mutex::new(Coverage::new(self.set));
+        let between = Barrier::new(threads);
         let work = || {
             let mut judge = self.judge();
             judge.record_coverage();
             let mut lines = Vec::new();
-            while let Some(unit) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+            while let Some(unit) = units.get(first.fetch_add(1, Ordering::Relaxed)) {
                 judge.principal(
                     unit.principal,
                     &unit.actions,
                     unit.resource,
-                    keep,
+                    Keep::Nothing,
                     &mut lines,
                 );
                 lines.clear();
             }
-            if let (Ok(mut t), Some(c)) = (total.lock(), &judge.coverage) {
-                t.merge(c);
+            if let Some(seen) = &judge.coverage {
+                lock(&permits).merge(seen);
+            }
+            between.wait();
+            let seen = lock(&permits).clone();
+            if !unseen.any(&seen) {
+                return;
+            }
+            judge.coverage = Some(seen);
+            while let Some(unit) = units.get(second.fetch_add(1, Ordering::Relaxed)) {
+                if !judge.coverage.as_ref().is_some_and(|c| unseen.any(c)) {
+                    break;
+                }
+                judge.forbids(unit.principal, &unit.actions, unit.resource, &unseen);
+            }
+            if let Some(seen) = &judge.coverage {
+                lock(&forbids).merge_reach(seen);
             }
         };
         std::thread::scope(|scope| {
-            for _ in 0..threads.clamp(1, units.len().max(1)) {
+            for _ in 0..threads {
                 scope.spawn(work);
             }
         });
+        let mut total = lock(&permits).clone();
+        total.merge_reach(&lock(&forbids));
         total
-            .into_inner()
-            .unwrap_or_else(|_| Coverage::new(self.set))
     }
 
     /// A judge for one thread.
     pub fn judge(&self) -> Judge<'_> {
         Judge::new(self.prepared, self.entities, &self.domain)
     }
+}
+
+/// `m` locked; a thread that panicked holding it ends its scope with its
+/// own panic, so what it holds is never read as an answer.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// `Action::"a"` for `a`, or the uid `name` spells.

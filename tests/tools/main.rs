@@ -33,6 +33,7 @@ mod worlds;
 mod architecture;
 mod audit;
 mod audit_cli;
+mod audit_coverage;
 mod cli;
 mod diff;
 mod diff_cli;

@@ -68,17 +68,17 @@ fn verdicts(slices: &[Json]) -> Vec<(String, String)> {
 }
 
 /// Where both solvers answer, they agree; returns the slices cvc5 left
-/// unknown that z3 answered.
-fn agree(what: &str, z3: &[Json], cvc5: &[Json]) -> usize {
+/// unknown that z3 answered, each named with `what` and z3's verdict.
+fn agree(what: &str, z3: &[Json], cvc5: &[Json]) -> Vec<String> {
     let (a, b) = (verdicts(z3), verdicts(cvc5));
     assert_eq!(a.len(), b.len(), "{what}: the same slices");
-    let mut cvc5_unknown = 0;
+    let mut cvc5_unknown = Vec::new();
     for ((slice, x), (_, y)) in a.iter().zip(&b) {
         let answered = |v: &str| v != "unknown";
         if answered(x) && answered(y) {
             assert_eq!(x, y, "{what}: {slice}: z3 and cvc5 disagree");
         } else if answered(x) {
-            cvc5_unknown += 1;
+            cvc5_unknown.push(format!("{what}: {slice}: z3 {x}"));
         }
     }
     cvc5_unknown
@@ -174,7 +174,7 @@ fn the_corpus_answers_as_its_snapshots_and_every_answer_is_checked() {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "the corpus has {} cases", names.len());
-    let (mut replayed, mut searched, mut cvc5_unknown) = (0, 0, 0);
+    let (mut replayed, mut searched, mut cvc5_unknown) = (0, 0, Vec::new());
     for name in names {
         let dir = root.join(&name);
         let args_text = std::fs::read_to_string(dir.join("args.txt")).unwrap();
@@ -240,7 +240,7 @@ fn the_corpus_answers_as_its_snapshots_and_every_answer_is_checked() {
             }
             if code != 1 {
                 let (_, other, _) = verify_json(&dir, &args, &cvc5);
-                cvc5_unknown += agree(&format!("{name}: {line}"), &slices, &other);
+                cvc5_unknown.extend(agree(&format!("{name}: {line}"), &slices, &other));
             }
         }
         let expected = dir.join("expected.txt");
@@ -258,7 +258,9 @@ fn the_corpus_answers_as_its_snapshots_and_every_answer_is_checked() {
     }
     eprintln!(
         "{replayed} counterexamples replayed, {searched} proofs searched by diff --worlds 2000, \
-         {cvc5_unknown} slices z3 answered and cvc5 left unknown"
+         {} slices z3 answered and cvc5 left unknown:\n  {}",
+        cvc5_unknown.len(),
+        cvc5_unknown.join("\n  ")
     );
     assert!(replayed >= 10 && searched >= 3);
 }
@@ -270,7 +272,7 @@ fn every_mutant_gets_a_counterexample_and_every_rewrite_a_proof() {
     };
     let mutants = cases_in("tests/cases/diff/mutants");
     assert!(mutants.len() >= 14);
-    let mut cvc5_unknown = 0;
+    let mut cvc5_unknown = Vec::new();
     for (name, case) in &mutants {
         let dir = workspace(case, name);
         let args = ["equivalent", "--old", "old", "--new", "new", "--out", "cex"];
@@ -288,7 +290,7 @@ fn every_mutant_gets_a_counterexample_and_every_rewrite_a_proof() {
             "{name}: z3 left a slice unknown: {slices:?}"
         );
         let (_, other, _) = verify_json(dir.path(), &args[..5], &cvc5);
-        cvc5_unknown += agree(name, &slices, &other);
+        cvc5_unknown.extend(agree(name, &slices, &other));
     }
     for (name, case) in cases_in("tests/cases/diff/equivalent") {
         let dir = workspace(&case, &name);
@@ -310,7 +312,11 @@ fn every_mutant_gets_a_counterexample_and_every_rewrite_a_proof() {
             assert_eq!(code, 0, "{name}: diff --prove: {out}{err}");
         }
     }
-    eprintln!("{cvc5_unknown} mutant slices z3 answered and cvc5 left unknown");
+    eprintln!(
+        "{} mutant slices z3 answered and cvc5 left unknown:\n  {}",
+        cvc5_unknown.len(),
+        cvc5_unknown.join("\n  ")
+    );
 }
 
 #[test]

@@ -31,13 +31,15 @@
 
 mod coverage;
 mod evaluate;
+mod forbids;
+mod shortcuts;
 mod versions;
 
 use evaluate::cut_by_limit;
 
 use super::domain::Domain;
 pub use super::memo::Ids;
-use super::memo::{own_uid, own_value, Interner, Memo, READ_PRINCIPAL, READ_RESOURCE};
+use super::memo::{own_uid, own_value, Interner, Memo, READ_PRINCIPAL};
 use crate::authorize::{
     self, action_constraint, entity_constraint, Decision, Options, PolicyOutcome, PreparedSet,
     Response,
@@ -48,7 +50,7 @@ use crate::eval::interp::Buffers;
 use crate::eval::{EvalErrorKind, Value};
 use crate::policy_set::PolicySet;
 use crate::syntax::ast::{Effect, EntityUid};
-pub use coverage::{Coverage, PolicyStats};
+pub use coverage::{Coverage, PolicyStats, Unseen};
 use smol_str::SmolStr;
 use std::collections::HashMap;
 pub use versions::Versions;
@@ -92,7 +94,9 @@ pub enum Keep {
     Reported,
     /// Every request.
     Every,
-    /// None: the pass is for its [`Coverage`]; every request is judged.
+    /// None: the pass is for its [`Coverage`] (the shortcuts of
+    /// `Reported` are taken, so the permits' counts are exact and the
+    /// forbids are left to [`Judge::forbids`]).
     Nothing,
     /// Those the two versions of the judge's [`Versions`] decide
     /// differently (the shortcuts of `Reported` are taken: a request on
@@ -122,9 +126,12 @@ pub struct Judge<'a> {
     extra: Vec<u32>,
     candidates: Vec<u32>,
     ancestors: Vec<u32>,
-    /// Per group of resources (by attribute key), whether a permit may
-    /// hold in it.
-    groups: HashMap<u32, bool, FastHash>,
+    /// Per group of resources (by attribute key) and permit, whether the
+    /// permit may hold in it.
+    groups: HashMap<(u32, u32), bool, FastHash>,
+    /// Per action and policy, the first of the action's resources in the
+    /// policy's scope (`None`: none is).
+    first_in_scope: HashMap<(usize, u32), Option<u32>, FastHash>,
     /// What the requests judged so far saw, when recorded.
     pub coverage: Option<Coverage>,
     /// The two versions, for [`Keep::Flips`].
@@ -197,6 +204,7 @@ impl<'a> Judge<'a> {
             candidates: Vec::new(),
             ancestors: Vec::new(),
             groups: HashMap::default(),
+            first_in_scope: HashMap::default(),
             coverage: None,
             versions: None,
             old_list: Vec::new(),
@@ -286,7 +294,7 @@ impl<'a> Judge<'a> {
         keep: Keep,
         out: &mut Vec<Line>,
     ) {
-        let shortcut = matches!(keep, Keep::Reported | Keep::Flips);
+        let shortcut = matches!(keep, Keep::Reported | Keep::Flips | Keep::Nothing);
         let (set, entities, domain) = (self.set, self.entities, self.domain);
         let ad = &domain.actions[a];
         self.request.action = self.uids[ad.node as usize].clone();
@@ -303,22 +311,7 @@ impl<'a> Judge<'a> {
                 return;
             }
         }
-        // The policies whose principal and action constraints match: the
-        // candidates of every request of this action, the resource
-        // constraint still to check.
-        self.prepared.principal_action_candidates_into(
-            entities,
-            &self.request.principal,
-            &self.request.action,
-            &mut self.base,
-            &mut self.ancestors,
-        );
-        let (request, base) = (&self.request, &mut self.base);
-        base.retain(|&i| {
-            let p = &set.policies[i as usize].policy;
-            entity_constraint(&p.principal, &request.principal, entities)
-                && action_constraint(&p.action, &request.action, entities)
-        });
+        self.fill_base();
         let by_resource = self.prepared.files_by_resource();
         let is_permit = |i: &u32| set.policies[*i as usize].policy.effect == Effect::Permit;
         if shortcut && !by_resource && !self.base.iter().any(is_permit) {
@@ -329,13 +322,10 @@ impl<'a> Judge<'a> {
             Some(one) => one,
             None => &ad.resources,
         };
-        let Some(&first) = resources.first() else {
+        if resources.is_empty() {
             return;
-        };
-        let limits = &self.options.limits;
-        let budget_safe = (self.base.len() as u64 + 1)
-            .saturating_mul(limits.max_steps.saturating_add(1))
-            < limits.max_request_steps;
+        }
+        let budget_safe = self.budget_safe(self.base.len());
         // The contexts to judge: all, or only those given (the lines are
         // sorted afterwards, so the order of judging does not show).
         let all_contexts: &[u32] = &ad.contexts;
@@ -349,20 +339,15 @@ impl<'a> Judge<'a> {
                 context: c,
             };
             if shortcut && !by_resource && budget_safe && resources.len() > 1 {
-                self.request.resource = self.uids[first as usize].clone();
                 let base = std::mem::take(&mut self.base);
-                let fixed = base.iter().filter(|i| is_permit(i)).all(|&i| {
-                    let (known, reads) = self.probe(i, ids(first));
-                    reads & READ_RESOURCE == 0
-                        && matches!(known.outcome, PolicyOutcome::NotSatisfied)
-                });
+                let fixed = self.permits_fixed(&base, a, resources, ids);
                 // The permits read the resource only for one attribute:
                 // resources with one value of it share their permits'
                 // outcomes (see `group_attribute`).
                 grouped = if fixed {
                     None
                 } else {
-                    self.group_attribute(&base, ids(first))
+                    self.group_attribute(&base, a, resources, ids)
                 };
                 self.base = base;
                 if fixed {
@@ -372,21 +357,9 @@ impl<'a> Judge<'a> {
             self.groups.clear();
             for &r in resources {
                 if let Some(attr) = &grouped {
-                    let group = self.interner.attr_key(entities, r, attr);
-                    let interesting = match self.groups.get(&group) {
-                        Some(&known) => known,
-                        None => {
-                            self.request.resource = self.uids[r as usize].clone();
-                            let base = std::mem::take(&mut self.base);
-                            let interesting = base
-                                .iter()
-                                .filter(|i| is_permit(i))
-                                .any(|&i| !self.not_satisfied_by_attr(i, ids(r), attr));
-                            self.base = base;
-                            self.groups.insert(group, interesting);
-                            interesting
-                        }
-                    };
+                    let base = std::mem::take(&mut self.base);
+                    let interesting = self.group_interesting(&base, attr, ids(r));
+                    self.base = base;
                     if !interesting {
                         continue;
                     }
@@ -412,40 +385,33 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// The attribute of the resource through which, and only through which,
-    /// every permit of `base` read the resource on `ids` (`None` when some
-    /// read it otherwise or none read it): then every resource with the
-    /// same value of that attribute gives each permit the outcome it gave
-    /// (its memo entry is keyed by that value), and a group of resources
-    /// whose first one satisfies no permit holds no reported request.
-    fn group_attribute(&mut self, base: &[u32], ids: Ids) -> Option<SmolStr> {
-        let set = self.set;
-        let mut attr: Option<SmolStr> = None;
-        for &i in base {
-            if set.policies[i as usize].policy.effect != Effect::Permit {
-                continue;
-            }
-            let (_, spec) = self.probe_spec(i, ids);
-            if spec.vars & READ_RESOURCE != 0 {
-                return None;
-            }
-            match (&attr, spec.resource_attr) {
-                (_, None) => {}
-                (None, Some(a)) => attr = Some(a),
-                (Some(b), Some(a)) if *b == a => {}
-                (Some(_), Some(_)) => return None,
-            }
-        }
-        attr
+    /// Fills `base` with the policies whose principal and action
+    /// constraints match the request being built: the candidates of every
+    /// request of its principal and action, the resource constraint still
+    /// to check.
+    fn fill_base(&mut self) {
+        let (set, entities) = (self.set, self.entities);
+        self.prepared.principal_action_candidates_into(
+            entities,
+            &self.request.principal,
+            &self.request.action,
+            &mut self.base,
+            &mut self.ancestors,
+        );
+        let (request, base) = (&self.request, &mut self.base);
+        base.retain(|&i| {
+            let p = &set.policies[i as usize].policy;
+            entity_constraint(&p.principal, &request.principal, entities)
+                && action_constraint(&p.action, &request.action, entities)
+        });
     }
 
-    /// Whether permit `i` is not satisfied on `ids`, having read the
-    /// resource at most through `attr`.
-    fn not_satisfied_by_attr(&mut self, i: u32, ids: Ids, attr: &SmolStr) -> bool {
-        let (known, spec) = self.probe_spec(i, ids);
-        matches!(known.outcome, PolicyOutcome::NotSatisfied)
-            && spec.vars & READ_RESOURCE == 0
-            && spec.resource_attr.as_ref().map_or(true, |a| a == attr)
+    /// Whether no request whose candidates are `base` can run out of its
+    /// step budget, so that the order of judging changes no outcome.
+    fn budget_safe(&self, candidates: usize) -> bool {
+        let limits = &self.options.limits;
+        (candidates as u64 + 1).saturating_mul(limits.max_steps.saturating_add(1))
+            < limits.max_request_steps
     }
 
     /// Judges the request being built (`self.request`, numbered `ids`).
@@ -482,11 +448,7 @@ impl<'a> Judge<'a> {
             return None;
         }
         let set = self.set;
-        let limits = &self.options.limits;
-        if shortcut
-            && (candidates.len() as u64 + 1).saturating_mul(limits.max_steps.saturating_add(1))
-                < limits.max_request_steps
-        {
+        if shortcut && self.budget_safe(candidates.len()) {
             let some_permit = candidates.iter().any(|&i| {
                 let policy = &set.policies[i as usize].policy;
                 policy.effect == Effect::Permit
@@ -552,7 +514,11 @@ impl<'a> Judge<'a> {
                 PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {}
             }
             if let (Some(c), PolicyOutcome::Satisfied) = (self.coverage.as_mut(), &outcome) {
-                c.stats[i as usize].satisfied += 1;
+                let stats = &mut c.stats[i as usize];
+                stats.reached = true;
+                if permit {
+                    stats.satisfied += 1;
+                }
             }
             (outcome, steps)
         });

@@ -1,0 +1,132 @@
+//! The shortcuts over an action's resources: where the permits' outcomes
+//! do not depend on the resource, or only on one attribute of it, one
+//! resource answers for many.
+//!
+//! Each permit is probed only on a resource in its own scope, so every
+//! evaluation the memo keeps (and every rule clause the findings'
+//! coverage records) is one a plain judgement of some request of the
+//! domain would make.
+
+use super::{Ids, Judge};
+use crate::audit::memo::READ_RESOURCE;
+use crate::authorize::{entity_constraint, PolicyOutcome};
+use crate::syntax::ast::Effect;
+use smol_str::SmolStr;
+
+impl Judge<'_> {
+    /// The first of `resources` (action `a`'s own) in the resource scope of
+    /// policy `i`.
+    fn first_in_scope(&mut self, a: usize, i: u32, resources: &[u32]) -> Option<u32> {
+        if let Some(&known) = self.first_in_scope.get(&(a, i)) {
+            return known;
+        }
+        let (set, entities) = (self.set, self.entities);
+        let scope = &set.policies[i as usize].policy.resource;
+        let first = resources
+            .iter()
+            .copied()
+            .find(|&r| entity_constraint(scope, &self.uids[r as usize], entities));
+        self.first_in_scope.insert((a, i), first);
+        first
+    }
+
+    /// Whether no permit of `base` can hold on any of `resources` (action
+    /// `a`'s own) in the context of `ids`: each, probed on the first
+    /// resource of its scope, was not satisfied without reading the
+    /// resource (a permit with no resource in scope is never a candidate).
+    pub(super) fn permits_fixed(
+        &mut self,
+        base: &[u32],
+        a: usize,
+        resources: &[u32],
+        ids: impl Fn(u32) -> Ids,
+    ) -> bool {
+        let set = self.set;
+        for &i in base {
+            if set.policies[i as usize].policy.effect != Effect::Permit {
+                continue;
+            }
+            let Some(r) = self.first_in_scope(a, i, resources) else {
+                continue;
+            };
+            self.request.resource = self.uids[r as usize].clone();
+            let (known, reads) = self.probe(i, ids(r));
+            if reads & READ_RESOURCE != 0 || !matches!(known.outcome, PolicyOutcome::NotSatisfied) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The attribute of the resource through which, and only through which,
+    /// every permit of `base` read the resource, probed on the first
+    /// resource of its scope among `resources` (`None` when some read it
+    /// otherwise or none read it): then every resource with the same value
+    /// of that attribute gives each permit the outcome it gave (its memo
+    /// entry is keyed by that value); see [`Self::group_interesting`].
+    pub(super) fn group_attribute(
+        &mut self,
+        base: &[u32],
+        a: usize,
+        resources: &[u32],
+        ids: impl Fn(u32) -> Ids,
+    ) -> Option<SmolStr> {
+        let set = self.set;
+        let mut attr: Option<SmolStr> = None;
+        for &i in base {
+            if set.policies[i as usize].policy.effect != Effect::Permit {
+                continue;
+            }
+            let Some(r) = self.first_in_scope(a, i, resources) else {
+                continue;
+            };
+            self.request.resource = self.uids[r as usize].clone();
+            let (_, spec) = self.probe_spec(i, ids(r));
+            if spec.vars & READ_RESOURCE != 0 {
+                return None;
+            }
+            match (&attr, spec.resource_attr) {
+                (_, None) => {}
+                (None, Some(a)) => attr = Some(a),
+                (Some(b), Some(a)) if *b == a => {}
+                (Some(_), Some(_)) => return None,
+            }
+        }
+        attr
+    }
+
+    /// Whether some permit of `base` in scope of the resource of `ids` may
+    /// hold on it: per group of resources (their value of `attr`) and
+    /// permit, the first resource of the group in the permit's scope is
+    /// probed, and a permit not satisfied there, having read the resource
+    /// only through `attr`, is not satisfied on any resource of the group.
+    pub(super) fn group_interesting(&mut self, base: &[u32], attr: &SmolStr, ids: Ids) -> bool {
+        let (set, entities) = (self.set, self.entities);
+        let r = ids.resource;
+        let group = self.interner.attr_key(entities, r, attr);
+        self.request.resource = self.uids[r as usize].clone();
+        for &i in base {
+            let policy = &set.policies[i as usize].policy;
+            if policy.effect != Effect::Permit
+                || !entity_constraint(&policy.resource, &self.request.resource, entities)
+            {
+                continue;
+            }
+            let may_hold = match self.groups.get(&(group, i)) {
+                Some(&known) => known,
+                None => {
+                    let (known, spec) = self.probe_spec(i, ids);
+                    let may_hold = !matches!(known.outcome, PolicyOutcome::NotSatisfied)
+                        || spec.vars & READ_RESOURCE != 0
+                        || spec.resource_attr.as_ref().is_some_and(|a| a != attr);
+                    self.groups.insert((group, i), may_hold);
+                    may_hold
+                }
+            };
+            if may_hold {
+                return true;
+            }
+        }
+        false
+    }
+}
