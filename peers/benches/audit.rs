@@ -45,6 +45,10 @@ struct Args {
     /// Time who-can only (no what-can, no matrix).
     #[arg(long)]
     who_can_only: bool,
+    /// Write the HTML matrix of the world and time its first paint in
+    /// headless Chromium (`--repeat` loads), nothing else.
+    #[arg(long)]
+    html_paint: bool,
     /// Time the matrix and the generic findings only.
     #[arg(long)]
     findings_only: bool,
@@ -168,6 +172,90 @@ fn findings_row(auditor: &Auditor, run: Run, matrix_time: Duration) -> String {
     )
 }
 
+/// Shown by the page once registered: its paint entries and the end of
+/// its load event, on the console (which headless Chromium logs).
+const PAINT_PROBE: &str = "<script>new PerformanceObserver(l=>{for(const e of l.getEntries())\
+console.log('MSPL-PAINT '+e.name+' '+e.startTime.toFixed(1))}).observe({type:'paint',buffered:true});\
+addEventListener('load',()=>setTimeout(()=>console.log('MSPL-PAINT load '+performance.now().toFixed(1))));</script>";
+
+/// The HTML matrix of the world, as `audit matrix --format html` writes
+/// it, loaded `repeat` times in headless Chromium: the median time to
+/// first contentful paint and to the end of the load event.
+fn html_paint(auditor: &Auditor, run: Run, repeat: usize) -> ExitCode {
+    let browser = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let Some(browser) = browser else {
+        eprintln!("no chromium on this machine (apt-get install chromium): nothing measured");
+        return ExitCode::FAILURE;
+    };
+    let started = Instant::now();
+    let matrix = auditor.matrix(&[], &[], run);
+    let found = findings(auditor, run.threads, &[], false).expect("the findings");
+    let page = mspl_cli::audit::html::page(auditor, &matrix.lines, &found);
+    let written = started.elapsed();
+    let probed = match page.find("<head>") {
+        Some(at) => format!("{}{PAINT_PROBE}{}", &page[..at + 6], &page[at + 6..]),
+        None => format!("{PAINT_PROBE}{page}"),
+    };
+    let dir = std::env::temp_dir().join(format!("mspl-paint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let file = dir.join("matrix.html");
+    std::fs::write(&file, &probed).expect("the page written");
+    let (mut paints, mut loads) = (Vec::new(), Vec::new());
+    for _ in 0..repeat.max(1) {
+        let output = std::process::Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1400,900",
+            ])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .arg(format!("--screenshot={}", dir.join("shot.png").display()))
+            .arg(format!("file://{}", file.display()))
+            .output()
+            .expect("chromium runs");
+        let log = String::from_utf8_lossy(&output.stderr);
+        let entry = |name: &str| {
+            log.lines().find_map(|l| {
+                let rest = l.split(&format!("MSPL-PAINT {name} ")).nth(1)?;
+                let number: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                number.parse::<f64>().ok()
+            })
+        };
+        match (entry("first-contentful-paint"), entry("load")) {
+            (Some(p), Some(l)) => {
+                paints.push(Duration::from_secs_f64(p / 1000.0));
+                loads.push(Duration::from_secs_f64(l / 1000.0));
+            }
+            _ => {
+                eprintln!("chromium reported no paint:\n{log}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "| HTML matrix ({} allowed cells, {:.1} MB; matrix, findings and page in {:.1} s) | first contentful paint {} | load event ended {} | (medians of {} loads in headless Chromium) |",
+        mspl_cli::audit::html::allowed_cells(&matrix.lines),
+        page.len() as f64 / 1e6,
+        written.as_secs_f64(),
+        ms(median(paints)),
+        ms(median(loads)),
+        repeat.max(1)
+    );
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let mut args = Args::parse();
     if !args.bench {
@@ -223,6 +311,9 @@ fn main() -> ExitCode {
             .count()
     };
 
+    if args.html_paint {
+        return html_paint(&auditor, run, args.repeat);
+    }
     if args.findings_only {
         let started = Instant::now();
         let matrix = auditor.matrix(&[], &[], run);

@@ -345,7 +345,10 @@ fn serve_child(dir: &Path) -> mspl_cli::exit::Exit {
             header_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
         },
-        admin_token: Some(TOKEN.into()),
+        tokens: mspl_cli::serve::auth::Tokens {
+            admin: Some(TOKEN.into()),
+            clients: Vec::new(),
+        },
         authzen_reasons: false,
         mapping: None,
         decision_log: None,

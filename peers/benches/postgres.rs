@@ -319,7 +319,7 @@ fn serve_child(_dir: &Path) -> mspl_cli::exit::Exit {
             header_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
         },
-        admin_token: None,
+        tokens: mspl_cli::serve::auth::Tokens::default(),
         authzen_reasons: false,
         mapping: None,
         decision_log: None,

@@ -484,7 +484,7 @@ fn mspl_config(entities: &std::path::Path) -> mspl_cli::serve::Config {
             header_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
         },
-        admin_token: None,
+        tokens: mspl_cli::serve::auth::Tokens::default(),
         authzen_reasons: false,
         mapping: None,
         decision_log: None,

@@ -96,6 +96,12 @@ pub struct ServeArgs {
     /// MSPL_ADMIN_TOKEN); without one there is no reload endpoint.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// A file of client bearer tokens, one a line (`#` starts a comment),
+    /// or set MSPL_AUTH_TOKENS (one a line): the decision and AuthZEN
+    /// endpoints, status and metrics then need one of them (or the admin
+    /// token).
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
     /// Write one JSON line per decision to FILE (appended), or `-` for
     /// standard output.
     #[arg(long, value_name = "FILE")]
@@ -208,6 +214,48 @@ fn admin_token(args: &ServeArgs) -> Result<Option<String>, String> {
     }
 }
 
+/// The client tokens: from the file, else from MSPL_AUTH_TOKENS; one a
+/// line, blank lines and `#` comments aside; never from the command line.
+fn client_tokens(args: &ServeArgs) -> Result<Vec<String>, String> {
+    let (text, from) = match &args.auth_token_file {
+        Some(path) => (
+            crate::files::read_regular(path, 1 << 20, crate::files::TextKind::Data).map_err(
+                |e| {
+                    format!(
+                        "cannot read the token file {}: {}",
+                        path.display(),
+                        e.message
+                    )
+                },
+            )?,
+            path.display().to_string(),
+        ),
+        None => match std::env::var("MSPL_AUTH_TOKENS") {
+            Ok(text) => (text, "MSPL_AUTH_TOKENS".to_string()),
+            Err(_) => return Ok(Vec::new()),
+        },
+    };
+    let tokens: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if let Some(line) = tokens
+        .iter()
+        .position(|t| t.chars().any(char::is_whitespace))
+    {
+        return Err(format!(
+            "{from}: token {} holds a space: one token a line",
+            line + 1
+        ));
+    }
+    if tokens.is_empty() {
+        return Err(format!("{from} holds no token"));
+    }
+    Ok(tokens)
+}
+
 /// The bundle URL: `--bundle`, else the file of `--bundle-url-file`, else
 /// MSPL_BUNDLE_URL when no `--policies` are given; a credential on the
 /// command line draws a warning into `out`.
@@ -250,7 +298,12 @@ fn bundle_url(args: &ServeArgs, out: &mut Outcome) -> Result<Option<String>, Str
 /// Runs `mspl serve` until SIGTERM: 0 drained, 1 inputs that do not load.
 pub fn run(args: &ServeArgs) -> Outcome {
     let mut out = Outcome::default();
-    let token = match admin_token(args) {
+    let tokens = match admin_token(args).and_then(|admin| {
+        Ok(serve::auth::Tokens {
+            admin,
+            clients: client_tokens(args)?,
+        })
+    }) {
         Ok(t) => t,
         Err(m) => {
             out.stderr.push_str(&format!("error: {m}\n"));
@@ -376,7 +429,7 @@ pub fn run(args: &ServeArgs) -> Outcome {
             header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
             drain_timeout: Duration::from_millis(args.drain_timeout_ms),
         },
-        admin_token: token,
+        tokens,
         authzen_reasons: args.authzen_reasons,
         mapping,
         decision_log: args.decision_log.clone(),

@@ -48,6 +48,10 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            server.clone(),
+            super::auth::authenticate,
+        ))
         .layer(middleware::from_fn_with_state(server.clone(), around))
         .with_state(server)
 }
@@ -73,12 +77,14 @@ fn json(status: u16, body: String) -> Response {
     response
 }
 
-fn error(e: &ApiError) -> Response {
+/// The JSON answer of `e`, with the bearer challenge on a 401 or 403.
+pub(super) fn error(e: &ApiError) -> Response {
     let mut response = json(e.status, e.body());
-    if e.status == 401 {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    if e.status == 401 || e.status == 403 {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            super::auth::challenge(e.status, false),
+        );
     }
     response
 }
@@ -346,7 +352,7 @@ async fn status(State(server): Shared) -> Response {
 /// `POST /v1/reload`: only with an admin token, which the request must
 /// bear; answers when the reload has ended.
 async fn reload(State(server): Shared, request: Request) -> Response {
-    if let Err(e) = bearer(&server, &request, "POST /v1/reload") {
+    if let Err(e) = server.tokens.admin(&request, "POST /v1/reload") {
         return error(&e);
     }
     let (tell, told) = tokio::sync::oneshot::channel();
@@ -450,7 +456,7 @@ async fn write_entities(State(server): Shared, request: Request) -> Response {
             "POST /v1/entities exists only with a change log: start the server with --entity-changes FILE (and an admin token)",
         ));
     };
-    if let Err(e) = bearer(&server, &request, "POST /v1/entities") {
+    if let Err(e) = server.tokens.admin(&request, "POST /v1/entities") {
         return error(&e);
     }
     let body = match body_text(&server, request).await {
@@ -469,35 +475,6 @@ async fn write_entities(State(server): Shared, request: Request) -> Response {
         Ok(Err(e)) => error(&e),
         Err(_) => error(&ApiError::new(500, "the write stopped unexpectedly")),
     }
-}
-
-/// The admin token a request must bear (`Authorization: Bearer …`) for
-/// `what`: a 404 without one configured, a 401 without the right one.
-fn bearer(server: &Server, request: &Request, what: &str) -> Result<(), ApiError> {
-    let Some(token) = &server.admin_token else {
-        return Err(ApiError::new(
-            404,
-            format!("{what} exists only with an admin token: start the server with --admin-token-file FILE (or MSPL_ADMIN_TOKEN set)"),
-        ));
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            401,
-            format!("{what} needs `Authorization: Bearer <token>` with the admin token"),
-        ))
-    }
-}
-
-/// Compares two secrets in time that depends only on their lengths.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn not_found() -> Response {

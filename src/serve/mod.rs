@@ -24,6 +24,7 @@
 // (ARCHITECTURE.md, "Lints").
 #![deny(clippy::indexing_slicing)]
 
+pub mod auth;
 pub mod authzen;
 pub mod bundle;
 pub mod changes;
@@ -100,8 +101,9 @@ pub struct Config {
     pub max_queued: usize,
     /// Connections, heads and the drain.
     pub bounds: transport::Bounds,
-    /// The bearer token of `POST /v1/reload` (none: no such endpoint).
-    pub admin_token: Option<String>,
+    /// The bearer tokens: the admin's (none: no reload or write
+    /// endpoint) and the clients' (none: the decision endpoints are open).
+    pub tokens: auth::Tokens,
     /// Whether the items of AuthZEN `evaluations` carry their reasons (as
     /// `options.include_reasons` asks for one call).
     pub authzen_reasons: bool,
@@ -269,8 +271,8 @@ pub struct Server {
     pub request_timeout: Duration,
     /// The decision threads and their queue.
     pub pool: pool::Pool,
-    /// The reload endpoint's token.
-    pub admin_token: Option<String>,
+    /// The bearer tokens.
+    pub tokens: auth::Tokens,
     /// Whether AuthZEN `evaluations` items carry their reasons by default.
     pub authzen_reasons: bool,
     /// The mapping `POST /v1/plan` writes SQL over.
@@ -410,7 +412,7 @@ pub async fn serve_on(
         max_body_bytes: config.max_body_bytes,
         request_timeout: config.request_timeout,
         pool: pool::Pool::new(config.decision_threads, config.max_queued),
-        admin_token: config.admin_token.clone(),
+        tokens: config.tokens.clone(),
         authzen_reasons: config.authzen_reasons,
         mapping: config.mapping.clone(),
         public_url: config

@@ -28,6 +28,7 @@ mod transactions;
 mod worlds;
 
 mod api;
+mod auth;
 mod live;
 mod plan;
 mod reload;
