@@ -44,6 +44,19 @@ pub struct ServeArgs {
     /// How often to ask for the bundle, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub bundle_interval: f64,
+    /// An Ed25519 public key (PEM) whose signature a bundle must bear, as
+    /// `FILE` (named by its fingerprint) or `KID=FILE`; repeat it to accept
+    /// several during a rotation.
+    #[arg(long, value_name = "[KID=]FILE")]
+    pub verification_key: Vec<String>,
+    /// Keep the highest bundle sequence loaded in FILE, so that a restart
+    /// cannot be handed an older bundle either.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_state: Option<PathBuf>,
+    /// Mark the bundle stale (status, `mspl_bundle_stale`) when no newer
+    /// sequence has come for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub bundle_max_age: Option<f64>,
     /// The address to listen on (loopback unless told otherwise; port 0
     /// picks a free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8180")]
@@ -256,6 +269,39 @@ fn client_tokens(args: &ServeArgs) -> Result<Vec<String>, String> {
     Ok(tokens)
 }
 
+/// The text of the key file `path` (a PEM key is small).
+fn read_key(path: &std::path::Path, what: &str) -> Result<String, String> {
+    crate::files::read_regular(path, 64 << 10, crate::files::TextKind::Data)
+        .map_err(|e| format!("cannot read the {what} {}: {}", path.display(), e.message))
+}
+
+/// The bundle's trust: the verification keys (`[KID=]FILE`), the state
+/// file, the maximum age.
+fn bundle_trust(args: &ServeArgs) -> Result<serve::bundle_trust::BundleTrust, String> {
+    let keys = if args.verification_key.is_empty() {
+        None
+    } else {
+        let mut keys = serve::signing::VerificationKeys::default();
+        for given in &args.verification_key {
+            let (kid, path) = match given.split_once('=') {
+                Some((kid, path)) if !kid.is_empty() && !kid.contains('/') => {
+                    (Some(kid.to_string()), std::path::PathBuf::from(path))
+                }
+                _ => (None, std::path::PathBuf::from(given)),
+            };
+            let text = read_key(&path, "verification key")?;
+            keys.add_pem(&text, kid, &path.display().to_string())?;
+        }
+        Some(keys)
+    };
+    let max_age = match args.bundle_max_age {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => return Err("--bundle-max-age must be a positive number of seconds".into()),
+        None => None,
+    };
+    serve::bundle_trust::BundleTrust::new(keys, args.bundle_state.clone(), max_age)
+}
+
 /// The bundle URL: `--bundle`, else the file of `--bundle-url-file`, else
 /// MSPL_BUNDLE_URL when no `--policies` are given; a credential on the
 /// command line draws a warning into `out`.
@@ -389,10 +435,25 @@ pub fn run(args: &ServeArgs) -> Outcome {
                     .push_str("error: --bundle-interval must be a positive number of seconds\n");
                 return out.exit(Exit::Failure);
             }
+            let trust = match bundle_trust(args) {
+                Ok(t) => t,
+                Err(m) => {
+                    out.stderr.push_str(&format!("error: {m}\n"));
+                    return out.exit(Exit::Failure);
+                }
+            };
             Source::Bundle {
                 url,
                 interval: Duration::from_secs_f64(args.bundle_interval),
+                trust: std::sync::Arc::new(trust),
             }
+        }
+        None if !args.verification_key.is_empty()
+            || args.bundle_state.is_some()
+            || args.bundle_max_age.is_some() =>
+        {
+            out.stderr.push_str("error: --verification-key, --bundle-state and --bundle-max-age are for a bundle: give --bundle URL\n");
+            return out.exit(Exit::Failure);
         }
         None => Source::Files(Inputs {
             policies: args.policies.clone(),
@@ -482,6 +543,17 @@ pub struct BundleArgs {
     /// The bundle to write (`.tar.gz`), replaced atomically.
     #[arg(short = 'o', long)]
     pub out: PathBuf,
+    /// The release's sequence number, in the manifest: a server refuses a
+    /// bundle whose sequence is not above the highest it loaded.
+    #[arg(long, value_name = "N")]
+    pub sequence: Option<u64>,
+    /// Sign the manifest with this Ed25519 private key (PEM, PKCS#8), as a
+    /// JWS in `.signatures.json`; needs --sequence.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// The key's name (`kid`) in the signature [default: its fingerprint].
+    #[arg(long, value_name = "KID", requires = "signing_key")]
+    pub key_id: Option<String>,
     /// How the bundle is checked (as the server will build it).
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
@@ -492,7 +564,33 @@ pub fn run_bundle(args: &BundleArgs) -> Outcome {
     let mut out = Outcome::default();
     let inputs = super::policy_args::PolicyInputs::default();
     let build = build(&inputs, &args.snapshot);
-    match serve::bundle::make(&args.dir, &build) {
+    let signer = match &args.signing_key {
+        Some(path) => {
+            if args.sequence.is_none() {
+                out.stderr.push_str("error: a signed bundle needs --sequence N (a server refuses one whose sequence is not above the highest it loaded)\n");
+                return out.exit(Exit::Failure);
+            }
+            match read_key(path, "signing key").and_then(|text| {
+                serve::signing::SigningKey::from_pem(
+                    &text,
+                    args.key_id.clone(),
+                    &path.display().to_string(),
+                )
+            }) {
+                Ok(key) => Some(key),
+                Err(m) => {
+                    out.stderr.push_str(&format!("error: {m}\n"));
+                    return out.exit(Exit::Failure);
+                }
+            }
+        }
+        None => None,
+    };
+    let seal = serve::bundle::Seal {
+        sequence: args.sequence,
+        signer: signer.as_ref(),
+    };
+    match serve::bundle::make(&args.dir, &build, &seal) {
         Ok((bytes, revision)) => match crate::files::write_bytes(&args.out, &bytes) {
             Ok(()) => {
                 out.stdout.push_str(&format!("{revision}\n"));

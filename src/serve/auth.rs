@@ -96,9 +96,24 @@ impl Tokens {
             || given.is_some_and(|g| one_of(g, &self.clients) | self.is_admin(g))
     }
 
+    /// The answer to `request` on the admin endpoint `what` when it does
+    /// not bear the admin token: a 404 without one configured, a 403 for a
+    /// client token, a 401 otherwise (each with its challenge).
+    pub fn refuse_admin(&self, request: &Request, what: &str) -> Option<Response> {
+        let e = self.admin(request, what).err()?;
+        let mut response = super::http::error(&e);
+        if e.status == 401 || e.status == 403 {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                challenge(e.status, presented(request).is_some()),
+            );
+        }
+        Some(response)
+    }
+
     /// Whether `request` bears the admin token for `what`: a 404 without
     /// one configured, a 403 for a client token, a 401 otherwise.
-    pub fn admin(&self, request: &Request, what: &str) -> Result<(), ApiError> {
+    fn admin(&self, request: &Request, what: &str) -> Result<(), ApiError> {
         if self.admin.is_none() {
             return Err(ApiError::new(
                 404,

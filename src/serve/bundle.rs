@@ -1,24 +1,66 @@
 //! Bundles: one `.tar.gz` of the inputs, for replicas that share them
 //! through any static file server or object store.
 //!
-//! A bundle holds `manifest.json` (`{"revision"}`), `policies/` (any
-//! tree), and optionally `schema/`, `entities.json` and `links.json`. The
-//! revision is [`snapshot::revision`] of its files, the same value a server
-//! given the same files by flags reports, and a bundle whose files do not
-//! hash to its manifest's revision is refused. `mspl bundle DIR --out
-//! FILE` makes one (checking first that it loads); `mspl serve --bundle
-//! URL` polls for it with `If-None-Match`, so an unchanged bundle costs a
-//! 304.
+//! A bundle holds `manifest.json`, `policies/` (any tree), and optionally
+//! `schema/`, `entities.json` and `links.json`, and, signed,
+//! `.signatures.json`. The manifest says the `revision` ([`snapshot::revision`]
+//! of its files, the same value a server given the same files by flags
+//! reports), the SHA-256 of every file (`files`) and, when given, a
+//! `sequence` that only grows from one release to the next. A bundle whose
+//! files do not hash to what its manifest says is refused. `mspl bundle
+//! DIR --out FILE` makes one (checking first that it loads), signed with
+//! `--signing-key` as a JWS of the manifest ([`super::signing`]); `mspl
+//! serve --bundle URL` polls for it with `If-None-Match`, so an unchanged
+//! bundle costs a 304, and with `--verification-key` refuses one whose
+//! signature does not verify.
 
+use super::signing::{SigningKey, VerificationKeys};
 use super::snapshot::{self, Build, Inputs, LoadError, Role, SourceFile};
 use crate::diag::Diagnostic;
 use crate::files::walk::{has_extension, POLICY_EXTENSIONS};
 use crate::limits::Limits;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
 /// The manifest's name in a bundle.
 pub const MANIFEST: &str = "manifest.json";
+
+/// The signatures' name in a bundle: `{"signatures": [JWS, …]}`, each a
+/// JWS whose payload is the manifest's bytes.
+pub const SIGNATURES: &str = ".signatures.json";
+
+/// How `mspl bundle` seals a bundle beyond its files.
+#[derive(Default)]
+pub struct Seal<'k> {
+    /// The release's sequence number.
+    pub sequence: Option<u64>,
+    /// The key that signs the manifest.
+    pub signer: Option<&'k SigningKey>,
+}
+
+/// A bundle read and checked.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Its files, as inputs.
+    pub files: Vec<SourceFile>,
+    /// Its revision.
+    pub revision: String,
+    /// Its manifest's sequence, if it has one.
+    pub sequence: Option<u64>,
+    /// The `kid` of the key whose signature verified, if signatures were
+    /// checked.
+    pub signed_by: Option<String>,
+}
+
+/// The SHA-256 of `bytes`, in hex.
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// The inputs of a bundle folder `dir` (`policies/`, and `schema/`,
 /// `entities.json`, `links.json` where they exist): read as files given by
@@ -57,7 +99,7 @@ fn bundle_path(file: &SourceFile) -> String {
 /// Makes the bundle of `dir`: checked to load with `build`, then the
 /// `.tar.gz` bytes (entries sorted, times and owners zeroed, so the same
 /// files give the same bytes) and its revision.
-pub fn make(dir: &Path, build: &Build) -> Result<(Vec<u8>, String), LoadError> {
+pub fn make(dir: &Path, build: &Build, seal: &Seal) -> Result<(Vec<u8>, String), LoadError> {
     let files = inputs_of(dir)?.read(&build.options)?;
     let revision = snapshot::revision(&files);
     build.snapshot(files.clone(), revision.clone())?;
@@ -66,7 +108,21 @@ pub fn make(dir: &Path, build: &Build) -> Result<(Vec<u8>, String), LoadError> {
         .map(|f| (bundle_path(f), f.text.as_bytes().to_vec()))
         .collect();
     entries.sort();
-    let manifest = serde_json::json!({"revision": revision}).to_string();
+    let hashes: BTreeMap<&str, String> = entries
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), sha256(bytes)))
+        .collect();
+    let manifest = match seal.sequence {
+        Some(sequence) => {
+            serde_json::json!({"revision": revision, "sequence": sequence, "files": hashes})
+        }
+        None => serde_json::json!({"revision": revision, "files": hashes}),
+    }
+    .to_string();
+    if let Some(signer) = seal.signer {
+        let signatures = serde_json::json!({"signatures": [signer.sign(manifest.as_bytes())]});
+        entries.insert(0, (SIGNATURES.into(), signatures.to_string().into_bytes()));
+    }
     entries.insert(0, (MANIFEST.into(), manifest.into_bytes()));
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
@@ -89,17 +145,25 @@ pub fn make(dir: &Path, build: &Build) -> Result<(Vec<u8>, String), LoadError> {
     Ok((bytes, revision))
 }
 
-/// Reads a bundle's bytes: its files and revision. Refused: what is not
-/// gzip'd tar, an entry outside the bundle (`..`, an absolute path, a
-/// link), text that is not UTF-8, more than the data limit unpacked, no
-/// manifest, or files that do not hash to the manifest's revision.
-pub fn read(bytes: &[u8], limits: &Limits) -> Result<(Vec<SourceFile>, String), LoadError> {
+/// Reads a bundle's bytes. Refused: what is not gzip'd tar, an entry
+/// outside the bundle (`..`, an absolute path, a link), text that is not
+/// UTF-8, more than the data limit unpacked, no manifest, files that do
+/// not hash to what the manifest says; and, with `keys`, a bundle whose
+/// manifest no signature by one of them covers, or that has no sequence
+/// or no file hashes.
+pub fn read(
+    bytes: &[u8],
+    limits: &Limits,
+    keys: Option<&VerificationKeys>,
+) -> Result<Bundle, LoadError> {
     let refuse = |m: String| LoadError::message(format!("bundle: {m}"));
     let budget = limits.max_data_file_bytes as u64;
     let unpacked = flate2::read::GzDecoder::new(bytes).take(budget.saturating_add(1));
     let mut archive = tar::Archive::new(unpacked);
     let mut files = Vec::new();
     let mut manifest = None;
+    let mut signatures = None;
+    let mut hashes: BTreeMap<String, String> = BTreeMap::new();
     let mut total: u64 = 0;
     let entries = archive
         .entries()
@@ -139,6 +203,9 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<(Vec<SourceFile>, String), 
         entry
             .read_to_end(&mut data)
             .map_err(|e| refuse(format!("cannot read `{name}`: {e}")))?;
+        if name != MANIFEST && name != SIGNATURES {
+            hashes.insert(name.clone(), sha256(&data));
+        }
         let text = String::from_utf8(data).map_err(|e| {
             refuse(format!(
                 "`{name}` is not UTF-8 (at byte {})",
@@ -149,6 +216,9 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<(Vec<SourceFile>, String), 
         let shown = format!("bundle:{name}");
         let (role, key) = if name == MANIFEST {
             manifest = Some(text);
+            continue;
+        } else if name == SIGNATURES {
+            signatures = Some(text);
             continue;
         } else if name == "entities.json" {
             (Role::Entities, name.clone())
@@ -174,25 +244,122 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<(Vec<SourceFile>, String), 
         });
     }
     let manifest = manifest.ok_or_else(|| refuse(format!("it has no {MANIFEST}")))?;
-    let said = serde_json::from_str::<serde_json::Value>(&manifest)
-        .ok()
-        .and_then(|m| {
-            m.get("revision")
-                .and_then(|r| r.as_str())
-                .map(str::to_string)
-        })
+    let signed_by = match keys {
+        Some(keys) => {
+            Some(verify_signature(&manifest, signatures.as_deref(), keys).map_err(refuse)?)
+        }
+        None => None,
+    };
+    let parsed: serde_json::Value = serde_json::from_str(&manifest)
+        .map_err(|e| refuse(format!("{MANIFEST} is not JSON: {e}")))?;
+    let said = parsed
+        .get("revision")
+        .and_then(|r| r.as_str())
         .ok_or_else(|| {
             refuse(format!(
                 "{MANIFEST} is not an object with a string `revision`"
             ))
         })?;
+    let sequence =
+        match parsed.get("sequence") {
+            None => None,
+            Some(n) => Some(n.as_u64().ok_or_else(|| {
+                refuse(format!("{MANIFEST}'s `sequence` is not a whole number ≥ 0"))
+            })?),
+        };
+    if keys.is_some() && sequence.is_none() {
+        return Err(refuse(format!(
+            "its signed {MANIFEST} has no `sequence` (make it with `mspl bundle --sequence N`)"
+        )));
+    }
+    match parsed.get("files") {
+        Some(listed) => check_hashes(listed, &hashes).map_err(refuse)?,
+        None if keys.is_some() => {
+            return Err(refuse(format!(
+                "its signed {MANIFEST} lists no file hashes (`files`)"
+            )))
+        }
+        None => {}
+    }
     let revision = snapshot::revision(&files);
     if said != revision {
         return Err(refuse(format!(
             "its manifest says revision {said}, but its files hash to {revision}"
         )));
     }
-    Ok((files, revision))
+    Ok(Bundle {
+        files,
+        revision,
+        sequence,
+        signed_by,
+    })
+}
+
+/// The `kid` of a signature in `signatures` (the text of
+/// `.signatures.json`) by one of `keys` whose payload is `manifest`; else
+/// why there is none.
+fn verify_signature(
+    manifest: &str,
+    signatures: Option<&str>,
+    keys: &VerificationKeys,
+) -> Result<String, String> {
+    let text = signatures.ok_or_else(|| {
+        format!("it is not signed (no {SIGNATURES}), and this server verifies signatures (--verification-key)")
+    })?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("{SIGNATURES} is not JSON: {e}"))?;
+    let list = parsed
+        .get("signatures")
+        .and_then(|s| s.as_array())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| format!("{SIGNATURES} has no `signatures` list"))?;
+    let mut first_error = None;
+    for jws in list {
+        let Some(jws) = jws.as_str() else {
+            first_error.get_or_insert_with(|| "a signature is not a string".to_string());
+            continue;
+        };
+        match keys.verify(jws) {
+            Ok((payload, kid)) if payload == manifest.as_bytes() => return Ok(kid),
+            Ok((_, kid)) => {
+                first_error.get_or_insert_with(|| {
+                    format!("its {MANIFEST} is not the one key `{kid}` signed (tampered)")
+                });
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_default())
+}
+
+/// Checks the manifest's `files` (path to SHA-256) against the hashes of
+/// the bundle's files: each listed, each equal, none missing.
+fn check_hashes(
+    listed: &serde_json::Value,
+    found: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let listed = listed
+        .as_object()
+        .ok_or_else(|| format!("{MANIFEST}'s `files` is not an object"))?;
+    for (path, hash) in found {
+        match listed.get(path).and_then(|h| h.as_str()) {
+            Some(h) if h == hash => {}
+            Some(_) => {
+                return Err(format!(
+                    "`{path}` does not have the SHA-256 its manifest says (tampered)"
+                ))
+            }
+            None => return Err(format!("`{path}` is not in its manifest's `files`")),
+        }
+    }
+    if let Some(missing) = listed.keys().find(|p| !found.contains_key(*p)) {
+        return Err(format!(
+            "its manifest lists `{missing}`, which the bundle lacks"
+        ));
+    }
+    Ok(())
 }
 
 /// What asking for the bundle gave.

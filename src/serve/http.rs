@@ -337,6 +337,9 @@ async fn metrics(State(server): Shared) -> Response {
     );
     let (stopped, age) = entity_source_gauges(&server);
     super::metrics::render_entity_source(&mut text, stopped, age);
+    if let super::Source::Bundle { trust, .. } = &server.source {
+        trust.render(&mut text);
+    }
     let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -352,8 +355,8 @@ async fn status(State(server): Shared) -> Response {
 /// `POST /v1/reload`: only with an admin token, which the request must
 /// bear; answers when the reload has ended.
 async fn reload(State(server): Shared, request: Request) -> Response {
-    if let Err(e) = server.tokens.admin(&request, "POST /v1/reload") {
-        return error(&e);
+    if let Some(refused) = server.tokens.refuse_admin(&request, "POST /v1/reload") {
+        return refused;
     }
     let (tell, told) = tokio::sync::oneshot::channel();
     if server.reloads.send(Trigger::Asked(tell)).await.is_err() {
@@ -456,8 +459,8 @@ async fn write_entities(State(server): Shared, request: Request) -> Response {
             "POST /v1/entities exists only with a change log: start the server with --entity-changes FILE (and an admin token)",
         ));
     };
-    if let Err(e) = server.tokens.admin(&request, "POST /v1/entities") {
-        return error(&e);
+    if let Some(refused) = server.tokens.refuse_admin(&request, "POST /v1/entities") {
+        return refused;
     }
     let body = match body_text(&server, request).await {
         Ok(b) => b,

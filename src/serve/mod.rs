@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod authzen;
 pub mod bundle;
+pub mod bundle_trust;
 pub mod changes;
 #[cfg(feature = "postgres")]
 pub mod database;
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod plan;
 pub mod pool;
 pub mod reload;
+pub mod signing;
 pub mod snapshot;
 pub mod transport;
 
@@ -61,6 +63,8 @@ pub enum Source {
         url: String,
         /// How often to ask for it.
         interval: Duration,
+        /// Whose signatures, which sequence, how old.
+        trust: Arc<bundle_trust::BundleTrust>,
     },
 }
 

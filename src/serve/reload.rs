@@ -242,7 +242,7 @@ impl Reloader {
                 let build = build.clone();
                 tokio::task::spawn_blocking(move || snapshot::read(&inputs, &build)).await
             }
-            Source::Bundle { url, .. } => {
+            Source::Bundle { url, trust, .. } => {
                 let etag = self.etag.lock().ok().and_then(|e| e.clone());
                 let fetched = match bundle::fetch(url, etag.as_deref(), build.options.limits).await
                 {
@@ -257,9 +257,72 @@ impl Reloader {
                     *slot = etag;
                 }
                 let limits = build.options.limits;
-                tokio::task::spawn_blocking(move || bundle::read(&bytes, &limits)).await
+                let checker = trust.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    bundle::read(&bytes, &limits, checker.keys.as_ref())
+                })
+                .await;
+                match read {
+                    Ok(Ok(b)) => return self.admit(b, trust, current).await,
+                    Ok(Err(e)) => Ok(Err(e)),
+                    Err(e) => Err(e),
+                }
             }
         };
+        self.install(read, current).await
+    }
+
+    /// A bundle read and checked: refused when its sequence is not above
+    /// the highest loaded; its content already serving changes nothing
+    /// (but its sequence is recorded); else built and installed.
+    async fn admit(
+        &self,
+        bundle: bundle::Bundle,
+        trust: &std::sync::Arc<super::bundle_trust::BundleTrust>,
+        current: Option<String>,
+    ) -> Attempt {
+        let (sequence, revision) = (bundle.sequence, bundle.revision.clone());
+        if current.as_deref() == Some(revision.as_str()) {
+            self.record_sequence(trust, sequence, &revision);
+            return Attempt::Unchanged(revision);
+        }
+        if let Err(why) = trust.admit(sequence, &revision) {
+            return Attempt::Refused(snapshot::LoadError::message(format!("bundle: {why}")));
+        }
+        let attempt = self
+            .install(Ok(Ok((bundle.files, revision.clone()))), current)
+            .await;
+        if matches!(attempt, Attempt::Loaded(_)) {
+            self.record_sequence(trust, sequence, &revision);
+        }
+        attempt
+    }
+
+    /// Records the sequence now serving; a state file that cannot be
+    /// written is reported (and shown in status) but stops nothing.
+    fn record_sequence(
+        &self,
+        trust: &super::bundle_trust::BundleTrust,
+        sequence: Option<u64>,
+        revision: &str,
+    ) {
+        if let Err(message) = trust.loaded(sequence, revision) {
+            note(&format!("error: {message}"));
+            self.record_failure(&message);
+        }
+    }
+
+    /// Files read (or why not): refused, unchanged, or built and swapped
+    /// in.
+    async fn install(
+        &self,
+        read: Result<
+            Result<(Vec<snapshot::SourceFile>, String), snapshot::LoadError>,
+            tokio::task::JoinError,
+        >,
+        current: Option<String>,
+    ) -> Attempt {
+        let build = self.build.clone();
         let (files, revision) = match read {
             Ok(Ok(read)) => read,
             Ok(Err(e)) => return Attempt::Refused(e),
@@ -600,8 +663,12 @@ pub fn status_json(server: &Server) -> String {
         Source::Files(inputs) => {
             json!({"files": inputs.roots().iter().map(|p| p.display().to_string()).collect::<Vec<_>>()})
         }
-        Source::Bundle { url, interval } => {
-            json!({"bundle": bundle::redact_url(url), "interval_ms": u64::try_from(interval.as_millis()).unwrap_or(u64::MAX)})
+        Source::Bundle {
+            url,
+            interval,
+            trust,
+        } => {
+            json!({"bundle": bundle::redact_url(url), "interval_ms": u64::try_from(interval.as_millis()).unwrap_or(u64::MAX), "trust": trust.status()})
         }
     };
     let counts = snapshot.as_ref().map(|s| {

@@ -344,7 +344,10 @@ fn bad_input_is_a_4xx_that_names_the_problem_and_the_server_keeps_serving() {
         b"",
     );
     assert_eq!(reply.status, 401);
-    assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer realm=\"mspl\", error=\"invalid_token\"")
+    );
     // The right one reloads (nothing changed).
     let reply = server.connect().send(
         "POST",

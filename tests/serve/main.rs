@@ -32,3 +32,4 @@ mod auth;
 mod live;
 mod plan;
 mod reload;
+mod signed_bundles;

@@ -21,12 +21,12 @@ const POLICIES: &str = "@id(\"alice-views\")\npermit(principal == User::\"alice\
 
 /// A world in a folder laid out as a bundle is: `policies/`, `schema/`,
 /// `entities.json`, `links.json`.
-struct World {
-    dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
         let w = World { dir };
         std::fs::create_dir_all(w.path("policies")).unwrap();
@@ -38,16 +38,16 @@ impl World {
         w
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn arg(&self, name: &str) -> String {
+    pub(crate) fn arg(&self, name: &str) -> String {
         self.path(name).to_str().unwrap().to_string()
     }
 
     /// Replaces a file as editors do: a new file renamed over the old.
-    fn write(&self, name: &str, text: &str) {
+    pub(crate) fn write(&self, name: &str, text: &str) {
         let target = self.path(name);
         let temp = target.with_extension("tmp~");
         std::fs::write(&temp, text).unwrap();
@@ -55,7 +55,7 @@ impl World {
     }
 
     /// Rewrites a file in place.
-    fn overwrite(&self, name: &str, text: &str) {
+    pub(crate) fn overwrite(&self, name: &str, text: &str) {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .truncate(true)
@@ -64,7 +64,7 @@ impl World {
         f.write_all(text.as_bytes()).unwrap();
     }
 
-    fn serve_args(&self) -> Vec<String> {
+    pub(crate) fn serve_args(&self) -> Vec<String> {
         vec![
             "-p".into(),
             self.arg("policies"),
@@ -77,7 +77,7 @@ impl World {
         ]
     }
 
-    fn serve(&self, extra: &[&str]) -> Served {
+    pub(crate) fn serve(&self, extra: &[&str]) -> Served {
         let mut args = self.serve_args();
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -86,7 +86,7 @@ impl World {
 }
 
 /// alice, bob and carol; `readers` holds the users named.
-fn entities(readers: &[&str]) -> String {
+pub(crate) fn entities(readers: &[&str]) -> String {
     let users: Vec<Json> = ["alice", "bob", "carol"]
         .iter()
         .map(|u| {
@@ -105,19 +105,19 @@ fn entities(readers: &[&str]) -> String {
     serde_json::to_string_pretty(&users).unwrap()
 }
 
-fn request(user: &str, action: &str) -> String {
+pub(crate) fn request(user: &str, action: &str) -> String {
     json!({"principal": {"type": "User", "id": user}, "action": {"type": "Action", "id": action},
         "resource": {"type": "Doc", "id": "d"}, "context": {}})
     .to_string()
 }
 
-fn decision(server: &Served, user: &str, action: &str) -> String {
+pub(crate) fn decision(server: &Served, user: &str, action: &str) -> String {
     let reply = server.post("/v1/is_authorized", &request(user, action));
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.json()["decision"].as_str().unwrap().to_string()
 }
 
-fn revision(server: &Served) -> String {
+pub(crate) fn revision(server: &Served) -> String {
     server.get("/v1/status").json()["revision"]
         .as_str()
         .unwrap()
@@ -126,7 +126,7 @@ fn revision(server: &Served) -> String {
 
 /// Waits (at most 5 s) until `user` may (or may not) do `action`; how
 /// long it took.
-fn flips(server: &Served, user: &str, action: &str, to: &str) -> Duration {
+pub(crate) fn flips(server: &Served, user: &str, action: &str, to: &str) -> Duration {
     let started = Instant::now();
     let held = server.wait_until(Duration::from_secs(5), |s| decision(s, user, action) == to);
     assert!(
@@ -316,8 +316,8 @@ fn reload_under_load_fails_no_request_and_each_change_is_in_effect_within_a_seco
 
 /// A static file server on loopback for one path, with ETags: counts the
 /// 200s and 304s it answered.
-struct FileServer {
-    addr: String,
+pub(crate) struct FileServer {
+    pub(crate) addr: String,
     body: Arc<Mutex<Option<Vec<u8>>>>,
     ok: Arc<AtomicUsize>,
     not_modified: Arc<AtomicUsize>,
@@ -325,7 +325,7 @@ struct FileServer {
 }
 
 impl FileServer {
-    fn start() -> FileServer {
+    pub(crate) fn start() -> FileServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
@@ -397,7 +397,7 @@ impl FileServer {
         }
     }
 
-    fn set(&self, bytes: Option<Vec<u8>>) {
+    pub(crate) fn set(&self, bytes: Option<Vec<u8>>) {
         *self.body.lock().unwrap() = bytes;
     }
 }
@@ -408,7 +408,7 @@ impl Drop for FileServer {
     }
 }
 
-fn mspl(args: &[&str]) -> (i32, String, String) {
+pub(crate) fn mspl(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mspl"))
         .args(args)
         .output()
@@ -421,7 +421,7 @@ fn mspl(args: &[&str]) -> (i32, String, String) {
 }
 
 /// `mspl bundle` of the world: the bytes and the revision it printed.
-fn bundle(world: &World, out: &Path) -> (Vec<u8>, String) {
+pub(crate) fn bundle(world: &World, out: &Path) -> (Vec<u8>, String) {
     let (code, stdout, stderr) = mspl(&[
         "bundle",
         world.dir.path().to_str().unwrap(),
@@ -518,7 +518,7 @@ fn bundles_are_picked_up_unchanged_ones_cost_a_304_and_bad_ones_are_refused() {
 
 /// A tar.gz of `entries`, made by hand (for bundles `mspl bundle` would
 /// never make).
-fn tarball(entries: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn tarball(entries: &[(&str, &str)]) -> Vec<u8> {
     let mut raw = Vec::new();
     for (name, text) in entries {
         let mut header = [0u8; 512];

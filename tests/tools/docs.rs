@@ -146,6 +146,17 @@ fn scratch() -> tempfile::TempDir {
     )
     .expect("copied");
     std::fs::create_dir_all(root.join("target")).expect("a folder");
+    // docs/serve.md's signing keys (the tests' own: `openssl` is not run).
+    for (from, to) in [
+        ("release.key.pem", "release.key"),
+        ("release.pub.pem", "release.pub"),
+    ] {
+        std::fs::copy(
+            repo.join("tests/cases/bundle-keys").join(from),
+            root.join(to),
+        )
+        .expect("copied");
+    }
     // docs/serve.md's change log and admin token.
     std::fs::write(root.join("changes.jsonl"), "").expect("written");
     std::fs::write(root.join("token"), "s3cret").expect("written");
@@ -300,7 +311,7 @@ fn json_agrees(got: &serde_json::Value, shown: &serde_json::Value) -> bool {
 /// the server the page started. Pages whose commands their own tests check
 /// to the byte (language, audit, diff) are checked there; the lines left
 /// are the reader's tools (`cargo` builds and benchmarks, timings of
-/// generated worlds), named as not run.
+/// generated worlds, `openssl` making keys), named as not run.
 #[test]
 fn every_command_on_every_page_runs_as_written() {
     // Pages run by their own tests (docs/postgres.md against a real
@@ -419,7 +430,7 @@ fn every_command_on_every_page_runs_as_written() {
     assert!(
         not_run.iter().all(|c| {
             let command = c.split_once(": `").map_or("", |(_, c)| c);
-            ["cargo ", "CARGO_TARGET_DIR=", "/usr/bin/time "]
+            ["cargo ", "CARGO_TARGET_DIR=", "/usr/bin/time ", "openssl "]
                 .iter()
                 .any(|tool| command.starts_with(tool))
         }),
