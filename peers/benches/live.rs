@@ -321,6 +321,7 @@ fn serve_child(dir: &Path) -> mspl_cli::exit::Exit {
     let with_log = std::env::var("LIVE_WITH_LOG").is_ok_and(|v| v == "1");
     let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
     let config = Config {
+        tls: None,
         source: Source::Files(Inputs {
             policies: vec![policies],
             entities: Some(dir.join("base.json")),
@@ -348,6 +349,7 @@ fn serve_child(dir: &Path) -> mspl_cli::exit::Exit {
         tokens: mspl_cli::serve::auth::Tokens {
             admin: Some(TOKEN.into()),
             clients: Vec::new(),
+            certificates: false,
         },
         authzen_reasons: false,
         mapping: None,

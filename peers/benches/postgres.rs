@@ -295,6 +295,7 @@ fn serve_child(_dir: &Path) -> mspl_cli::exit::Exit {
         }
     });
     let config = Config {
+        tls: None,
         source: Source::Files(Inputs {
             policies: vec![policies_dir()],
             entities: database.is_none().then(|| PathBuf::from(&source)),

@@ -460,6 +460,7 @@ fn mspl_config(entities: &std::path::Path) -> mspl_cli::serve::Config {
     use mspl_cli::serve::{Build, Config, Inputs, Source, Watch};
     let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/model_studio");
     Config {
+        tls: None,
         source: Source::Files(Inputs {
             policies: vec![policies],
             entities: Some(entities.to_path_buf()),

@@ -96,7 +96,7 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// A decision server over HTTP (mspl's API and AuthZEN 1.0), reloading its inputs as they change.
     #[cfg(feature = "serve")]
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Pack a folder (policies/, schema/, entities.json, links.json) into a bundle for `serve --bundle`.
     #[cfg(feature = "serve")]
     Bundle(serve::BundleArgs),

@@ -57,6 +57,24 @@ pub struct ServeArgs {
     /// sequence has come for this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub bundle_max_age: Option<f64>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's first);
+    /// looked at again at each handshake, so a renewal needs no restart.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Verify client certificates against these roots (PEM); a verified
+    /// one opens the decision endpoints as a client token does.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Whether a client certificate is required at the handshake.
+    #[arg(long, value_enum, default_value_t = ClientAuthArg::Required, requires = "tls_client_ca")]
+    pub tls_client_auth: ClientAuthArg,
+    /// Verify an `https://` bundle URL against these roots (PEM) instead
+    /// of the system's.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_ca: Option<PathBuf>,
     /// The address to listen on (loopback unless told otherwise; port 0
     /// picks a free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8180")]
@@ -227,6 +245,15 @@ fn admin_token(args: &ServeArgs) -> Result<Option<String>, String> {
     }
 }
 
+/// `--tls-client-auth`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientAuthArg {
+    /// A client may present a certificate.
+    Optional,
+    /// A client must present one.
+    Required,
+}
+
 /// The client tokens: from the file, else from MSPL_AUTH_TOKENS; one a
 /// line, blank lines and `#` comments aside; never from the command line.
 fn client_tokens(args: &ServeArgs) -> Result<Vec<String>, String> {
@@ -277,7 +304,7 @@ fn read_key(path: &std::path::Path, what: &str) -> Result<String, String> {
 
 /// The bundle's trust: the verification keys (`[KID=]FILE`), the state
 /// file, the maximum age.
-fn bundle_trust(args: &ServeArgs) -> Result<serve::bundle_trust::BundleTrust, String> {
+fn bundle_trust(args: &ServeArgs, url: &str) -> Result<serve::bundle_trust::BundleTrust, String> {
     let keys = if args.verification_key.is_empty() {
         None
     } else {
@@ -299,7 +326,15 @@ fn bundle_trust(args: &ServeArgs) -> Result<serve::bundle_trust::BundleTrust, St
         Some(_) => return Err("--bundle-max-age must be a positive number of seconds".into()),
         None => None,
     };
-    serve::bundle_trust::BundleTrust::new(keys, args.bundle_state.clone(), max_age)
+    let tls = if url.starts_with("https://") {
+        let roots = serve::tls::bundle_roots(args.bundle_ca.as_deref())?;
+        Some(serve::tls::client_config(roots)?)
+    } else if args.bundle_ca.is_some() {
+        return Err("--bundle-ca is for an https:// bundle URL".into());
+    } else {
+        None
+    };
+    serve::bundle_trust::BundleTrust::new(keys, args.bundle_state.clone(), max_age, tls)
 }
 
 /// The bundle URL: `--bundle`, else the file of `--bundle-url-file`, else
@@ -348,6 +383,7 @@ pub fn run(args: &ServeArgs) -> Outcome {
         Ok(serve::auth::Tokens {
             admin,
             clients: client_tokens(args)?,
+            certificates: args.tls_client_ca.is_some(),
         })
     }) {
         Ok(t) => t,
@@ -435,7 +471,7 @@ pub fn run(args: &ServeArgs) -> Outcome {
                     .push_str("error: --bundle-interval must be a positive number of seconds\n");
                 return out.exit(Exit::Failure);
             }
-            let trust = match bundle_trust(args) {
+            let trust = match bundle_trust(args, &url) {
                 Ok(t) => t,
                 Err(m) => {
                     out.stderr.push_str(&format!("error: {m}\n"));
@@ -474,6 +510,18 @@ pub fn run(args: &ServeArgs) -> Outcome {
         .max(1);
     let config = Config {
         source,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(serve::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+                client_auth: match args.tls_client_auth {
+                    ClientAuthArg::Optional => serve::tls::ClientAuth::Optional,
+                    ClientAuthArg::Required => serve::tls::ClientAuth::Required,
+                },
+            }),
+            _ => None,
+        },
         build: build(&args.inputs, &args.snapshot),
         addr: args.addr,
         public_url: args.public_url.clone(),

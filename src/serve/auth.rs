@@ -7,6 +7,9 @@
 //! - The admin token (`--admin-token-file`, or `MSPL_ADMIN_TOKEN`) opens
 //!   everything, and alone opens `POST /v1/reload` and `POST /v1/entities`:
 //!   a client token there gets a 403 (`insufficient_scope`).
+//! - With a client CA (`--tls-client-ca`), a verified client certificate
+//!   opens what a client token opens; without tokens, those endpoints
+//!   then need one.
 //! - Health and the AuthZEN metadata stay open.
 //!
 //! Tokens are compared in time that depends only on their lengths, and
@@ -25,8 +28,12 @@ pub struct Tokens {
     /// The admin token: every endpoint.
     pub admin: Option<String>,
     /// The client tokens: every endpoint but the admin ones. None: those
-    /// endpoints are open.
+    /// endpoints are open (unless `certificates`).
     pub clients: Vec<String>,
+    /// Whether a client CA is configured: a verified client certificate
+    /// then opens what a client token opens, and without tokens those
+    /// endpoints need one.
+    pub certificates: bool,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -34,6 +41,7 @@ impl std::fmt::Debug for Tokens {
         f.debug_struct("Tokens")
             .field("admin", &self.admin.as_ref().map(|_| "…"))
             .field("clients", &self.clients.len())
+            .field("certificates", &self.certificates)
             .finish()
     }
 }
@@ -90,9 +98,11 @@ impl Tokens {
             .is_some_and(|t| same(given.as_bytes(), t.as_bytes()))
     }
 
-    /// Whether a client endpoint lets `given` in.
-    fn opens_client(&self, given: Option<&str>) -> bool {
-        self.clients.is_empty()
+    /// Whether a client endpoint lets in a request bearing `given`, with
+    /// a verified client certificate or not.
+    fn opens_client(&self, given: Option<&str>, certified: bool) -> bool {
+        (self.clients.is_empty() && !self.certificates)
+            || (self.certificates && certified)
             || given.is_some_and(|g| one_of(g, &self.clients) | self.is_admin(g))
     }
 
@@ -149,8 +159,12 @@ pub async fn authenticate(
     request: Request,
     next: Next,
 ) -> Response {
+    let certified = request
+        .extensions()
+        .get::<super::tls::Peer>()
+        .is_some_and(|p| p.subject.is_some());
     if access(request.uri().path()) != Access::Client
-        || server.tokens.opens_client(presented(&request))
+        || server.tokens.opens_client(presented(&request), certified)
     {
         return next.run(request).await;
     }
@@ -158,7 +172,7 @@ pub async fn authenticate(
     let message = if given {
         "the bearer token is not one this server accepts"
     } else {
-        "this endpoint needs `Authorization: Bearer <token>` (the server was started with --auth-token-file)"
+        "this endpoint needs `Authorization: Bearer <token>` or a client certificate the server trusts"
     };
     let mut response = super::http::error(&ApiError::new(401, message));
     response

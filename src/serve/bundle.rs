@@ -402,40 +402,34 @@ pub fn has_credential(url: &str) -> bool {
     redact_url(url) != url
 }
 
-/// Asks `url` (plain `http://`) for the bundle, with `If-None-Match:
-/// etag`; the body bounded by the data limit. `Err` says why no bundle
-/// came (connection, status, size).
-pub async fn fetch(url: &str, etag: Option<&str>, limits: Limits) -> Result<Fetched, String> {
+/// Asks `url` for the bundle, with `If-None-Match: etag`; the body
+/// bounded by the data limit. An `https://` URL is verified with `tls`
+/// (the roots of `--bundle-ca` or the system's). `Err` says why no bundle
+/// came (connection, certificate, status, size), never with the URL's
+/// secrets.
+pub async fn fetch(
+    url: &str,
+    etag: Option<&str>,
+    limits: Limits,
+    tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<Fetched, String> {
     use http_body_util::BodyExt;
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
     let shown = redact_url(url);
     let uri: hyper::Uri = url
         .parse()
         .map_err(|_| format!("the bundle URL `{shown}` is not a URL"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "the bundle URL `{shown}` is not http:// (https is not built in: put a local proxy in front)"
-        ));
+    let response = match (uri.scheme_str(), tls) {
+        (Some("http"), _) => plain(uri, etag).await,
+        (Some("https"), Some(tls)) => secure(&uri, etag, tls).await,
+        (Some("https"), None) => {
+            Err("an https:// bundle URL needs roots to verify the server against".to_string())
+        }
+        _ => Err(format!(
+            "the bundle URL `{shown}` is neither http:// nor https://"
+        )),
     }
-    let client: Client<_, http_body_util::Empty<axum::body::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let mut request = hyper::Request::get(uri);
-    if let Some(etag) = etag {
-        request = request.header(hyper::header::IF_NONE_MATCH, etag);
-    }
-    let request = request
-        .body(http_body_util::Empty::new())
-        .map_err(|e| format!("cannot ask for the bundle: {e}"))?;
-    let response =
-        tokio::time::timeout(std::time::Duration::from_secs(30), client.request(request))
-            .await
-            .map_err(|_| "the bundle server did not answer within 30 s".to_string())?
-            .map_err(|e| {
-                // hyper's error may name the address; never the URL's secrets.
-                let text = e.to_string().replace(url, &shown);
-                format!("cannot reach the bundle server: {text}")
-            })?;
+    // hyper's errors may name the address; never the URL's secrets.
+    .map_err(|e| e.replace(url, &shown))?;
     let status = response.status();
     if status == hyper::StatusCode::NOT_MODIFIED {
         return Ok(Fetched::NotModified);
@@ -456,6 +450,92 @@ pub async fn fetch(url: &str, etag: Option<&str>, limits: Limits) -> Result<Fetc
         .to_bytes()
         .to_vec();
     Ok(Fetched::New { bytes, etag })
+}
+
+/// How long connecting, the handshake and the answer's head may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The request for the bundle at `target` (a path, or the whole URL).
+fn bundle_request(
+    target: &str,
+    host: Option<&str>,
+    etag: Option<&str>,
+) -> Result<hyper::Request<http_body_util::Empty<axum::body::Bytes>>, String> {
+    let mut request = hyper::Request::get(target);
+    if let Some(host) = host {
+        request = request.header(hyper::header::HOST, host);
+    }
+    if let Some(etag) = etag {
+        request = request.header(hyper::header::IF_NONE_MATCH, etag);
+    }
+    request
+        .body(http_body_util::Empty::new())
+        .map_err(|e| format!("cannot ask for the bundle: {e}"))
+}
+
+/// The answer's head over plain HTTP.
+async fn plain(
+    uri: hyper::Uri,
+    etag: Option<&str>,
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, http_body_util::Empty<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let request = bundle_request(&uri.to_string(), None, etag)?;
+    tokio::time::timeout(CONNECT_TIMEOUT, client.request(request))
+        .await
+        .map_err(|_| "the bundle server did not answer within 30 s".to_string())?
+        .map_err(|e| format!("cannot reach the bundle server: {e}"))
+}
+
+/// The answer's head over TLS, the server verified with `tls`.
+async fn secure(
+    uri: &hyper::Uri,
+    etag: Option<&str>,
+    tls: &std::sync::Arc<rustls::ClientConfig>,
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    let authority = uri
+        .authority()
+        .ok_or("the bundle URL names no host")?
+        .as_str()
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let host = uri
+        .host()
+        .ok_or("the bundle URL names no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(443);
+    let work = async {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot reach the bundle server: {e}"))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| format!("the bundle URL's host is not a server name: {e}"))?;
+        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("cannot verify the bundle server ({host}): {e}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("cannot speak HTTP to the bundle server: {e}"))?;
+        // Ends when the answer has been read and `sender` dropped.
+        tokio::spawn(connection);
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        let request = bundle_request(target, Some(&authority), etag)?;
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("cannot reach the bundle server: {e}"))
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, work)
+        .await
+        .map_err(|_| "the bundle server did not answer within 30 s".to_string())?
 }
 
 #[cfg(test)]

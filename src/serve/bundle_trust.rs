@@ -30,6 +30,8 @@ pub struct BundleTrust {
     state_file: Option<PathBuf>,
     /// Past this age without a new bundle, the bundle is stale.
     pub max_age: Option<Duration>,
+    /// How an `https://` bundle server is verified.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     seen: Mutex<Option<Seen>>,
     /// Why the state file could not be written, last time.
     state_error: Mutex<Option<String>>,
@@ -49,6 +51,7 @@ impl BundleTrust {
         keys: Option<VerificationKeys>,
         state_file: Option<PathBuf>,
         max_age: Option<Duration>,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     ) -> Result<BundleTrust, String> {
         let seen = match &state_file {
             Some(path) if path.exists() => {
@@ -73,6 +76,7 @@ impl BundleTrust {
             keys,
             state_file,
             max_age,
+            tls,
             seen: Mutex::new(seen),
             state_error: Mutex::new(None),
         })

@@ -182,6 +182,7 @@ impl Server {
                 request: asked.request.clone(),
                 response: judged.response.clone(),
                 latency_us: judged.took.as_micros().try_into().unwrap_or(u64::MAX),
+                caller: super::log::caller(),
             });
         }
         decision_id

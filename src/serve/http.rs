@@ -135,6 +135,10 @@ async fn decision(
     let deadline = Instant::now() + server.request_timeout;
     let timeout_at = tokio::time::Instant::from_std(deadline);
     let headers = request.headers().clone();
+    let caller = request
+        .extensions()
+        .get::<super::tls::Peer>()
+        .and_then(|p| p.subject.clone());
     let read = tokio::time::timeout_at(timeout_at, body_text(&server, request)).await;
     let text = match read {
         Ok(Ok(text)) => text,
@@ -169,7 +173,7 @@ async fn decision(
     let entity_revision = snapshot.entity_token();
     let work = {
         let server = server.clone();
-        move || answer(&server, &snapshot, &text, deadline)
+        move || super::log::as_caller(caller, || answer(&server, &snapshot, &text, deadline))
     };
     let told = match server.pool.submit(work) {
         Ok(told) => told,

@@ -8,7 +8,9 @@
 //! day's log replays as it is. A batch whose items share one context (an
 //! AuthZEN `evaluations` call's top-level `context`) writes it once, in a
 //! header line `{"batch_id", "context"}` before its items, which say
-//! `"context_ref": batch_id` in its place; the readers resolve it. The
+//! `"context_ref": batch_id` in its place; the readers resolve it. Over
+//! TLS with a client certificate, a line also says its `"caller"` (the
+//! certificate's subject). The
 //! queue is bounded; when the writer falls that far behind, lines are
 //! dropped and counted, never the request.
 
@@ -45,6 +47,27 @@ pub struct Entry {
     pub response: Response,
     /// How long the decision took.
     pub latency_us: u64,
+    /// The subject of the caller's verified client certificate.
+    pub caller: Option<Arc<str>>,
+}
+
+thread_local! {
+    /// The caller of the request a decision thread is working on.
+    static CALLER: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work` (a request's, on a decision thread) with `caller` as the
+/// caller its decisions are logged with.
+pub fn as_caller<R>(caller: Option<Arc<str>>, work: impl FnOnce() -> R) -> R {
+    let previous = CALLER.with(|c| c.replace(caller));
+    let result = work();
+    CALLER.with(|c| *c.borrow_mut() = previous);
+    result
+}
+
+/// The caller of the work this thread is doing ([`as_caller`]).
+pub fn caller() -> Option<Arc<str>> {
+    CALLER.with(|c| c.borrow().clone())
 }
 
 #[derive(Serialize)]
@@ -57,6 +80,8 @@ struct Line<'a> {
     #[serde(flatten)]
     response: &'a Response,
     latency_us: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller: Option<&'a str>,
 }
 
 impl Entry {
@@ -73,6 +98,7 @@ impl Entry {
             },
             response: &self.response,
             latency_us: self.latency_us,
+            caller: self.caller.as_deref(),
         };
         serde_json::to_string(&line).unwrap_or_default()
     }

@@ -40,6 +40,7 @@ pub mod pool;
 pub mod reload;
 pub mod signing;
 pub mod snapshot;
+pub mod tls;
 pub mod transport;
 
 use crate::exit::Exit;
@@ -84,6 +85,8 @@ pub enum Watch {
 pub struct Config {
     /// The inputs.
     pub source: Source,
+    /// TLS: the certificate, key and client CA (none: plain HTTP).
+    pub tls: Option<tls::TlsFiles>,
     /// How snapshots are built.
     pub build: Build,
     /// The address to listen on.
@@ -404,6 +407,14 @@ pub async fn serve_on(
             }
         },
     };
+    let tls = match config.tls.as_ref().map(tls::acceptor).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let local = listener.local_addr().unwrap_or(config.addr);
     let server = Arc::new(Server {
         snapshot: ArcSwapOption::empty(),
@@ -422,7 +433,7 @@ pub async fn serve_on(
         public_url: config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{local}")),
+            .unwrap_or_else(|| format!("{scheme}://{local}")),
         status: Mutex::new(ReloadStatus::default()),
         reloads: sender,
         source: config.source.clone(),
@@ -452,9 +463,9 @@ pub async fn serve_on(
         return code;
     }
     let tasks = reloader.start(receiver, &config);
-    note(&format!("listening on http://{local}"));
+    note(&format!("listening on {scheme}://{local}"));
     let app = http::router(server.clone());
-    let cut = transport::serve(listener, app, config.bounds, shutdown).await;
+    let cut = transport::serve(listener, app, config.bounds, tls, shutdown).await;
     for task in tasks {
         task.abort();
     }

@@ -244,7 +244,13 @@ impl Reloader {
             }
             Source::Bundle { url, trust, .. } => {
                 let etag = self.etag.lock().ok().and_then(|e| e.clone());
-                let fetched = match bundle::fetch(url, etag.as_deref(), build.options.limits).await
+                let fetched = match bundle::fetch(
+                    url,
+                    etag.as_deref(),
+                    build.options.limits,
+                    trust.tls.as_ref(),
+                )
+                .await
                 {
                     Ok(f) => f,
                     Err(message) => return Attempt::Unreachable(message),

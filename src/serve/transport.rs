@@ -1,5 +1,6 @@
 //! Connections: accepting them within `--max-connections` (past it, a 503
-//! and the connection closed at once), HTTP/1.1 on each with
+//! and the connection closed at once), TLS when configured (the handshake
+//! within `--header-timeout-ms` too), HTTP/1.1 on each with
 //! `--header-timeout-ms` to receive a request's head (so a half-sent head
 //! or an idle connection cannot hold a slot for ever), and the drain at
 //! shutdown, bounded by `--drain-timeout-ms`.
@@ -52,6 +53,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     bounds: Bounds,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> usize {
     let slots = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
@@ -80,23 +82,31 @@ pub async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
-                let mut stop = stopped.clone();
+                let (app, stop, tls) = (app.clone(), stopped.clone(), tls.clone());
                 connections.spawn(async move {
                     let _slot = slot;
-                    let mut builder = hyper::server::conn::http1::Builder::new();
-                    builder
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(bounds.header_timeout);
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(connection);
-                    tokio::select! {
-                        _ = connection.as_mut() => {}
-                        _ = stop.changed() => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
+                    let Some(acceptor) = tls else {
+                        return http(stream, app, bounds, stop).await;
+                    };
+                    // A handshake that does not end within the head's
+                    // timeout holds the slot no longer.
+                    let handshake = tokio::time::timeout(bounds.header_timeout, acceptor.accept(stream));
+                    let Ok(Ok(stream)) = handshake.await else {
+                        return;
+                    };
+                    let subject = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .and_then(|cert| super::tls::subject(cert));
+                    let app = match subject {
+                        Some(subject) => app.layer(axum::Extension(super::tls::Peer {
+                            subject: Some(subject.into()),
+                        })),
+                        None => app,
+                    };
+                    http(stream, app, bounds, stop).await;
                 });
             }
         }
@@ -113,6 +123,32 @@ pub async fn serve(
             let cut = connections.len();
             connections.abort_all();
             cut
+        }
+    }
+}
+
+/// HTTP/1.1 on one connection until it ends or the drain begins (then it
+/// ends gracefully).
+async fn http<S>(
+    stream: S,
+    app: Router,
+    bounds: Bounds,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(bounds.header_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stop.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
         }
     }
 }

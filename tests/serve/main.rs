@@ -33,3 +33,4 @@ mod live;
 mod plan;
 mod reload;
 mod signed_bundles;
+mod tls;

@@ -51,7 +51,11 @@ impl Served {
             let mut found = Some(found);
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                if let Some(at) = line.split("listening on http://").nth(1) {
+                if let Some(at) = line
+                    .split("listening on http://")
+                    .nth(1)
+                    .or_else(|| line.split("listening on https://").nth(1))
+                {
                     if let Some(f) = found.take() {
                         let _ = f.send(at.trim().to_string());
                     }

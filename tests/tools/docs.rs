@@ -218,6 +218,7 @@ impl PageServer {
             said.push_str(&l);
             said.push('\n');
             l.split_once("listening on http://")
+                .or_else(|| l.split_once("listening on https://"))
                 .map(|(_, a)| a.trim().to_string())
         });
         let Some(addr) = addr else {
