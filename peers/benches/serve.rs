@@ -144,19 +144,24 @@ fn load(
     bodies: &Arc<Vec<String>>,
     connections: usize,
     seconds: f64,
+    tls: Option<&Arc<rustls::ClientConfig>>,
 ) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let threads: Vec<_> = (0..connections)
         .map(|c| {
-            let (addr, path, bodies, stop) = (
+            let (addr, path, bodies, stop, tls) = (
                 addr.to_string(),
                 path.to_string(),
                 bodies.clone(),
                 stop.clone(),
+                tls.cloned(),
             );
             std::thread::spawn(move || {
-                let mut conn = Conn::open(&addr);
+                let mut conn = match &tls {
+                    Some(config) => Conn::open_tls(&addr, config),
+                    None => Conn::open(&addr),
+                };
                 let mut latencies = Vec::new();
                 let mut i = c * 7919;
                 while !stop.load(Ordering::Relaxed) {
@@ -227,15 +232,33 @@ fn main() {
         .unwrap();
     let (mspl_addr, cedar_addr, stop_servers, server_threads) = runtime.block_on(async {
         let mspl_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let cedar_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mspl_addr = mspl_listener.local_addr().unwrap().to_string();
         let cedar_addr = cedar_listener.local_addr().unwrap().to_string();
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tls_addr = tls_listener.local_addr().unwrap().to_string();
         let config = mspl_config(&entity_file);
         let mut stopped_mspl = stopped.clone();
         let mspl = tokio::spawn(async move {
             mspl_cli::serve::serve_on(config, mspl_listener, async move {
                 let _ = stopped_mspl.changed().await;
+            })
+            .await
+        });
+        // The same server over TLS (the tests' certificate).
+        let mut config = mspl_config(&entity_file);
+        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/tls");
+        config.tls = Some(mspl_cli::serve::tls::TlsFiles {
+            cert: fixtures.join("server.crt"),
+            key: fixtures.join("server.key"),
+            client_ca: None,
+            client_auth: mspl_cli::serve::tls::ClientAuth::Required,
+        });
+        let mut stopped_tls = stopped.clone();
+        let over_tls = tokio::spawn(async move {
+            mspl_cli::serve::serve_on(config, tls_listener, async move {
+                let _ = stopped_tls.changed().await;
             })
             .await
         });
@@ -248,8 +271,15 @@ fn main() {
                 .await
                 .unwrap();
         });
-        (mspl_addr, cedar_addr, stop, (mspl, cedar))
+        (
+            (mspl_addr, tls_addr),
+            cedar_addr,
+            stop,
+            (mspl, cedar, over_tls),
+        )
     });
+    let (mspl_addr, tls_addr) = mspl_addr;
+    let tls = tls_client();
     // Wait until mspl has loaded its snapshot.
     let ready = (0..500).any(|_| {
         std::thread::sleep(Duration::from_millis(10));
@@ -296,21 +326,39 @@ fn main() {
             "HTTP stack only (parse, no decision)",
             &cedar_addr,
             "/v1/nothing",
+            None,
         ),
         (
             "mspl serve `/v1/is_authorized`",
             &mspl_addr,
             "/v1/is_authorized",
+            None,
         ),
-        ("Cedar, same stack", &cedar_addr, "/v1/is_authorized"),
+        (
+            "mspl serve `/v1/is_authorized` over TLS (keep-alive)",
+            &tls_addr,
+            "/v1/is_authorized",
+            Some(&tls),
+        ),
+        ("Cedar, same stack", &cedar_addr, "/v1/is_authorized", None),
     ];
-    for (name, addr, path) in rows {
-        let l = load(addr, path, &bodies, args.connections, args.seconds);
+    let mut plain_and_tls = Vec::new();
+    for (name, addr, path, tls) in rows {
+        let l = load(addr, path, &bodies, args.connections, args.seconds, tls);
         println!(
             "| {name} | {:.0} | {:.2} | {:.2} |",
             l.per_second(1),
             l.percentile(0.5),
             l.percentile(0.99)
+        );
+        if path == "/v1/is_authorized" && addr != &cedar_addr {
+            plain_and_tls.push(l.per_second(1));
+        }
+    }
+    if let [plain, tls] = plain_and_tls[..] {
+        println!(
+            "\nTLS keeps {:.0}% of plain HTTP's throughput for single decisions (goal: at least 70%)",
+            100.0 * tls / plain
         );
     }
     println!();
@@ -336,6 +384,7 @@ fn main() {
             &batches,
             args.connections.min(4),
             args.seconds,
+            None,
         );
         println!(
             "| {name} | {:.0} | {:.2} | {:.2} |",
@@ -351,6 +400,8 @@ fn main() {
         let code = server_threads.0.await.unwrap();
         assert_eq!(code, mspl_cli::exit::Exit::Success);
         server_threads.1.await.unwrap();
+        let code = server_threads.2.await.unwrap();
+        assert_eq!(code, mspl_cli::exit::Exit::Success);
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -454,6 +505,25 @@ fn under_attack(addr: &str, bodies: &Arc<Vec<String>>, args: &Args) {
         health.percentile(0.5),
         health.percentile(0.99)
     );
+}
+
+/// A TLS client trusting the tests' CA.
+fn tls_client() -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let ca = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/tls/ca.crt");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    #[expect(deprecated, reason = "the server's provider (src/serve/tls.rs)")]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }
 
 fn mspl_config(entities: &std::path::Path) -> mspl_cli::serve::Config {

@@ -6,7 +6,7 @@
 //! scenario's matrix, at each level, against its fixture
 //! (`tests/cases/authzen/certification/`).
 
-use super::served::{Conn, Reply, Served};
+use super::served::{Reply, Served};
 use serde_json::{json, Value as Json};
 
 const CASES: &str = "tests/cases/authzen";
@@ -642,7 +642,7 @@ fn transport(id: &str, reply: &Reply) {
 
 /// Sends raw bytes as one request and reads the answer.
 fn raw(server: &Served, head: &str, body: &str) -> Reply {
-    let mut conn = Conn::open(&server.addr);
+    let mut conn = server.connect();
     conn.write_raw(format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
         .unwrap();
     conn.read_reply().unwrap()
@@ -650,7 +650,35 @@ fn raw(server: &Served, head: &str, body: &str) -> Reply {
 
 #[test]
 fn the_certification_scenario_passes_at_every_level() {
-    let server = serve("certification", "entities.json");
+    let passed = certify(&serve("certification", "entities.json"), "http");
+    eprintln!("AuthZEN certification: passed {}", passed.join(", "));
+}
+
+/// The scenario requires HTTPS: the same matrix over TLS.
+#[test]
+fn the_certification_scenario_passes_over_https() {
+    let tls = "tests/cases/tls";
+    let server = Served::start(&[
+        "-p",
+        &format!("{CASES}/certification/policies.mspl"),
+        "--entities",
+        &format!("{CASES}/certification/entities.json"),
+        "--tls-cert",
+        &format!("{tls}/server.crt"),
+        "--tls-key",
+        &format!("{tls}/server.key"),
+    ])
+    .over_tls(crate::tls::client("ca.crt", None));
+    let passed = certify(&server, "https");
+    eprintln!(
+        "AuthZEN certification over HTTPS: passed {}",
+        passed.join(", ")
+    );
+}
+
+/// Every case of the certification matrix against `server`, reached at
+/// `scheme`: the levels passed.
+fn certify(server: &Served, scheme: &str) -> Vec<&'static str> {
     let mut passed = Vec::new();
     for (level, cases) in certification() {
         for c in &cases {
@@ -680,26 +708,26 @@ fn the_certification_scenario_passes_at_every_level() {
             .to_string();
     for path in [EVALUATION, EVALUATIONS, SUBJECT, RESOURCE, ACTION] {
         let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n");
-        assert_eq!(raw(&server, &head, &body).status, 400, "c-2-4-3 {path}");
+        assert_eq!(raw(server, &head, &body).status, 400, "c-2-4-3 {path}");
         let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\n");
         assert_eq!(
-            raw(&server, &head, &body).status,
+            raw(server, &head, &body).status,
             400,
             "c-2-4-3 {path} (none)"
         );
     }
     let json_head = "POST /access/v1/evaluation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json; charset=utf-8\r\n";
     assert_eq!(
-        raw(&server, json_head, &body).status,
+        raw(server, json_head, &body).status,
         200,
         "a media type's parameters"
     );
     assert_eq!(
-        raw(&server, json_head, "{\"subject\": ").status,
+        raw(server, json_head, "{\"subject\": ").status,
         400,
         "c-2-4-4"
     );
-    assert_eq!(raw(&server, json_head, "").status, 400, "c-2-4-5");
+    assert_eq!(raw(server, json_head, "").status, 400, "c-2-4-5");
     // c-2-5: X-Request-ID echoed; none is no failure.
     let reply = server.connect().send(
         "POST",
@@ -759,7 +787,7 @@ fn the_certification_scenario_passes_at_every_level() {
     let reply = server.get("/.well-known/authzen-configuration");
     assert_eq!(reply.status, 200);
     transport("c-6", &reply);
-    let base = format!("http://{}", server.addr);
+    let base = format!("{scheme}://{}", server.addr);
     let metadata = reply.json();
     assert_eq!(metadata["policy_decision_point"], base.as_str(), "c-6-5");
     for key in [
@@ -775,7 +803,7 @@ fn the_certification_scenario_passes_at_every_level() {
         assert!(url.starts_with(&base), "c-6: {key} {url}");
     }
     passed.push("Discovery");
-    eprintln!("AuthZEN certification: passed {}", passed.join(", "));
+    passed
 }
 
 /// Paging details of the specification: `page.limit: 0`, a token with

@@ -38,7 +38,7 @@ fn certs(path: &Path) -> Vec<CertificateDer<'static>> {
 
 /// A TLS client trusting `ca`, presenting `client` (a name in the
 /// fixtures) when given.
-fn client(ca: &str, client: Option<&str>) -> Arc<rustls::ClientConfig> {
+pub(crate) fn client(ca: &str, client: Option<&str>) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for c in certs(&fixture(ca)) {
         roots.add(c).unwrap();

@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 client for `mspl serve`: keep-alive connections,
-//! `Content-Length` bodies (what the server sends). Shared by the serve
-//! tests and the load benchmark (`peers/benches/serve.rs`).
+//! plain or TLS (rustls), `Content-Length` bodies (what the server sends).
+//! Shared by the serve tests and the load benchmark
+//! (`peers/benches/serve.rs`).
 
 #![allow(dead_code)]
 
@@ -35,23 +36,42 @@ impl Reply {
     }
 }
 
+/// A byte stream both ways: TCP, or TLS over it.
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// A keep-alive connection.
 pub struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: BufReader<Box<dyn Stream>>,
 }
 
 impl Conn {
-    /// Connects to `addr`.
-    pub fn open(addr: &str) -> Conn {
+    fn tcp(addr: &str) -> TcpStream {
         let stream = TcpStream::connect(addr).expect("connects");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
         stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    /// Connects to `addr`.
+    pub fn open(addr: &str) -> Conn {
         Conn {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
+            stream: BufReader::new(Box::new(Conn::tcp(addr))),
+        }
+    }
+
+    /// Connects to `addr` over TLS with `config`, the server named
+    /// `localhost`.
+    pub fn open_tls(addr: &str, config: &std::sync::Arc<rustls::ClientConfig>) -> Conn {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let connection = rustls::ClientConnection::new(config.clone(), name).unwrap();
+        Conn {
+            stream: BufReader::new(Box::new(rustls::StreamOwned::new(
+                connection,
+                Conn::tcp(addr),
+            ))),
         }
     }
 
@@ -88,19 +108,23 @@ impl Conn {
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
-        self.writer.write_all(&bytes)?;
+        let stream = self.stream.get_mut();
+        stream.write_all(&bytes)?;
+        stream.flush()?;
         self.read_reply()
     }
 
     /// Writes raw bytes (for requests the client would not make).
     pub fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.writer.write_all(bytes)
+        let stream = self.stream.get_mut();
+        stream.write_all(bytes)?;
+        stream.flush()
     }
 
     /// Reads one answer.
     pub fn read_reply(&mut self) -> std::io::Result<Reply> {
         let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
+        if self.stream.read_line(&mut line)? == 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "the connection closed",
@@ -114,7 +138,7 @@ impl Conn {
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
-            self.reader.read_line(&mut h)?;
+            self.stream.read_line(&mut h)?;
             let h = h.trim_end();
             if h.is_empty() {
                 break;
@@ -129,7 +153,7 @@ impl Conn {
             .and_then(|(_, v)| v.parse().ok())
             .unwrap_or(0);
         let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
+        self.stream.read_exact(&mut body)?;
         Ok(Reply {
             status,
             headers,

@@ -19,6 +19,8 @@ pub struct Served {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     stderr: Arc<Mutex<String>>,
+    /// How to connect over TLS, when the server serves it.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Served {
@@ -78,6 +80,7 @@ impl Served {
             child: Some(child),
             addr,
             stderr,
+            tls: None,
         }
     }
 
@@ -127,7 +130,16 @@ impl Served {
 
     /// A new connection to the server.
     pub fn connect(&self) -> Conn {
-        Conn::open(&self.addr)
+        match &self.tls {
+            Some(config) => Conn::open_tls(&self.addr, config),
+            None => Conn::open(&self.addr),
+        }
+    }
+
+    /// This server's connections from now on over TLS with `config`.
+    pub fn over_tls(mut self, config: Arc<rustls::ClientConfig>) -> Served {
+        self.tls = Some(config);
+        self
     }
 
     /// `GET path` on a new connection.
