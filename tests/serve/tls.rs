@@ -401,3 +401,46 @@ fn an_https_bundle_server_is_verified_against_the_bundle_ca() {
         "{status}"
     );
 }
+
+#[test]
+fn a_handshake_that_never_comes_holds_its_connection_no_longer_than_a_head() {
+    let server = Served::start(&[
+        "-p",
+        MS,
+        "--entities",
+        ENTITIES,
+        "--tls-cert",
+        fixture("server.crt").to_str().unwrap(),
+        "--tls-key",
+        fixture("server.key").to_str().unwrap(),
+        "--header-timeout-ms",
+        "300",
+    ]);
+    let mut silent = TcpStream::connect(&server.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    let read = silent.read(&mut byte);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the server sent something: {read:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(5),
+        "closed after {waited:?}, not near --header-timeout-ms"
+    );
+    // Others are served meanwhile and after.
+    let reply = https(
+        &server.addr,
+        &client("ca.crt", None),
+        "GET",
+        "/health/live",
+        &[],
+        "",
+    )
+    .unwrap();
+    assert_eq!(reply.status, 200);
+}
