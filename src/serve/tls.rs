@@ -12,7 +12,6 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 /// Whether a client must present a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +54,14 @@ fn crypto() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// What a file is at one moment: changed when it is not equal.
-type Stamp = Option<(SystemTime, u64)>;
+/// What a file is at one moment (its inode, size and modification
+/// time): changed when it is not equal.
+type Stamp = Option<(u64, u64, i64, i64)>;
 
 fn stamp(path: &Path) -> Stamp {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    use std::os::unix::fs::MetadataExt;
+    let meta = crate::files::meta::metadata(path).ok()?;
+    Some((meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()))
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
