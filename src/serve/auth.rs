@@ -163,12 +163,13 @@ pub async fn authenticate(
         .extensions()
         .get::<super::tls::Peer>()
         .is_some_and(|p| p.subject.is_some());
+    let given = presented(&request);
     if access(request.uri().path()) != Access::Client
-        || server.tokens.opens_client(presented(&request), certified)
+        || server.tokens.opens_client(given, certified)
     {
         return next.run(request).await;
     }
-    let given = presented(&request).is_some();
+    let given = given.is_some();
     let message = if given {
         "the bearer token is not one this server accepts"
     } else {

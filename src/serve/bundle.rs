@@ -56,10 +56,7 @@ pub struct Bundle {
 
 /// The SHA-256 of `bytes`, in hex.
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    snapshot::hex(&Sha256::digest(bytes))
 }
 
 /// The inputs of a bundle folder `dir` (`policies/`, and `schema/`,

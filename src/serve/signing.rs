@@ -34,7 +34,7 @@ fn pem_block(text: &str, label: &str, what: &str) -> Result<Vec<u8>, String> {
 /// The default `kid` of the public key `public`.
 pub fn fingerprint(public: &[u8]) -> String {
     let digest = Sha256::digest(public);
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    super::snapshot::hex(digest.get(..8).unwrap_or_default())
 }
 
 /// A key that signs bundles.

@@ -241,10 +241,7 @@ pub fn subject(der: &[u8]) -> Option<String> {
             [0x55, 0x04, 0x08] => "ST".to_string(),
             [0x55, 0x04, 0x0a] => "O".to_string(),
             [0x55, 0x04, 0x0b] => "OU".to_string(),
-            other => format!(
-                "#{}",
-                other.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            ),
+            other => format!("#{}", super::snapshot::hex(other)),
         };
         let text = String::from_utf8_lossy(text);
         let mut escaped = String::new();

@@ -9,7 +9,8 @@ const ENTITIES: &str = "policies/model_studio/examples/entities.json";
 const REQUEST: &str = r#"{"principal": {"type": "RamUser", "id": "user-01"}, "action": {"type": "Action", "id": "page.view"}, "resource": {"type": "Page", "id": "project-a/knowledge_base"}, "context": {}}"#;
 const EVALUATION: &str = r#"{"subject": {"type": "RamUser", "id": "user-01"}, "action": {"name": "page.view"}, "resource": {"type": "Page", "id": "project-a/knowledge_base"}}"#;
 
-fn secret_file(text: &str) -> tempfile::NamedTempFile {
+/// A file holding `text` (a token file, say), removed when dropped.
+pub(crate) fn secret_file(text: &str) -> tempfile::NamedTempFile {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), text).unwrap();
     file

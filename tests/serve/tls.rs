@@ -125,6 +125,29 @@ fn https(
     })
 }
 
+/// `mspl serve` of the Model Studio examples over TLS with `cert` and
+/// `key`, and `extra` flags.
+fn serve_tls(cert: &Path, key: &Path, extra: &[&str]) -> Served {
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut args = vec![
+        "-p",
+        MS,
+        "--entities",
+        ENTITIES,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ];
+    args.extend_from_slice(extra);
+    Served::start(&args)
+}
+
+/// [`serve_tls`] with the tests' own certificate.
+fn serve_fixture(extra: &[&str]) -> Served {
+    serve_tls(&fixture("server.crt"), &fixture("server.key"), extra)
+}
+
 /// Copies the server's certificate and key into `dir` (to replace them
 /// there): their paths.
 fn server_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -144,16 +167,7 @@ fn server_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 fn tls_is_served_to_a_client_trusting_its_ca_and_a_renewed_certificate_takes_over() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = server_files(dir.path(), "server");
-    let server = Served::start(&[
-        "-p",
-        MS,
-        "--entities",
-        ENTITIES,
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let server = serve_tls(&cert, &key, &[]);
     let trusting = client("ca.crt", None);
     let reply = https(
         &server.addr,
@@ -200,15 +214,7 @@ fn tls_is_served_to_a_client_trusting_its_ca_and_a_renewed_certificate_takes_ove
 #[test]
 fn required_client_certificates_refuse_the_others_and_the_log_names_the_caller() {
     let log = tempfile::NamedTempFile::new().unwrap();
-    let server = Served::start(&[
-        "-p",
-        MS,
-        "--entities",
-        ENTITIES,
-        "--tls-cert",
-        fixture("server.crt").to_str().unwrap(),
-        "--tls-key",
-        fixture("server.key").to_str().unwrap(),
+    let server = serve_fixture(&[
         "--tls-client-ca",
         fixture("ca.crt").to_str().unwrap(),
         "--decision-log",
@@ -253,17 +259,8 @@ fn required_client_certificates_refuse_the_others_and_the_log_names_the_caller()
 
 #[test]
 fn optional_client_certificates_let_in_a_certificate_or_a_token() {
-    let tokens = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(tokens.path(), "a-token\n").unwrap();
-    let server = Served::start(&[
-        "-p",
-        MS,
-        "--entities",
-        ENTITIES,
-        "--tls-cert",
-        fixture("server.crt").to_str().unwrap(),
-        "--tls-key",
-        fixture("server.key").to_str().unwrap(),
+    let tokens = crate::auth::secret_file("a-token\n");
+    let server = serve_fixture(&[
         "--tls-client-ca",
         fixture("ca.crt").to_str().unwrap(),
         "--tls-client-auth",
@@ -404,18 +401,7 @@ fn an_https_bundle_server_is_verified_against_the_bundle_ca() {
 
 #[test]
 fn a_handshake_that_never_comes_holds_its_connection_no_longer_than_a_head() {
-    let server = Served::start(&[
-        "-p",
-        MS,
-        "--entities",
-        ENTITIES,
-        "--tls-cert",
-        fixture("server.crt").to_str().unwrap(),
-        "--tls-key",
-        fixture("server.key").to_str().unwrap(),
-        "--header-timeout-ms",
-        "300",
-    ]);
+    let server = serve_fixture(&["--header-timeout-ms", "300"]);
     let mut silent = TcpStream::connect(&server.addr).unwrap();
     silent
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -128,7 +128,7 @@ fn lines(auditor: &Auditor, lines: &[Line]) -> Vec<String> {
         .collect()
 }
 
-fn load(text: &str, limits: Limits) -> Option<PolicySet> {
+pub(crate) fn load(text: &str, limits: Limits) -> Option<PolicySet> {
     let mut loader = Loader::new(limits);
     loader.add_source("gen.mspl".into(), text.into());
     let (set, diagnostics) = loader.finish(IdScheme::Annotated);
@@ -245,13 +245,18 @@ fn check_world(
     }
 }
 
-#[test]
-fn the_audit_equals_brute_force_on_generated_worlds() {
-    let mut tally = Tally::default();
-    // The fuzzers' generator: random expressions, rules that recurse,
-    // hierarchies with cycles, errors everywhere.
-    let mut seed = 0;
-    while tally.worlds < 150 {
+/// The worlds the exactness tests go through, each given to `check` with
+/// its name, policies, store, context and limits: `generated` cases of the
+/// fuzzers' generator that load (random expressions, rules that recurse,
+/// hierarchies with cycles, errors everywhere), then 150 worlds of users,
+/// groups, folders and documents (rules on one variable and on two,
+/// missing and mistyped attributes, enumerated contexts).
+pub(crate) fn each_world(
+    generated: usize,
+    mut check: impl FnMut(&str, &PolicySet, &Entities, Option<&serde_json::Value>, Limits),
+) {
+    let (mut seed, mut loaded) = (0, 0);
+    while loaded < generated {
         seed += 1;
         let case = gen::case(&bytes(seed, 400));
         let limits = limits_for(seed, 3);
@@ -262,19 +267,17 @@ fn the_audit_equals_brute_force_on_generated_worlds() {
         else {
             continue;
         };
+        loaded += 1;
         mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
         let request: serde_json::Value = serde_json::from_str(&case.request).unwrap();
-        check_world(
+        check(
             &format!("gen seed {seed}:\n{}", case.policy_text(true)),
             &set,
             &entities,
             request.get("context"),
             limits,
-            &mut tally,
         );
     }
-    // Users, groups, folders and documents: rules on one variable and on
-    // two, missing and mistyped attributes, enumerated contexts.
     for seed in 0..150 {
         let w = world(seed);
         let limits = limits_for(seed, 3);
@@ -283,15 +286,22 @@ fn the_audit_equals_brute_force_on_generated_worlds() {
         let mut entities = build_entities(&set.schema, [("world.json", w.entities.as_str())])
             .unwrap_or_else(|e| panic!("world {seed}: {}", e.message));
         mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
-        check_world(
+        check(
             &format!("world {seed}:\n{}", w.policies),
             &set,
             &entities,
             w.context.as_ref(),
             limits,
-            &mut tally,
         );
     }
+}
+
+#[test]
+fn the_audit_equals_brute_force_on_generated_worlds() {
+    let mut tally = Tally::default();
+    each_world(150, |what, set, entities, context, limits| {
+        check_world(what, set, entities, context, limits, &mut tally);
+    });
     eprintln!(
         "{} worlds, {} lines compared, {} answers with errors, {} lines cut by a step limit, \
          {} of {} who-can answers bounded by the hierarchy",

@@ -6,21 +6,16 @@
 //! request no permit holds; the forbids' pass probes one resource for
 //! many) must lose nothing.
 
-use crate::{gen, worlds};
-
 use mspl::__internal::authorize::{
     authorize, evaluate_policy, Decision, ErrorMode, Options, PolicyOutcome, PreparedSet,
 };
-use mspl::__internal::entities::build::build_entities;
 use mspl::__internal::entities::json::Request;
 use mspl::__internal::eval::{EvalError, EvalErrorKind, Evaluator, Tracer, Value};
-use mspl::__internal::policy_set::{IdScheme, Loader};
 use mspl::__internal::syntax::ast::Effect;
 use mspl::__internal::syntax::Span;
 use mspl::__internal::{Entities, Limits, PolicySet};
 use mspl_cli::audit::judge::Coverage;
 use mspl_cli::audit::Auditor;
-use worlds::{bytes, limits_for, world};
 
 /// The rules one evaluation called and the clauses that held.
 struct Rules<'c>(&'c mut Coverage);
@@ -128,16 +123,6 @@ fn brute_force(auditor: &Auditor) -> Option<(Coverage, Beyond)> {
     Some((all, Beyond { forbids, clauses }))
 }
 
-fn load(text: &str, limits: Limits) -> Option<PolicySet> {
-    let mut loader = Loader::new(limits);
-    loader.add_source("gen.mspl".into(), text.into());
-    let (set, diagnostics) = loader.finish(IdScheme::Annotated);
-    diagnostics
-        .iter()
-        .all(|d| d.severity != mspl::__internal::diag::Severity::Error)
-        .then_some(set)
-}
-
 /// What the test went through.
 #[derive(Default)]
 struct Tally {
@@ -184,48 +169,9 @@ fn check_world(
 #[test]
 fn the_findings_coverage_equals_brute_force_on_generated_worlds() {
     let mut tally = Tally::default();
-    let mut seed = 0;
-    let mut generated = 0;
-    while generated < 120 {
-        seed += 1;
-        let case = gen::case(&bytes(seed, 400));
-        let limits = limits_for(seed, 3);
-        let Some(set) = load(&case.policy_text(true), limits) else {
-            continue;
-        };
-        let Ok(mut entities) = build_entities(&set.schema, [("gen.json", case.entities.as_str())])
-        else {
-            continue;
-        };
-        generated += 1;
-        mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
-        let request: serde_json::Value = serde_json::from_str(&case.request).unwrap();
-        check_world(
-            &format!("gen seed {seed}:\n{}", case.policy_text(true)),
-            &set,
-            &entities,
-            request.get("context"),
-            limits,
-            &mut tally,
-        );
-    }
-    for seed in 0..150 {
-        let w = world(seed);
-        let limits = limits_for(seed, 3);
-        let set = load(&w.policies, limits)
-            .unwrap_or_else(|| panic!("world {seed} loads:\n{}", w.policies));
-        let mut entities = build_entities(&set.schema, [("world.json", w.entities.as_str())])
-            .unwrap_or_else(|e| panic!("world {seed}: {}", e.message));
-        mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
-        check_world(
-            &format!("world {seed}:\n{}", w.policies),
-            &set,
-            &entities,
-            w.context.as_ref(),
-            limits,
-            &mut tally,
-        );
-    }
+    crate::audit::each_world(120, |what, set, entities, context, limits| {
+        check_world(what, set, entities, context, limits, &mut tally);
+    });
     eprintln!(
         "{} worlds compared ({} left out: a step limit cut an evaluation); \
          {} forbids and {} rule clauses reached only where no permit held",

@@ -340,18 +340,14 @@ impl<'a> Judge<'a> {
             };
             if shortcut && !by_resource && budget_safe && resources.len() > 1 {
                 let base = std::mem::take(&mut self.base);
-                let fixed = self.permits_fixed(&base, a, resources, ids);
-                // The permits read the resource only for one attribute:
-                // resources with one value of it share their permits'
-                // outcomes (see `group_attribute`).
-                grouped = if fixed {
-                    None
-                } else {
-                    self.group_attribute(&base, a, resources, ids)
-                };
+                let permits = self.permits_over(&base, a, resources, ids);
                 self.base = base;
-                if fixed {
-                    continue;
+                match permits {
+                    shortcuts::Permits::Fixed => continue,
+                    // Resources with one value of the attribute share their
+                    // permits' outcomes.
+                    shortcuts::Permits::ByAttribute(attr) => grouped = Some(attr),
+                    shortcuts::Permits::Each => {}
                 }
             }
             self.groups.clear();

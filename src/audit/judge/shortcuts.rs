@@ -13,6 +13,17 @@ use crate::authorize::{entity_constraint, PolicyOutcome};
 use crate::syntax::ast::Effect;
 use smol_str::SmolStr;
 
+/// How an action's permits depend on the resource (see
+/// [`Judge::permits_over`]).
+pub(super) enum Permits {
+    /// Not at all, and none holds.
+    Fixed,
+    /// Only through this attribute.
+    ByAttribute(SmolStr),
+    /// Otherwise.
+    Each,
+}
+
 impl Judge<'_> {
     /// The first of `resources` (action `a`'s own) in the resource scope of
     /// policy `i`.
@@ -30,48 +41,26 @@ impl Judge<'_> {
         first
     }
 
-    /// Whether no permit of `base` can hold on any of `resources` (action
-    /// `a`'s own) in the context of `ids`: each, probed on the first
-    /// resource of its scope, was not satisfied without reading the
-    /// resource (a permit with no resource in scope is never a candidate).
-    pub(super) fn permits_fixed(
+    /// How the permits of `base` depend on which of `resources` (action
+    /// `a`'s own) a request names, in the context of `ids`, each probed
+    /// once on the first resource of its scope (a permit with no resource
+    /// in scope is never a candidate):
+    /// - `Fixed`: none was satisfied, none read the resource, so
+    ///   none holds on any of them;
+    /// - `ByAttribute`: they read the resource only through one
+    ///   attribute, so every resource with the same value of it gives each
+    ///   permit the outcome it gave (its memo entry is keyed by that value);
+    ///   see [`Self::group_interesting`];
+    /// - `Each`: otherwise.
+    pub(super) fn permits_over(
         &mut self,
         base: &[u32],
         a: usize,
         resources: &[u32],
         ids: impl Fn(u32) -> Ids,
-    ) -> bool {
+    ) -> Permits {
         let set = self.set;
-        for &i in base {
-            if set.policies[i as usize].policy.effect != Effect::Permit {
-                continue;
-            }
-            let Some(r) = self.first_in_scope(a, i, resources) else {
-                continue;
-            };
-            self.request.resource = self.uids[r as usize].clone();
-            let (known, reads) = self.probe(i, ids(r));
-            if reads & READ_RESOURCE != 0 || !matches!(known.outcome, PolicyOutcome::NotSatisfied) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// The attribute of the resource through which, and only through which,
-    /// every permit of `base` read the resource, probed on the first
-    /// resource of its scope among `resources` (`None` when some read it
-    /// otherwise or none read it): then every resource with the same value
-    /// of that attribute gives each permit the outcome it gave (its memo
-    /// entry is keyed by that value); see [`Self::group_interesting`].
-    pub(super) fn group_attribute(
-        &mut self,
-        base: &[u32],
-        a: usize,
-        resources: &[u32],
-        ids: impl Fn(u32) -> Ids,
-    ) -> Option<SmolStr> {
-        let set = self.set;
+        let mut fixed = true;
         let mut attr: Option<SmolStr> = None;
         for &i in base {
             if set.policies[i as usize].policy.effect != Effect::Permit {
@@ -81,18 +70,24 @@ impl Judge<'_> {
                 continue;
             };
             self.request.resource = self.uids[r as usize].clone();
-            let (_, spec) = self.probe_spec(i, ids(r));
+            let (known, spec) = self.probe_spec(i, ids(r));
             if spec.vars & READ_RESOURCE != 0 {
-                return None;
+                return Permits::Each;
             }
+            fixed &= spec.resource_attr.is_none()
+                && matches!(known.outcome, PolicyOutcome::NotSatisfied);
             match (&attr, spec.resource_attr) {
                 (_, None) => {}
                 (None, Some(a)) => attr = Some(a),
                 (Some(b), Some(a)) if *b == a => {}
-                (Some(_), Some(_)) => return None,
+                (Some(_), Some(_)) => return Permits::Each,
             }
         }
-        attr
+        match attr {
+            _ if fixed => Permits::Fixed,
+            Some(attr) => Permits::ByAttribute(attr),
+            None => Permits::Each,
+        }
     }
 
     /// Whether some permit of `base` in scope of the resource of `ids` may
