@@ -86,12 +86,8 @@ impl Judge<'_> {
     /// Condition `k` of policy `i` on `ids`: kept, or evaluated alone with
     /// a full budget (and kept); `None` when a step limit cut it.
     fn condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, Spec)> {
-        let (memo, interner, entities) =
-            (&self.memo[i as usize][k], &mut self.interner, self.entities);
-        for (spec, table) in &memo.tables {
-            if let Some(known) = table.get(&key(ids, spec, interner, entities)) {
-                return Some((known.clone(), spec.clone()));
-            }
+        if let Some(kept) = self.kept_condition(i, k, ids) {
+            return Some(kept);
         }
         let (value, steps, spec) = self.evaluate_condition(i, k);
         if value.as_ref().is_err_and(limit_error) {
@@ -110,6 +106,46 @@ impl Judge<'_> {
         };
         table.insert(key, known.clone());
         Some((known, spec))
+    }
+
+    /// Condition `k` of policy `i` on `ids` when kept, and the shape it was
+    /// kept under.
+    fn kept_condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, Spec)> {
+        let (memo, interner, entities) =
+            (&self.memo[i as usize][k], &mut self.interner, self.entities);
+        memo.tables.iter().find_map(|(spec, table)| {
+            table
+                .get(&key(ids, spec, interner, entities))
+                .map(|known| (known.clone(), spec.clone()))
+        })
+    }
+
+    /// Policy `i`'s outcome on `ids` when the kept values of its conditions
+    /// decide it as [`Self::probe_spec`] would, without evaluating
+    /// anything; `None` when a condition it needs is not kept.
+    pub(super) fn kept(&mut self, i: u32, ids: Ids) -> Option<PolicyOutcome> {
+        let set = self.set;
+        let limits = &self.options.limits;
+        let budget = limits.max_steps.min(limits.max_request_steps);
+        let mut steps = 0u64;
+        for (k, c) in set.policies[i as usize]
+            .policy
+            .conditions
+            .iter()
+            .enumerate()
+        {
+            let (known, _) = self.kept_condition(i, k, ids)?;
+            steps += known.steps;
+            if steps > budget {
+                return None;
+            }
+            return match known.value {
+                Ok(b) if b == (c.kind == ConditionKind::When) => continue,
+                Ok(_) => Some(PolicyOutcome::NotSatisfied),
+                Err(e) => Some(PolicyOutcome::Error(e)),
+            };
+        }
+        Some(PolicyOutcome::Satisfied)
     }
 
     /// Evaluates condition `k` of policy `i` alone on the request being

@@ -18,7 +18,7 @@
 //! candidates depend on the resource, the requests are judged whole, as
 //! the full pass would.
 
-use super::{Ids, Judge, Unseen};
+use super::{Ids, Judge, Keep, Unseen};
 use crate::audit::memo::READ_RESOURCE;
 use crate::authorize::{entity_constraint, PolicyOutcome};
 use crate::syntax::ast::Effect;
@@ -88,7 +88,7 @@ impl Judge<'_> {
                 self.request.context = self.contexts[c as usize].clone();
                 for &r in resources {
                     self.request.resource = self.uids[r as usize].clone();
-                    self.judge(ids(r, c), by_resource, false);
+                    self.judge(ids(r, c), by_resource, Keep::Every);
                 }
             }
             return;

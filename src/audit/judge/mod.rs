@@ -22,7 +22,11 @@
 //! [`Flags::reported`]), each taken only when the request's step budget
 //! cannot run out on the candidates: permits are judged first, and a
 //! request none of whose permits holds is not judged further (nothing about
-//! it is reported, whatever its forbids do); when every permit that may
+//! it is reported, whatever its forbids do); a request a forbid denies by
+//! what is kept alone (a forbid on the context and the resource, judged
+//! once for every principal), with no forbid in error, is not judged
+//! further either (denied with no error a permit could meet, it is not
+//! reported whatever its permits do); when every permit that may
 //! apply to a principal, action and context is not satisfied whatever the
 //! resource, the context's resources are not judged one by one; and when the
 //! permits read the resource only through one attribute, resources are
@@ -361,7 +365,7 @@ impl<'a> Judge<'a> {
                     }
                 }
                 self.request.resource = self.uids[r as usize].clone();
-                let Some((response, flags)) = self.judge(ids(r), by_resource, shortcut) else {
+                let Some((response, flags)) = self.judge(ids(r), by_resource, keep) else {
                     continue;
                 };
                 let kept = match keep {
@@ -410,13 +414,17 @@ impl<'a> Judge<'a> {
             < limits.max_request_steps
     }
 
-    /// Judges the request being built (`self.request`, numbered `ids`).
-    /// With `shortcut`, returns `None`, judging only the permits, when no
-    /// permit is satisfied or erred: such a request is denied whatever its
-    /// forbids do and not reported (taken only when the request's budget
-    /// cannot run out on its candidates, so that the order of judging
-    /// changes no outcome).
-    fn judge(&mut self, ids: Ids, by_resource: bool, shortcut: bool) -> Option<(Response, Flags)> {
+    /// Judges the request being built (`self.request`, numbered `ids`) for
+    /// a query that keeps `keep`. Where it takes the shortcuts, returns
+    /// `None`, judging only the permits, when no permit is satisfied or
+    /// erred: such a request is denied whatever its forbids do and not
+    /// reported; for [`Keep::Reported`], also when a forbid's kept outcome
+    /// is satisfied and no forbid errs, judging only the forbids (denied,
+    /// and not reported whatever its permits do). Both are taken only when
+    /// the request's budget cannot run out on its candidates, so that the
+    /// order of judging changes no outcome.
+    fn judge(&mut self, ids: Ids, by_resource: bool, keep: Keep) -> Option<(Response, Flags)> {
+        let shortcut = matches!(keep, Keep::Reported | Keep::Flips | Keep::Nothing);
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
         if by_resource {
@@ -445,6 +453,10 @@ impl<'a> Judge<'a> {
         }
         let set = self.set;
         if shortcut && self.budget_safe(candidates.len()) {
+            if keep == Keep::Reported && self.forbidden_unreported(&candidates, ids) {
+                self.candidates = candidates;
+                return None;
+            }
             let some_permit = candidates.iter().any(|&i| {
                 let policy = &set.policies[i as usize].policy;
                 policy.effect == Effect::Permit
@@ -467,6 +479,31 @@ impl<'a> Judge<'a> {
         let (response, flags) = self.decide(&candidates, ids, Reuse::Off);
         self.candidates = candidates;
         Some((response, flags))
+    }
+
+    /// Whether a forbid among `candidates` is satisfied by what is kept
+    /// (nothing evaluated) and no forbid in scope errs: the request is
+    /// denied without an error a permit could meet, so
+    /// [`Flags::reported`] is false whatever its permits give (the budget
+    /// cannot run out: the caller checked).
+    fn forbidden_unreported(&mut self, candidates: &[u32], ids: Ids) -> bool {
+        let applies = |judge: &Self, i: u32| {
+            let policy = &judge.set.policies[i as usize].policy;
+            policy.effect == Effect::Forbid
+                && entity_constraint(&policy.resource, &judge.request.resource, judge.entities)
+        };
+        let mut satisfied = false;
+        for &i in candidates {
+            if applies(self, i) && matches!(self.kept(i, ids), Some(PolicyOutcome::Satisfied)) {
+                satisfied = true;
+                break;
+            }
+        }
+        satisfied
+            && candidates.iter().all(|&i| {
+                !applies(self, i)
+                    || !matches!(self.probe(i, ids).0.outcome, PolicyOutcome::Error(_))
+            })
     }
 
     /// Decides the request being built on the policies numbered
