@@ -402,55 +402,62 @@ fn a_solver_that_fails_gives_unknown_never_proved() {
             "while read l; do case \"$l\" in *check-sat*) echo sat;; *get-value*) echo '((x 1))';; esac; done",
         ),
     ];
-    for (name, body) in solvers {
-        let path = fake_solver(dir.path(), name, body);
-        let started = std::time::Instant::now();
-        let (code, out, err) = mspl_in(
-            policies,
-            &[
-                "verify",
-                "disjoint",
-                "--left",
-                "left.mspl",
-                "--right",
-                "right.mspl",
-                "--solver",
-                &path,
-                "--timeout",
-                "1",
-            ],
-        );
-        assert_eq!(code, 3, "{name}: {out}{err}");
-        assert!(
-            out.contains("unknown") && !out.contains("  proved"),
-            "{name}: {out}"
-        );
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "{name}: took {:?}",
-            started.elapsed()
-        );
-    }
-    // `diff --prove` with a solver that hangs: exit 3, never a pass.
-    let path = fake_solver(dir.path(), "hangs-again", "exec sleep 600");
-    let (code, out, err) = mspl_in(
-        policies,
-        &[
-            "diff",
-            "--old",
-            "left.mspl",
-            "--new",
-            "left.mspl",
-            "--prove",
-            "--fail-on",
-            "any",
-            "--solver",
-            &path,
-            "--solver-timeout",
-            "1",
-        ],
-    );
-    assert_eq!(code, 3, "diff --prove: {out}{err}");
+    // The solvers mostly wait (on their timeouts): they run side by side.
+    std::thread::scope(|s| {
+        for (name, body) in solvers {
+            let path = fake_solver(dir.path(), name, body);
+            s.spawn(move || {
+                let started = std::time::Instant::now();
+                let (code, out, err) = mspl_in(
+                    policies,
+                    &[
+                        "verify",
+                        "disjoint",
+                        "--left",
+                        "left.mspl",
+                        "--right",
+                        "right.mspl",
+                        "--solver",
+                        &path,
+                        "--timeout",
+                        "1",
+                    ],
+                );
+                assert_eq!(code, 3, "{name}: {out}{err}");
+                assert!(
+                    out.contains("unknown") && !out.contains("  proved"),
+                    "{name}: {out}"
+                );
+                assert!(
+                    started.elapsed().as_secs() < 30,
+                    "{name}: took {:?}",
+                    started.elapsed()
+                );
+            });
+        }
+        // `diff --prove` with a solver that hangs: exit 3, never a pass.
+        let path = fake_solver(dir.path(), "hangs-again", "exec sleep 600");
+        s.spawn(move || {
+            let (code, out, err) = mspl_in(
+                policies,
+                &[
+                    "diff",
+                    "--old",
+                    "left.mspl",
+                    "--new",
+                    "left.mspl",
+                    "--prove",
+                    "--fail-on",
+                    "any",
+                    "--solver",
+                    &path,
+                    "--solver-timeout",
+                    "1",
+                ],
+            );
+            assert_eq!(code, 3, "diff --prove: {out}{err}");
+        });
+    });
     // Not a solver at all: bad input.
     let path = dir.path().join("not-a-solver");
     std::fs::write(&path, "#!/bin/sh\necho hello\n").unwrap();
