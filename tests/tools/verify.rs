@@ -7,13 +7,14 @@
 //!   (`MSPL_UPDATE_VERIFY=1` rewrites it; review the diff). Every
 //!   counterexample is replayed outside `verify` (`mspl validate
 //!   --entities`, `mspl authorize`, `mspl evaluate`), every proof of two
-//!   versions is searched by `mspl diff --worlds 2000` in vain, and cvc5
+//!   versions is searched by `mspl diff` in vain ([`SEARCH_WORLDS`]), and cvc5
 //!   gives z3's verdict wherever both answer;
 //! - the mutants of `tests/cases/diff/mutants`: each gets a counterexample
 //!   from `verify equivalent` that replays; the rewrites of
 //!   `tests/cases/diff/equivalent` are proved equivalent by both solvers;
-//! - `tests/cases/verify/mutants`: changes `diff --worlds 2000` misses (they
-//!   need a set larger than the generator draws), which `verify` catches;
+//! - `tests/cases/verify/mutants`: changes `diff` misses (they need a set
+//!   larger than the generator ever draws, so no number of worlds finds
+//!   them; measured once at 2,000), which `verify` catches;
 //! - the Model Studio set's own `@property` rules, proved by both solvers;
 //! - solvers that crash, hang or answer nonsense: `unknown`, never `proved`.
 
@@ -21,6 +22,10 @@ use crate::diff_cli::{cases_in, mspl_in, workspace};
 use crate::solvers;
 use serde_json::Value as Json;
 use std::path::Path;
+
+/// The generated worlds `mspl diff` searches where a test checks that it
+/// finds nothing (a debug build searches about 60 a second).
+const SEARCH_WORLDS: &str = "500";
 
 /// Both solvers, or `None` after saying why `what` is skipped.
 pub(crate) fn both(what: &str) -> Option<(String, String)> {
@@ -174,9 +179,9 @@ fn the_corpus_answers_as_its_snapshots_and_every_answer_is_checked() {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "the corpus has {} cases", names.len());
-    let (mut replayed, mut searched, mut cvc5_unknown) = (0, 0, Vec::new());
-    for name in names {
-        let dir = root.join(&name);
+    let per_case = two_at_a_time(&names, |name| {
+        let (mut replayed, mut searched, mut cvc5_unknown) = (0, 0, Vec::new());
+        let dir = root.join(name);
         let args_text = std::fs::read_to_string(dir.join("args.txt")).unwrap();
         let mut report = String::new();
         for line in args_text.lines().filter(|l| !l.trim().is_empty()) {
@@ -225,7 +230,7 @@ fn the_corpus_answers_as_its_snapshots_and_every_answer_is_checked() {
                         "--new",
                         new,
                         "--worlds",
-                        "2000",
+                        SEARCH_WORLDS,
                         "--seed",
                         "1",
                         "--fail-on",
@@ -255,9 +260,13 @@ fn the_corpus_answers_as_its_snapshots_and_every_answer_is_checked() {
             });
             assert_eq!(report, want, "{} differs", expected.display());
         }
-    }
+        (replayed, searched, cvc5_unknown)
+    });
+    let replayed: usize = per_case.iter().map(|c| c.0).sum();
+    let searched: usize = per_case.iter().map(|c| c.1).sum();
+    let cvc5_unknown: Vec<String> = per_case.into_iter().flat_map(|c| c.2).collect();
     eprintln!(
-        "{replayed} counterexamples replayed, {searched} proofs searched by diff --worlds 2000, \
+        "{replayed} counterexamples replayed, {searched} proofs searched by diff --worlds {SEARCH_WORLDS}, \
          {} slices z3 answered and cvc5 left unknown:\n  {}",
         cvc5_unknown.len(),
         cvc5_unknown.join("\n  ")
@@ -272,8 +281,8 @@ fn every_mutant_gets_a_counterexample_and_every_rewrite_a_proof() {
     };
     let mutants = cases_in("tests/cases/diff/mutants");
     assert!(mutants.len() >= 14);
-    let mut cvc5_unknown = Vec::new();
-    for (name, case) in &mutants {
+    // Two at a time: a solver's answer leaves the other core idle.
+    let cvc5_unknown: Vec<String> = two_at_a_time(&mutants, |(name, case)| {
         let dir = workspace(case, name);
         let args = ["equivalent", "--old", "old", "--new", "new", "--out", "cex"];
         let (code, slices, err) = verify_json(dir.path(), &args, &z3);
@@ -290,8 +299,9 @@ fn every_mutant_gets_a_counterexample_and_every_rewrite_a_proof() {
             "{name}: z3 left a slice unknown: {slices:?}"
         );
         let (_, other, _) = verify_json(dir.path(), &args[..5], &cvc5);
-        cvc5_unknown.extend(agree(name, &slices, &other));
-    }
+        agree(name, &slices, &other)
+    })
+    .concat();
     for (name, case) in cases_in("tests/cases/diff/equivalent") {
         let dir = workspace(&case, &name);
         for solver in [&z3, &cvc5] {
@@ -319,6 +329,19 @@ fn every_mutant_gets_a_counterexample_and_every_rewrite_a_proof() {
     );
 }
 
+/// `f` of each of `items` on two threads, the results in order.
+fn two_at_a_time<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let half = items.len().div_ceil(2);
+    std::thread::scope(|s| {
+        let (first, second) = items.split_at(half);
+        let f = &f;
+        let other = s.spawn(move || second.iter().map(f).collect::<Vec<R>>());
+        let mut out: Vec<R> = first.iter().map(f).collect();
+        out.extend(other.join().expect("the second thread"));
+        out
+    })
+}
+
 #[test]
 fn mutants_beyond_the_generator_are_caught() {
     let Some(z3) = solvers::find("z3", "mutants beyond the generator") else {
@@ -333,11 +356,11 @@ fn mutants_beyond_the_generator_are_caught() {
                 let dir = workspace(case, name);
                 let (code, out, err) = diff_old_new(
                     dir.path(),
-                    &["--worlds", "2000", "--seed", "1", "--fail-on", "any"],
+                    &["--worlds", SEARCH_WORLDS, "--seed", "1", "--fail-on", "any"],
                 );
                 assert_eq!(
                     code, 0,
-                    "{name}: diff --worlds 2000 finds it after all: {out}{err}"
+                    "{name}: diff --worlds {SEARCH_WORLDS} finds it after all: {out}{err}"
                 );
                 let args = ["equivalent", "--old", "old", "--new", "new", "--out", "cex"];
                 let (code, slices, err) = verify_json(dir.path(), &args, z3);
