@@ -411,6 +411,23 @@ fn fake_solver(dir: &Path, name: &str, body: &str) -> String {
     path.display().to_string()
 }
 
+/// `mspl verify disjoint --left left.mspl --right right.mspl --solver
+/// SOLVER MORE` in `policies`.
+fn verify_disjoint(policies: &Path, solver: &str, more: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "verify",
+        "disjoint",
+        "--left",
+        "left.mspl",
+        "--right",
+        "right.mspl",
+        "--solver",
+        solver,
+    ];
+    args.extend_from_slice(more);
+    mspl_in(policies, &args)
+}
+
 #[test]
 fn a_solver_that_fails_gives_unknown_never_proved() {
     let dir = tempfile::tempdir().unwrap();
@@ -431,21 +448,7 @@ fn a_solver_that_fails_gives_unknown_never_proved() {
             let path = fake_solver(dir.path(), name, body);
             s.spawn(move || {
                 let started = std::time::Instant::now();
-                let (code, out, err) = mspl_in(
-                    policies,
-                    &[
-                        "verify",
-                        "disjoint",
-                        "--left",
-                        "left.mspl",
-                        "--right",
-                        "right.mspl",
-                        "--solver",
-                        &path,
-                        "--timeout",
-                        "1",
-                    ],
-                );
+                let (code, out, err) = verify_disjoint(policies, &path, &["--timeout", "1"]);
                 assert_eq!(code, 3, "{name}: {out}{err}");
                 assert!(
                     out.contains("unknown") && !out.contains("  proved"),
@@ -488,19 +491,7 @@ fn a_solver_that_fails_gives_unknown_never_proved() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let (code, _, err) = mspl_in(
-        policies,
-        &[
-            "verify",
-            "disjoint",
-            "--left",
-            "left.mspl",
-            "--right",
-            "right.mspl",
-            "--solver",
-            path.to_str().unwrap(),
-        ],
-    );
+    let (code, _, err) = verify_disjoint(policies, path.to_str().unwrap(), &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("neither z3 nor cvc5"), "{err}");
 }
