@@ -17,15 +17,33 @@ pub(super) const READ_RESOURCE: u8 = 4;
 pub(super) const READ_CONTEXT: u8 = 8;
 
 /// The tracer of the audit's evaluations: which request variables were
-/// read (the resource possibly only for one attribute), and which rules
-/// were called and which of their clauses held (for the findings).
+/// read (the resource possibly only for one attribute; the principal,
+/// followed into rule calls, possibly only for its type and one
+/// attribute), and which rules were called and which of their clauses
+/// held (for the findings).
 #[derive(Default)]
 pub(super) struct Reads<'c> {
     pub(super) vars: u8,
     /// The one attribute of the resource read in place, when the resource
     /// itself was not otherwise read.
     pub(super) resource_attr: Option<SmolStr>,
+    /// What was read of the principal when it was not otherwise read.
+    pub(super) principal: Projection,
     pub(super) coverage: Option<&'c mut Coverage>,
+}
+
+/// What an evaluation learnt of the principal without reading it whole:
+/// its entity type, and the value (or the absence) of one attribute.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Projection {
+    pub(super) typed: bool,
+    pub(super) attr: Option<SmolStr>,
+}
+
+impl Projection {
+    fn is_empty(&self) -> bool {
+        !self.typed && self.attr.is_none()
+    }
 }
 
 impl Reads<'_> {
@@ -33,12 +51,10 @@ impl Reads<'_> {
     pub(super) fn spec(&self) -> Spec {
         Spec {
             vars: self.vars,
-            resource_attr: if self.vars & READ_RESOURCE != 0 {
-                None
-            } else {
-                self.resource_attr.clone()
-            },
+            resource_attr: None,
+            principal: Projection::default(),
         }
+        .with(self.resource_attr.clone(), self.principal.clone())
     }
 }
 
@@ -53,16 +69,27 @@ impl Tracer for Reads<'_> {
     }
 
     fn read_var_attr(&mut self, var: Var, attr: &str) {
-        if var != Var::Resource {
-            return self.read_var(var);
-        }
-        match &self.resource_attr {
-            None => self.resource_attr = Some(attr.into()),
+        let (slot, whole) = match var {
+            Var::Resource => (&mut self.resource_attr, READ_RESOURCE),
+            Var::Principal => (&mut self.principal.attr, READ_PRINCIPAL),
+            _ => return self.read_var(var),
+        };
+        match slot {
+            None => *slot = Some(attr.into()),
             Some(a) if a == attr => {}
-            // Two attributes: keyed by the resource itself.
-            Some(_) => self.vars |= READ_RESOURCE,
+            // Two attributes: keyed by the entity itself.
+            Some(_) => self.vars |= whole,
         }
     }
+
+    fn read_var_type(&mut self, var: Var) {
+        match var {
+            Var::Principal => self.principal.typed = true,
+            _ => self.read_var(var),
+        }
+    }
+
+    const FOLLOWS_PRINCIPAL: bool = true;
 
     fn rule_enter(&mut self, rule: u32, _args: &[Value], _span: crate::syntax::Span) {
         if let Some(slot) = self
@@ -101,45 +128,59 @@ pub struct Ids {
     pub context: u32,
 }
 
-/// What an evaluation read: the request variables, and the one attribute of
-/// the resource it looked up in place when it read no more of it.
+/// What an evaluation read: the request variables, the one attribute of
+/// the resource it looked up in place when it read no more of it, and
+/// what it learnt of the principal when it did not read it whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Spec {
     pub(super) vars: u8,
     pub(super) resource_attr: Option<SmolStr>,
+    pub(super) principal: Projection,
 }
 
 impl Spec {
-    /// What was read by two evaluations, one after the other.
-    pub(super) fn union(self, other: &Spec) -> Spec {
-        let mut vars = self.vars | other.vars;
-        let resource_attr = match (self.resource_attr, &other.resource_attr) {
-            (a, None) => a,
-            (None, b) => b.clone(),
-            (Some(a), Some(b)) if a == *b => Some(a),
-            // Two attributes: keyed by the resource itself.
-            (Some(_), Some(_)) => {
-                vars |= READ_RESOURCE;
-                None
-            }
-        };
-        Spec {
-            vars,
-            resource_attr: if vars & READ_RESOURCE != 0 {
-                None
-            } else {
-                resource_attr
-            },
+    /// This shape with `resource_attr` and `principal` added: an entity
+    /// read whole, or for two attributes, keys by itself.
+    fn with(mut self, resource_attr: Option<SmolStr>, principal: Projection) -> Spec {
+        match (&self.resource_attr, resource_attr) {
+            (_, None) => {}
+            (None, b) => self.resource_attr = b,
+            (Some(a), Some(b)) if *a == b => {}
+            (Some(_), Some(_)) => self.vars |= READ_RESOURCE,
         }
+        self.principal.typed |= principal.typed;
+        match (&self.principal.attr, principal.attr) {
+            (_, None) => {}
+            (None, b) => self.principal.attr = b,
+            (Some(a), Some(b)) if *a == b => {}
+            (Some(_), Some(_)) => self.vars |= READ_PRINCIPAL,
+        }
+        if self.vars & READ_RESOURCE != 0 {
+            self.resource_attr = None;
+        }
+        if self.vars & READ_PRINCIPAL != 0 {
+            self.principal = Projection::default();
+        }
+        self
     }
 
-    /// The variables the outcome depends on (the resource too when only one
-    /// of its attributes was read).
+    /// What was read by two evaluations, one after the other.
+    pub(super) fn union(mut self, other: &Spec) -> Spec {
+        self.vars |= other.vars;
+        self.with(other.resource_attr.clone(), other.principal.clone())
+    }
+
+    /// The variables the outcome depends on (the resource or the principal
+    /// too when only part of it was read).
     pub(super) fn depends(&self) -> u8 {
-        match self.resource_attr {
-            Some(_) => self.vars | READ_RESOURCE,
-            None => self.vars,
+        let mut vars = self.vars;
+        if self.resource_attr.is_some() {
+            vars |= READ_RESOURCE;
         }
+        if !self.principal.is_empty() {
+            vars |= READ_PRINCIPAL;
+        }
+        vars
     }
 }
 
@@ -159,7 +200,12 @@ pub(super) fn key(ids: Ids, spec: &Spec, interner: &mut Interner, entities: &Ent
         Some(attr) => interner.attr_key(entities, ids.resource, attr) as u128,
         None => part(READ_RESOURCE, ids.resource),
     };
-    part(READ_PRINCIPAL, ids.principal)
+    let principal = if spec.principal.is_empty() {
+        part(READ_PRINCIPAL, ids.principal)
+    } else {
+        interner.projection_key(entities, ids.principal, &spec.principal) as u128
+    };
+    principal
         | part(READ_ACTION, ids.action) << 32
         | resource << 64
         | part(READ_CONTEXT, ids.context) << 96
@@ -172,9 +218,59 @@ pub(super) struct Interner {
     pub(super) values: HashMap<Value, u32, FastHash>,
     /// Per attribute: each node's key part, `u32::MAX` until computed.
     pub(super) cached: Vec<(SmolStr, Vec<u32>)>,
+    /// Projections (an entity type, an attribute's key part) by number.
+    projections: HashMap<(Option<SmolStr>, u32), u32, FastHash>,
+    /// Per shape of projection: each node's key part, `u32::MAX` until
+    /// computed.
+    projected: Vec<(Projection, Vec<u32>)>,
 }
 
 impl Interner {
+    /// The key part of the principal `node` read as `projection`: a number
+    /// (top bit set) shared by the nodes of one type and one value of the
+    /// attribute, or the node itself where the attribute or the entity is
+    /// absent (the error then names it).
+    pub(super) fn projection_key(
+        &mut self,
+        entities: &Entities,
+        node: u32,
+        projection: &Projection,
+    ) -> u32 {
+        let slot = match self.projected.iter().position(|(p, _)| p == projection) {
+            Some(slot) => slot,
+            None => {
+                let nodes = entities.node_count() as usize;
+                self.projected
+                    .push((projection.clone(), vec![u32::MAX; nodes]));
+                self.projected.len() - 1
+            }
+        };
+        if let Some(&known) = self.projected[slot].1.get(node as usize) {
+            if known != u32::MAX {
+                return known;
+            }
+        }
+        let attr = match &projection.attr {
+            Some(a) => self.attr_key(entities, node, a),
+            None => 0,
+        };
+        let part = if projection.attr.is_some() && attr & (1 << 31) == 0 {
+            node
+        } else {
+            let ty = projection.typed.then(|| entities.node_uid(node).ty.clone());
+            let next = u32::try_from(self.projections.len()).unwrap_or(u32::MAX);
+            if next >= (1 << 31) - 1 {
+                node
+            } else {
+                (1 << 31) | *self.projections.entry((ty, attr)).or_insert(next)
+            }
+        };
+        if let Some(cell) = self.projected[slot].1.get_mut(node as usize) {
+            *cell = part;
+        }
+        part
+    }
+
     /// The key part of `node`'s attribute `attr`: its value's number with
     /// the top bit set, or the node itself when there is no such value.
     pub(super) fn attr_key(&mut self, entities: &Entities, node: u32, attr: &str) -> u32 {

@@ -514,6 +514,68 @@ fn a_condition_on_the_principal_after_one_on_the_resource_hides_no_error() {
     );
 }
 
+/// The memo follows the principal into rule calls and keys by what a rule
+/// read of it (its type, one attribute), so principals that agree on those
+/// share an evaluation; every other use of it (in a set, compared, in a
+/// cycle's message) keys by the principal itself. Each way, against brute
+/// force, on principals of two types that share their teams.
+#[test]
+fn the_principal_followed_into_rules_is_keyed_by_what_they_read() {
+    let policies = r#"
+        rule mine(who, doc) { [who, doc].contains(doc.owner) && who is User }
+        rule peer(who, doc) { who is User && who.team == doc.team }
+        rule same(who, doc) { who == doc.owner }
+        rule known(who) { who has team }
+        rule loop(who, other) { loop(other, who) }
+        permit (principal, action == Action::"read", resource) when { mine(principal, resource) };
+        permit (principal, action == Action::"write", resource) when { peer(principal, resource) };
+        permit (principal, action == Action::"own", resource) when { same(principal, resource) && known(principal) };
+        permit (principal, action == Action::"share", resource) when { loop(principal, resource.owner) };
+    "#;
+    let set = load(policies, Limits::default()).unwrap();
+    let entities = r#"[
+        {"uid": {"type": "User", "id": "u0"}, "attrs": {"team": "red"}, "parents": []},
+        {"uid": {"type": "User", "id": "u1"}, "attrs": {"team": "red"}, "parents": []},
+        {"uid": {"type": "User", "id": "u2"}, "attrs": {"team": "blue"}, "parents": []},
+        {"uid": {"type": "User", "id": "u3"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "Bot", "id": "b0"}, "attrs": {"team": "red"}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"team": "red", "owner": {"__entity": {"type": "User", "id": "u1"}}}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"team": "blue", "owner": {"__entity": {"type": "Bot", "id": "b0"}}}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d2"}, "attrs": {"team": "red", "owner": {"__entity": {"type": "User", "id": "u3"}}}, "parents": []}
+    ]"#;
+    let mut entities = build_entities(&set.schema, [("e.json", entities)]).unwrap();
+    mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
+    let mut tally = Tally::default();
+    check_world(
+        "the principal in rules",
+        &set,
+        &entities,
+        None,
+        Limits::default(),
+        &mut tally,
+    );
+    let prepared = PreparedSet::new(set.clone(), Options::default());
+    let auditor = Auditor::new(&prepared, &entities, None).unwrap();
+    let found = lines(&auditor, &auditor.matrix(&[], &[], Run::default()).lines);
+    // On the documents: both red users write d0 and d2 (one evaluation
+    // answers for both), the red bot does not, the blue user writes d1;
+    // each owner owns and reads
+    // its document (u3, which has no team, owns none); every share errs
+    // with its own cycle (8 principals: without declarations, documents
+    // are principals too).
+    let count = |needle: &[&str]| {
+        found
+            .iter()
+            .filter(|l| l.contains(" Doc::") && needle.iter().all(|n| l.contains(n)))
+            .count()
+    };
+    let allow = "\"decision\":\"allow\"";
+    assert_eq!(count(&["\"write\"", allow]), 5, "{found:#?}");
+    assert_eq!(count(&["\"own\"", allow]), 2, "{found:#?}");
+    assert_eq!(count(&["\"read\"", allow]), 2, "{found:#?}");
+    assert_eq!(count(&["\"share\"", "calls itself"]), 24, "{found:#?}");
+}
+
 /// The bound of who-can is taken where every permit asks `principal in …`
 /// (through a rule too) or reads only the principal, and given up where a
 /// permit reads more and could fail, or where what comes first could fail

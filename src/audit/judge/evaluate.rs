@@ -3,7 +3,7 @@
 //! evaluations traced for what they read.
 
 use super::{Ids, Judge};
-use crate::audit::memo::{key, Known, KnownCondition, Reads, Spec};
+use crate::audit::memo::{key, Known, KnownCondition, Projection, Reads, Spec};
 use crate::authorize::{evaluate_condition, evaluate_conditions, PolicyOutcome};
 use crate::eval::{EvalError, EvalErrorKind, Evaluator};
 use crate::syntax::ast::ConditionKind;
@@ -46,6 +46,7 @@ impl Judge<'_> {
         let mut spec = Spec {
             vars: 0,
             resource_attr: None,
+            principal: Projection::default(),
         };
         for (k, c) in set.policies[i as usize]
             .policy
@@ -178,6 +179,7 @@ impl Judge<'_> {
         let tracer = Reads {
             vars: 0,
             resource_attr: None,
+            principal: Projection::default(),
             coverage: self.coverage.as_mut(),
         };
         let mut eval = Evaluator::with_buffers(

@@ -187,7 +187,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     /// reads without a copy; if so, counts the step that `eval(e)` would.
     #[inline]
     pub(super) fn peekable(&mut self, e: &Expr) -> Result<bool, EvalError> {
-        self.peekable_for(e, None)
+        self.peekable_as(e, Part::Whole)
     }
 
     /// [`Self::peekable`] for reading the attribute `attr` of `e` (`.attr`,
@@ -195,23 +195,44 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     /// reported to the tracer as that ([`Tracer::read_var_attr`]).
     #[inline]
     pub(super) fn peekable_for(&mut self, e: &Expr, attr: Option<&str>) -> Result<bool, EvalError> {
+        self.peekable_as(e, attr.map_or(Part::Whole, Part::Attr))
+    }
+
+    /// [`Self::peekable`] for reading `part` of `e`, reported to the
+    /// tracer as that: for a request variable, and for a local holding the
+    /// principal where the tracer follows it.
+    #[inline]
+    pub(super) fn peekable_as(&mut self, e: &Expr, part: Part<'_>) -> Result<bool, EvalError> {
         let bound = match e.kind {
             ExprKind::Var(v) => {
-                match attr {
-                    Some(a) => self.tracer.read_var_attr(v, a),
-                    None => self.tracer.read_var(v),
-                }
+                self.report(v, part);
                 true
             }
             // An unbound local is an internal error, raised by the plain
             // evaluation: never read in place.
-            ExprKind::Local(local, _) => self.frame_base + (local as usize) < self.locals.len(),
+            ExprKind::Local(local, _) => match self.locals.get(self.frame_base + local as usize) {
+                Some(value) => {
+                    if self.is_principal(value) {
+                        self.report(Var::Principal, part);
+                    }
+                    true
+                }
+                None => false,
+            },
             _ => false,
         };
         if bound {
             self.step(e.span)?;
         }
         Ok(bound)
+    }
+
+    fn report(&mut self, var: Var, part: Part<'_>) {
+        match part {
+            Part::Whole => self.tracer.read_var(var),
+            Part::Attr(a) => self.tracer.read_var_attr(var, a),
+            Part::Type => self.tracer.read_var_type(var),
+        }
     }
 
     /// The value of a request variable or a local, borrowed (after
@@ -232,6 +253,17 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             _ => Peek::Value(&FALSE),
         }
     }
+}
+
+/// What an in-place read looks at.
+#[derive(Clone, Copy)]
+pub(super) enum Part<'a> {
+    /// The value itself.
+    Whole,
+    /// One attribute (`.a`, `has a`).
+    Attr(&'a str),
+    /// The entity type (`is`).
+    Type,
 }
 
 /// The membership tests of `[a, b].contains(x)`, `containsAll` and

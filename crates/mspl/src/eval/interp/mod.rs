@@ -17,7 +17,7 @@ use crate::syntax::ast::{BinOp, CallTarget, EntityUid, Expr, ExprKind, Literal, 
 use crate::syntax::Span;
 use crate::value::ext::{self, ExtArg, ExtOutput};
 use crate::value::Value;
-use in_place::Peek;
+use in_place::{Part, Peek};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -42,6 +42,15 @@ pub trait Tracer {
     fn read_var_attr(&mut self, var: Var, _attr: &str) {
         self.read_var(var)
     }
+    /// A request variable is read in place only for its entity type
+    /// (`principal is RamUser`). By default, a read of the variable.
+    fn read_var_type(&mut self, var: Var) {
+        self.read_var(var)
+    }
+    /// Whether the principal is followed into rule calls: passed as an
+    /// argument it is not read, and a local holding it reports its reads
+    /// as reads of the principal (whole, one attribute, or its type).
+    const FOLLOWS_PRINCIPAL: bool = false;
 }
 
 /// The tracer of the decision path: records nothing.
@@ -298,16 +307,22 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                     Var::Context => self.request.context.clone(),
                 }
             }
-            ExprKind::Local(local, name) => self
-                .locals
-                .get(self.frame_base + *local as usize)
-                .cloned()
-                .ok_or_else(|| EvalError {
-                    kind: EvalErrorKind::Internal {
-                        what: format!("the local `{name}` is not bound"),
-                    },
-                    span,
-                })?,
+            ExprKind::Local(local, name) => {
+                let value = self
+                    .locals
+                    .get(self.frame_base + *local as usize)
+                    .cloned()
+                    .ok_or_else(|| EvalError {
+                        kind: EvalErrorKind::Internal {
+                            what: format!("the local `{name}` is not bound"),
+                        },
+                        span,
+                    })?;
+                if self.is_principal(&value) {
+                    self.tracer.read_var(Var::Principal);
+                }
+                value
+            }
             ExprKind::Error => {
                 return Err(EvalError {
                     kind: EvalErrorKind::Internal {
@@ -386,7 +401,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 Value::String(s) => Value::Bool(super::like::matches(pattern, &s)),
                 other => return Err(type_error("`like`", "string", other.type_name(), e.span)),
             },
-            ExprKind::Is(e, ty, None) if self.in_place && self.peekable(e)? => match self.peek(e) {
+            ExprKind::Is(e, ty, None) if self.in_place && self.peekable_as(e, Part::Type)? => match self.peek(e) {
                 Peek::Uid(uid) | Peek::Value(Value::Entity(uid)) => Value::Bool(uid.ty == *ty),
                 Peek::Value(other) => {
                     return Err(type_error("`is`", "entity", other.type_name(), e.span))
@@ -420,7 +435,10 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             }
             ExprKind::Method(recv, name, args) => self.method(recv, name, args, span)?,
             ExprKind::Call { name, args, target } => {
-                let start = self.push_values(args)?;
+                let start = match target {
+                    CallTarget::Rule(_) if T::FOLLOWS_PRINCIPAL => self.push_arguments(args)?,
+                    _ => self.push_values(args)?,
+                };
                 let result = match target {
                     CallTarget::Rule(i) => self.call_rule(*i, start, span),
                     _ => pushed(&self.stack, start, span).and_then(|values| {
@@ -513,6 +531,40 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             }
         }
         Ok(start)
+    }
+
+    /// [`Self::push_values`] for a rule's arguments where the tracer
+    /// follows the principal: a request variable or a local passed as it
+    /// is is not read here (the callee's reads of it are reported), with
+    /// the step its evaluation takes.
+    fn push_arguments(&mut self, exprs: &[Expr]) -> Result<usize, EvalError> {
+        let start = self.stack.len();
+        for e in exprs {
+            let passed = match &e.kind {
+                ExprKind::Var(Var::Principal) => Some(Value::Entity(self.request.principal.clone())),
+                ExprKind::Local(local, _) => self.locals.get(self.frame_base + *local as usize).cloned(),
+                _ => None,
+            };
+            let value = match passed {
+                Some(v) => self.step(e.span).map(|()| v),
+                None => self.eval(e),
+            };
+            match value {
+                Ok(v) => self.stack.push(v),
+                Err(err) => {
+                    self.stack.truncate(start);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(start)
+    }
+
+    /// Whether `value` is the request's principal, where the tracer
+    /// follows it ([`Tracer::FOLLOWS_PRINCIPAL`]).
+    #[inline]
+    fn is_principal(&self, value: &Value) -> bool {
+        T::FOLLOWS_PRINCIPAL && matches!(value, Value::Entity(uid) if *uid == self.request.principal)
     }
 
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr, span: Span) -> Result<Value, EvalError> {
@@ -824,6 +876,19 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             });
         }
         let args = pushed(&self.stack, start, span)?;
+        if T::FOLLOWS_PRINCIPAL {
+            // The cycle check compares the arguments with those of the
+            // rule's calls on the stack: where the principal is among them,
+            // the outcome depends on who it is.
+            let compared = self.calls.iter().filter(|&&(r, _, _)| r == rule).any(|&(_, s, e)| {
+                args.iter()
+                    .chain(self.stack.get(s..e).unwrap_or_default())
+                    .any(|v| self.is_principal(v))
+            });
+            if compared {
+                self.tracer.read_var(Var::Principal);
+            }
+        }
         if self
             .calls
             .iter()
