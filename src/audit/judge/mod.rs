@@ -9,8 +9,10 @@
 //! exactly those values (`Memo`, one per condition) and reused, and a
 //! policy's outcome is composed from its conditions' as
 //! `evaluate_conditions` would reach it. A rule call on the principal alone
-//! is therefore evaluated once per principal, an `unless` on the resource
-//! alone once per resource, whatever the other variables. Reuse is exact,
+//! is therefore evaluated once per principal (once per entity type and
+//! value of an attribute where the rule read only those of it: the
+//! tracer follows the principal into rule calls), an `unless` on the
+//! resource alone once per resource, whatever the other variables. Reuse is exact,
 //! limits included: a value is reused only when the steps it took fit the
 //! policy's and the request's budget (a capped evaluation would have been
 //! the same run), a value cut by a step limit is never kept, and where the
