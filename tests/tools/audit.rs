@@ -479,34 +479,33 @@ fn an_unused_grant_is_needed_by_no_allowed_request_and_every_other_by_one() {
     assert!(checked.0 >= 200 && checked.1 >= 50, "{checked:?}");
 }
 
+/// The world of `policies` and the store `entities` (JSON) checked against
+/// brute force, and the lines of its matrix.
+fn checked_matrix(what: &str, policies: &str, entities: &str) -> Vec<String> {
+    let set = load(policies, Limits::default()).unwrap();
+    let mut entities = build_entities(&set.schema, [("e.json", entities)]).unwrap();
+    mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
+    let mut tally = Tally::default();
+    check_world(what, &set, &entities, None, Limits::default(), &mut tally);
+    let prepared = PreparedSet::new(set.clone(), Options::default());
+    let auditor = Auditor::new(&prepared, &entities, None).unwrap();
+    let found = auditor.matrix(&[], &[], Run::default());
+    lines(&auditor, &found.lines)
+}
+
 #[test]
 fn a_condition_on_the_principal_after_one_on_the_resource_hides_no_error() {
     // The first condition reads the resource (and errs on `d1`, whose tag
     // is a number), the second only the principal (and is false): the
     // shortcuts must see that the outcome depends on the resource.
     let policies = "permit(principal, action == Action::\"read\", resource) when { resource.tag like \"u*\" } when { principal.level > 5 };";
-    let set = load(policies, Limits::default()).unwrap();
     let entities = r#"[
         {"uid": {"type": "User", "id": "u"}, "attrs": {"level": 1}, "parents": []},
         {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"tag": "urgent"}, "parents": []},
         {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"tag": 7}, "parents": []},
         {"uid": {"type": "Doc", "id": "d2"}, "attrs": {"tag": "usual"}, "parents": []}
     ]"#;
-    let mut entities = build_entities(&set.schema, [("e.json", entities)]).unwrap();
-    mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
-    let mut tally = Tally::default();
-    check_world(
-        "resource then principal",
-        &set,
-        &entities,
-        None,
-        Limits::default(),
-        &mut tally,
-    );
-    let prepared = PreparedSet::new(set.clone(), Options::default());
-    let auditor = Auditor::new(&prepared, &entities, None).unwrap();
-    let found = auditor.matrix(&[], &[], Run::default());
-    let errs: Vec<String> = lines(&auditor, &found.lines);
+    let errs = checked_matrix("resource then principal", policies, entities);
     assert!(
         errs.iter()
             .any(|l| l.contains("Doc::\"d1\"") && l.contains("\"errors\":[{")),
@@ -532,7 +531,6 @@ fn the_principal_followed_into_rules_is_keyed_by_what_they_read() {
         permit (principal, action == Action::"own", resource) when { same(principal, resource) && known(principal) };
         permit (principal, action == Action::"share", resource) when { loop(principal, resource.owner) };
     "#;
-    let set = load(policies, Limits::default()).unwrap();
     let entities = r#"[
         {"uid": {"type": "User", "id": "u0"}, "attrs": {"team": "red"}, "parents": []},
         {"uid": {"type": "User", "id": "u1"}, "attrs": {"team": "red"}, "parents": []},
@@ -543,20 +541,7 @@ fn the_principal_followed_into_rules_is_keyed_by_what_they_read() {
         {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"team": "blue", "owner": {"__entity": {"type": "Bot", "id": "b0"}}}, "parents": []},
         {"uid": {"type": "Doc", "id": "d2"}, "attrs": {"team": "red", "owner": {"__entity": {"type": "User", "id": "u3"}}}, "parents": []}
     ]"#;
-    let mut entities = build_entities(&set.schema, [("e.json", entities)]).unwrap();
-    mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
-    let mut tally = Tally::default();
-    check_world(
-        "the principal in rules",
-        &set,
-        &entities,
-        None,
-        Limits::default(),
-        &mut tally,
-    );
-    let prepared = PreparedSet::new(set.clone(), Options::default());
-    let auditor = Auditor::new(&prepared, &entities, None).unwrap();
-    let found = lines(&auditor, &auditor.matrix(&[], &[], Run::default()).lines);
+    let found = checked_matrix("the principal in rules", policies, entities);
     // On the documents: both red users write d0 and d2 (one evaluation
     // answers for both), the red bot does not, the blue user writes d1;
     // each owner owns and reads
