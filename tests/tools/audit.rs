@@ -160,12 +160,26 @@ fn check_world(
     limits: Limits,
     tally: &mut Tally,
 ) {
+    check_world_on(what, set, entities, context, limits, false, tally);
+}
+
+/// [`check_world`], the audit's evaluations on the plain path (no value
+/// read in place) where `plain`.
+fn check_world_on(
+    what: &str,
+    set: &PolicySet,
+    entities: &Entities,
+    context: Option<&serde_json::Value>,
+    limits: Limits,
+    plain: bool,
+    tally: &mut Tally,
+) {
     tally.worlds += 1;
     for errors in [ErrorMode::FailClosed, ErrorMode::Cedar] {
         let options = Options {
             errors,
             limits,
-            plain: false,
+            plain,
             deadline: None,
         };
         let prepared = PreparedSet::new(set.clone(), options);
@@ -480,13 +494,23 @@ fn an_unused_grant_is_needed_by_no_allowed_request_and_every_other_by_one() {
 }
 
 /// The world of `policies` and the store `entities` (JSON) checked against
-/// brute force, and the lines of its matrix.
+/// brute force on both evaluation paths, and the lines of its matrix.
 fn checked_matrix(what: &str, policies: &str, entities: &str) -> Vec<String> {
     let set = load(policies, Limits::default()).unwrap();
     let mut entities = build_entities(&set.schema, [("e.json", entities)]).unwrap();
     mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
     let mut tally = Tally::default();
-    check_world(what, &set, &entities, None, Limits::default(), &mut tally);
+    for plain in [false, true] {
+        check_world_on(
+            what,
+            &set,
+            &entities,
+            None,
+            Limits::default(),
+            plain,
+            &mut tally,
+        );
+    }
     let prepared = PreparedSet::new(set.clone(), Options::default());
     let auditor = Auditor::new(&prepared, &entities, None).unwrap();
     let found = auditor.matrix(&[], &[], Run::default());
