@@ -66,6 +66,16 @@ struct Exchange {
     server_cert: Vec<u8>,
 }
 
+/// The test's decision request (`REQUEST`) posted over a new TLS
+/// connection to `addr`, with `headers`.
+fn decide(
+    addr: &str,
+    config: &Arc<rustls::ClientConfig>,
+    headers: &[(&str, &str)],
+) -> Result<Exchange, String> {
+    https(addr, config, "POST", "/v1/is_authorized", headers, REQUEST)
+}
+
 /// One request over a new TLS connection to `addr`; `Err` says how the
 /// connection failed (a handshake refused, say).
 fn https(
@@ -169,15 +179,7 @@ fn tls_is_served_to_a_client_trusting_its_ca_and_a_renewed_certificate_takes_ove
     let (cert, key) = server_files(dir.path(), "server");
     let server = serve_tls(&cert, &key, &[]);
     let trusting = client("ca.crt", None);
-    let reply = https(
-        &server.addr,
-        &trusting,
-        "POST",
-        "/v1/is_authorized",
-        &[],
-        REQUEST,
-    )
-    .unwrap();
+    let reply = decide(&server.addr, &trusting, &[]).unwrap();
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.contains("\"decision\""), "{}", reply.body);
     let first = certs(&fixture("server.crt"))[0].to_vec();
@@ -222,14 +224,7 @@ fn required_client_certificates_refuse_the_others_and_the_log_names_the_caller()
     ]);
     for who in [None, Some("stranger")] {
         let config = client("ca.crt", who);
-        let refused = https(
-            &server.addr,
-            &config,
-            "POST",
-            "/v1/is_authorized",
-            &[],
-            REQUEST,
-        );
+        let refused = decide(&server.addr, &config, &[]);
         assert!(
             refused.is_err(),
             "{who:?} got in: {:?}",
@@ -237,15 +232,7 @@ fn required_client_certificates_refuse_the_others_and_the_log_names_the_caller()
         );
     }
     let known = client("ca.crt", Some("client"));
-    let reply = https(
-        &server.addr,
-        &known,
-        "POST",
-        "/v1/is_authorized",
-        &[],
-        REQUEST,
-    )
-    .unwrap();
+    let reply = decide(&server.addr, &known, &[]).unwrap();
     assert_eq!(reply.status, 200, "{}", reply.body);
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
@@ -270,18 +257,8 @@ fn optional_client_certificates_let_in_a_certificate_or_a_token() {
     ]);
     let anonymous = client("ca.crt", None);
     let known = client("ca.crt", Some("client"));
-    let post = |config, headers: &[(&str, &str)]| {
-        https(
-            &server.addr,
-            config,
-            "POST",
-            "/v1/is_authorized",
-            headers,
-            REQUEST,
-        )
-        .unwrap()
-        .status
-    };
+    let post =
+        |config, headers: &[(&str, &str)]| decide(&server.addr, config, headers).unwrap().status;
     assert_eq!(post(&anonymous, &[]), 401);
     assert_eq!(
         post(&anonymous, &[("Authorization", "Bearer a-token")]),
