@@ -56,7 +56,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
                 span: set.span,
             });
         }
-        let start = self.push_values(items)?;
+        let start = self.push_values(items, false)?;
         if ordered {
             // Equal elements are identical, so which one stays is moot.
             // Sorted and deduplicated where they stand: no allocation.
@@ -127,7 +127,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     ) -> Result<Value, EvalError> {
         let start = self.literal_set_in_place(recv, items, false)?;
         let end = self.stack.len();
-        let result = match self.push_values(args) {
+        let result = match self.push_values(args, false) {
             Ok(_) => match (self.stack.get(start..end), self.stack.get(end..)) {
                 (Some(set), Some(values)) => literal_set_test(set, values, name, args, span),
                 _ => Err(EvalError {

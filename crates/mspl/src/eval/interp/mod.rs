@@ -435,10 +435,8 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             }
             ExprKind::Method(recv, name, args) => self.method(recv, name, args, span)?,
             ExprKind::Call { name, args, target } => {
-                let start = match target {
-                    CallTarget::Rule(_) if T::FOLLOWS_PRINCIPAL => self.push_arguments(args)?,
-                    _ => self.push_values(args)?,
-                };
+                let follow = T::FOLLOWS_PRINCIPAL && matches!(target, CallTarget::Rule(_));
+                let start = self.push_values(args, follow)?;
                 let result = match target {
                     CallTarget::Rule(i) => self.call_rule(*i, start, span),
                     _ => pushed(&self.stack, start, span).and_then(|values| {
@@ -517,12 +515,16 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         }
     }
 
-    /// Evaluates `exprs` in order onto the value stack; returns where they
-    /// start. On an error the stack is as before.
-    fn push_values(&mut self, exprs: &[Expr]) -> Result<usize, EvalError> {
+    /// Evaluates `exprs` onto the stack, returning where they start; on an
+    /// error the stack is left as it was. With `follow` (a rule's
+    /// arguments, where the tracer follows the principal), a request
+    /// variable or a local passed as it is is not read here: the callee's
+    /// reads of it are reported ([`Self::passed`]).
+    fn push_values(&mut self, exprs: &[Expr], follow: bool) -> Result<usize, EvalError> {
         let start = self.stack.len();
         for e in exprs {
-            match self.eval(e) {
+            let value = if follow { self.passed(e) } else { self.eval(e) };
+            match value {
                 Ok(v) => self.stack.push(v),
                 Err(err) => {
                     self.stack.truncate(start);
@@ -533,31 +535,20 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         Ok(start)
     }
 
-    /// [`Self::push_values`] for a rule's arguments where the tracer
-    /// follows the principal: a request variable or a local passed as it
-    /// is is not read here (the callee's reads of it are reported), with
-    /// the step its evaluation takes.
-    fn push_arguments(&mut self, exprs: &[Expr]) -> Result<usize, EvalError> {
-        let start = self.stack.len();
-        for e in exprs {
-            let passed = match &e.kind {
-                ExprKind::Var(Var::Principal) => Some(Value::Entity(self.request.principal.clone())),
-                ExprKind::Local(local, _) => self.locals.get(self.frame_base + *local as usize).cloned(),
-                _ => None,
-            };
-            let value = match passed {
-                Some(v) => self.step(e.span).map(|()| v),
-                None => self.eval(e),
-            };
-            match value {
-                Ok(v) => self.stack.push(v),
-                Err(err) => {
-                    self.stack.truncate(start);
-                    return Err(err);
-                }
-            }
-        }
-        Ok(start)
+    /// The value of the argument `e` of a rule call: the principal or a
+    /// local copied without a read (with the step its evaluation takes),
+    /// anything else evaluated.
+    fn passed(&mut self, e: &Expr) -> Result<Value, EvalError> {
+        let value = match &e.kind {
+            ExprKind::Var(Var::Principal) => Value::Entity(self.request.principal.clone()),
+            ExprKind::Local(local, _) => match self.locals.get(self.frame_base + *local as usize) {
+                Some(v) => v.clone(),
+                None => return self.eval(e),
+            },
+            _ => return self.eval(e),
+        };
+        self.step(e.span)?;
+        Ok(value)
     }
 
     /// Whether `value` is the request's principal, where the tracer
@@ -755,7 +746,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             }
         }
         let receiver = self.eval(recv)?;
-        let start = self.push_values(args)?;
+        let start = self.push_values(args, false)?;
         let result = self.apply_method(&receiver, recv, name, args, start, span);
         self.stack.truncate(start);
         result
