@@ -10,7 +10,7 @@
 //! and read them to the same requests (the tests below,
 //! `tests/serve/api.rs` and the batch's tests check it).
 
-use crate::entities::json::{uid_from_parts, value_from_json, Request};
+use crate::entities::json::{fast_entity, strict, uid_from_parts, value_from_json, Request};
 use crate::limits::Limits;
 use crate::schema::Schema;
 use crate::syntax::ast::EntityUid;
@@ -59,12 +59,18 @@ fn convert(shape: &Shape, schema: &Schema, limits: &Limits) -> Option<Request> {
     let context = match shape.context.map(RawValue::get) {
         None | Some("null") | Some("{}") => Value::empty_record(),
         Some(raw) => {
-            let json = crate::entities::json::strict::parse(raw, limits.json_depth()).ok()?;
-            if !json.is_object() {
-                return None;
-            }
             let declared = schema.actions.get(&action).and_then(|a| a.context.as_ref());
-            value_from_json(&json, declared, schema).ok()?
+            match fast_entity::value(raw, declared, schema, limits.json_depth()) {
+                Some(context @ Value::Record(_)) => context,
+                Some(_) => return None,
+                None => {
+                    let json = strict::parse(raw, limits.json_depth()).ok()?;
+                    if !json.is_object() {
+                        return None;
+                    }
+                    value_from_json(&json, declared, schema).ok()?
+                }
+            }
         }
     };
     Some(Request {

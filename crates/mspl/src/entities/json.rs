@@ -21,6 +21,9 @@ pub mod strict;
 #[path = "fast_request.rs"]
 pub mod fast;
 
+#[path = "fast_entity.rs"]
+pub(crate) mod fast_entity;
+
 /// A problem in a data file: where, and what.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]
@@ -177,6 +180,9 @@ pub fn load_entities_with(
     // told, whatever the threads did).
     let read_piece = |piece: &&RawValue| {
         let offset = piece.get().as_ptr() as usize - text.as_ptr() as usize;
+        if let Some(read) = fast_entity::entity(piece.get(), schema, limits.json_depth()) {
+            return Ok((read, offset));
+        }
         let origin = Origin { file, text, offset };
         let json = strict::parse(piece.get(), limits.json_depth())
             .map_err(|e| origin.serde_with(&e, limits.json_depth()))?;
@@ -328,27 +334,31 @@ pub fn read_entity(
 /// An entity reference: `{"type": T, "id": i}`, `{"__entity": {…}}` or `"T::\"i\""`.
 pub fn entity_ref(json: &Json) -> Result<EntityUid, String> {
     match json {
-        Json::Object(obj) => {
-            if let Some(inner) = obj.get("__entity") {
-                if obj.len() != 1 {
-                    return Err("`__entity` must be the only key of its object".into());
-                }
-                return entity_ref(inner);
-            }
-            let ty = obj.get("type").and_then(Json::as_str);
-            let id = obj.get("id").and_then(Json::as_str);
-            match (ty, id) {
-                (Some(ty), Some(id)) if obj.len() == 2 => uid_from_parts(ty, id),
-                _ => Err(format!(
-                    "expected an entity reference `{{\"type\": \"T\", \"id\": \"i\"}}`, found `{}`",
-                    short(json)
-                )),
-            }
-        }
+        Json::Object(obj) => object_ref(obj),
         Json::String(s) => parse_uid(s),
         other => Err(format!(
             "expected an entity reference, found `{}`",
             short(other)
+        )),
+    }
+}
+
+/// An entity reference written as an object (`{"type": T, "id": i}` or
+/// `{"__entity": {…}}`), read where it stands (no copy of the object).
+fn object_ref(obj: &Map<String, Json>) -> Result<EntityUid, String> {
+    if let Some(inner) = obj.get("__entity") {
+        if obj.len() != 1 {
+            return Err("`__entity` must be the only key of its object".into());
+        }
+        return entity_ref(inner);
+    }
+    let ty = obj.get("type").and_then(Json::as_str);
+    let id = obj.get("id").and_then(Json::as_str);
+    match (ty, id) {
+        (Some(ty), Some(id)) if obj.len() == 2 => uid_from_parts(ty, id),
+        _ => Err(format!(
+            "expected an entity reference `{{\"type\": \"T\", \"id\": \"i\"}}`, found `{}`",
+            short(&Json::Object(obj.clone()))
         )),
     }
 }
@@ -453,7 +463,7 @@ fn object_value(
     schema: &Schema,
 ) -> Result<Value, String> {
     if obj.contains_key("__entity") {
-        return entity_ref(&Json::Object(obj.clone())).map(Value::Entity);
+        return object_ref(obj).map(Value::Entity);
     }
     if let Some(inner) = obj.get("__extn") {
         if obj.len() != 1 {
@@ -464,7 +474,7 @@ fn object_value(
             .map_err(|e| e.message);
     }
     match expected {
-        Some(Type::Entity(_)) => entity_ref(&Json::Object(obj.clone())).map(Value::Entity),
+        Some(Type::Entity(_)) => object_ref(obj).map(Value::Entity),
         Some(Type::Extension(_)) if obj.contains_key("fn") => {
             ext::from_extn_json(&Json::Object(obj.clone()))
                 .map(|v| Value::Ext(std::sync::Arc::new(v)))

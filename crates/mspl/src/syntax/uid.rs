@@ -6,6 +6,10 @@ use super::ast::EntityUid;
 /// Whether `ty` is a valid entity type name: identifiers (not reserved
 /// words) joined by `::`, as Cedar's normalized names are.
 pub fn is_type_name(ty: &str) -> bool {
+    // Most names have no namespace: no `::` searcher to build for them.
+    if !ty.as_bytes().contains(&b':') {
+        return is_identifier_segment(ty);
+    }
     ty.split("::").all(is_identifier_segment)
 }
 
