@@ -11,6 +11,8 @@
 
 mod index;
 mod prepared;
+#[cfg(test)]
+mod type_test_tests;
 
 pub use index::PolicyIndex;
 pub use prepared::PreparedSet;

@@ -81,7 +81,7 @@ pub struct Evaluator<'a, T: Tracer = NoTrace> {
     /// them needs a vector of its own.
     stack: Vec<Value>,
     /// Active rule calls, for cycle detection: the rule and where its
-    /// arguments stand in `stack`.
+    /// arguments stand in `locals` (its frame's parameters).
     calls: Vec<(u32, usize, usize)>,
     /// Whether the in-place fast path (`in_place.rs`) is on: the default;
     /// off only to check it against the plain evaluation.
@@ -873,7 +873,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             // the outcome depends on who it is.
             let compared = self.calls.iter().filter(|&&(r, _, _)| r == rule).any(|&(_, s, e)| {
                 args.iter()
-                    .chain(self.stack.get(s..e).unwrap_or_default())
+                    .chain(self.locals.get(s..e).unwrap_or_default())
                     .any(|v| self.is_principal(v))
             });
             if compared {
@@ -883,7 +883,7 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         if self
             .calls
             .iter()
-            .any(|&(r, s, e)| r == rule && self.stack.get(s..e) == Some(args))
+            .any(|&(r, s, e)| r == rule && self.locals.get(s..e) == Some(args))
         {
             let shown: Vec<String> = args.iter().map(|a| a.to_string()).collect();
             return Err(EvalError {
@@ -898,15 +898,22 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         crate::limits::with_stack(|| {
             let saved_base = self.frame_base;
             let saved_len = self.locals.len();
-            self.calls.push((rule, start, end));
+            // The arguments move to the callee's frame once; a clause's
+            // parameters are never rebound, so each clause starts from them.
+            self.locals.extend(self.stack.drain(start..end));
+            let params = self.locals.len();
+            self.frame_base = saved_len;
+            self.calls.push((rule, saved_len, params));
             let mut first_error = None;
             let mut held = false;
             for (i, clause) in def.clauses.iter().enumerate() {
-                self.locals.truncate(saved_len);
-                self.frame_base = saved_len;
-                self.locals
-                    .extend_from_slice(self.stack.get(start..end).unwrap_or_default());
-                let result = match self.eval(&clause.body) {
+                self.locals.truncate(params);
+                let result = match self.fails_its_type_test(&clause.body) {
+                    Ok(true) => Ok(Value::Bool(false)),
+                    Ok(false) => self.eval(&clause.body),
+                    Err(e) => Err(e),
+                };
+                let result = match result {
                     Ok(Value::Bool(b)) => Ok(Value::Bool(b)),
                     Ok(other) => Err(type_error(
                         "a rule clause",
@@ -939,6 +946,42 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             self.tracer.rule_exit(rule, &result);
             result
         })
+    }
+
+    /// Whether a rule clause that begins with a type test of a parameter
+    /// (`p is T`, alone or as the first of `&&`) fails it: then the clause
+    /// is `false`, as its evaluation would find, and the steps that
+    /// evaluation takes (`&&`, `is`, the parameter) are charged, so that
+    /// budgets and their errors are the same. Most clauses of a rule that
+    /// dispatches on its argument's type are answered so, unevaluated.
+    /// Not where the tracer follows the principal: its reads are reported.
+    fn fails_its_type_test(&mut self, body: &Expr) -> Result<bool, EvalError> {
+        if T::FOLLOWS_PRINCIPAL {
+            return Ok(false);
+        }
+        let (conjunction, test) = match &body.kind {
+            ExprKind::And(items) => match items.first() {
+                Some(first) => (Some(body.span), first),
+                None => return Ok(false),
+            },
+            _ => (None, body),
+        };
+        let ExprKind::Is(param, ty, None) = &test.kind else {
+            return Ok(false);
+        };
+        let ExprKind::Local(local, _) = param.kind else {
+            return Ok(false);
+        };
+        match self.locals.get(self.frame_base + local as usize) {
+            Some(Value::Entity(uid)) if uid.ty != *ty => {}
+            _ => return Ok(false),
+        }
+        if let Some(span) = conjunction {
+            self.step(span)?;
+        }
+        self.step(test.span)?;
+        self.step(param.span)?;
+        Ok(true)
     }
 }
 
