@@ -162,15 +162,12 @@ fn read_sized(
     let mut bom_seen = false;
     loop {
         let len = bytes.len();
-        bytes.resize(len + CHUNK, 0);
-        let read = reader.read(&mut bytes[len..]);
-        bytes.truncate(len + *read.as_ref().unwrap_or(&0));
-        let n = match read {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
+        // Into the room beyond the text, unzeroed (an interrupted read is
+        // retried by `read_to_end`).
+        let n = (&mut reader).take(CHUNK as u64).read_to_end(&mut bytes)?;
+        if n == 0 {
+            break;
+        }
         if len + n > limit {
             return Err(ReadError {
                 message: format!("the input is larger than the limit of {limit} bytes"),

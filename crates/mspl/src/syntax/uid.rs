@@ -14,9 +14,10 @@ pub fn is_type_name(ty: &str) -> bool {
 }
 
 fn is_identifier_segment(seg: &str) -> bool {
-    let mut chars = seg.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    // ASCII only: a byte of a multi-byte character is no letter either.
+    let mut bytes = seg.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !matches!(
             seg,
             "true" | "false" | "if" | "then" | "else" | "in" | "is" | "like" | "has"
