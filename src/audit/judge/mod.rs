@@ -145,16 +145,17 @@ pub struct Judge<'a> {
     /// The candidates of each version.
     old_list: Vec<u32>,
     new_list: Vec<u32>,
-    /// The outcomes the new version's decision of the request being judged
-    /// gave, for the old version's to reuse.
+    /// The outcomes already had for the request being judged, for its
+    /// decision to reuse: those the shortcuts probed, or those the new
+    /// version's decision gave, for the old version's.
     seen: Vec<(u32, PolicyOutcome, u64)>,
 }
 
-/// Whether a decision records the outcomes it gets, or reuses those
-/// recorded (for the policies both versions share).
+/// Whether a decision records the outcomes it gets (for the old version's
+/// to reuse, on the policies both versions share), or reuses those
+/// recorded (by the new version's decision, or by the shortcuts).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Reuse {
-    Off,
     Record,
     Replay,
 }
@@ -454,6 +455,7 @@ impl<'a> Judge<'a> {
             return None;
         }
         let set = self.set;
+        self.seen.clear();
         if shortcut && self.budget_safe(candidates.len()) {
             if keep == Keep::Reported && self.forbidden_unreported(&candidates, ids) {
                 self.candidates = candidates;
@@ -463,7 +465,7 @@ impl<'a> Judge<'a> {
                 let policy = &set.policies[i as usize].policy;
                 policy.effect == Effect::Permit
                     && entity_constraint(&policy.resource, &self.request.resource, self.entities)
-                    && !matches!(self.probe(i, ids).0.outcome, PolicyOutcome::NotSatisfied)
+                    && !matches!(self.probe_seen(i, ids), PolicyOutcome::NotSatisfied)
             });
             if !some_permit {
                 self.candidates = candidates;
@@ -478,9 +480,19 @@ impl<'a> Judge<'a> {
             self.candidates = candidates;
             return result;
         }
-        let (response, flags) = self.decide(&candidates, ids, Reuse::Off);
+        // The outcomes probed above are those `outcome` would find again.
+        let (response, flags) = self.decide(&candidates, ids, Reuse::Replay);
         self.candidates = candidates;
         Some((response, flags))
+    }
+
+    /// Policy `i`'s kept (or evaluated and kept) outcome, recorded for the
+    /// decision of the request being judged to replay: a recorded outcome
+    /// is replayed only where [`Self::outcome`] would return it.
+    fn probe_seen(&mut self, i: u32, ids: Ids) -> PolicyOutcome {
+        let (known, _) = self.probe(i, ids);
+        self.seen.push((i, known.outcome.clone(), known.steps));
+        known.outcome
     }
 
     /// Whether a forbid among `candidates` is satisfied by what is kept
@@ -503,8 +515,7 @@ impl<'a> Judge<'a> {
         }
         satisfied
             && candidates.iter().all(|&i| {
-                !applies(self, i)
-                    || !matches!(self.probe(i, ids).0.outcome, PolicyOutcome::Error(_))
+                !applies(self, i) || !matches!(self.probe_seen(i, ids), PolicyOutcome::Error(_))
             })
     }
 

@@ -908,7 +908,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             let mut held = false;
             for (i, clause) in def.clauses.iter().enumerate() {
                 self.locals.truncate(params);
-                let result = match self.fails_its_type_test(&clause.body) {
+                // Decided per tracer when compiled: free where it is off.
+                let unevaluated = if T::FOLLOWS_PRINCIPAL {
+                    Ok(false)
+                } else {
+                    self.fails_its_type_test(&clause.body)
+                };
+                let result = match unevaluated {
                     Ok(true) => Ok(Value::Bool(false)),
                     Ok(false) => self.eval(&clause.body),
                     Err(e) => Err(e),
@@ -956,9 +962,6 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
     /// dispatches on its argument's type are answered so, unevaluated.
     /// Not where the tracer follows the principal: its reads are reported.
     fn fails_its_type_test(&mut self, body: &Expr) -> Result<bool, EvalError> {
-        if T::FOLLOWS_PRINCIPAL {
-            return Ok(false);
-        }
         let (conjunction, test) = match &body.kind {
             ExprKind::And(items) => match items.first() {
                 Some(first) => (Some(body.span), first),
