@@ -106,14 +106,17 @@ impl<'de> Deserialize<'de> for Str<'de> {
     }
 }
 
-/// `{"type": T, "id": i}`, nothing else.
+/// `{"type": T, "id": i}`, nothing else (its strings borrowed from the
+/// text where they have no escapes).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Uid<'a> {
+pub(crate) struct Uid<'a> {
+    /// The type's name.
     #[serde(rename = "type", borrow)]
-    ty: Cow<'a, str>,
+    pub(crate) ty: Cow<'a, str>,
+    /// The id.
     #[serde(borrow)]
-    id: Cow<'a, str>,
+    pub(crate) id: Cow<'a, str>,
 }
 
 impl Uid<'_> {

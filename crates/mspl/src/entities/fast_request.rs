@@ -10,23 +10,14 @@
 //! and read them to the same requests (the tests below,
 //! `tests/serve/api.rs` and the batch's tests check it).
 
-use crate::entities::json::{fast_entity, strict, uid_from_parts, value_from_json, Request};
+use crate::entities::json::fast_entity::{self, Uid};
+use crate::entities::json::{strict, uid_from_parts, value_from_json, Request};
 use crate::limits::Limits;
 use crate::schema::Schema;
 use crate::syntax::ast::EntityUid;
 use crate::value::Value;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Uid<'a> {
-    #[serde(rename = "type", borrow)]
-    ty: Cow<'a, str>,
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
