@@ -11,8 +11,9 @@
 //! written otherwise, a problem of any kind, nesting near the depth limit)
 //! gives `None`, and the plain path (`read_entity` and `value_from_json`
 //! over a strict JSON tree) reads the text and names any problem. So both
-//! paths accept the same text and read it alike: the tests below and
-//! `tests/tools/data.rs` check it on every entity file of the repository.
+//! paths accept the same text and read it alike: the tests below check it
+//! on cases at the edges and on every entity file of the repository, and
+//! Cedar's conformance suite (`tests/decisions/`) loads its entities here.
 
 use super::{construct_ext, uid_from_parts};
 use crate::entities::EntityData;
