@@ -31,15 +31,19 @@ impl Proxy {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        if c.load(Ordering::Relaxed) {
-                            let _ = client.shutdown(Shutdown::Both);
-                            continue;
-                        }
                         client.set_nonblocking(false).unwrap();
                         let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
                             continue;
                         };
+                        // The cut is looked at under the lock `cut` closes
+                        // connections under: one accepted while cutting is
+                        // closed here, never kept open past the cut.
                         let mut kept = o.lock().unwrap();
+                        if c.load(Ordering::Relaxed) {
+                            let _ = client.shutdown(Shutdown::Both);
+                            let _ = server.shutdown(Shutdown::Both);
+                            continue;
+                        }
                         kept.push(client.try_clone().unwrap());
                         kept.push(server.try_clone().unwrap());
                         pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
@@ -59,8 +63,9 @@ impl Proxy {
 
     /// Cuts every connection and refuses new ones.
     pub fn cut(&self) {
+        let mut open = self.open.lock().unwrap();
         self.cut.store(true, Ordering::Relaxed);
-        for s in self.open.lock().unwrap().drain(..) {
+        for s in open.drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
