@@ -74,12 +74,7 @@ impl Tracer for Reads<'_> {
             Var::Principal => (&mut self.principal.attr, READ_PRINCIPAL),
             _ => return self.read_var(var),
         };
-        match slot {
-            None => *slot = Some(attr.into()),
-            Some(a) if a == attr => {}
-            // Two attributes: keyed by the entity itself.
-            Some(_) => self.vars |= whole,
-        }
+        read_one_attr(slot, attr, &mut self.vars, whole);
     }
 
     fn read_var_type(&mut self, var: Var) {
@@ -128,6 +123,22 @@ pub struct Ids {
     pub context: u32,
 }
 
+/// Notes that `attr` of an entity was read, where `slot` holds the one
+/// attribute read of it so far: a second attribute keys by the entity
+/// itself (`whole`, its bit in `vars`).
+fn read_one_attr<A: AsRef<str> + Into<SmolStr>>(
+    slot: &mut Option<SmolStr>,
+    attr: A,
+    vars: &mut u8,
+    whole: u8,
+) {
+    match slot {
+        None => *slot = Some(attr.into()),
+        Some(a) if a == attr.as_ref() => {}
+        Some(_) => *vars |= whole,
+    }
+}
+
 /// What an evaluation read: the request variables, the one attribute of
 /// the resource it looked up in place when it read no more of it, and
 /// what it learnt of the principal when it did not read it whole.
@@ -142,18 +153,17 @@ impl Spec {
     /// This shape with `resource_attr` and `principal` added: an entity
     /// read whole, or for two attributes, keys by itself.
     fn with(mut self, resource_attr: Option<SmolStr>, principal: Projection) -> Spec {
-        match (&self.resource_attr, resource_attr) {
-            (_, None) => {}
-            (None, b) => self.resource_attr = b,
-            (Some(a), Some(b)) if *a == b => {}
-            (Some(_), Some(_)) => self.vars |= READ_RESOURCE,
+        if let Some(attr) = resource_attr {
+            read_one_attr(&mut self.resource_attr, attr, &mut self.vars, READ_RESOURCE);
         }
         self.principal.typed |= principal.typed;
-        match (&self.principal.attr, principal.attr) {
-            (_, None) => {}
-            (None, b) => self.principal.attr = b,
-            (Some(a), Some(b)) if *a == b => {}
-            (Some(_), Some(_)) => self.vars |= READ_PRINCIPAL,
+        if let Some(attr) = principal.attr {
+            read_one_attr(
+                &mut self.principal.attr,
+                attr,
+                &mut self.vars,
+                READ_PRINCIPAL,
+            );
         }
         if self.vars & READ_RESOURCE != 0 {
             self.resource_attr = None;
@@ -236,15 +246,12 @@ impl Interner {
         node: u32,
         projection: &Projection,
     ) -> u32 {
-        let slot = match self.projected.iter().position(|(p, _)| p == projection) {
-            Some(slot) => slot,
-            None => {
-                let nodes = entities.node_count() as usize;
-                self.projected
-                    .push((projection.clone(), vec![u32::MAX; nodes]));
-                self.projected.len() - 1
-            }
-        };
+        let slot = node_cache(
+            &mut self.projected,
+            |p| p == projection,
+            || projection.clone(),
+            entities,
+        );
         if let Some(&known) = self.projected[slot].1.get(node as usize) {
             if known != u32::MAX {
                 return known;
@@ -274,14 +281,7 @@ impl Interner {
     /// The key part of `node`'s attribute `attr`: its value's number with
     /// the top bit set, or the node itself when there is no such value.
     pub(super) fn attr_key(&mut self, entities: &Entities, node: u32, attr: &str) -> u32 {
-        let slot = match self.cached.iter().position(|(a, _)| a == attr) {
-            Some(slot) => slot,
-            None => {
-                let nodes = entities.node_count() as usize;
-                self.cached.push((attr.into(), vec![u32::MAX; nodes]));
-                self.cached.len() - 1
-            }
-        };
+        let slot = node_cache(&mut self.cached, |a| a == attr, || attr.into(), entities);
         if let Some(&known) = self.cached[slot].1.get(node as usize) {
             if known != u32::MAX {
                 return known;
@@ -307,6 +307,24 @@ impl Interner {
             *cell = part;
         }
         part
+    }
+}
+
+/// The slot of a shape's per-node cache in `caches` (each node's key
+/// part, `u32::MAX` until computed): the one `is` finds, or a new one
+/// for `make()`.
+fn node_cache<K>(
+    caches: &mut Vec<(K, Vec<u32>)>,
+    is: impl Fn(&K) -> bool,
+    make: impl FnOnce() -> K,
+    entities: &Entities,
+) -> usize {
+    match caches.iter().position(|(k, _)| is(k)) {
+        Some(slot) => slot,
+        None => {
+            caches.push((make(), vec![u32::MAX; entities.node_count() as usize]));
+            caches.len() - 1
+        }
     }
 }
 

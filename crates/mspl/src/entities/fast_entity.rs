@@ -266,6 +266,14 @@ fn read_members<'de, A: MapAccess<'de>>(
     Ok(out)
 }
 
+/// The reference `uid`, where nothing follows it in its object.
+fn only<'de, A: MapAccess<'de>>(mut map: A, uid: EntityUid) -> Result<Value, A::Error> {
+    match map.next_key::<Str>()? {
+        None => Ok(Value::Entity(uid)),
+        Some(_) => refuse(),
+    }
+}
+
 /// One value inside a container at level `depth`, read as `expected`.
 #[derive(Clone, Copy)]
 struct ValueSeed<'s> {
@@ -374,10 +382,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                     }
                     _ => return refuse(),
                 };
-                match map.next_key::<Str>()? {
-                    None => Ok(Value::Entity(uid)),
-                    Some(_) => refuse(),
-                }
+                only(map, uid)
             }
             Some(Type::Extension(_)) => refuse(),
             _ => {
@@ -386,10 +391,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 };
                 if first == "__entity" {
                     let uid = map.next_value::<Uid>()?.read()?;
-                    return match map.next_key::<Str>()? {
-                        None => Ok(Value::Entity(uid)),
-                        Some(_) => refuse(),
-                    };
+                    return only(map, uid);
                 }
                 let fields = match self.expected {
                     Some(Type::Record(attrs)) => Expect::Attrs(Some(&**attrs)),
