@@ -49,12 +49,13 @@ impl Projection {
 impl Reads<'_> {
     /// What the evaluation read, as a memo table's key shape.
     pub(super) fn spec(&self) -> Spec {
-        Spec {
+        let mut spec = Spec {
             vars: self.vars,
-            resource_attr: None,
-            principal: Projection::default(),
-        }
-        .with(self.resource_attr.clone(), self.principal.clone())
+            resource_attr: self.resource_attr.clone(),
+            principal: self.principal.clone(),
+        };
+        spec.normalize();
+        spec
     }
 }
 
@@ -74,7 +75,7 @@ impl Tracer for Reads<'_> {
             Var::Principal => (&mut self.principal.attr, READ_PRINCIPAL),
             _ => return self.read_var(var),
         };
-        read_one_attr(slot, attr, &mut self.vars, whole);
+        read_one_attr(slot, attr, || attr.into(), &mut self.vars, whole);
     }
 
     fn read_var_type(&mut self, var: Var) {
@@ -124,17 +125,19 @@ pub struct Ids {
 }
 
 /// Notes that `attr` of an entity was read, where `slot` holds the one
-/// attribute read of it so far: a second attribute keys by the entity
-/// itself (`whole`, its bit in `vars`).
-fn read_one_attr<A: AsRef<str> + Into<SmolStr>>(
+/// attribute read of it so far (`owned` makes its copy when it is the
+/// first): a second attribute keys by the entity itself (`whole`, its bit
+/// in `vars`).
+fn read_one_attr(
     slot: &mut Option<SmolStr>,
-    attr: A,
+    attr: &str,
+    owned: impl FnOnce() -> SmolStr,
     vars: &mut u8,
     whole: u8,
 ) {
     match slot {
-        None => *slot = Some(attr.into()),
-        Some(a) if a == attr.as_ref() => {}
+        None => *slot = Some(owned()),
+        Some(a) if a == attr => {}
         Some(_) => *vars |= whole,
     }
 }
@@ -150,34 +153,49 @@ pub(super) struct Spec {
 }
 
 impl Spec {
-    /// This shape with `resource_attr` and `principal` added: an entity
-    /// read whole, or for two attributes, keys by itself.
-    fn with(mut self, resource_attr: Option<SmolStr>, principal: Projection) -> Spec {
-        if let Some(attr) = resource_attr {
-            read_one_attr(&mut self.resource_attr, attr, &mut self.vars, READ_RESOURCE);
+    /// Nothing read.
+    pub(super) fn none() -> Spec {
+        Spec {
+            vars: 0,
+            resource_attr: None,
+            principal: Projection::default(),
         }
-        self.principal.typed |= principal.typed;
-        if let Some(attr) = principal.attr {
+    }
+
+    /// Adds what `other` read, as if one evaluation had read both: an
+    /// entity read whole, or for two attributes, keys by itself.
+    pub(super) fn absorb(&mut self, other: &Spec) {
+        self.vars |= other.vars;
+        if let Some(attr) = &other.resource_attr {
+            read_one_attr(
+                &mut self.resource_attr,
+                attr,
+                || attr.clone(),
+                &mut self.vars,
+                READ_RESOURCE,
+            );
+        }
+        self.principal.typed |= other.principal.typed;
+        if let Some(attr) = &other.principal.attr {
             read_one_attr(
                 &mut self.principal.attr,
                 attr,
+                || attr.clone(),
                 &mut self.vars,
                 READ_PRINCIPAL,
             );
         }
+        self.normalize();
+    }
+
+    /// Forgets the part read of an entity that was also read whole.
+    fn normalize(&mut self) {
         if self.vars & READ_RESOURCE != 0 {
             self.resource_attr = None;
         }
         if self.vars & READ_PRINCIPAL != 0 {
             self.principal = Projection::default();
         }
-        self
-    }
-
-    /// What was read by two evaluations, one after the other.
-    pub(super) fn union(mut self, other: &Spec) -> Spec {
-        self.vars |= other.vars;
-        self.with(other.resource_attr.clone(), other.principal.clone())
     }
 
     /// The variables the outcome depends on (the resource or the principal
@@ -194,26 +212,36 @@ impl Spec {
     }
 }
 
-/// The memo key of `ids` under `spec`: the values of the variables read;
+/// A memo table's key shape, with the per-node caches of its parts found
+/// once: what [`key`] needs without comparing a name.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Shape {
+    vars: u8,
+    /// The cache of the one attribute of the resource read.
+    resource: Option<usize>,
+    /// The cache of the principal's projection.
+    principal: Option<usize>,
+}
+
+/// The memo key of `ids` under `shape`: the values of the variables read;
 /// for a resource read only for one attribute, that attribute's value
 /// (interned, tagged with the top bit), or the resource itself when the
 /// attribute or the entity is absent (the error then names it).
-pub(super) fn key(ids: Ids, spec: &Spec, interner: &mut Interner, entities: &Entities) -> u128 {
+pub(super) fn key(ids: Ids, shape: &Shape, interner: &mut Interner, entities: &Entities) -> u128 {
     let part = |bit: u8, v: u32| -> u128 {
-        if spec.vars & bit != 0 {
+        if shape.vars & bit != 0 {
             v as u128
         } else {
             u32::MAX as u128
         }
     };
-    let resource = match &spec.resource_attr {
-        Some(attr) => interner.attr_key(entities, ids.resource, attr) as u128,
+    let resource = match shape.resource {
+        Some(slot) => interner.attr_key_at(slot, entities, ids.resource) as u128,
         None => part(READ_RESOURCE, ids.resource),
     };
-    let principal = if spec.principal.is_empty() {
-        part(READ_PRINCIPAL, ids.principal)
-    } else {
-        interner.projection_key(entities, ids.principal, &spec.principal) as u128
+    let principal = match shape.principal {
+        Some(slot) => interner.projection_key_at(slot, entities, ids.principal) as u128,
+        None => part(READ_PRINCIPAL, ids.principal),
     };
     principal
         | part(READ_ACTION, ids.action) << 32
@@ -236,40 +264,55 @@ pub(super) struct Interner {
 }
 
 impl Interner {
-    /// The key part of the principal `node` read as `projection`: a number
-    /// (top bit set) shared by the nodes of one type and one value of the
-    /// attribute, or the node itself where the attribute or the entity is
-    /// absent (the error then names it).
-    pub(super) fn projection_key(
-        &mut self,
-        entities: &Entities,
-        node: u32,
-        projection: &Projection,
-    ) -> u32 {
-        let slot = node_cache(
-            &mut self.projected,
-            |p| p == projection,
-            || projection.clone(),
-            entities,
-        );
+    /// The key shape of `spec`, its caches found (or made).
+    pub(super) fn shape(&mut self, spec: &Spec, entities: &Entities) -> Shape {
+        let resource = spec
+            .resource_attr
+            .as_ref()
+            .map(|attr| node_cache(&mut self.cached, |a| a == attr, || attr.clone(), entities));
+        let principal = (!spec.principal.is_empty()).then(|| {
+            let projection = &spec.principal;
+            node_cache(
+                &mut self.projected,
+                |p| p == projection,
+                || projection.clone(),
+                entities,
+            )
+        });
+        Shape {
+            vars: spec.vars,
+            resource,
+            principal,
+        }
+    }
+
+    /// The key part of the principal `node` read as the projection of
+    /// cache `slot`: a number (top bit set) shared by the nodes of one
+    /// type and one value of the attribute, or the node itself where the
+    /// attribute or the entity is absent (the error then names it).
+    fn projection_key_at(&mut self, slot: usize, entities: &Entities, node: u32) -> u32 {
         if let Some(&known) = self.projected[slot].1.get(node as usize) {
             if known != u32::MAX {
                 return known;
             }
         }
-        let attr = match &projection.attr {
+        let (typed, attr) = {
+            let projection = &self.projected[slot].0;
+            (projection.typed, projection.attr.clone())
+        };
+        let attr_part = match &attr {
             Some(a) => self.attr_key(entities, node, a),
             None => 0,
         };
-        let part = if projection.attr.is_some() && attr & (1 << 31) == 0 {
+        let part = if attr.is_some() && attr_part & (1 << 31) == 0 {
             node
         } else {
-            let ty = projection.typed.then(|| entities.node_uid(node).ty.clone());
+            let ty = typed.then(|| entities.node_uid(node).ty.clone());
             let next = u32::try_from(self.projections.len()).unwrap_or(u32::MAX);
             if next >= (1 << 31) - 1 {
                 node
             } else {
-                (1 << 31) | *self.projections.entry((ty, attr)).or_insert(next)
+                (1 << 31) | *self.projections.entry((ty, attr_part)).or_insert(next)
             }
         };
         if let Some(cell) = self.projected[slot].1.get_mut(node as usize) {
@@ -282,14 +325,20 @@ impl Interner {
     /// the top bit set, or the node itself when there is no such value.
     pub(super) fn attr_key(&mut self, entities: &Entities, node: u32, attr: &str) -> u32 {
         let slot = node_cache(&mut self.cached, |a| a == attr, || attr.into(), entities);
-        if let Some(&known) = self.cached[slot].1.get(node as usize) {
+        self.attr_key_at(slot, entities, node)
+    }
+
+    /// [`Self::attr_key`] of the attribute of cache `slot`.
+    fn attr_key_at(&mut self, slot: usize, entities: &Entities, node: u32) -> u32 {
+        let (attr, cells) = &self.cached[slot];
+        if let Some(&known) = cells.get(node as usize) {
             if known != u32::MAX {
                 return known;
             }
         }
         let value = entities
             .get(entities.node_uid(node))
-            .and_then(|d| d.attrs.get(attr));
+            .and_then(|d| d.attrs.get(attr.as_str()));
         let part = match value {
             Some(v) => {
                 // Saturated: at u32::MAX it is past the bound below anyway.
@@ -358,12 +407,20 @@ pub(super) struct Known {
 /// A kept value of one condition's body and the steps it took.
 #[derive(Clone, Debug)]
 pub(super) struct KnownCondition {
-    pub(super) value: Result<bool, EvalError>,
+    /// Boxed where an error: a kept value is copied on every reuse.
+    pub(super) value: Result<bool, Box<EvalError>>,
     pub(super) steps: u64,
+}
+
+/// The kept values of one condition under one shape of what was read.
+pub(super) struct Table {
+    pub(super) spec: Spec,
+    pub(super) shape: Shape,
+    pub(super) kept: HashMap<u128, KnownCondition, FastHash>,
 }
 
 /// One condition's kept values: a table per shape of what was read.
 #[derive(Default)]
 pub(super) struct Memo {
-    pub(super) tables: Vec<(Spec, HashMap<u128, KnownCondition, FastHash>)>,
+    pub(super) tables: Vec<Table>,
 }

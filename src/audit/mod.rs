@@ -90,8 +90,9 @@ impl Default for Run {
 }
 
 /// One principal's share of a query: its actions, the one resource when
-/// the query names it, and the only contexts to judge (sorted) when the
-/// others are known not to be reported.
+/// the query names it, and the only contexts to judge (each once, in the
+/// action's order, so that its lines come sorted) when the others are
+/// known not to be reported.
 struct Unit {
     principal: u32,
     actions: Vec<usize>,
@@ -249,15 +250,38 @@ impl<'a> Auditor<'a> {
             principals: &ad.principals,
             below,
         };
-        let mut contexts: HashMap<u32, Vec<u32>> = HashMap::new();
+        // Each context's principals, of the action's.
+        let mut found: Vec<Vec<u32>> = Vec::with_capacity(ad.contexts.len());
         for &c in &ad.contexts {
             request.context = self.domain.contexts[c as usize].clone();
-            for p in bound.principals(&inputs, &request)? {
-                if member[p as usize] {
-                    let list = contexts.entry(p).or_default();
-                    if list.last() != Some(&c) {
-                        list.push(c);
-                    }
+            let mut principals = bound.principals(&inputs, &request)?;
+            principals.retain(|&p| member[p as usize]);
+            found.push(principals);
+        }
+        // Each principal's contexts in the action's order, each once (a
+        // principal may be bound twice in one context), laid out one
+        // principal after the other: counted, then placed.
+        let nodes = self.entities.node_count() as usize;
+        let mut last = vec![usize::MAX; nodes];
+        let mut start = vec![0usize; nodes + 1];
+        for (i, principals) in found.iter().enumerate() {
+            for &p in principals {
+                if std::mem::replace(&mut last[p as usize], i) != i {
+                    start[p as usize + 1] += 1;
+                }
+            }
+        }
+        for n in 0..nodes {
+            start[n + 1] += start[n];
+        }
+        let mut placed = vec![u32::MAX; start[nodes]];
+        let mut next = start.clone();
+        last.fill(usize::MAX);
+        for (i, principals) in found.iter().enumerate() {
+            for &p in principals {
+                if std::mem::replace(&mut last[p as usize], i) != i {
+                    placed[next[p as usize]] = ad.contexts[i];
+                    next[p as usize] += 1;
                 }
             }
         }
@@ -265,14 +289,12 @@ impl<'a> Auditor<'a> {
             ad.principals
                 .iter()
                 .filter_map(|&p| {
-                    let mut only = contexts.remove(&p)?;
-                    only.sort_unstable();
-                    only.dedup();
-                    Some(Unit {
+                    let only = &placed[start[p as usize]..start[p as usize + 1]];
+                    (!only.is_empty()).then(|| Unit {
                         principal: p,
                         actions: vec![action],
                         resource: Some(resource),
-                        contexts: Some(only),
+                        contexts: Some(only.to_vec()),
                     })
                 })
                 .collect(),

@@ -585,6 +585,15 @@ fn the_principal_followed_into_rules_is_keyed_by_what_they_read() {
     assert_eq!(count(&["\"share\"", "calls itself"]), 24, "{found:#?}");
 }
 
+/// The policies `policies` prepared, and the store of `entities_json` for
+/// them with their actions.
+fn prepared_world(policies: &str, entities_json: &str) -> (PreparedSet, Entities) {
+    let set = load(policies, Limits::default()).unwrap();
+    let mut entities = build_entities(&set.schema, [("e.json", entities_json)]).unwrap();
+    mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
+    (PreparedSet::new(set, Options::default()), entities)
+}
+
 /// The bound of who-can is taken where every permit asks `principal in …`
 /// (through a rule too) or reads only the principal, and given up where a
 /// permit reads more and could fail, or where what comes first could fail
@@ -620,11 +629,7 @@ fn who_can_bounds_by_the_hierarchy_only_where_every_permit_asks_in() {
     ];
     let mut judged = 0;
     for (policies, bounded) in cases {
-        let text = format!("{member}{policies}");
-        let set = load(&text, Limits::default()).unwrap();
-        let mut entities = build_entities(&set.schema, [("e.json", entities_json)]).unwrap();
-        mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
-        let prepared = PreparedSet::new(set.clone(), Options::default());
+        let (prepared, entities) = prepared_world(&format!("{member}{policies}"), entities_json);
         let context = serde_json::json!({});
         let auditor = Auditor::new(&prepared, &entities, Some(&context)).unwrap();
         let expected = brute_force(&auditor, false);
@@ -650,4 +655,39 @@ fn who_can_bounds_by_the_hierarchy_only_where_every_permit_asks_in() {
         }
     }
     assert_eq!(judged, cases.len(), "one document a case");
+}
+
+/// Two conditions on the principal alone before `principal in …`: the
+/// bound keeps, at each, the principals that pass it and reports those
+/// it fails with an error (`u1` has no `active`, and is in no group), each
+/// step apart from the one before it.
+#[test]
+fn the_bound_keeps_each_principal_step_of_a_permit_apart() {
+    let entities_json = r#"[
+        {"uid": {"type": "Group", "id": "g0"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "User", "id": "u0"}, "attrs": {"level": 2, "active": true}, "parents": [{"type": "Group", "id": "g0"}]},
+        {"uid": {"type": "User", "id": "u1"}, "attrs": {"level": 2}, "parents": []},
+        {"uid": {"type": "User", "id": "u2"}, "attrs": {"level": 2, "active": false}, "parents": [{"type": "Group", "id": "g0"}]},
+        {"uid": {"type": "User", "id": "u3"}, "attrs": {"level": 0, "active": true}, "parents": [{"type": "Group", "id": "g0"}]},
+        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"group": {"__entity": {"type": "Group", "id": "g0"}}}, "parents": []}
+    ]"#;
+    let policies = "permit(principal, action == Action::\"read\", resource)\n\
+                    when { principal.level > 1 } when { principal.active } when { principal in resource.group };";
+    let (prepared, entities) = prepared_world(policies, entities_json);
+    let context = serde_json::json!({});
+    let auditor = Auditor::new(&prepared, &entities, Some(&context)).unwrap();
+    let expected = brute_force(&auditor, false);
+    let read = auditor.action("read").unwrap();
+    let doc = auditor.entity("resource", "Doc::\"d0\"").unwrap();
+    assert!(auditor.who_can_is_bounded(read, doc));
+    let who = auditor.who_can(read, doc, Run::default()).unwrap();
+    let got = lines(&auditor, &who.lines);
+    let want: Vec<String> = expected
+        .into_iter()
+        .filter(|l| l.split(' ').nth(2) == Some("Doc::\"d0\""))
+        .collect();
+    assert_eq!(got, want, "{policies}");
+    for user in ["User::\"u0\"", "User::\"u1\""] {
+        assert!(got.iter().any(|l| l.contains(user)), "{user}: {got:#?}");
+    }
 }

@@ -131,14 +131,28 @@ pub struct ActionBound {
     permits: Vec<Walked>,
 }
 
-/// Per (policy, condition, action), each principal node's outcome of a condition
-/// that reads only the principal: 0 not evaluated, 1 goes on, 2 stops, 3
-/// an error. Kept in the [`Domain`] (one store).
+/// What the principal-only conditions of a domain's permits gave, kept in
+/// the [`Domain`] (one store): per (policy, condition, action), each
+/// principal node's outcome of a condition that reads only the principal
+/// (0 not evaluated, 1 goes on, 2 stops, 3 an error); and per (policy,
+/// step of its walk, action), which principals pass the walk's principal
+/// steps up to that one, which the same in every context.
 #[derive(Default, Debug)]
-pub struct PrincipalOutcomes(Mutex<HashMap<OutcomeKey, Arc<Vec<u8>>>>);
+pub struct PrincipalOutcomes {
+    outcomes: Mutex<HashMap<OutcomeKey, Arc<Vec<u8>>>>,
+    passing: Mutex<HashMap<OutcomeKey, Arc<Passing>>>,
+}
 
-/// A policy's number, a condition's, and the action.
+/// A policy's number, a condition's (or a step's), and the action.
 type OutcomeKey = (u32, usize, EntityUid);
+
+/// The principals that pass a permit's principal steps up to one of them
+/// (sorted by node), and those for which that one step errs.
+#[derive(Debug)]
+struct Passing {
+    reach: Vec<u32>,
+    errors: Vec<u32>,
+}
 
 impl Clone for PrincipalOutcomes {
     /// A copy starts empty (it may serve another store).
@@ -229,9 +243,9 @@ impl ActionBound {
                 continue;
             }
             // The principals that reach the step (`None`: all of them).
-            let mut reach: Option<Vec<u32>> = None;
+            let mut reach: Option<Arc<Passing>> = None;
             let mut ended = false;
-            for step in &permit.steps {
+            for (at, step) in permit.steps.iter().enumerate() {
                 match step {
                     Step::Free(free, want) => match value(&mut eval, free) {
                         Ok(Value::Bool(b)) if b == *want => continue,
@@ -243,21 +257,15 @@ impl ActionBound {
                         _ => break,
                     },
                     Step::Principal(k, when) => {
-                        let outcomes =
-                            principal_outcomes(inputs, request, permit.policy, *k, *when);
-                        let from: Vec<u32> = match reach.take() {
-                            Some(r) => r,
-                            None => inputs.principals.to_vec(),
+                        let step = PrincipalStep {
+                            policy: permit.policy,
+                            at,
+                            condition: *k,
+                            when: *when,
                         };
-                        let mut next = Vec::new();
-                        for p in from {
-                            match outcomes.get(p as usize) {
-                                Some(1) => next.push(p),
-                                Some(2) => {}
-                                _ => out.push(p),
-                            }
-                        }
-                        reach = Some(next);
+                        let passing = passing(inputs, request, &step, reach.as_deref());
+                        out.extend_from_slice(&passing.errors);
+                        reach = Some(passing);
                     }
                     Step::Pass => {}
                     Step::Stop => break,
@@ -280,13 +288,11 @@ impl ActionBound {
                         }
                         match &reach {
                             None => out.extend(below),
-                            Some(r) => {
-                                let mut r = r.clone();
-                                r.sort_unstable();
-                                out.extend(
-                                    below.into_iter().filter(|p| r.binary_search(p).is_ok()),
-                                );
-                            }
+                            Some(r) => out.extend(
+                                below
+                                    .into_iter()
+                                    .filter(|p| r.reach.binary_search(p).is_ok()),
+                            ),
                         }
                         ended = true;
                         break;
@@ -295,7 +301,7 @@ impl ActionBound {
             }
             if !ended {
                 // Every principal still reaching it may be reported.
-                out.extend(reach?);
+                out.extend_from_slice(&reach?.reach);
             }
         }
         Some(out)
@@ -360,6 +366,57 @@ fn target_nodes(
     Some(())
 }
 
+/// A step of a permit's walk that reads only the principal.
+struct PrincipalStep {
+    /// The permit's policy number.
+    policy: u32,
+    /// The step's place in the walk.
+    at: usize,
+    /// Its condition, and the value that goes on.
+    condition: usize,
+    when: bool,
+}
+
+/// The principals of the action that pass `step`, of those that `reach`
+/// it (`None`: all), and those for which it errs: the same in every
+/// context, so computed once a domain. The steps before it are principal
+/// steps or free ones, which stop all principals or none: `reach` is the
+/// same each time `step` is reached.
+fn passing(
+    inputs: &Inputs,
+    request: &Request,
+    step: &PrincipalStep,
+    reach: Option<&Passing>,
+) -> Arc<Passing> {
+    let kept = &inputs.domain.principal_outcomes.passing;
+    let key = (step.policy, step.at, request.action.clone());
+    if let Some(p) = kept.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return p;
+    }
+    let outcomes = principal_outcomes(inputs, request, step.policy, step.condition, step.when);
+    let from: &[u32] = match reach {
+        Some(r) => &r.reach,
+        None => inputs.principals,
+    };
+    let mut passing = Passing {
+        reach: Vec::new(),
+        errors: Vec::new(),
+    };
+    for &p in from {
+        match outcomes.get(p as usize) {
+            Some(1) => passing.reach.push(p),
+            Some(2) => {}
+            _ => passing.errors.push(p),
+        }
+    }
+    passing.reach.sort_unstable();
+    let passing = Arc::new(passing);
+    if let Ok(mut m) = kept.lock() {
+        m.insert(key, passing.clone());
+    }
+    passing
+}
+
 /// The outcomes of condition `k` of policy `policy` (reading only the
 /// principal) for every principal of the action, computed once a domain.
 fn principal_outcomes(
@@ -369,7 +426,7 @@ fn principal_outcomes(
     k: usize,
     when: bool,
 ) -> Arc<Vec<u8>> {
-    let kept = &inputs.domain.principal_outcomes.0;
+    let kept = &inputs.domain.principal_outcomes.outcomes;
     let key = (policy, k, request.action.clone());
     if let Some(o) = kept.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return o;

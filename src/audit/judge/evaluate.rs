@@ -3,7 +3,9 @@
 //! evaluations traced for what they read.
 
 use super::{Ids, Judge};
-use crate::audit::memo::{key, Known, KnownCondition, Projection, Reads, Spec};
+use crate::audit::memo::{
+    key, Known, KnownCondition, Projection, Reads, Spec, Table, READ_PRINCIPAL,
+};
 use crate::authorize::{evaluate_condition, evaluate_conditions, PolicyOutcome};
 use crate::eval::{EvalError, EvalErrorKind, Evaluator};
 use crate::syntax::ast::ConditionKind;
@@ -27,8 +29,9 @@ impl Judge<'_> {
     /// evaluating it with a full budget when none is kept. An outcome cut
     /// by a limit is returned but not kept.
     pub(super) fn probe(&mut self, i: u32, ids: Ids) -> (Known, u8) {
-        let (known, spec) = self.probe_spec(i, ids);
-        (known, spec.depends())
+        let mut depends = Depends(0);
+        let known = self.probe_noting(i, ids, &mut depends);
+        (known, depends.0)
     }
 
     /// [`Self::probe`], with the shape of what the evaluation read. Each
@@ -39,54 +42,56 @@ impl Judge<'_> {
     /// together would pass the per-policy step limit, the policy is
     /// evaluated whole.
     pub(super) fn probe_spec(&mut self, i: u32, ids: Ids) -> (Known, Spec) {
+        let mut spec = Spec::none();
+        let known = self.probe_noting(i, ids, &mut spec);
+        (known, spec)
+    }
+
+    /// [`Self::probe_spec`], noting what was read in `read`.
+    fn probe_noting(&mut self, i: u32, ids: Ids, read: &mut impl Noted) -> Known {
         let set = self.set;
         let limits = &self.options.limits;
         let budget = limits.max_steps.min(limits.max_request_steps);
         let mut steps = 0u64;
-        let mut spec = Spec {
-            vars: 0,
-            resource_attr: None,
-            principal: Projection::default(),
-        };
         for (k, c) in set.policies[i as usize]
             .policy
             .conditions
             .iter()
             .enumerate()
         {
-            let Some((known, read)) = self.condition(i, k, ids) else {
-                return self.whole(i);
+            let Some((known, t)) = self.condition(i, k, ids) else {
+                return self.whole(i, read);
             };
-            spec = spec.union(&read);
+            read.add(&self.memo[i as usize][k].tables[t].spec);
             steps += known.steps;
             if steps > budget {
-                return self.whole(i);
+                return self.whole(i, read);
             }
             let outcome = match known.value {
                 Ok(b) if b == (c.kind == ConditionKind::When) => continue,
                 Ok(_) => PolicyOutcome::NotSatisfied,
-                Err(e) => PolicyOutcome::Error(e),
+                Err(e) => PolicyOutcome::Error(*e),
             };
-            return (Known { outcome, steps }, spec);
+            return Known { outcome, steps };
         }
-        (
-            Known {
-                outcome: PolicyOutcome::Satisfied,
-                steps,
-            },
-            spec,
-        )
+        Known {
+            outcome: PolicyOutcome::Satisfied,
+            steps,
+        }
     }
 
-    /// Policy `i` evaluated whole with a full budget, what it read.
-    fn whole(&mut self, i: u32) -> (Known, Spec) {
+    /// Policy `i` evaluated whole with a full budget, what it read noted
+    /// in `read` (in place of what was noted).
+    fn whole(&mut self, i: u32, read: &mut impl Noted) -> Known {
         let (outcome, steps, spec) = self.evaluate(i, self.options.limits.max_request_steps);
-        (Known { outcome, steps }, spec)
+        read.set(spec);
+        Known { outcome, steps }
     }
 
     /// Condition `k` of policy `i` on `ids`: kept, or evaluated alone with
-    /// a full budget (and kept); `None` when a step limit cut it.
-    fn condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, Spec)> {
+    /// a full budget (and kept); with the number of its memo table.
+    /// `None` when a step limit cut it.
+    fn condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, usize)> {
         if let Some(kept) = self.kept_condition(i, k, ids) {
             return Some(kept);
         }
@@ -94,37 +99,49 @@ impl Judge<'_> {
         if value.as_ref().is_err_and(limit_error) {
             return None;
         }
-        let known = KnownCondition { value, steps };
-        let key = key(ids, &spec, &mut self.interner, self.entities);
+        let known = KnownCondition {
+            value: value.map_err(Box::new),
+            steps,
+        };
         let memo = &mut self.memo[i as usize][k];
-        let table = match memo.tables.iter().position(|(s, _)| *s == spec) {
-            Some(t) => &mut memo.tables[t].1,
+        let t = match memo.tables.iter().position(|table| table.spec == spec) {
+            Some(t) => t,
             None => {
-                let t = memo.tables.len();
-                memo.tables.push((spec.clone(), HashMap::default()));
-                &mut memo.tables[t].1
+                if spec.vars & READ_PRINCIPAL != 0 {
+                    self.by_principal.push((i, k, memo.tables.len()));
+                }
+                let shape = self.interner.shape(&spec, self.entities);
+                memo.tables.push(Table {
+                    spec,
+                    shape,
+                    kept: HashMap::default(),
+                });
+                memo.tables.len() - 1
             }
         };
-        table.insert(key, known.clone());
-        Some((known, spec))
+        let table = &mut memo.tables[t];
+        let key = key(ids, &table.shape, &mut self.interner, self.entities);
+        table.kept.insert(key, known.clone());
+        Some((known, t))
     }
 
-    /// Condition `k` of policy `i` on `ids` when kept, and the shape it was
-    /// kept under.
-    fn kept_condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, Spec)> {
+    /// Condition `k` of policy `i` on `ids` when kept, and the number of
+    /// the memo table it was kept in.
+    fn kept_condition(&mut self, i: u32, k: usize, ids: Ids) -> Option<(KnownCondition, usize)> {
         let (memo, interner, entities) =
             (&self.memo[i as usize][k], &mut self.interner, self.entities);
-        memo.tables.iter().find_map(|(spec, table)| {
+        memo.tables.iter().enumerate().find_map(|(t, table)| {
             table
-                .get(&key(ids, spec, interner, entities))
-                .map(|known| (known.clone(), spec.clone()))
+                .kept
+                .get(&key(ids, &table.shape, interner, entities))
+                .map(|known| (known.clone(), t))
         })
     }
 
-    /// Policy `i`'s outcome on `ids` when the kept values of its conditions
-    /// decide it as [`Self::probe_spec`] would, without evaluating
-    /// anything; `None` when a condition it needs is not kept.
-    pub(super) fn kept(&mut self, i: u32, ids: Ids) -> Option<PolicyOutcome> {
+    /// Policy `i`'s outcome on `ids` and its steps when the kept values of
+    /// its conditions decide it as [`Self::probe_spec`] would, without
+    /// evaluating anything; `None` when a condition it needs is not kept.
+    pub(super) fn kept(&mut self, i: u32, ids: Ids) -> Option<Known> {
         let set = self.set;
         let limits = &self.options.limits;
         let budget = limits.max_steps.min(limits.max_request_steps);
@@ -140,13 +157,17 @@ impl Judge<'_> {
             if steps > budget {
                 return None;
             }
-            return match known.value {
+            let outcome = match known.value {
                 Ok(b) if b == (c.kind == ConditionKind::When) => continue,
-                Ok(_) => Some(PolicyOutcome::NotSatisfied),
-                Err(e) => Some(PolicyOutcome::Error(e)),
+                Ok(_) => PolicyOutcome::NotSatisfied,
+                Err(e) => PolicyOutcome::Error(*e),
             };
+            return Some(Known { outcome, steps });
         }
-        Some(PolicyOutcome::Satisfied)
+        Some(Known {
+            outcome: PolicyOutcome::Satisfied,
+            steps,
+        })
     }
 
     /// Evaluates condition `k` of policy `i` alone on the request being
@@ -213,4 +234,35 @@ pub(super) fn limit_error(e: &EvalError) -> bool {
 /// it was given).
 pub(super) fn cut_by_limit(outcome: &PolicyOutcome) -> bool {
     matches!(outcome, PolicyOutcome::Error(e) if limit_error(e))
+}
+
+/// What a probe notes of what its evaluations read.
+trait Noted {
+    /// Adds what one condition's evaluation read.
+    fn add(&mut self, read: &Spec);
+    /// Replaces what was noted by what the policy's evaluation read.
+    fn set(&mut self, read: Spec);
+}
+
+/// The whole shape.
+impl Noted for Spec {
+    fn add(&mut self, read: &Spec) {
+        self.absorb(read);
+    }
+    fn set(&mut self, read: Spec) {
+        *self = read;
+    }
+}
+
+/// Only the variables the outcome depends on ([`Spec::depends`]: that of
+/// two shapes together is the union of theirs).
+struct Depends(u8);
+
+impl Noted for Depends {
+    fn add(&mut self, read: &Spec) {
+        self.0 |= read.depends();
+    }
+    fn set(&mut self, read: Spec) {
+        self.0 = read.depends();
+    }
 }

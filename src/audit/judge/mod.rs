@@ -45,7 +45,7 @@ use evaluate::cut_by_limit;
 
 use super::domain::Domain;
 pub use super::memo::Ids;
-use super::memo::{own_uid, own_value, Interner, Memo, READ_PRINCIPAL};
+use super::memo::{own_uid, own_value, Interner, Memo};
 use crate::authorize::{
     self, action_constraint, entity_constraint, Decision, Options, PolicyOutcome, PreparedSet,
     Response,
@@ -120,6 +120,9 @@ pub struct Judge<'a> {
     domain: &'a Domain,
     /// Per policy, per condition.
     memo: Vec<Vec<Memo>>,
+    /// The memo tables keyed by the principal itself (policy, condition,
+    /// table): forgotten at each new principal.
+    by_principal: Vec<(u32, usize, usize)>,
     interner: Interner,
     /// This thread's own copies of the store's uids and the domain's
     /// contexts, by node and by number.
@@ -149,6 +152,10 @@ pub struct Judge<'a> {
     /// decision to reuse: those the shortcuts probed, or those the new
     /// version's decision gave, for the old version's.
     seen: Vec<(u32, PolicyOutcome, u64)>,
+    /// Per policy, whether its resource constraint admits the resource
+    /// `scope_of` (`None`: not asked yet).
+    scope: Vec<Option<bool>>,
+    scope_of: Option<u32>,
 }
 
 /// Whether a decision records the outcomes it gets (for the old version's
@@ -193,6 +200,7 @@ impl<'a> Judge<'a> {
                         .collect()
                 })
                 .collect(),
+            by_principal: Vec::new(),
             interner: Interner::default(),
             uids: (0..entities.node_count())
                 .map(|n| own_uid(entities.node_uid(n)))
@@ -217,6 +225,8 @@ impl<'a> Judge<'a> {
             old_list: Vec::new(),
             new_list: Vec::new(),
             seen: Vec::new(),
+            scope: Vec::new(),
+            scope_of: None,
         }
     }
 
@@ -259,6 +269,8 @@ impl<'a> Judge<'a> {
         out: &mut Vec<Line>,
     ) {
         self.enter_principal(principal);
+        // Room for a line per context given (who-can's bound: most are kept).
+        out.reserve(contexts.map_or(0, <[u32]>::len));
         for &a in actions {
             let from = out.len();
             self.action(principal, a, resource, contexts, keep, out);
@@ -283,11 +295,9 @@ impl<'a> Judge<'a> {
         }
         self.principal = Some(principal);
         self.request.principal = self.uids[principal as usize].clone();
-        for memo in self.memo.iter_mut().flatten() {
-            for (spec, table) in &mut memo.tables {
-                if spec.vars & READ_PRINCIPAL != 0 {
-                    table.clear();
-                }
+        for &(i, k, t) in &self.by_principal {
+            if let Some(table) = self.memo[i as usize][k].tables.get_mut(t) {
+                table.kept.clear();
             }
         }
     }
@@ -464,7 +474,7 @@ impl<'a> Judge<'a> {
             let some_permit = candidates.iter().any(|&i| {
                 let policy = &set.policies[i as usize].policy;
                 policy.effect == Effect::Permit
-                    && entity_constraint(&policy.resource, &self.request.resource, self.entities)
+                    && self.in_scope(i, ids.resource)
                     && !matches!(self.probe_seen(i, ids), PolicyOutcome::NotSatisfied)
             });
             if !some_permit {
@@ -495,28 +505,62 @@ impl<'a> Judge<'a> {
         known.outcome
     }
 
+    /// Whether policy `i`'s resource constraint admits the request being
+    /// built, whose resource is node `resource`: asked once per policy
+    /// while the resource stays the same.
+    fn in_scope(&mut self, i: u32, resource: u32) -> bool {
+        if self.scope_of != Some(resource) {
+            self.scope_of = Some(resource);
+            self.scope.clear();
+            self.scope.resize(self.set.policies.len(), None);
+        }
+        if let Some(Some(known)) = self.scope.get(i as usize) {
+            return *known;
+        }
+        let policy = &self.set.policies[i as usize].policy;
+        let admits = entity_constraint(&policy.resource, &self.request.resource, self.entities);
+        if let Some(slot) = self.scope.get_mut(i as usize) {
+            *slot = Some(admits);
+        }
+        admits
+    }
+
     /// Whether a forbid among `candidates` is satisfied by what is kept
     /// (nothing evaluated) and no forbid in scope errs: the request is
     /// denied without an error a permit could meet, so
     /// [`Flags::reported`] is false whatever its permits give (the budget
     /// cannot run out: the caller checked).
     fn forbidden_unreported(&mut self, candidates: &[u32], ids: Ids) -> bool {
-        let applies = |judge: &Self, i: u32| {
-            let policy = &judge.set.policies[i as usize].policy;
-            policy.effect == Effect::Forbid
-                && entity_constraint(&policy.resource, &judge.request.resource, judge.entities)
+        let applies = |judge: &mut Self, i: u32| {
+            judge.set.policies[i as usize].policy.effect == Effect::Forbid
+                && judge.in_scope(i, ids.resource)
         };
         let mut satisfied = false;
         for &i in candidates {
-            if applies(self, i) && matches!(self.kept(i, ids), Some(PolicyOutcome::Satisfied)) {
-                satisfied = true;
-                break;
+            if !applies(self, i) {
+                continue;
+            }
+            if let Some(known) = self.kept(i, ids) {
+                satisfied = matches!(known.outcome, PolicyOutcome::Satisfied);
+                self.seen.push((i, known.outcome, known.steps));
+                if satisfied {
+                    break;
+                }
             }
         }
         satisfied
             && candidates.iter().all(|&i| {
-                !applies(self, i) || !matches!(self.probe_seen(i, ids), PolicyOutcome::Error(_))
+                !applies(self, i) || !matches!(self.seen_or_probe(i, ids), PolicyOutcome::Error(_))
             })
+    }
+
+    /// Policy `i`'s outcome as recorded for the request being judged, or
+    /// probed (and recorded) when it is not.
+    fn seen_or_probe(&mut self, i: u32, ids: Ids) -> PolicyOutcome {
+        match self.seen.iter().find(|(j, _, _)| *j == i) {
+            Some((_, outcome, _)) => outcome.clone(),
+            None => self.probe_seen(i, ids),
+        }
     }
 
     /// Decides the request being built on the policies numbered
@@ -534,7 +578,7 @@ impl<'a> Judge<'a> {
         let mut seen = std::mem::take(&mut self.seen);
         let response = authorize::decide_by(set, self.options, candidates, |i, left| {
             let policy = &set.policies[i as usize].policy;
-            if !entity_constraint(&policy.resource, &self.request.resource, self.entities) {
+            if !self.in_scope(i, ids.resource) {
                 return (PolicyOutcome::ScopeMismatch, 0);
             }
             // The test of `outcome`: a recorded run is the one an

@@ -4,8 +4,8 @@
 //! a few thousand pointers; changing a node copies its chunk, and adding a
 //! uid its shard, only when another revision still holds them — so a
 //! transaction costs what it touches, never the store (`mspl serve
-//! --entity-changes`). Lookups are one hash and two indexings more than a
-//! flat vector and map.
+//! --entity-changes`). A lookup hashes its uid once: the hash's high bits
+//! pick the shard, its low bits the bucket within it.
 //!
 //! Why chunks and shards rather than a persistent map (`imbl`): the
 //! decision path reads nodes by number thousands of times per request, and
@@ -15,7 +15,7 @@
 
 use super::{FastHash, Node};
 use crate::syntax::ast::EntityUid;
-use std::collections::HashMap;
+use hashbrown::hash_table::{Entry, HashTable};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -31,9 +31,9 @@ pub(super) const SHARDS: usize = 256;
 pub(super) struct Store {
     chunks: Vec<Arc<Vec<Node>>>,
     len: usize,
-    shards: Vec<Arc<HashMap<EntityUid, u32, FastHash>>>,
-    /// Which shard a uid is in: one seed for the store and its revisions.
-    shard_of: FastHash,
+    shards: Vec<Arc<HashTable<(EntityUid, u32)>>>,
+    /// The hash of a uid: one seed for the store and its revisions.
+    hasher: FastHash,
 }
 
 impl Default for Store {
@@ -42,7 +42,7 @@ impl Default for Store {
             chunks: Vec::new(),
             len: 0,
             shards: (0..SHARDS).map(|_| Arc::default()).collect(),
-            shard_of: FastHash::default(),
+            hasher: FastHash::default(),
         }
     }
 }
@@ -80,22 +80,34 @@ impl Store {
         n
     }
 
-    fn shard(&self, uid: &EntityUid) -> usize {
-        let hash = self.shard_of.hash_one(uid);
-        usize::try_from(hash % SHARDS as u64).unwrap_or(0)
+    /// `uid`'s hash and its shard (from the bits above those a shard's
+    /// table reads for its buckets and tags).
+    #[inline]
+    fn hash(&self, uid: &EntityUid) -> (u64, usize) {
+        let hash = self.hasher.hash_one(uid);
+        (hash, ((hash >> 40) % SHARDS as u64) as usize)
     }
 
     /// The number of `uid`'s node.
     #[inline]
     pub(super) fn id(&self, uid: &EntityUid) -> Option<u32> {
-        self.shards.get(self.shard(uid))?.get(uid).copied()
+        let (hash, shard) = self.hash(uid);
+        let table = self.shards.get(shard)?;
+        table.find(hash, |(u, _)| u == uid).map(|&(_, id)| id)
     }
 
     /// Indexes `uid` as node `id`.
     pub(super) fn index(&mut self, uid: EntityUid, id: u32) {
-        let shard = self.shard(&uid);
-        if let Some(map) = self.shards.get_mut(shard) {
-            Arc::make_mut(map).insert(uid, id);
+        let (hash, shard) = self.hash(&uid);
+        let hasher = &self.hasher;
+        if let Some(table) = self.shards.get_mut(shard) {
+            let table = Arc::make_mut(table);
+            match table.entry(hash, |(u, _)| *u == uid, |(u, _)| hasher.hash_one(u)) {
+                Entry::Occupied(mut slot) => slot.get_mut().1 = id,
+                Entry::Vacant(slot) => {
+                    slot.insert((uid, id));
+                }
+            }
         }
     }
 }
