@@ -89,6 +89,19 @@ impl Default for Run {
     }
 }
 
+/// Calls `f(p, i)` for each principal `p` of each context numbered `i` in
+/// `found`, once per context (`last`: scratch of a slot per node).
+fn each_once(found: &[Vec<u32>], last: &mut [usize], mut f: impl FnMut(u32, usize)) {
+    last.fill(usize::MAX);
+    for (i, principals) in found.iter().enumerate() {
+        for &p in principals {
+            if std::mem::replace(&mut last[p as usize], i) != i {
+                f(p, i);
+            }
+        }
+    }
+}
+
 /// One principal's share of a query: its actions, the one resource when
 /// the query names it, and the only contexts to judge (each once, in the
 /// action's order, so that its lines come sorted) when the others are
@@ -264,27 +277,16 @@ impl<'a> Auditor<'a> {
         let nodes = self.entities.node_count() as usize;
         let mut last = vec![usize::MAX; nodes];
         let mut start = vec![0usize; nodes + 1];
-        for (i, principals) in found.iter().enumerate() {
-            for &p in principals {
-                if std::mem::replace(&mut last[p as usize], i) != i {
-                    start[p as usize + 1] += 1;
-                }
-            }
-        }
+        each_once(&found, &mut last, |p, _| start[p as usize + 1] += 1);
         for n in 0..nodes {
             start[n + 1] += start[n];
         }
         let mut placed = vec![u32::MAX; start[nodes]];
         let mut next = start.clone();
-        last.fill(usize::MAX);
-        for (i, principals) in found.iter().enumerate() {
-            for &p in principals {
-                if std::mem::replace(&mut last[p as usize], i) != i {
-                    placed[next[p as usize]] = ad.contexts[i];
-                    next[p as usize] += 1;
-                }
-            }
-        }
+        each_once(&found, &mut last, |p, i| {
+            placed[next[p as usize]] = ad.contexts[i];
+            next[p as usize] += 1;
+        });
         Some(
             ad.principals
                 .iter()

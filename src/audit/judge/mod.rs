@@ -149,8 +149,8 @@ pub struct Judge<'a> {
     old_list: Vec<u32>,
     new_list: Vec<u32>,
     /// The outcomes already had for the request being judged, for its
-    /// decision to reuse: those the shortcuts probed, or those the new
-    /// version's decision gave, for the old version's.
+    /// decision to reuse: those the shortcuts found kept or probed, or
+    /// those the new version's decision gave, for the old version's.
     seen: Vec<(u32, PolicyOutcome, u64)>,
     /// Per policy, whether its resource constraint admits the resource
     /// `scope_of` (`None`: not asked yet).
