@@ -136,7 +136,7 @@ pub struct ActionBound {
 /// principal node's outcome of a condition that reads only the principal
 /// (0 not evaluated, 1 goes on, 2 stops, 3 an error); and per (policy,
 /// step of its walk, action), which principals pass the walk's principal
-/// steps up to that one, which the same in every context.
+/// steps up to that one, the same in every context.
 #[derive(Default, Debug)]
 pub struct PrincipalOutcomes {
     outcomes: Mutex<HashMap<OutcomeKey, Arc<Vec<u8>>>>,
