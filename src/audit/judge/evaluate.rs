@@ -49,6 +49,26 @@ impl Judge<'_> {
 
     /// [`Self::probe_spec`], noting what was read in `read`.
     fn probe_noting(&mut self, i: u32, ids: Ids, read: &mut impl Noted) -> Known {
+        let composed = self.compose(i, |judge, k| {
+            let (known, t) = judge.condition(i, k, ids)?;
+            read.add(&judge.memo[i as usize][k].tables[t].spec);
+            Some(known)
+        });
+        match composed {
+            Some(known) => known,
+            None => self.whole(i, read),
+        }
+    }
+
+    /// Policy `i`'s outcome composed from its conditions' values as
+    /// [`evaluate_conditions`] reaches it, each from `value` (called in
+    /// order, as far as the outcome needs); `None` where a value is
+    /// missing or the conditions together pass the per-policy step limit.
+    fn compose(
+        &mut self,
+        i: u32,
+        mut value: impl FnMut(&mut Self, usize) -> Option<KnownCondition>,
+    ) -> Option<Known> {
         let set = self.set;
         let limits = &self.options.limits;
         let budget = limits.max_steps.min(limits.max_request_steps);
@@ -59,25 +79,22 @@ impl Judge<'_> {
             .iter()
             .enumerate()
         {
-            let Some((known, t)) = self.condition(i, k, ids) else {
-                return self.whole(i, read);
-            };
-            read.add(&self.memo[i as usize][k].tables[t].spec);
+            let known = value(self, k)?;
             steps += known.steps;
             if steps > budget {
-                return self.whole(i, read);
+                return None;
             }
             let outcome = match known.value {
                 Ok(b) if b == (c.kind == ConditionKind::When) => continue,
                 Ok(_) => PolicyOutcome::NotSatisfied,
                 Err(e) => PolicyOutcome::Error(*e),
             };
-            return Known { outcome, steps };
+            return Some(Known { outcome, steps });
         }
-        Known {
+        Some(Known {
             outcome: PolicyOutcome::Satisfied,
             steps,
-        }
+        })
     }
 
     /// Policy `i` evaluated whole with a full budget, what it read noted
@@ -142,31 +159,8 @@ impl Judge<'_> {
     /// its conditions decide it as [`Self::probe_spec`] would, without
     /// evaluating anything; `None` when a condition it needs is not kept.
     pub(super) fn kept(&mut self, i: u32, ids: Ids) -> Option<Known> {
-        let set = self.set;
-        let limits = &self.options.limits;
-        let budget = limits.max_steps.min(limits.max_request_steps);
-        let mut steps = 0u64;
-        for (k, c) in set.policies[i as usize]
-            .policy
-            .conditions
-            .iter()
-            .enumerate()
-        {
-            let (known, _) = self.kept_condition(i, k, ids)?;
-            steps += known.steps;
-            if steps > budget {
-                return None;
-            }
-            let outcome = match known.value {
-                Ok(b) if b == (c.kind == ConditionKind::When) => continue,
-                Ok(_) => PolicyOutcome::NotSatisfied,
-                Err(e) => PolicyOutcome::Error(*e),
-            };
-            return Some(Known { outcome, steps });
-        }
-        Some(Known {
-            outcome: PolicyOutcome::Satisfied,
-            steps,
+        self.compose(i, |judge, k| {
+            judge.kept_condition(i, k, ids).map(|(known, _)| known)
         })
     }
 
