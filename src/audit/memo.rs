@@ -29,20 +29,34 @@ pub(super) struct Reads<'c> {
     pub(super) resource_attr: Option<SmolStr>,
     /// What was read of the principal when it was not otherwise read.
     pub(super) principal: Projection,
+    /// The node of the one entity the principal was tested `in`
+    /// (`principal.within`; `None` inside where it has no node).
+    pub(super) within: Option<Option<u32>>,
     pub(super) coverage: Option<&'c mut Coverage>,
 }
 
 /// What an evaluation learnt of the principal without reading it whole:
-/// its entity type, and the value (or the absence) of one attribute.
+/// its entity type, the value (or the absence) of one attribute, and
+/// whether it is in one entity (which one is kept with each value: it is
+/// the same wherever the rest of the key is).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Projection {
     pub(super) typed: bool,
     pub(super) attr: Option<SmolStr>,
+    pub(super) within: bool,
 }
 
 impl Projection {
     fn is_empty(&self) -> bool {
-        !self.typed && self.attr.is_none()
+        !self.typed && self.attr.is_none() && !self.within
+    }
+
+    /// The part read of the principal's own data: its type and attribute.
+    fn of_data(&self) -> Projection {
+        Projection {
+            within: false,
+            ..self.clone()
+        }
     }
 }
 
@@ -82,6 +96,18 @@ impl Tracer for Reads<'_> {
         match var {
             Var::Principal => self.principal.typed = true,
             _ => self.read_var(var),
+        }
+    }
+
+    fn read_principal_in(&mut self, target: Option<u32>) {
+        match self.within {
+            None => {
+                self.within = Some(target);
+                self.principal.within = true;
+            }
+            Some(known) if known == target => {}
+            // Tested against two entities: keyed by the principal itself.
+            Some(_) => self.vars |= READ_PRINCIPAL,
         }
     }
 
@@ -176,6 +202,12 @@ impl Spec {
             );
         }
         self.principal.typed |= other.principal.typed;
+        // Tested `in` twice, perhaps against two entities: the principal
+        // counts as read whole.
+        if self.principal.within && other.principal.within {
+            self.vars |= READ_PRINCIPAL;
+        }
+        self.principal.within |= other.principal.within;
         if let Some(attr) = &other.principal.attr {
             read_one_attr(
                 &mut self.principal.attr,
@@ -219,7 +251,7 @@ pub(super) struct Shape {
     vars: u8,
     /// The cache of the one attribute of the resource read.
     resource: Option<usize>,
-    /// The cache of the principal's projection.
+    /// The cache of the principal's type and attribute read.
     principal: Option<usize>,
 }
 
@@ -270,11 +302,11 @@ impl Interner {
             .resource_attr
             .as_ref()
             .map(|attr| node_cache(&mut self.cached, |a| a == attr, || attr.clone(), entities));
-        let principal = (!spec.principal.is_empty()).then(|| {
-            let projection = &spec.principal;
+        let projection = spec.principal.of_data();
+        let principal = (!projection.is_empty()).then(|| {
             node_cache(
                 &mut self.projected,
-                |p| p == projection,
+                |p| *p == projection,
                 || projection.clone(),
                 entities,
             )
@@ -416,7 +448,96 @@ pub(super) struct KnownCondition {
 pub(super) struct Table {
     pub(super) spec: Spec,
     pub(super) shape: Shape,
-    pub(super) kept: HashMap<u128, KnownCondition, FastHash>,
+    pub(super) kept: Kept,
+}
+
+/// A table's values by [`key`].
+pub(super) enum Kept {
+    /// One value a key.
+    Values(HashMap<u128, KnownCondition, FastHash>),
+    /// Where the principal was tested `in` one entity ([`Projection`]'s
+    /// `within`): under the key of the rest of what was read, that
+    /// entity's node (the same for every request of the key: the
+    /// evaluation had read no more when it met the test) and a value for
+    /// each answer, `[not in, in]`.
+    Within(HashMap<u128, Branches, FastHash>),
+}
+
+/// The values kept under one key where the principal was tested `in`
+/// one entity ([`Kept::Within`]).
+pub(super) struct Branches {
+    target: Option<u32>,
+    values: [Option<KnownCondition>; 2],
+}
+
+impl Kept {
+    /// No values, for what `spec` read.
+    pub(super) fn new(spec: &Spec) -> Kept {
+        if spec.principal.within {
+            Kept::Within(HashMap::default())
+        } else {
+            Kept::Values(HashMap::default())
+        }
+    }
+
+    /// The value kept for the request of `principal` (a node) under `key`.
+    pub(super) fn get(
+        &self,
+        key: u128,
+        principal: u32,
+        entities: &Entities,
+    ) -> Option<&KnownCondition> {
+        match self {
+            Kept::Values(values) => values.get(&key),
+            Kept::Within(branches) => {
+                let kept = branches.get(&key)?;
+                kept.values[within(kept.target, principal, entities)].as_ref()
+            }
+        }
+    }
+
+    /// Forgets every value.
+    pub(super) fn clear(&mut self) {
+        match self {
+            Kept::Values(values) => values.clear(),
+            Kept::Within(branches) => branches.clear(),
+        }
+    }
+
+    /// Keeps `known` for the request of `principal` under `key`, where the
+    /// evaluation tested the principal `in` the entity of node `target`
+    /// (`within`, as [`Reads`] noted it) when this table keeps that.
+    pub(super) fn insert(
+        &mut self,
+        key: u128,
+        principal: u32,
+        within: Option<Option<u32>>,
+        known: KnownCondition,
+        entities: &Entities,
+    ) {
+        match self {
+            Kept::Values(values) => {
+                values.insert(key, known);
+            }
+            Kept::Within(all) => {
+                // A table keyed so was made for what the evaluation read.
+                let Some(target) = within else { return };
+                let kept = all.entry(key).or_insert(Branches {
+                    target,
+                    values: [None, None],
+                });
+                if kept.target == target {
+                    kept.values[self::within(target, principal, entities)] = Some(known);
+                }
+            }
+        }
+    }
+}
+
+/// Whether the principal `principal` is in the entity of node `target`
+/// (none where it has no node: then it is not): 0 or 1.
+fn within(target: Option<u32>, principal: u32, entities: &Entities) -> usize {
+    target.is_some_and(|t| entities.node_is_in(principal, t)) as usize
 }
 
 /// One condition's kept values: a table per shape of what was read.

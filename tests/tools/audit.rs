@@ -585,6 +585,64 @@ fn the_principal_followed_into_rules_is_keyed_by_what_they_read() {
     assert_eq!(count(&["\"share\"", "calls itself"]), 24, "{found:#?}");
 }
 
+/// The memo keys a principal tested `in` one entity by the rest of what
+/// was read, with a value for each answer: principals share an evaluation
+/// where they agree on the answer. Tested against two entities, against a
+/// set, or against one with no data, each way against brute force.
+#[test]
+fn the_principal_tested_in_an_entity_is_keyed_by_the_answer() {
+    let policies = r#"
+        rule member(who, g) { who in g }
+        permit (principal is User, action == Action::"read", resource is Doc) when { member(principal, resource.group) };
+        permit (principal is User, action == Action::"write", resource is Doc) when { principal in Group::"a" || principal in resource.group };
+        permit (principal is User, action == Action::"edit", resource is Doc) when { principal in resource.groups };
+        permit (principal is User, action == Action::"own", resource is Doc) when { principal in principal.home && resource has group };
+    "#;
+    let entities = r#"[
+        {"uid": {"type": "Group", "id": "a"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "Group", "id": "b"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "Group", "id": "c"}, "attrs": {}, "parents": [{"type": "Group", "id": "b"}]},
+        {"uid": {"type": "User", "id": "u0"}, "attrs": {"home": {"__entity": {"type": "Group", "id": "b"}}}, "parents": [{"type": "Group", "id": "a"}]},
+        {"uid": {"type": "User", "id": "u1"}, "attrs": {"home": {"__entity": {"type": "Group", "id": "c"}}}, "parents": [{"type": "Group", "id": "c"}]},
+        {"uid": {"type": "User", "id": "u2"}, "attrs": {"home": {"__entity": {"type": "Group", "id": "ghost"}}}, "parents": []},
+        {"uid": {"type": "User", "id": "u3"}, "attrs": {}, "parents": [{"type": "Group", "id": "a"}, {"type": "Group", "id": "b"}]},
+        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {"group": {"__entity": {"type": "Group", "id": "a"}}, "groups": [{"__entity": {"type": "Group", "id": "a"}}, {"__entity": {"type": "Group", "id": "c"}}]}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"group": {"__entity": {"type": "Group", "id": "b"}}, "groups": [{"__entity": {"type": "Group", "id": "b"}}]}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d2"}, "attrs": {"group": {"__entity": {"type": "Group", "id": "ghost"}}, "groups": []}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d3"}, "attrs": {"group": {"__entity": {"type": "User", "id": "u2"}}, "groups": [{"__entity": {"type": "User", "id": "u2"}}]}, "parents": []}
+    ]"#;
+    let found = checked_matrix("the principal tested in", policies, entities);
+    // Who is allowed what, each as `user:doc`: `d2`'s group has no data,
+    // `d3`'s is the user `u2` (in itself), `u1` is in `a` only through `c`.
+    let allowed = |action: &str| -> Vec<String> {
+        found
+            .iter()
+            .filter(|l| {
+                l.contains(&format!("\"{action}\"")) && l.contains("\"decision\":\"allow\"")
+            })
+            .map(|l| {
+                let ids: Vec<&str> = l.split('"').collect();
+                format!("{}:{}", ids[1], ids[5])
+            })
+            .collect()
+    };
+    assert_eq!(
+        allowed("read"),
+        ["u0:d0", "u1:d1", "u2:d3", "u3:d0", "u3:d1"]
+    );
+    let write = ["u0:d0", "u0:d1", "u0:d2", "u0:d3", "u1:d1", "u2:d3"];
+    let write = [&write[..], &["u3:d0", "u3:d1", "u3:d2", "u3:d3"]].concat();
+    assert_eq!(allowed("write"), write);
+    let edit = ["u0:d0", "u1:d0", "u1:d1", "u2:d3", "u3:d0", "u3:d1"];
+    assert_eq!(allowed("edit"), edit);
+    assert_eq!(allowed("own"), ["u1:d0", "u1:d1", "u1:d2", "u1:d3"]);
+    // `u3` has no `home`: each request errs, naming it.
+    let errs = found
+        .iter()
+        .filter(|l| l.contains("has no attribute `home`"));
+    assert_eq!(errs.count(), 4, "{found:#?}");
+}
+
 /// The policies `policies` prepared, and the store of `entities_json` for
 /// them with their actions.
 fn prepared_world(policies: &str, entities_json: &str) -> (PreparedSet, Entities) {

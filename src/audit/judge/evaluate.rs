@@ -4,12 +4,11 @@
 
 use super::{Ids, Judge};
 use crate::audit::memo::{
-    key, Known, KnownCondition, Projection, Reads, Spec, Table, READ_PRINCIPAL,
+    key, Kept, Known, KnownCondition, Projection, Reads, Spec, Table, READ_PRINCIPAL,
 };
 use crate::authorize::{evaluate_condition, evaluate_conditions, PolicyOutcome};
 use crate::eval::{EvalError, EvalErrorKind, Evaluator};
 use crate::syntax::ast::ConditionKind;
-use std::collections::HashMap;
 
 impl Judge<'_> {
     /// Policy `i`'s outcome on the request being built, with `left` steps
@@ -112,7 +111,7 @@ impl Judge<'_> {
         if let Some(kept) = self.kept_condition(i, k, ids) {
             return Some(kept);
         }
-        let (value, steps, spec) = self.evaluate_condition(i, k);
+        let (value, steps, spec, within) = self.evaluate_condition(i, k);
         if value.as_ref().is_err_and(limit_error) {
             return None;
         }
@@ -128,17 +127,16 @@ impl Judge<'_> {
                     self.by_principal.push((i, k, memo.tables.len()));
                 }
                 let shape = self.interner.shape(&spec, self.entities);
-                memo.tables.push(Table {
-                    spec,
-                    shape,
-                    kept: HashMap::default(),
-                });
+                let kept = Kept::new(&spec);
+                memo.tables.push(Table { spec, shape, kept });
                 memo.tables.len() - 1
             }
         };
         let table = &mut memo.tables[t];
         let key = key(ids, &table.shape, &mut self.interner, self.entities);
-        table.kept.insert(key, known.clone());
+        table
+            .kept
+            .insert(key, ids.principal, within, known.clone(), self.entities);
         Some((known, t))
     }
 
@@ -150,7 +148,11 @@ impl Judge<'_> {
         memo.tables.iter().enumerate().find_map(|(t, table)| {
             table
                 .kept
-                .get(&key(ids, &table.shape, interner, entities))
+                .get(
+                    key(ids, &table.shape, interner, entities),
+                    ids.principal,
+                    entities,
+                )
                 .map(|known| (known.clone(), t))
         })
     }
@@ -166,7 +168,12 @@ impl Judge<'_> {
 
     /// Evaluates condition `k` of policy `i` alone on the request being
     /// built, as a fresh evaluator with a full budget would.
-    fn evaluate_condition(&mut self, i: u32, k: usize) -> (Result<bool, EvalError>, u64, Spec) {
+    /// Also the node the principal was tested `in`, as [`Reads`] noted it.
+    fn evaluate_condition(
+        &mut self,
+        i: u32,
+        k: usize,
+    ) -> (Result<bool, EvalError>, u64, Spec, Option<Option<u32>>) {
         let set = self.set;
         let condition = &set.policies[i as usize].policy.conditions[k];
         self.traced(self.options.limits.max_request_steps, |eval| {
@@ -179,22 +186,24 @@ impl Judge<'_> {
     fn evaluate(&mut self, i: u32, left: u64) -> (PolicyOutcome, u64, Spec) {
         let set = self.set;
         let policy = &set.policies[i as usize].policy;
-        self.traced(left, |eval| evaluate_conditions(policy, eval))
+        let (outcome, steps, spec, _) = self.traced(left, |eval| evaluate_conditions(policy, eval));
+        (outcome, steps, spec)
     }
 
     /// Runs `f` on a fresh evaluator of the request being built, with the
     /// audit's tracer, capped at `left` steps: what it gave, the steps it
-    /// took and what it read.
+    /// took, what it read and the node it tested the principal `in`.
     fn traced<R>(
         &mut self,
         left: u64,
         f: impl FnOnce(&mut Evaluator<'_, Reads<'_>>) -> R,
-    ) -> (R, u64, Spec) {
+    ) -> (R, u64, Spec, Option<Option<u32>>) {
         let buffers = self.buffers.take().unwrap_or_default();
         let tracer = Reads {
             vars: 0,
             resource_attr: None,
             principal: Projection::default(),
+            within: None,
             coverage: self.coverage.as_mut(),
         };
         let mut eval = Evaluator::with_buffers(
@@ -211,8 +220,9 @@ impl Judge<'_> {
         let result = f(&mut eval);
         let steps = eval.steps();
         let spec = eval.tracer.spec();
+        let within = eval.tracer.within;
         self.buffers = Some(eval.into_buffers());
-        (result, steps, spec)
+        (result, steps, spec, within)
     }
 }
 

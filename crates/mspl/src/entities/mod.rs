@@ -388,6 +388,15 @@ impl Entities {
         let (Some(from), Some(target)) = (self.lookup(child), self.lookup(ancestor)) else {
             return false;
         };
+        self.node_is_in(from, target)
+    }
+
+    /// [`Self::is_in`] of two nodes: the same node, or `target` reachable
+    /// from `from` through parents.
+    pub fn node_is_in(&self, from: u32, target: u32) -> bool {
+        if from == target {
+            return true;
+        }
         let first = &self.node_at(from).parents;
         if first.contains(&target) {
             return true;

@@ -152,7 +152,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         a: &Expr,
         b: &Expr,
     ) -> Result<Value, EvalError> {
-        let lhs_owned = if self.peekable(a)? {
+        // `principal in X`, the principal followed: what is learnt of it
+        // is reported once `X` is known.
+        let within = op == BinOp::In && self.holds_the_principal(a);
+        let lhs_owned = if within {
+            self.step(a.span)?;
+            None
+        } else if self.peekable(a)? {
             None
         } else {
             Some(self.eval(a)?)
@@ -162,6 +168,13 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
         } else {
             Some(self.eval(b)?)
         };
+        if within {
+            let rhs = rhs_owned.as_ref().map_or_else(|| self.peek(b), Peek::Value);
+            match rhs.uid().map(|target| self.entities.node(target)) {
+                Some(node) => self.tracer.read_principal_in(node),
+                None => self.tracer.read_var(Var::Principal),
+            }
+        }
         // Evaluating `b` leaves the locals `a` can name as they were.
         let lhs = lhs_owned.as_ref().map_or_else(|| self.peek(a), Peek::Value);
         let rhs = rhs_owned.as_ref().map_or_else(|| self.peek(b), Peek::Value);
@@ -225,6 +238,21 @@ impl<'a, T: Tracer> Evaluator<'a, T> {
             self.step(e.span)?;
         }
         Ok(bound)
+    }
+
+    /// Whether `e` is the principal, or a local holding it, where the
+    /// tracer follows the principal: read in place, as
+    /// [`Self::peekable`] would, but reported by its caller.
+    fn holds_the_principal(&self, e: &Expr) -> bool {
+        T::FOLLOWS_PRINCIPAL
+            && match e.kind {
+                ExprKind::Var(v) => v == Var::Principal,
+                ExprKind::Local(local, _) => self
+                    .locals
+                    .get(self.frame_base + local as usize)
+                    .is_some_and(|value| self.is_principal(value)),
+                _ => false,
+            }
     }
 
     fn report(&mut self, var: Var, part: Part<'_>) {

@@ -47,6 +47,14 @@ pub trait Tracer {
     fn read_var_type(&mut self, var: Var) {
         self.read_var(var)
     }
+    /// The principal, read in place, is tested with `in` against one
+    /// entity, whose node in the store is `target` (`None` where it has
+    /// none): all the evaluation learns of the principal there is whether
+    /// it is that entity or below it. Reported only where the tracer
+    /// follows the principal; by default, a read of the principal.
+    fn read_principal_in(&mut self, _target: Option<u32>) {
+        self.read_var(Var::Principal)
+    }
     /// Whether the principal is followed into rule calls: passed as an
     /// argument it is not read, and a local holding it reports its reads
     /// as reads of the principal (whole, one attribute, or its type).
