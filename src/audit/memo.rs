@@ -29,8 +29,9 @@ pub(super) struct Reads<'c> {
     pub(super) resource_attr: Option<SmolStr>,
     /// What was read of the principal when it was not otherwise read.
     pub(super) principal: Projection,
-    /// The node of the one entity the principal was tested `in`
-    /// (`principal.within`; `None` inside where it has no node).
+    /// The node of the one entity the principal was tested `in` (what
+    /// makes the spec's `principal.within`; `None` inside where it has no
+    /// node).
     pub(super) within: Option<Option<u32>>,
     pub(super) coverage: Option<&'c mut Coverage>,
 }
@@ -66,7 +67,10 @@ impl Reads<'_> {
         let mut spec = Spec {
             vars: self.vars,
             resource_attr: self.resource_attr.clone(),
-            principal: self.principal.clone(),
+            principal: Projection {
+                within: self.within.is_some(),
+                ..self.principal.clone()
+            },
         };
         spec.normalize();
         spec
@@ -101,10 +105,7 @@ impl Tracer for Reads<'_> {
 
     fn read_principal_in(&mut self, target: Option<u32>) {
         match self.within {
-            None => {
-                self.within = Some(target);
-                self.principal.within = true;
-            }
+            None => self.within = Some(target),
             Some(known) if known == target => {}
             // Tested against two entities: keyed by the principal itself.
             Some(_) => self.vars |= READ_PRINCIPAL,
