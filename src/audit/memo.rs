@@ -319,6 +319,39 @@ impl Interner {
         }
     }
 
+    /// The class of the principal `node` under what `spec` read of it:
+    /// its projection's cache (`None` where nothing of it was read) and
+    /// its key part there. Two principals of one class read alike wherever
+    /// `spec` is what an evaluation read, so that evaluation is the same
+    /// for both. `None` where the principal was read whole or tested `in`
+    /// an entity (which entity may differ from evaluation to evaluation).
+    pub(super) fn principal_class(
+        &mut self,
+        spec: &Spec,
+        entities: &Entities,
+        node: u32,
+    ) -> Option<(Option<usize>, u32)> {
+        if spec.vars & READ_PRINCIPAL != 0 || spec.principal.within {
+            return None;
+        }
+        let slot = self.shape(spec, entities).principal;
+        Some((slot, self.class_part(slot, entities, node)))
+    }
+
+    /// The key part of the principal `node` in its class of projection
+    /// cache `slot` ([`Self::principal_class`]).
+    pub(super) fn class_part(
+        &mut self,
+        slot: Option<usize>,
+        entities: &Entities,
+        node: u32,
+    ) -> u32 {
+        match slot {
+            Some(slot) => self.projection_key_at(slot, entities, node),
+            None => 0,
+        }
+    }
+
     /// The key part of the principal `node` read as the projection of
     /// cache `slot`: a number (top bit set) shared by the nodes of one
     /// type and one value of the attribute, or the node itself where the

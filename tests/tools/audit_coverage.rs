@@ -189,3 +189,50 @@ fn the_findings_coverage_equals_brute_force_on_generated_worlds() {
         tally.clauses_beyond
     );
 }
+
+/// The forbids' pass judges one principal of a class for all of it only
+/// where the forbid read of it no more than its type and one attribute:
+/// principals alike in those but not in their groups are judged apart
+/// when the forbid tests them `in` a group (through a rule called by the
+/// forbid alone, on requests no permit holds), and so are principals the
+/// forbid reads whole.
+#[test]
+fn the_forbids_pass_tells_apart_principals_alike_but_in_their_groups() {
+    let policies = r#"
+        rule in_g1(who) { who in Group::"g1" }
+        rule is_u2(who) { who == User::"u2" }
+        @id("in-group") forbid (principal is User, action == Action::"read", resource) when { principal.level > 0 && in_g1(principal) };
+        @id("itself") forbid (principal is User, action == Action::"read", resource) when { is_u2(principal) };
+        @id("never") permit (principal is User, action == Action::"read", resource) when { principal.level > 5 };
+    "#;
+    // `u0` comes first and is in neither; the others share its level.
+    let entities = r#"[
+        {"uid": {"type": "User", "id": "u0"}, "attrs": {"level": 1}, "parents": [{"type": "Group", "id": "g0"}]},
+        {"uid": {"type": "User", "id": "u1"}, "attrs": {"level": 1}, "parents": [{"type": "Group", "id": "g1"}]},
+        {"uid": {"type": "User", "id": "u2"}, "attrs": {"level": 1}, "parents": [{"type": "Group", "id": "g0"}]},
+        {"uid": {"type": "Group", "id": "g0"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "Group", "id": "g1"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "Doc", "id": "d0"}, "attrs": {}, "parents": []}
+    ]"#;
+    let limits = Limits::default();
+    let set = crate::audit::load(policies, limits).expect("the policies load");
+    let mut entities = mspl::__internal::entities::build::build_entities(
+        &set.schema,
+        [("entities.json", entities)],
+    )
+    .expect("the entities load");
+    mspl::__internal::entities::build::add_named_actions(&set, &mut entities);
+    let mut tally = Tally::default();
+    check_world(
+        "alike but in their groups",
+        &set,
+        &entities,
+        None,
+        limits,
+        &mut tally,
+    );
+    assert_eq!(tally.compared, 2, "no step limit cuts this world");
+    // Both forbids and both rules' clauses hold only on some principals,
+    // and only where no permit does: the forbids' pass had to find them.
+    assert_eq!((tally.forbids_beyond, tally.clauses_beyond), (4, 4));
+}

@@ -17,12 +17,82 @@
 //! request's step budget could run out on its candidates, or the
 //! candidates depend on the resource, the requests are judged whole, as
 //! the full pass would.
+//!
+//! And across principals: a forbid's evaluations on every request of one
+//! principal read that principal only as a projection (its type, one
+//! attribute), so another principal projected alike would evaluate the
+//! same way on every request, calling the same rule clauses; it is not
+//! judged again for that forbid ([`Judged`]). The cross-account forbid of
+//! Model Studio reads a RAM identity's type and account: its pass costs
+//! two principals an account, not every identity.
 
 use super::{Ids, Judge, Keep, Unseen};
-use crate::audit::memo::READ_RESOURCE;
+use crate::audit::memo::{Interner, Spec, READ_RESOURCE};
 use crate::authorize::{entity_constraint, PolicyOutcome};
+use crate::entities::{Entities, FastHash};
 use crate::syntax::ast::Effect;
 use smol_str::SmolStr;
+use std::collections::{HashMap, HashSet};
+
+/// The classes of principals the forbids' pass has judged in full, per
+/// action and forbid: what the evaluations of one principal read of it
+/// (a projection: see [`Interner::principal_class`]) and its key part
+/// under that. A principal of a class judged would evaluate the forbid as
+/// its judged member did on every request, so it would see nothing new.
+#[derive(Default)]
+pub(crate) struct Judged {
+    /// Per action and forbid, the projection caches of the classes judged.
+    projections: HashMap<(usize, u32), Vec<Option<usize>>, FastHash>,
+    /// The classes judged: action, forbid, projection cache, key part.
+    classes: HashSet<(usize, u32, Option<usize>, u32), FastHash>,
+}
+
+impl Judged {
+    /// Whether `principal` is of a class judged in full for forbid `f`
+    /// of action `a`.
+    fn covers(
+        &self,
+        a: usize,
+        f: u32,
+        principal: u32,
+        interner: &mut Interner,
+        entities: &Entities,
+    ) -> bool {
+        let Some(slots) = self.projections.get(&(a, f)) else {
+            return false;
+        };
+        slots.iter().any(|&slot| {
+            let part = interner.class_part(slot, entities, principal);
+            self.classes.contains(&(a, f, slot, part))
+        })
+    }
+
+    /// Notes that `principal` was judged in full for forbid `f` of action
+    /// `a`, its evaluations having read `read` together.
+    fn add(
+        &mut self,
+        a: usize,
+        f: u32,
+        principal: u32,
+        read: &Spec,
+        interner: &mut Interner,
+        entities: &Entities,
+    ) {
+        if let Some((slot, part)) = interner.principal_class(read, entities, principal) {
+            let slots = self.projections.entry((a, f)).or_default();
+            if !slots.contains(&slot) {
+                slots.push(slot);
+            }
+            self.classes.insert((a, f, slot, part));
+        }
+    }
+
+    /// Forgets every class (the coverage they were judged into is gone).
+    pub(crate) fn clear(&mut self) {
+        self.projections.clear();
+        self.classes.clear();
+    }
+}
 
 /// How the resources of one forbid's evaluations differ.
 enum Resources {
@@ -94,25 +164,43 @@ impl Judge<'_> {
             return;
         }
         let base = std::mem::take(&mut self.base);
-        for &c in &ad.contexts {
-            self.request.context = self.contexts[c as usize].clone();
-            for &f in &base {
-                if set.policies[f as usize].policy.effect == Effect::Forbid {
-                    self.forbid_over(f, resources, |r| ids(r, c), unseen);
-                }
+        for &f in &base {
+            if set.policies[f as usize].policy.effect != Effect::Forbid {
+                continue;
+            }
+            // A class is judged over every resource of the action.
+            let classed = resource.is_none();
+            if classed
+                && self
+                    .judged
+                    .covers(a, f, principal, &mut self.interner, self.entities)
+            {
+                continue;
+            }
+            let mut read = Spec::none();
+            for &c in &ad.contexts {
+                self.request.context = self.contexts[c as usize].clone();
+                self.forbid_over(f, resources, |r| ids(r, c), unseen, &mut read);
+            }
+            if classed {
+                self.judged
+                    .add(a, f, principal, &read, &mut self.interner, self.entities);
             }
         }
         self.base = base;
     }
 
     /// Forbid `f` on the request being built, over each of `resources` in
-    /// its scope, for as long as `unseen` wants it.
+    /// its scope, for as long as `unseen` wants it; what its evaluations
+    /// read added to `read` (a resource not probed would read as the one
+    /// probed for it).
     fn forbid_over(
         &mut self,
         f: u32,
         resources: &[u32],
         ids: impl Fn(u32) -> Ids,
         unseen: &Unseen,
+        read: &mut Spec,
     ) {
         let (set, entities) = (self.set, self.entities);
         let scope = &set.policies[f as usize].policy.resource;
@@ -136,6 +224,7 @@ impl Judge<'_> {
             }
             self.request.resource = uid.clone();
             let (known, spec) = self.probe_spec(f, ids(r));
+            read.absorb(&spec);
             if let (Some(c), PolicyOutcome::Satisfied) = (self.coverage.as_mut(), &known.outcome) {
                 c.stats[f as usize].reached = true;
             }

@@ -143,6 +143,8 @@ pub struct Judge<'a> {
     first_in_scope: HashMap<(usize, u32), Option<u32>, FastHash>,
     /// What the requests judged so far saw, when recorded.
     pub coverage: Option<Coverage>,
+    /// The classes of principals the forbids' pass judged into it.
+    judged: forbids::Judged,
     /// The two versions, for [`Keep::Flips`].
     versions: Option<&'a Versions>,
     /// The candidates of each version.
@@ -221,6 +223,7 @@ impl<'a> Judge<'a> {
             groups: HashMap::default(),
             first_in_scope: HashMap::default(),
             coverage: None,
+            judged: forbids::Judged::default(),
             versions: None,
             old_list: Vec::new(),
             new_list: Vec::new(),
@@ -239,6 +242,7 @@ impl<'a> Judge<'a> {
     /// Records per-policy counts and rule coverage from now on.
     pub fn record_coverage(&mut self) {
         self.coverage = Some(Coverage::new(self.set));
+        self.judged.clear();
     }
 
     /// Judges the requests of `principal` for the actions numbered
