@@ -294,6 +294,49 @@ pub(super) struct Interner {
     /// Per shape of projection: each node's key part, `u32::MAX` until
     /// computed.
     projected: Vec<(Projection, Vec<u32>)>,
+    /// Whether the principal last asked about is in each node.
+    within: WithinCache,
+}
+
+/// Whether one principal is in each entity, as asked ([`Kept::Within`]'s
+/// lookups ask it for every request of a principal, against a few
+/// entities): per node, the answer with the number of the principal's
+/// turn it was found in, so that a new principal forgets them all at once.
+#[derive(Default)]
+struct WithinCache {
+    principal: Option<u32>,
+    turn: u32,
+    /// Per node: `turn << 1 | answer`, or 0 (turns start at 1).
+    cells: Vec<u32>,
+}
+
+impl WithinCache {
+    /// Whether `principal` is in the entity of node `target` (none where
+    /// it has no node: then it is not): 0 or 1.
+    fn within(&mut self, target: Option<u32>, principal: u32, entities: &Entities) -> usize {
+        let Some(target) = target else { return 0 };
+        if self.principal != Some(principal) {
+            self.principal = Some(principal);
+            self.turn += 1;
+            if self.turn >= 1 << 31 {
+                self.turn = 1;
+                self.cells.fill(0);
+            }
+        }
+        let t = target as usize;
+        if let Some(&cell) = self.cells.get(t) {
+            if cell >> 1 == self.turn {
+                return (cell & 1) as usize;
+            }
+        }
+        let answer = entities.node_is_in(principal, target);
+        if self.cells.len() <= t {
+            self.cells
+                .resize(entities.node_count().max(target + 1) as usize, 0);
+        }
+        self.cells[t] = self.turn << 1 | u32::from(answer);
+        answer as usize
+    }
 }
 
 impl Interner {
@@ -519,13 +562,15 @@ impl Kept {
         &self,
         key: u128,
         principal: u32,
+        interner: &mut Interner,
         entities: &Entities,
     ) -> Option<&KnownCondition> {
         match self {
             Kept::Values(values) => values.get(&key),
             Kept::Within(branches) => {
                 let kept = branches.get(&key)?;
-                kept.values[within(kept.target, principal, entities)].as_ref()
+                let answer = interner.within.within(kept.target, principal, entities);
+                kept.values[answer].as_ref()
             }
         }
     }
@@ -547,6 +592,7 @@ impl Kept {
         principal: u32,
         within: Option<Option<u32>>,
         known: KnownCondition,
+        interner: &mut Interner,
         entities: &Entities,
     ) {
         match self {
@@ -561,17 +607,12 @@ impl Kept {
                     values: [None, None],
                 });
                 if kept.target == target {
-                    kept.values[self::within(target, principal, entities)] = Some(known);
+                    let answer = interner.within.within(target, principal, entities);
+                    kept.values[answer] = Some(known);
                 }
             }
         }
     }
-}
-
-/// Whether the principal `principal` is in the entity of node `target`
-/// (none where it has no node: then it is not): 0 or 1.
-fn within(target: Option<u32>, principal: u32, entities: &Entities) -> usize {
-    target.is_some_and(|t| entities.node_is_in(principal, t)) as usize
 }
 
 /// One condition's kept values: a table per shape of what was read.

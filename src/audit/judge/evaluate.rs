@@ -134,9 +134,14 @@ impl Judge<'_> {
         };
         let table = &mut memo.tables[t];
         let key = key(ids, &table.shape, &mut self.interner, self.entities);
-        table
-            .kept
-            .insert(key, ids.principal, within, known.clone(), self.entities);
+        table.kept.insert(
+            key,
+            ids.principal,
+            within,
+            known.clone(),
+            &mut self.interner,
+            self.entities,
+        );
         Some((known, t))
     }
 
@@ -151,6 +156,7 @@ impl Judge<'_> {
                 .get(
                     key(ids, &table.shape, interner, entities),
                     ids.principal,
+                    interner,
                     entities,
                 )
                 .map(|known| (known.clone(), t))

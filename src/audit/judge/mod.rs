@@ -154,6 +154,11 @@ pub struct Judge<'a> {
     /// decision to reuse: those the shortcuts found kept or probed, or
     /// those the new version's decision gave, for the old version's.
     seen: Vec<(u32, PolicyOutcome, u64)>,
+    /// The permits' outcomes, alike on every resource of their scope, in
+    /// the context being judged (see [`shortcuts::Permits::Alike`]); used
+    /// while `alike_known`.
+    alike: Vec<(u32, PolicyOutcome, u64)>,
+    alike_known: bool,
     /// Per policy, whether its resource constraint admits the resource
     /// `scope_of` (`None`: not asked yet).
     scope: Vec<Option<bool>>,
@@ -228,6 +233,8 @@ impl<'a> Judge<'a> {
             old_list: Vec::new(),
             new_list: Vec::new(),
             seen: Vec::new(),
+            alike: Vec::new(),
+            alike_known: false,
             scope: Vec::new(),
             scope_of: None,
         }
@@ -352,6 +359,7 @@ impl<'a> Judge<'a> {
         let all_contexts: &[u32] = &ad.contexts;
         for &c in contexts.unwrap_or(all_contexts) {
             let mut grouped: Option<SmolStr> = None;
+            let mut alike = false;
             self.request.context = self.contexts[c as usize].clone();
             let ids = |resource: u32| Ids {
                 principal,
@@ -368,9 +376,12 @@ impl<'a> Judge<'a> {
                     // Resources with one value of the attribute share their
                     // permits' outcomes.
                     shortcuts::Permits::ByAttribute(attr) => grouped = Some(attr),
+                    shortcuts::Permits::Alike => alike = true,
                     shortcuts::Permits::Each => {}
                 }
             }
+            // Two versions judge their own permits.
+            self.alike_known = alike && self.versions.is_none();
             self.groups.clear();
             for &r in resources {
                 if let Some(attr) = &grouped {
@@ -399,6 +410,7 @@ impl<'a> Judge<'a> {
                     });
                 }
             }
+            self.alike_known = false;
         }
     }
 
@@ -475,12 +487,16 @@ impl<'a> Judge<'a> {
                 self.candidates = candidates;
                 return None;
             }
-            let some_permit = candidates.iter().any(|&i| {
-                let policy = &set.policies[i as usize].policy;
-                policy.effect == Effect::Permit
-                    && self.in_scope(i, ids.resource)
-                    && !matches!(self.probe_seen(i, ids), PolicyOutcome::NotSatisfied)
-            });
+            let some_permit = if self.alike_known {
+                self.replay_alike(&candidates, ids)
+            } else {
+                candidates.iter().any(|&i| {
+                    let policy = &set.policies[i as usize].policy;
+                    policy.effect == Effect::Permit
+                        && self.in_scope(i, ids.resource)
+                        && !matches!(self.probe_seen(i, ids), PolicyOutcome::NotSatisfied)
+                })
+            };
             if !some_permit {
                 self.candidates = candidates;
                 return None;

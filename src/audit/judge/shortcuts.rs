@@ -18,6 +18,9 @@ use smol_str::SmolStr;
 pub(super) enum Permits {
     /// Not at all, and none holds.
     Fixed,
+    /// Not at all, and some holds: each permit's outcome on every resource
+    /// in its scope is the one probed ([`Judge::alike`]).
+    Alike,
     /// Only through this attribute.
     ByAttribute(SmolStr),
     /// Otherwise.
@@ -47,6 +50,8 @@ impl Judge<'_> {
     /// in scope is never a candidate):
     /// - `Fixed`: none was satisfied, none read the resource, so
     ///   none holds on any of them;
+    /// - `Alike`: none read the resource, so each gives every resource of
+    ///   its scope the outcome it gave (kept in [`Judge::alike`]);
     /// - `ByAttribute`: they read the resource only through one
     ///   attribute, so every resource with the same value of it gives each
     ///   permit the outcome it gave (its memo entry is keyed by that value);
@@ -62,6 +67,7 @@ impl Judge<'_> {
         let set = self.set;
         let mut fixed = true;
         let mut attr: Option<SmolStr> = None;
+        self.alike.clear();
         for &i in base {
             if set.policies[i as usize].policy.effect != Effect::Permit {
                 continue;
@@ -82,12 +88,32 @@ impl Judge<'_> {
                 (Some(b), Some(a)) if *b == a => {}
                 (Some(_), Some(_)) => return Permits::Each,
             }
+            self.alike.push((i, known.outcome, known.steps));
         }
         match attr {
             _ if fixed => Permits::Fixed,
             Some(attr) => Permits::ByAttribute(attr),
-            None => Permits::Each,
+            None => Permits::Alike,
         }
+    }
+
+    /// Where the permits are [`Permits::Alike`] over the resources of the
+    /// request being judged (numbered `ids`): records for its decision the
+    /// outcome of each permit among `candidates` whose scope admits its
+    /// resource, as probed on another resource, and says whether one may
+    /// hold (was satisfied or erred).
+    pub(super) fn replay_alike(&mut self, candidates: &[u32], ids: Ids) -> bool {
+        let mut some = false;
+        for j in 0..self.alike.len() {
+            let (i, _, _) = self.alike[j];
+            if !candidates.contains(&i) || !self.in_scope(i, ids.resource) {
+                continue;
+            }
+            let (_, outcome, steps) = &self.alike[j];
+            some |= !matches!(outcome, PolicyOutcome::NotSatisfied);
+            self.seen.push((i, outcome.clone(), *steps));
+        }
+        some
     }
 
     /// Whether some permit of `base` in scope of the resource of `ids` may
