@@ -449,7 +449,9 @@ impl<'a> Judge<'a> {
     /// erred: such a request is denied whatever its forbids do and not
     /// reported; for [`Keep::Reported`], also when a forbid's kept outcome
     /// is satisfied and no forbid errs, judging only the forbids (denied,
-    /// and not reported whatever its permits do). Both are taken only when
+    /// and not reported whatever its permits do); for [`Keep::Nothing`],
+    /// when a permit may hold and a forbid denies so, the permits are
+    /// counted without a decision. Both are taken only when
     /// the request's budget cannot run out on its candidates, so that the
     /// order of judging changes no outcome.
     fn judge(&mut self, ids: Ids, by_resource: bool, keep: Keep) -> Option<(Response, Flags)> {
@@ -498,6 +500,13 @@ impl<'a> Judge<'a> {
                 })
             };
             if !some_permit {
+                self.candidates = candidates;
+                return None;
+            }
+            // The findings' coverage needs the permits' counts of a request
+            // a kept forbid denies, not its decision.
+            if keep == Keep::Nothing && self.forbidden_unreported(&candidates, ids) {
+                self.count_denied(&candidates, ids);
                 self.candidates = candidates;
                 return None;
             }
@@ -572,6 +581,27 @@ impl<'a> Judge<'a> {
             && candidates.iter().all(|&i| {
                 !applies(self, i) || !matches!(self.seen_or_probe(i, ids), PolicyOutcome::Error(_))
             })
+    }
+
+    /// Records in the coverage what deciding the request being judged
+    /// would, where [`Self::forbidden_unreported`] found it denied (every
+    /// forbid in scope probed, none erring): the policies satisfied, each
+    /// permit satisfied counted. Nothing is allowed, so no decision is
+    /// needed.
+    fn count_denied(&mut self, candidates: &[u32], ids: Ids) {
+        for &i in candidates {
+            if !self.in_scope(i, ids.resource) {
+                continue;
+            }
+            let permit = self.set.policies[i as usize].policy.effect == Effect::Permit;
+            if let (PolicyOutcome::Satisfied, Some(c)) =
+                (self.seen_or_probe(i, ids), self.coverage.as_mut())
+            {
+                let stats = &mut c.stats[i as usize];
+                stats.reached = true;
+                stats.satisfied += u64::from(permit);
+            }
+        }
     }
 
     /// Policy `i`'s outcome as recorded for the request being judged, or
