@@ -377,7 +377,13 @@ impl Interner {
         if spec.vars & READ_PRINCIPAL != 0 || spec.principal.within {
             return None;
         }
-        let slot = self.shape(spec, entities).principal;
+        // The principal's part alone: no cache of the resource's is made.
+        let principal = Spec {
+            vars: 0,
+            resource_attr: None,
+            principal: spec.principal.clone(),
+        };
+        let slot = self.shape(&principal, entities).principal;
         Some((slot, self.class_part(slot, entities, node)))
     }
 

@@ -479,7 +479,7 @@ impl<'a> Auditor<'a> {
             if !unseen.any(&seen) {
                 return;
             }
-            judge.coverage = Some(seen);
+            judge.resume_coverage(seen);
             while let Some(unit) = units.get(second.fetch_add(1, Ordering::Relaxed)) {
                 if !judge.coverage.as_ref().is_some_and(|c| unseen.any(c)) {
                     break;

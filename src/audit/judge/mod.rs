@@ -252,6 +252,15 @@ impl<'a> Judge<'a> {
         self.judged.clear();
     }
 
+    /// Records from now on into `seen`, which must hold what this judge's
+    /// coverage holds (the merge of every thread's, between the passes).
+    /// The forbids' classes judged into the old one are forgotten: a class
+    /// stands only for a coverage that holds what its judged member saw.
+    pub fn resume_coverage(&mut self, seen: Coverage) {
+        self.coverage = Some(seen);
+        self.judged.clear();
+    }
+
     /// Judges the requests of `principal` for the actions numbered
     /// `actions` (into [`Domain::actions`]), every resource of each or only
     /// `resource`, appending to `out` the requests `keep` keeps, sorted by
