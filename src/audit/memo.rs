@@ -346,15 +346,7 @@ impl Interner {
             .resource_attr
             .as_ref()
             .map(|attr| node_cache(&mut self.cached, |a| a == attr, || attr.clone(), entities));
-        let projection = spec.principal.of_data();
-        let principal = (!projection.is_empty()).then(|| {
-            node_cache(
-                &mut self.projected,
-                |p| *p == projection,
-                || projection.clone(),
-                entities,
-            )
-        });
+        let principal = self.projection_slot(&spec.principal, entities);
         Shape {
             vars: spec.vars,
             resource,
@@ -377,14 +369,22 @@ impl Interner {
         if spec.vars & READ_PRINCIPAL != 0 || spec.principal.within {
             return None;
         }
-        // The principal's part alone: no cache of the resource's is made.
-        let principal = Spec {
-            vars: 0,
-            resource_attr: None,
-            principal: spec.principal.clone(),
-        };
-        let slot = self.shape(&principal, entities).principal;
+        let slot = self.projection_slot(&spec.principal, entities);
         Some((slot, self.class_part(slot, entities, node)))
+    }
+
+    /// The per-node cache of what `read` learnt of the principal's own
+    /// data (its type and attribute), found or made; `None` where nothing.
+    fn projection_slot(&mut self, read: &Projection, entities: &Entities) -> Option<usize> {
+        let projection = read.of_data();
+        (!projection.is_empty()).then(|| {
+            node_cache(
+                &mut self.projected,
+                |p| *p == projection,
+                || projection.clone(),
+                entities,
+            )
+        })
     }
 
     /// The key part of the principal `node` in its class of projection

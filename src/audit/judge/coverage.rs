@@ -42,6 +42,15 @@ impl Coverage {
         }
     }
 
+    /// Notes that policy `i` (a permit when `permit`) was satisfied on one
+    /// request.
+    pub fn satisfied(&mut self, i: u32, permit: bool) {
+        if let Some(stats) = self.stats.get_mut(i as usize) {
+            stats.reached = true;
+            stats.satisfied += u64::from(permit);
+        }
+    }
+
     /// Adds what `other` saw.
     pub fn merge(&mut self, other: &Coverage) {
         for (a, b) in self.stats.iter_mut().zip(&other.stats) {

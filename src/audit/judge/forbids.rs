@@ -226,7 +226,7 @@ impl Judge<'_> {
             let (known, spec) = self.probe_spec(f, ids(r));
             read.absorb(&spec);
             if let (Some(c), PolicyOutcome::Satisfied) = (self.coverage.as_mut(), &known.outcome) {
-                c.stats[f as usize].reached = true;
+                c.satisfied(f, false);
             }
             shape = match (shape, spec.vars & READ_RESOURCE != 0, spec.resource_attr) {
                 (_, true, _) | (Resources::Each, _, _) => Resources::Each,

@@ -499,7 +499,7 @@ impl<'a> Judge<'a> {
                 return None;
             }
             let some_permit = if self.alike_known {
-                self.replay_alike(&candidates, ids)
+                self.replay_alike(ids)
             } else {
                 candidates.iter().any(|&i| {
                     let policy = &set.policies[i as usize].policy;
@@ -606,9 +606,7 @@ impl<'a> Judge<'a> {
             if let (PolicyOutcome::Satisfied, Some(c)) =
                 (self.seen_or_probe(i, ids), self.coverage.as_mut())
             {
-                let stats = &mut c.stats[i as usize];
-                stats.reached = true;
-                stats.satisfied += u64::from(permit);
+                c.satisfied(i, permit);
             }
         }
     }
@@ -663,11 +661,7 @@ impl<'a> Judge<'a> {
                 PolicyOutcome::ScopeMismatch | PolicyOutcome::NotSatisfied => {}
             }
             if let (Some(c), PolicyOutcome::Satisfied) = (self.coverage.as_mut(), &outcome) {
-                let stats = &mut c.stats[i as usize];
-                stats.reached = true;
-                if permit {
-                    stats.satisfied += 1;
-                }
+                c.satisfied(i, permit);
             }
             (outcome, steps)
         });

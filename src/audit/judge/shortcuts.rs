@@ -98,15 +98,16 @@ impl Judge<'_> {
     }
 
     /// Where the permits are [`Permits::Alike`] over the resources of the
-    /// request being judged (numbered `ids`): records for its decision the
-    /// outcome of each permit among `candidates` whose scope admits its
-    /// resource, as probed on another resource, and says whether one may
-    /// hold (was satisfied or erred).
-    pub(super) fn replay_alike(&mut self, candidates: &[u32], ids: Ids) -> bool {
+    /// request being judged (numbered `ids`), whose candidates are the
+    /// `base` they were probed from (no policy is filed by its resource):
+    /// records for its decision the outcome of each permit whose scope
+    /// admits its resource, as probed on another resource, and says
+    /// whether one may hold (was satisfied or erred).
+    pub(super) fn replay_alike(&mut self, ids: Ids) -> bool {
         let mut some = false;
         for j in 0..self.alike.len() {
             let (i, _, _) = self.alike[j];
-            if !candidates.contains(&i) || !self.in_scope(i, ids.resource) {
+            if !self.in_scope(i, ids.resource) {
                 continue;
             }
             let (_, outcome, steps) = &self.alike[j];
